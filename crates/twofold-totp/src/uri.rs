@@ -1,0 +1,400 @@
+//! `otpauth://` URIs in the Key URI Format that authenticator apps scan.
+//!
+//! Format: `otpauth://TYPE/ISSUER:ACCOUNT?secret=…&issuer=ISSUER&algorithm=…&digits=…&period=…`
+//! (Google Authenticator's "Key Uri Format", with names percent-encoded per RFC 3986).
+
+use alloc::borrow::Cow;
+use alloc::format;
+use alloc::string::{String, ToString};
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use zeroize::Zeroizing;
+
+use crate::error::UriError;
+use crate::otp::{Algorithm, Digits, Period, TotpParams, Window};
+use crate::secret::Secret;
+
+/// The longest URI the parser reads.
+pub const MAX_URI_BYTES: usize = 4096;
+
+/// What RFC 3986 lets stand unencoded in a path segment or query value, less the
+/// characters that have a meaning in this format (`:`, `&`, `=`, `+`, `?`, `#`, `/`).
+const NAME_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@');
+
+/// The type of one-time password a URI describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OtpKind {
+    /// Time-based (RFC 6238), with its period.
+    Totp {
+        /// The time step.
+        period: Period,
+    },
+    /// Counter-based (RFC 4226), with the initial counter.
+    Hotp {
+        /// The counter the next code is generated from.
+        counter: u64,
+    },
+}
+
+/// A parsed or to-be-generated `otpauth://` URI.
+///
+/// ```
+/// use twofold_totp::{OtpAuthUri, Secret};
+///
+/// let secret = Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?;
+/// let uri = OtpAuthUri::totp(Some("Smile Dental"), "ana@clinic.example", secret)?;
+/// let text = uri.to_uri_string();
+/// assert_eq!(
+///     text,
+///     "otpauth://totp/Smile%20Dental:ana@clinic.example?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\
+///      &issuer=Smile%20Dental&algorithm=SHA1&digits=6&period=30"
+/// );
+/// assert_eq!(OtpAuthUri::parse(&text)?, uri);
+/// # Ok::<(), twofold_totp::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpAuthUri {
+    kind: OtpKind,
+    issuer: Option<String>,
+    account: String,
+    secret: Secret,
+    algorithm: Algorithm,
+    digits: Digits,
+}
+
+impl OtpAuthUri {
+    /// A TOTP URI with the defaults of every authenticator app (SHA-1, 6 digits, 30 s).
+    ///
+    /// Names may not contain a colon, be empty, or begin or end with whitespace.
+    pub fn totp(
+        issuer: Option<&str>,
+        account: &str,
+        secret: Secret,
+    ) -> Result<OtpAuthUri, UriError> {
+        OtpAuthUri::new(
+            OtpKind::Totp {
+                period: Period::THIRTY_SECONDS,
+            },
+            issuer,
+            account,
+            secret,
+        )
+    }
+
+    /// A URI of the given kind with SHA-1 and 6 digits; see
+    /// [`with_algorithm`](OtpAuthUri::with_algorithm) and [`with_digits`](OtpAuthUri::with_digits).
+    pub fn new(
+        kind: OtpKind,
+        issuer: Option<&str>,
+        account: &str,
+        secret: Secret,
+    ) -> Result<OtpAuthUri, UriError> {
+        if let Some(issuer) = issuer {
+            check_name("issuer", issuer)?;
+        }
+        check_name("account", account)?;
+        Ok(OtpAuthUri {
+            kind,
+            issuer: issuer.map(ToString::to_string),
+            account: account.to_string(),
+            secret,
+            algorithm: Algorithm::Sha1,
+            digits: Digits::SIX,
+        })
+    }
+
+    /// Sets the hash algorithm.
+    #[must_use]
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> OtpAuthUri {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Sets the number of digits.
+    #[must_use]
+    pub fn with_digits(mut self, digits: Digits) -> OtpAuthUri {
+        self.digits = digits;
+        self
+    }
+
+    /// The kind (TOTP with period, or HOTP with counter).
+    pub fn kind(&self) -> OtpKind {
+        self.kind
+    }
+
+    /// The issuer (the service name shown in the app), if any.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The account name.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The shared secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The hash algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The number of digits.
+    pub fn digits(&self) -> Digits {
+        self.digits
+    }
+
+    /// The TOTP parameters this URI describes (T0 = 0 and the default window, which
+    /// URIs do not carry), or `None` for an HOTP URI.
+    pub fn totp_params(&self) -> Option<TotpParams> {
+        match self.kind {
+            OtpKind::Totp { period } => Some(TotpParams {
+                algorithm: self.algorithm,
+                digits: self.digits,
+                period,
+                t0: 0,
+                window: Window::default(),
+            }),
+            OtpKind::Hotp { .. } => None,
+        }
+    }
+
+    /// The URI text. It contains the secret; the name says so where it is called.
+    ///
+    /// The issuer is written both as the label prefix and as the `issuer`
+    /// parameter, as the Key URI Format recommends.
+    pub fn to_uri_string(&self) -> String {
+        let (kind, tail) = match self.kind {
+            OtpKind::Totp { period } => ("totp", format!("&period={}", period.seconds())),
+            OtpKind::Hotp { counter } => ("hotp", format!("&counter={counter}")),
+        };
+        let account = utf8_percent_encode(&self.account, NAME_ENCODE_SET);
+        let secret = Zeroizing::new(self.secret.to_base32());
+        let (label, issuer_parameter) = match &self.issuer {
+            Some(issuer) => {
+                let issuer = utf8_percent_encode(issuer, NAME_ENCODE_SET).to_string();
+                (format!("{issuer}:{account}"), format!("&issuer={issuer}"))
+            }
+            None => (account.to_string(), String::new()),
+        };
+        format!(
+            "otpauth://{kind}/{label}?secret={}{issuer_parameter}&algorithm={}&digits={}{tail}",
+            secret.as_str(),
+            self.algorithm.as_str(),
+            self.digits.get(),
+        )
+    }
+
+    /// Parses a `totp` or `hotp` URI whose secret has at least 128 bits.
+    ///
+    /// The label is split at `:` (or `%3A`); a lowercase algorithm is accepted;
+    /// unknown parameters are ignored. An issuer that differs between label and
+    /// parameter, a repeated known parameter and a bad value each get their own
+    /// [`UriError`].
+    pub fn parse(text: &str) -> Result<OtpAuthUri, UriError> {
+        OtpAuthUri::parse_inner(text, Secret::from_base32)
+    }
+
+    /// Like [`parse`](OtpAuthUri::parse), but accepts legacy secrets of 80 to 127
+    /// bits: the explicit opt-in for migrating users from older systems.
+    pub fn parse_legacy(text: &str) -> Result<OtpAuthUri, UriError> {
+        OtpAuthUri::parse_inner(text, Secret::from_base32_legacy)
+    }
+
+    fn parse_inner(
+        text: &str,
+        read_secret: fn(&str) -> Result<Secret, crate::SecretError>,
+    ) -> Result<OtpAuthUri, UriError> {
+        if text.len() > MAX_URI_BYTES {
+            return Err(UriError::TooLong {
+                max_bytes: MAX_URI_BYTES,
+            });
+        }
+        const SCHEME: &str = "otpauth://";
+        let rest = match text.get(..SCHEME.len()) {
+            Some(scheme) if scheme.eq_ignore_ascii_case(SCHEME) => text.get(SCHEME.len()..),
+            _ => None,
+        }
+        .ok_or(UriError::NotOtpauth)?;
+        let rest = rest.split('#').next().unwrap_or_default();
+        let (kind, rest) = rest.split_once('/').ok_or(UriError::MissingAccount)?;
+        let is_totp = if kind.eq_ignore_ascii_case("totp") {
+            true
+        } else if kind.eq_ignore_ascii_case("hotp") {
+            false
+        } else {
+            return Err(UriError::UnknownType);
+        };
+        let (label, query) = rest.split_once('?').unwrap_or((rest, ""));
+
+        let (label_issuer, account) = split_label(label);
+        let label_issuer = label_issuer
+            .map(|raw| decode("label", raw, false))
+            .transpose()?
+            .filter(|issuer| !issuer.is_empty());
+        let account = decode("label", account, false)?;
+        let account = account.trim_start_matches(' ');
+        if account.is_empty() {
+            return Err(UriError::MissingAccount);
+        }
+
+        let mut parameters = Parameters::default();
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            parameters.set(name, value)?;
+        }
+
+        let secret_text = parameters.secret.ok_or(UriError::MissingSecret)?;
+        let secret_text = Zeroizing::new(decode("secret", secret_text, false)?);
+        let secret = read_secret(&secret_text).map_err(UriError::Secret)?;
+
+        let issuer_parameter = parameters
+            .issuer
+            .map(|raw| decode("issuer", raw, true))
+            .transpose()?;
+        let issuer = match (label_issuer, issuer_parameter) {
+            (Some(label), Some(parameter)) if label != parameter => {
+                return Err(UriError::IssuerMismatch { label, parameter });
+            }
+            (_, Some(parameter)) => Some(parameter),
+            (label, None) => label,
+        };
+
+        let algorithm = match parameters.algorithm {
+            None => Algorithm::Sha1,
+            Some(name) => Algorithm::from_name(name).ok_or(UriError::InvalidParameter {
+                name: "algorithm",
+                reason: "expected SHA1, SHA256 or SHA512",
+            })?,
+        };
+        let digits = match parameters.digits {
+            None => Digits::SIX,
+            Some(value) => value
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| Digits::new(n).ok())
+                .ok_or(UriError::InvalidParameter {
+                    name: "digits",
+                    reason: "expected 6, 7 or 8",
+                })?,
+        };
+        let kind = if is_totp {
+            let period = match parameters.period {
+                None => Period::THIRTY_SECONDS,
+                Some(value) => value
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| Period::new(n).ok())
+                    .ok_or(UriError::InvalidParameter {
+                        name: "period",
+                        reason: "expected a whole number of seconds, at least 1",
+                    })?,
+            };
+            OtpKind::Totp { period }
+        } else {
+            let counter = parameters
+                .counter
+                .ok_or(UriError::MissingCounter)?
+                .parse::<u64>()
+                .map_err(|_| UriError::InvalidParameter {
+                    name: "counter",
+                    reason: "expected a whole number",
+                })?;
+            OtpKind::Hotp { counter }
+        };
+
+        Ok(OtpAuthUri::new(kind, issuer.as_deref(), account, secret)?
+            .with_algorithm(algorithm)
+            .with_digits(digits))
+    }
+}
+
+/// Splits a raw label at the first `:` or `%3A`, whichever comes first.
+fn split_label(label: &str) -> (Option<&str>, &str) {
+    let colon = label.find(':').map(|i| (i, 1));
+    let encoded = label
+        .char_indices()
+        .find(|&(i, _)| {
+            label
+                .get(i..i + 3)
+                .is_some_and(|s| s.eq_ignore_ascii_case("%3a"))
+        })
+        .map(|(i, _)| (i, 3));
+    let split = match (colon, encoded) {
+        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    match split {
+        Some((at, width)) => (label.get(..at), label.get(at + width..).unwrap_or_default()),
+        None => (None, label),
+    }
+}
+
+/// Percent-decodes one part; in query values `+` also stands for a space
+/// (form encoding, which many generators use). We never write a bare `+`.
+fn decode(part: &'static str, raw: &str, plus_is_space: bool) -> Result<String, UriError> {
+    let raw = if plus_is_space {
+        Cow::Owned(raw.replace('+', " "))
+    } else {
+        Cow::Borrowed(raw)
+    };
+    percent_decode_str(&raw)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| UriError::InvalidEncoding { part })
+}
+
+fn check_name(part: &'static str, name: &str) -> Result<(), UriError> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name.contains(':') {
+        "it contains a colon, which separates issuer and account"
+    } else if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
+        "it begins or ends with whitespace"
+    } else {
+        return Ok(());
+    };
+    Err(UriError::InvalidName { part, reason })
+}
+
+#[derive(Default)]
+struct Parameters<'a> {
+    secret: Option<&'a str>,
+    issuer: Option<&'a str>,
+    algorithm: Option<&'a str>,
+    digits: Option<&'a str>,
+    period: Option<&'a str>,
+    counter: Option<&'a str>,
+}
+
+impl<'a> Parameters<'a> {
+    fn set(&mut self, name: &str, value: &'a str) -> Result<(), UriError> {
+        let (slot, name) = if name.eq_ignore_ascii_case("secret") {
+            (&mut self.secret, "secret")
+        } else if name.eq_ignore_ascii_case("issuer") {
+            (&mut self.issuer, "issuer")
+        } else if name.eq_ignore_ascii_case("algorithm") {
+            (&mut self.algorithm, "algorithm")
+        } else if name.eq_ignore_ascii_case("digits") {
+            (&mut self.digits, "digits")
+        } else if name.eq_ignore_ascii_case("period") {
+            (&mut self.period, "period")
+        } else if name.eq_ignore_ascii_case("counter") {
+            (&mut self.counter, "counter")
+        } else {
+            return Ok(()); // unknown parameters (image, color, …) are ignored
+        };
+        if slot.replace(value).is_some() {
+            return Err(UriError::DuplicateParameter { name });
+        }
+        Ok(())
+    }
+}

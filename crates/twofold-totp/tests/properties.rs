@@ -1,0 +1,214 @@
+//! Property tests: totp-lite as an oracle for code generation; round-trips of
+//! URIs, base32 and code input; the window, drift and replay semantics.
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use proptest::prelude::*;
+use twofold_totp::{
+    Algorithm, Code, Digits, OtpAuthUri, OtpKind, Period, Secret, Totp, TotpParams, Verification,
+    Window,
+};
+
+fn algorithm() -> impl Strategy<Value = Algorithm> {
+    prop_oneof![
+        Just(Algorithm::Sha1),
+        Just(Algorithm::Sha256),
+        Just(Algorithm::Sha512)
+    ]
+}
+
+fn digits() -> impl Strategy<Value = Digits> {
+    (6u32..=8).prop_map(|d| Digits::new(d).unwrap())
+}
+
+fn secret_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 16..=64)
+}
+
+fn oracle(algorithm: Algorithm, period: u64, digits: u32, secret: &[u8], time: u64) -> String {
+    match algorithm {
+        Algorithm::Sha1 => totp_lite::totp_custom::<totp_lite::Sha1>(period, digits, secret, time),
+        Algorithm::Sha256 => {
+            totp_lite::totp_custom::<totp_lite::Sha256>(period, digits, secret, time)
+        }
+        Algorithm::Sha512 => {
+            totp_lite::totp_custom::<totp_lite::Sha512>(period, digits, secret, time)
+        }
+    }
+}
+
+/// The reference semantics of verification, written the slow and obvious way.
+fn reference(totp: &Totp, code: &Code, time: u64, last: Option<u64>) -> Verification {
+    let Some(current) = totp.step_at(time) else {
+        return Verification::Rejected;
+    };
+    let window = totp.params().window;
+    let first = current.saturating_sub(u64::from(window.back()));
+    let last_step = current.saturating_add(u64::from(window.ahead()));
+    let matched = (first..=last_step)
+        .filter(|&s| totp.generate_at_step(s) == *code)
+        .max();
+    match (matched, last) {
+        (None, _) => Verification::Rejected,
+        (Some(step), Some(l)) if step <= l => Verification::Replayed { step },
+        (Some(step), _) => Verification::Accepted {
+            step,
+            drift: step as i64 - current as i64,
+        },
+    }
+}
+
+/// Names the Key URI Format can carry: no colon, no surrounding whitespace.
+fn name() -> impl Strategy<Value = String> {
+    "[^:\\s][^:]{0,20}[^:\\s]|[^:\\s]"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn codes_equal_totp_lite(
+        algorithm in algorithm(),
+        digits in digits(),
+        secret in secret_bytes(),
+        period in 1u64..=600,
+        time in 0u64..=(1u64 << 40),
+        t0 in 0u64..=1_000_000,
+    ) {
+        let params = TotpParams {
+            algorithm,
+            digits,
+            period: Period::new(period).unwrap(),
+            t0,
+            window: Window::default(),
+        };
+        let totp = Totp::new(&Secret::from_bytes(&secret).unwrap(), params);
+        // totp-lite has no T0: shifting time by T0 must give its code.
+        let expected = oracle(algorithm, period, u32::from(digits.get()), &secret, time);
+        prop_assert_eq!(totp.generate(time + t0).unwrap().to_string(), expected);
+    }
+
+    #[test]
+    fn verification_follows_the_reference_semantics(
+        algorithm in algorithm(),
+        secret in secret_bytes(),
+        back in 0u8..=Window::MAX_STEPS,
+        ahead in 0u8..=Window::MAX_STEPS,
+        time in 0u64..=(1u64 << 36),
+        offset in -12i64..=12,
+        last_delta in prop::option::of(-14i64..=14),
+    ) {
+        let params = TotpParams {
+            algorithm,
+            window: Window::new(back, ahead).unwrap(),
+            ..TotpParams::default()
+        };
+        let totp = Totp::new(&Secret::from_bytes(&secret).unwrap(), params);
+        let current = totp.step_at(time).unwrap();
+        let Some(step) = current.checked_add_signed(offset) else { return Ok(()) };
+        let code = totp.generate_at_step(step);
+        let last = last_delta.and_then(|d| current.checked_add_signed(d));
+        let outcome = totp.verify_code(&code, time, last);
+        prop_assert_eq!(outcome, reference(&totp, &code, time, last));
+
+        let inside = -i64::from(back) <= offset && offset <= i64::from(ahead);
+        match outcome {
+            Verification::Accepted { step: matched, drift } => {
+                // Accepted steps lie in the window, after the last accepted one.
+                prop_assert!(drift >= -i64::from(back) && drift <= i64::from(ahead));
+                prop_assert_eq!(matched as i64 - current as i64, drift);
+                prop_assert!(last.is_none_or(|l| matched > l));
+                // Storing the step makes the same code a replay from then on.
+                prop_assert!(!totp.verify_code(&code, time, Some(matched)).is_accepted());
+            }
+            Verification::Replayed { step: matched } => prop_assert!(last.is_some_and(|l| matched <= l)),
+            Verification::Rejected => prop_assert!(!inside),
+        }
+        if inside && last.is_none() {
+            prop_assert!(outcome.is_accepted());
+        }
+    }
+
+    #[test]
+    fn uri_round_trips(
+        issuer in prop::option::of(name()),
+        account in name(),
+        secret in secret_bytes(),
+        algorithm in algorithm(),
+        digits in digits(),
+        kind in prop_oneof![
+            (1u64..=3600).prop_map(|p| OtpKind::Totp { period: Period::new(p).unwrap() }),
+            any::<u64>().prop_map(|counter| OtpKind::Hotp { counter }),
+        ],
+    ) {
+        let uri = OtpAuthUri::new(kind, issuer.as_deref(), &account, Secret::from_bytes(&secret).unwrap())
+            .unwrap()
+            .with_algorithm(algorithm)
+            .with_digits(digits);
+        let text = uri.to_uri_string();
+        prop_assert_eq!(OtpAuthUri::parse(&text).unwrap(), uri);
+    }
+
+    #[test]
+    fn base32_round_trips_leniently(
+        bytes in prop::collection::vec(any::<u8>(), 10..=128),
+        lowercase in any::<bool>(),
+        separator in prop_oneof![Just(""), Just(" "), Just("-")],
+        pad in any::<bool>(),
+    ) {
+        let secret = Secret::from_bytes_legacy(&bytes).unwrap();
+        let text = secret.to_base32();
+        prop_assert!(!text.contains('='));
+        prop_assert_eq!(text.to_ascii_uppercase(), text.clone());
+        let mut typed: String = text
+            .as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(separator);
+        if lowercase {
+            typed = typed.to_ascii_lowercase();
+        }
+        if pad {
+            typed.extend(std::iter::repeat_n('=', (8 - text.len() % 8) % 8));
+        }
+        let decoded = Secret::from_base32_legacy(&typed).unwrap();
+        prop_assert_eq!(decoded.expose_bytes(), &bytes[..]);
+        prop_assert_eq!(Secret::from_base32_legacy(&secret.to_manual_entry()).unwrap(), secret);
+    }
+
+    #[test]
+    fn code_input_is_read_whatever_the_separators(
+        value in 0u32..100_000_000,
+        digits in digits(),
+        separators in prop::collection::vec(prop_oneof![Just(""), Just(" "), Just("-")], 8),
+    ) {
+        let value = value % 10u32.pow(u32::from(digits.get()));
+        let plain = format!("{value:0width$}", width = usize::from(digits.get()));
+        let typed: String = plain.chars().zip(&separators).flat_map(|(c, s)| [c.to_string(), s.to_string()]).collect();
+        let code = Code::parse(&typed, digits).unwrap();
+        prop_assert_eq!(code.value(), value);
+        // Normalisation is idempotent: the displayed code reads back as itself.
+        prop_assert_eq!(Code::parse(&code.to_string(), digits).unwrap(), code);
+    }
+
+    #[test]
+    fn code_input_never_panics(input in "\\PC{0,40}", digits in digits()) {
+        let _ = Code::parse(&input, digits);
+    }
+
+    #[test]
+    fn uri_parser_never_panics(input in "otpauth://(totp|hotp|x)/\\PC{0,80}") {
+        let _ = OtpAuthUri::parse(&input);
+    }
+
+    #[test]
+    fn base32_parser_never_panics(input in "\\PC{0,120}") {
+        let _ = Secret::from_base32_legacy(&input);
+    }
+}
