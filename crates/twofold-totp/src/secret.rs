@@ -6,7 +6,7 @@ use core::fmt;
 
 use rand_core::TryCryptoRng;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::error::{RandomError, SecretError};
 
@@ -197,14 +197,11 @@ fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
             symbols: symbols.len(),
         });
     }
-    let mut bytes = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &symbols).ok_or(
-        SecretError::InvalidLength {
+    base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &symbols)
+        .map(Zeroizing::new)
+        .ok_or(SecretError::InvalidLength {
             symbols: symbols.len(),
-        },
-    )?;
-    let out = Zeroizing::new(bytes.clone());
-    bytes.zeroize();
-    Ok(out)
+        })
 }
 
 /// Serde helpers for storing a [`Secret`] as base32, used only by naming them:
