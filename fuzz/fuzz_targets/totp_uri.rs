@@ -5,10 +5,13 @@ use libfuzzer_sys::fuzz_target;
 use twofold_totp::OtpAuthUri;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     for parsed in [OtpAuthUri::parse(text), OtpAuthUri::parse_legacy(text)] {
         if let Ok(uri) = parsed {
-            let again = OtpAuthUri::parse_legacy(&uri.to_uri_string()).expect("generated URIs parse");
+            let again =
+                OtpAuthUri::parse_legacy(&uri.to_uri_string()).expect("generated URIs parse");
             assert_eq!(again, uri);
         }
     }
