@@ -28,7 +28,7 @@ pub use secret::{
     GENERATED_SECRET_BYTES, LEGACY_MIN_SECRET_BITS, MAX_BASE32_INPUT_BYTES, MAX_SECRET_BYTES,
     MIN_SECRET_BITS, Secret, Strength,
 };
-pub use uri::{MAX_URI_BYTES, OtpAuthUri, OtpKind};
+pub use uri::{MAX_NAME_BYTES, MAX_URI_BYTES, OtpAuthUri, OtpKind};
 
 /// The system clock's current Unix time in seconds (0 if the clock is before 1970).
 ///

@@ -16,6 +16,10 @@ use crate::secret::Secret;
 
 /// The longest URI the parser reads.
 pub const MAX_URI_BYTES: usize = 4096;
+/// The longest issuer or account name, in bytes. With percent-encoding (at most
+/// three bytes per byte) every URI this crate writes stays under [`MAX_URI_BYTES`],
+/// so whatever it writes it can read back.
+pub const MAX_NAME_BYTES: usize = 256;
 
 /// What RFC 3986 lets stand unencoded in a path segment or query value, less the
 /// characters that have a meaning in this format (`:`, `&`, `=`, `+`, `?`, `#`, `/`).
@@ -355,6 +359,8 @@ fn decode(part: &'static str, raw: &str, plus_is_space: bool) -> Result<String, 
 fn check_name(part: &'static str, name: &str) -> Result<(), UriError> {
     let reason = if name.is_empty() {
         "it is empty"
+    } else if name.len() > MAX_NAME_BYTES {
+        "it is longer than 256 bytes"
     } else if name.contains(':') {
         "it contains a colon, which separates issuer and account"
     } else if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {

@@ -332,7 +332,8 @@ fn uri_generation_follows_the_key_uri_format() {
              &issuer=Smile%20%26%20Co%2FDental%2B&algorithm=SHA1&digits=6&period=30"
         )
     );
-    for bad in ["", " ana", "ana ", "a:b"] {
+    let long = "a".repeat(257);
+    for bad in ["", " ana", "ana ", "a:b", long.as_str()] {
         assert!(matches!(
             OtpAuthUri::totp(None, bad, Secret::from_base32(SECRET_B32).unwrap()),
             Err(UriError::InvalidName {
@@ -476,6 +477,13 @@ fn uri_parsing_errors_are_typed() {
         (
             format!("otpauth://totp/a?secret={}", "A".repeat(5000)),
             UriError::TooLong { max_bytes: 4096 },
+        ),
+        (
+            format!("otpauth://totp/{}?secret={s}", "%00".repeat(300)),
+            UriError::InvalidName {
+                part: "account",
+                reason: "it is longer than 256 bytes",
+            },
         ),
     ];
     for (text, expected) in cases {
