@@ -1,0 +1,498 @@
+//! Decisions: pure functions of the policy, the facts and `now`.
+
+use core::fmt;
+
+use crate::document::{Lockout, Mode};
+use crate::methods::Methods;
+use crate::policy::{CompiledRole, Policy, Rule};
+use crate::time::Timestamp;
+
+/// What the application knows about a user, borrowed for one decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserFacts<'a> {
+    /// The user's id (matched against the policy's exemption list).
+    pub user: &'a str,
+    /// The user's role id.
+    pub role: &'a str,
+    /// The second factors the user has enrolled.
+    pub enrolled: Methods,
+    /// Whether the user has unused backup codes (recovery only, never a factor).
+    pub has_backup_codes: bool,
+    /// The user's first sign-in after enforcement began, if there was one before
+    /// this; the grace period counts from it.
+    pub first_sign_in_since_enforcement: Option<Timestamp>,
+    /// An exemption the application grants itself, besides the policy's list.
+    pub exempt: bool,
+}
+
+impl<'a> UserFacts<'a> {
+    /// A user with no second factor, no backup codes, no earlier sign-in since
+    /// enforcement and no exemption.
+    pub fn new(user: &'a str, role: &'a str) -> UserFacts<'a> {
+        UserFacts {
+            user,
+            role,
+            enrolled: Methods::NONE,
+            has_backup_codes: false,
+            first_sign_in_since_enforcement: None,
+            exempt: false,
+        }
+    }
+}
+
+/// A decision: the outcome, the reason (fit for UI text through `Display`) and
+/// the rule that produced it (for the audit log, through [`Policy::rule_path`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decision<T> {
+    /// What to do.
+    pub outcome: T,
+    /// Why.
+    pub reason: Reason,
+    /// Which rule decided.
+    pub rule: Rule,
+}
+
+/// The second step of sign-in, after the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignIn {
+    /// No second step.
+    Allow,
+    /// Ask for one of `methods` (those the user has and the policy allows);
+    /// `recovery` says whether "use a backup code" may be offered.
+    Challenge {
+        /// Methods to offer.
+        methods: Methods,
+        /// Whether the user has backup codes to fall back on.
+        recovery: bool,
+    },
+    /// The user must set up a second factor: one of `methods`, by `deadline`.
+    /// While `can_defer`, the application may let them continue this time
+    /// (the grace period runs); otherwise setup comes before anything else.
+    MustEnrol {
+        /// The end of the user's grace period.
+        deadline: Timestamp,
+        /// The methods that count.
+        methods: Methods,
+        /// Whether the grace period still runs.
+        can_defer: bool,
+    },
+    /// Sign-in cannot continue.
+    Blocked,
+}
+
+impl SignIn {
+    /// How restrictive the outcome is, for comparing decisions: `Allow` < `Challenge`
+    /// < `MustEnrol` (deferrable) < `MustEnrol` < `Blocked`.
+    pub fn strictness(&self) -> u8 {
+        match self {
+            SignIn::Allow => 0,
+            SignIn::Challenge { .. } => 1,
+            SignIn::MustEnrol {
+                can_defer: true, ..
+            } => 2,
+            SignIn::MustEnrol {
+                can_defer: false, ..
+            } => 3,
+            SignIn::Blocked => 4,
+        }
+    }
+}
+
+/// Whether an action is permitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// It is.
+    Allowed,
+    /// It is not; the reason says why.
+    Denied,
+}
+
+/// Whether an administrator may reset another user's 2FA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResetPermission {
+    /// They may. When `must_enrol_at_next_sign_in`, enforcement applies to the
+    /// target, who will be sent into setup at their next sign-in.
+    Allowed {
+        /// Whether the target must enrol again at their next sign-in.
+        must_enrol_at_next_sign_in: bool,
+    },
+    /// They may not; the reason says why.
+    Denied,
+}
+
+/// The throttle's answer before verifying a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Throttle {
+    /// Verify now.
+    Allowed,
+    /// Wait this many seconds first.
+    RetryAfter {
+        /// Seconds to wait.
+        seconds: u64,
+    },
+    /// The account is locked: until `until`, or until an administrator resets it.
+    Locked {
+        /// When the lockout ends; `None` until an administrator resets it.
+        until: Option<Timestamp>,
+    },
+}
+
+/// Why a decision came out as it did. `Display` gives UI text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// 2FA is not required for this user and they have not set it up.
+    NotRequired,
+    /// The user has a second factor, so it is asked for.
+    FactorEnrolled,
+    /// The user is exempt from enforcement.
+    Exempt,
+    /// Enforcement is configured but starts later.
+    RequiredFrom(Timestamp),
+    /// Enforcement requires a second factor; the grace period runs until the deadline.
+    EnrolmentDue(Timestamp),
+    /// Enforcement requires a second factor now (no grace left).
+    EnrolmentRequiredNow,
+    /// The user's role is not in the policy.
+    UnknownRole,
+    /// Self-disable is refused while enforcement applies.
+    EnforcedForUser,
+    /// The password must be re-entered (recently enough) first.
+    ReauthenticationRequired,
+    /// Nobody resets their own 2FA.
+    CannotResetSelf,
+    /// An admin reset needs a reason.
+    ReasonRequired,
+    /// The actor's role may not reset the target's role.
+    RoleMayNotReset,
+    /// The actor's role may not change enforcement.
+    RoleMayNotChangeEnforcement,
+    /// Requiring 2FA while the acting user has no second factor would lock them out.
+    ActorHasNoSecondFactor,
+    /// The policy permits it.
+    Permitted,
+    /// Fewer failures than any wait applies to.
+    UnderLimit,
+    /// Consecutive failures impose a wait.
+    BackingOff,
+    /// Too many consecutive failures: the account is locked.
+    LockedOut,
+    /// A lockout has ended.
+    LockoutEnded,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NotRequired => f.write_str("Two-factor authentication is optional for your account."),
+            Reason::FactorEnrolled => f.write_str("Your account requires a second factor on every sign-in."),
+            Reason::Exempt => f.write_str("Your account is exempt from two-factor enforcement."),
+            Reason::RequiredFrom(from) => write!(f, "Two-factor authentication will be required from {from}."),
+            Reason::EnrolmentDue(deadline) => write!(f, "Set up two-factor authentication before {deadline}."),
+            Reason::EnrolmentRequiredNow => f.write_str("Your organisation requires two-factor authentication: set it up to continue."),
+            Reason::UnknownRole => f.write_str("Your role is not covered by the security policy; contact your administrator."),
+            Reason::EnforcedForUser => f.write_str("Two-factor authentication is required by your organisation and cannot be disabled."),
+            Reason::ReauthenticationRequired => f.write_str("Re-enter your password to continue."),
+            Reason::CannotResetSelf => f.write_str("You cannot reset your own two-factor authentication."),
+            Reason::ReasonRequired => f.write_str("A reason is required."),
+            Reason::RoleMayNotReset => f.write_str("Your role may not reset two-factor authentication for this user."),
+            Reason::RoleMayNotChangeEnforcement => f.write_str("Only an owner can change two-factor enforcement."),
+            Reason::ActorHasNoSecondFactor => f.write_str("Set up two-factor authentication on your own account before requiring it for everyone."),
+            Reason::Permitted => f.write_str("Permitted."),
+            Reason::UnderLimit => f.write_str("You may try again."),
+            Reason::BackingOff => f.write_str("Too many incorrect codes: wait before trying again."),
+            Reason::LockedOut => f.write_str("Too many incorrect codes: your account is locked."),
+            Reason::LockoutEnded => f.write_str("The lockout has ended; you may try again."),
+        }
+    }
+}
+
+/// Who a proposed policy would affect: from [`Policy::dry_run`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DryRunReport {
+    /// Users who would have to set up a second factor, with their deadline and whether they could defer.
+    pub must_enrol: Vec<(String, Decision<SignIn>)>,
+    /// Users who could not sign in at all.
+    pub blocked: Vec<(String, Decision<SignIn>)>,
+    /// Users whose sign-in goes on as allowed or challenged.
+    pub unaffected: Vec<(String, Decision<SignIn>)>,
+}
+
+impl Policy {
+    /// The second step of sign-in for a user whose password the application has verified.
+    ///
+    /// Never allocates. The most restrictive of the organisation's and the role's
+    /// rules applies; an exemption lifts only the requirement to enrol, never a
+    /// factor the user already has.
+    pub fn sign_in(&self, facts: &UserFacts<'_>, now: Timestamp) -> Decision<SignIn> {
+        let Some(role) = self.role(facts.role) else {
+            return decision(SignIn::Blocked, Reason::UnknownRole, Rule::Builtin);
+        };
+        let usable = facts.enrolled.intersection(role.methods);
+        if !usable.is_empty() {
+            let challenge = SignIn::Challenge {
+                methods: usable,
+                recovery: facts.has_backup_codes,
+            };
+            return decision(challenge, Reason::FactorEnrolled, role.methods_rule);
+        }
+        match self.requirement(role, facts, now) {
+            Requirement::NotRequired(reason, rule) => {
+                if facts.enrolled.is_empty() {
+                    decision(SignIn::Allow, reason, rule)
+                } else {
+                    // A factor outside the allowed methods, where nothing is required:
+                    // still asked for, never silently skipped.
+                    let challenge = SignIn::Challenge {
+                        methods: facts.enrolled,
+                        recovery: facts.has_backup_codes,
+                    };
+                    decision(challenge, Reason::FactorEnrolled, rule)
+                }
+            }
+            Requirement::Required => {
+                let started = facts.first_sign_in_since_enforcement.unwrap_or(now);
+                let deadline = started.plus_seconds(role.grace_seconds);
+                let can_defer = now < deadline;
+                let (reason, rule) = if can_defer {
+                    (Reason::EnrolmentDue(deadline), role.grace_rule)
+                } else {
+                    (Reason::EnrolmentRequiredNow, role.mode_rule)
+                };
+                let outcome = SignIn::MustEnrol {
+                    deadline,
+                    methods: role.methods,
+                    can_defer,
+                };
+                decision(outcome, reason, rule)
+            }
+        }
+    }
+
+    /// Whether enforcement requires a second factor of this user now (their role's
+    /// mode is `required`, it has started, and they are not exempt).
+    pub fn enforcement_applies(&self, facts: &UserFacts<'_>, now: Timestamp) -> bool {
+        self.role(facts.role)
+            .is_some_and(|role| matches!(self.requirement(role, facts, now), Requirement::Required))
+    }
+
+    fn requirement(
+        &self,
+        role: &CompiledRole,
+        facts: &UserFacts<'_>,
+        now: Timestamp,
+    ) -> Requirement {
+        if role.mode != Mode::Required {
+            return Requirement::NotRequired(Reason::NotRequired, role.mode_rule);
+        }
+        if facts.exempt {
+            return Requirement::NotRequired(Reason::Exempt, Rule::ApplicationExemption);
+        }
+        if let Some(index) = self.exemption(facts.user, now) {
+            return Requirement::NotRequired(Reason::Exempt, Rule::Exemption(index));
+        }
+        match self.from {
+            Some(from) if now < from => {
+                Requirement::NotRequired(Reason::RequiredFrom(from), Rule::Organisation)
+            }
+            _ => Requirement::Required,
+        }
+    }
+
+    /// Whether a user may turn off their own 2FA: never while enforcement applies
+    /// to them, and otherwise only with a password re-entry no older than the
+    /// policy's freshness window (`reauthenticated_at` comes from the application).
+    pub fn self_disable(
+        &self,
+        facts: &UserFacts<'_>,
+        reauthenticated_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Decision<Permission> {
+        let Some(role) = self.role(facts.role) else {
+            return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
+        };
+        if matches!(self.requirement(role, facts, now), Requirement::Required) {
+            return decision(Permission::Denied, Reason::EnforcedForUser, role.mode_rule);
+        }
+        let fresh = reauthenticated_at.is_some_and(|at| {
+            at <= now && now.seconds_since(at) <= self.reauthentication_max_age_seconds
+        });
+        if !fresh {
+            return decision(
+                Permission::Denied,
+                Reason::ReauthenticationRequired,
+                Rule::SelfDisable,
+            );
+        }
+        decision(Permission::Allowed, Reason::Permitted, Rule::SelfDisable)
+    }
+
+    /// Whether `actor` may reset `target`'s 2FA, with `reason` for the audit log.
+    /// Nobody resets their own; the actor's role must list the target's role.
+    pub fn admin_reset(
+        &self,
+        actor: &UserFacts<'_>,
+        target: &UserFacts<'_>,
+        reason: &str,
+        now: Timestamp,
+    ) -> Decision<ResetPermission> {
+        if actor.user == target.user {
+            return decision(
+                ResetPermission::Denied,
+                Reason::CannotResetSelf,
+                Rule::Builtin,
+            );
+        }
+        if reason.trim().is_empty() {
+            return decision(
+                ResetPermission::Denied,
+                Reason::ReasonRequired,
+                Rule::Builtin,
+            );
+        }
+        let (Some(actor_index), Some(target_index)) =
+            (self.role_index(actor.role), self.role_index(target.role))
+        else {
+            return decision(ResetPermission::Denied, Reason::UnknownRole, Rule::Builtin);
+        };
+        let allowed = self
+            .roles
+            .get(actor_index)
+            .is_some_and(|role| role.may_reset.contains(&target_index));
+        if !allowed {
+            return decision(
+                ResetPermission::Denied,
+                Reason::RoleMayNotReset,
+                Rule::Role(actor_index),
+            );
+        }
+        let after_reset = UserFacts {
+            enrolled: Methods::NONE,
+            has_backup_codes: false,
+            ..*target
+        };
+        decision(
+            ResetPermission::Allowed {
+                must_enrol_at_next_sign_in: self.enforcement_applies(&after_reset, now),
+            },
+            Reason::Permitted,
+            Rule::Role(actor_index),
+        )
+    }
+
+    /// Whether `actor` may set the organisation's mode to `new_mode`. Only roles
+    /// granted it may; requiring 2FA is refused while the actor has no second
+    /// factor that counts, so that they cannot lock themselves out.
+    pub fn change_enforcement(
+        &self,
+        actor: &UserFacts<'_>,
+        new_mode: Mode,
+    ) -> Decision<Permission> {
+        let Some(index) = self.role_index(actor.role) else {
+            return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
+        };
+        let Some(role) = self.roles.get(index) else {
+            return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
+        };
+        if !role.may_change_enforcement {
+            return decision(
+                Permission::Denied,
+                Reason::RoleMayNotChangeEnforcement,
+                Rule::Role(index),
+            );
+        }
+        if new_mode == Mode::Required && actor.enrolled.intersection(role.methods).is_empty() {
+            return decision(
+                Permission::Denied,
+                Reason::ActorHasNoSecondFactor,
+                Rule::Builtin,
+            );
+        }
+        decision(Permission::Allowed, Reason::Permitted, Rule::Role(index))
+    }
+
+    /// The throttle before verifying a second factor, from the account's count of
+    /// consecutive failures and the time of the last one. Waits never decrease as
+    /// failures grow; at `max_failures` the account is locked.
+    pub fn throttle(
+        &self,
+        consecutive_failures: u32,
+        last_failure: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Decision<Throttle> {
+        if consecutive_failures == 0 {
+            return decision(Throttle::Allowed, Reason::UnderLimit, Rule::Throttle);
+        }
+        // Failures without a time are treated as happening now: fail closed.
+        let last_failure = last_failure.unwrap_or(now);
+        if consecutive_failures >= self.max_failures {
+            return match self.lockout {
+                Lockout::UntilReset => decision(
+                    Throttle::Locked { until: None },
+                    Reason::LockedOut,
+                    Rule::Throttle,
+                ),
+                Lockout::ForSeconds(seconds) => {
+                    let until = last_failure.plus_seconds(seconds);
+                    if now < until {
+                        decision(
+                            Throttle::Locked { until: Some(until) },
+                            Reason::LockedOut,
+                            Rule::Throttle,
+                        )
+                    } else {
+                        decision(Throttle::Allowed, Reason::LockoutEnded, Rule::Throttle)
+                    }
+                }
+            };
+        }
+        let index = usize::try_from(consecutive_failures - 1).unwrap_or(usize::MAX);
+        let wait = self
+            .backoff_seconds
+            .get(index)
+            .or(self.backoff_seconds.last())
+            .copied()
+            .unwrap_or(0);
+        let retry_at = last_failure.plus_seconds(wait);
+        if now < retry_at {
+            decision(
+                Throttle::RetryAfter {
+                    seconds: retry_at.seconds_since(now),
+                },
+                Reason::BackingOff,
+                Rule::Throttle,
+            )
+        } else {
+            decision(Throttle::Allowed, Reason::UnderLimit, Rule::Throttle)
+        }
+    }
+
+    /// Applies this (proposed) policy to `users` and reports who would have to
+    /// enrol, who would be blocked and who would be unaffected.
+    pub fn dry_run(&self, users: &[UserFacts<'_>], now: Timestamp) -> DryRunReport {
+        let mut report = DryRunReport::default();
+        for facts in users {
+            let decision = self.sign_in(facts, now);
+            let entry = (facts.user.to_string(), decision);
+            match decision.outcome {
+                SignIn::MustEnrol { .. } => report.must_enrol.push(entry),
+                SignIn::Blocked => report.blocked.push(entry),
+                SignIn::Allow | SignIn::Challenge { .. } => report.unaffected.push(entry),
+            }
+        }
+        report
+    }
+}
+
+enum Requirement {
+    NotRequired(Reason, Rule),
+    Required,
+}
+
+fn decision<T>(outcome: T, reason: Reason, rule: Rule) -> Decision<T> {
+    Decision {
+        outcome,
+        reason,
+        rule,
+    }
+}

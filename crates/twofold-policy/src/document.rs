@@ -1,0 +1,230 @@
+//! The policy document: what operators write, in TOML or JSON.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::methods::Method;
+use crate::time::Timestamp;
+
+/// The document format version this build reads and writes.
+pub const DOCUMENT_VERSION: u32 = 1;
+
+/// The policy as written: serde (TOML and JSON), validated into a
+/// [`Policy`](crate::Policy) by [`Policy::from_document`](crate::Policy::from_document).
+///
+/// ```toml
+/// version = 1
+///
+/// [enforcement]
+/// mode = "required"          # off | optional | required
+/// from = "2027-01-01"        # optional: required from this date
+/// grace_seconds = 0          # per user, from their first sign-in after enforcement began
+/// methods = ["totp", "passkey"]
+///
+/// [roles.owner]
+/// may_reset = ["admin", "staff"]
+/// may_change_enforcement = true
+///
+/// [roles.admin]
+/// may_reset = ["staff"]
+///
+/// [roles.staff]
+///
+/// [[exemptions]]
+/// user = "front-desk-kiosk"
+/// reason = "shared kiosk until badge readers arrive"
+/// until = "2027-03-01"
+///
+/// [throttle]
+/// max_failures = 10
+/// backoff_seconds = [0, 0, 0, 30, 60, 120, 300, 600, 900]
+/// lockout = { for_seconds = 3600 }
+///
+/// [self_disable]
+/// reauthentication_max_age_seconds = 300
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    /// The format version; must be [`DOCUMENT_VERSION`].
+    pub version: u32,
+    /// Organisation-wide enforcement.
+    #[serde(default)]
+    pub enforcement: EnforcementDocument,
+    /// Per-role rules, by role id. Roles are the application's own ids.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleDocument>,
+    /// Users exempted from enforcement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exemptions: Vec<ExemptionDocument>,
+    /// Second-factor failure throttling.
+    #[serde(default)]
+    pub throttle: ThrottleDocument,
+    /// Rules for users turning off their own 2FA.
+    #[serde(default)]
+    pub self_disable: SelfDisableDocument,
+}
+
+/// How strongly the organisation asks for a second factor.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Second factors are not offered. Users who already have one are still asked for it.
+    Off,
+    /// Users may add a second factor; nobody must.
+    #[default]
+    Optional,
+    /// Every user (not exempt) must have a second factor.
+    Required,
+}
+
+/// Organisation-wide enforcement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcementDocument {
+    /// The mode.
+    #[serde(default)]
+    pub mode: Mode,
+    /// When `required` takes effect; immediately if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Timestamp>,
+    /// Seconds a user may still sign in without a second factor, counted from their
+    /// first sign-in after enforcement began. 0: on the next sign-in.
+    #[serde(default)]
+    pub grace_seconds: u64,
+    /// The methods that count as a second factor.
+    #[serde(default = "all_methods")]
+    pub methods: Vec<Method>,
+}
+
+fn all_methods() -> Vec<Method> {
+    Method::ALL.to_vec()
+}
+
+impl Default for EnforcementDocument {
+    fn default() -> EnforcementDocument {
+        EnforcementDocument {
+            mode: Mode::Optional,
+            from: None,
+            grace_seconds: 0,
+            methods: all_methods(),
+        }
+    }
+}
+
+/// The rules of one role. Enforcement overrides can only tighten the
+/// organisation's: the most restrictive rule wins.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDocument {
+    /// A stricter mode for this role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<Mode>,
+    /// A shorter grace period for this role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_seconds: Option<u64>,
+    /// A narrower set of methods for this role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<Method>>,
+    /// The roles whose users this role may reset 2FA for (never the actor's own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub may_reset: Vec<String>,
+    /// Whether this role may change the organisation's enforcement.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub may_change_enforcement: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// One user exempted from enforcement, with the reason (for the audit log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExemptionDocument {
+    /// The user id.
+    pub user: String,
+    /// Why, in words.
+    pub reason: String,
+    /// When the exemption ends; never if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+}
+
+/// How a lockout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lockout {
+    /// This many seconds after the failure that caused it.
+    ForSeconds(u64),
+    /// When an administrator resets the user's 2FA (or their failure count).
+    UntilReset,
+}
+
+/// Throttling of consecutive second-factor failures, per account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleDocument {
+    /// Consecutive failures that lock the account: 1 to 100 (NIST SP 800-63B §5.2.2).
+    pub max_failures: u32,
+    /// `backoff_seconds[k]`: the wait after `k + 1` consecutive failures; the last
+    /// entry applies beyond. Must never decrease.
+    #[serde(default)]
+    pub backoff_seconds: Vec<u64>,
+    /// How a lockout ends.
+    pub lockout: Lockout,
+}
+
+impl Default for ThrottleDocument {
+    fn default() -> ThrottleDocument {
+        ThrottleDocument {
+            max_failures: 10,
+            backoff_seconds: vec![0, 0, 0, 30, 60, 120, 300, 600, 900],
+            lockout: Lockout::ForSeconds(3600),
+        }
+    }
+}
+
+/// Rules for a user turning off their own 2FA.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfDisableDocument {
+    /// How recent the password re-entry must be, in seconds.
+    pub reauthentication_max_age_seconds: u64,
+}
+
+impl Default for SelfDisableDocument {
+    fn default() -> SelfDisableDocument {
+        SelfDisableDocument {
+            reauthentication_max_age_seconds: 300,
+        }
+    }
+}
+
+impl PolicyDocument {
+    /// The clinic's policy as an example of roles: `owner` may reset `admin` and
+    /// `staff` and change enforcement; `admin` may reset `staff`. Enforcement is
+    /// optional until an owner requires it.
+    pub fn example_clinic() -> PolicyDocument {
+        let role = |may_reset: &[&str], may_change_enforcement| RoleDocument {
+            may_reset: may_reset.iter().map(|r| (*r).to_string()).collect(),
+            may_change_enforcement,
+            ..RoleDocument::default()
+        };
+        PolicyDocument {
+            version: DOCUMENT_VERSION,
+            enforcement: EnforcementDocument::default(),
+            roles: BTreeMap::from([
+                ("owner".to_string(), role(&["admin", "staff"], true)),
+                ("admin".to_string(), role(&["staff"], false)),
+                ("staff".to_string(), role(&[], false)),
+            ]),
+            exemptions: Vec::new(),
+            throttle: ThrottleDocument::default(),
+            self_disable: SelfDisableDocument::default(),
+        }
+    }
+}

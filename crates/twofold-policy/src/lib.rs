@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod decide;
+mod document;
+mod methods;
+mod policy;
+mod time;
+
+pub use decide::{
+    Decision, DryRunReport, Permission, Reason, ResetPermission, SignIn, Throttle, UserFacts,
+};
+pub use document::{
+    DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode, PolicyDocument,
+    RoleDocument, SelfDisableDocument, ThrottleDocument,
+};
+pub use methods::{Method, Methods};
+pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule};
+pub use time::{Timestamp, TimestampError};

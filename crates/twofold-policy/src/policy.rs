@@ -1,0 +1,427 @@
+//! The validated, compiled policy.
+
+use crate::document::{DOCUMENT_VERSION, Lockout, Mode, PolicyDocument};
+use crate::methods::Methods;
+use crate::time::Timestamp;
+
+/// The largest `throttle.max_failures`: NIST SP 800-63B §5.2.2 allows at most 100
+/// consecutive failed attempts on one account.
+pub const MAX_FAILURES_LIMIT: u32 = 100;
+/// The latest instant a document may name (9999-12-31T23:59:59Z).
+const LATEST: u64 = 253_402_300_799;
+const MAX_ROLE_ID_BYTES: usize = 64;
+const MAX_DURATION_SECONDS: u64 = 10 * 366 * 86_400;
+
+/// Why a policy document was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The TOML or JSON could not be read; the message gives the position.
+    #[error("the policy {format} could not be read: {message}")]
+    Syntax {
+        /// `"TOML"` or `"JSON"`.
+        format: &'static str,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The document's `version` is not one this build reads.
+    #[error("policy version {found} is not supported (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// The document's version.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// A field has a value the policy cannot use.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// The field, as a path: `roles.staff.methods`, `throttle.max_failures`.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, problem: impl Into<String>) -> PolicyError {
+    PolicyError::Invalid {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Which rule of the policy produced a decision, for the audit log. Turn it into
+/// the rule's path with [`Policy::rule_path`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// `enforcement`: the organisation-wide settings.
+    Organisation,
+    /// `roles.<id>`: a role's rule (by index into the policy's roles).
+    Role(usize),
+    /// `exemptions[i]`.
+    Exemption(usize),
+    /// An exemption the application asserted in the user's facts.
+    ApplicationExemption,
+    /// `throttle`.
+    Throttle,
+    /// `self_disable`.
+    SelfDisable,
+    /// A rule built into the engine, not configurable (nobody resets their own 2FA,
+    /// an unknown role is refused, a reason is required).
+    Builtin,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledRole {
+    pub(crate) id: String,
+    pub(crate) mode: Mode,
+    pub(crate) mode_rule: Rule,
+    pub(crate) grace_seconds: u64,
+    pub(crate) grace_rule: Rule,
+    pub(crate) methods: Methods,
+    pub(crate) methods_rule: Rule,
+    pub(crate) may_reset: Vec<usize>,
+    pub(crate) may_change_enforcement: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledExemption {
+    pub(crate) user: String,
+    pub(crate) until: Option<Timestamp>,
+    pub(crate) index: usize,
+}
+
+/// A validated policy, compiled for decisions that never allocate.
+///
+/// ```
+/// use twofold_policy::{Methods, Policy, SignIn, Timestamp, UserFacts};
+///
+/// let policy = Policy::from_toml(r#"
+///     version = 1
+///     [enforcement]
+///     mode = "required"
+///     [roles.staff]
+/// "#)?;
+/// let facts = UserFacts::new("ana", "staff");
+/// let decision = policy.sign_in(&facts, Timestamp::from_unix_seconds(1_800_000_000));
+/// assert!(matches!(decision.outcome, SignIn::MustEnrol { can_defer: false, .. }));
+/// println!("{}", decision.reason); // UI text
+/// # Ok::<(), twofold_policy::PolicyError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) document: PolicyDocument,
+    pub(crate) org_mode: Mode,
+    pub(crate) from: Option<Timestamp>,
+    pub(crate) roles: Vec<CompiledRole>,
+    /// Sorted by user id for binary search.
+    pub(crate) exemptions: Vec<CompiledExemption>,
+    pub(crate) max_failures: u32,
+    pub(crate) backoff_seconds: Vec<u64>,
+    pub(crate) lockout: Lockout,
+    pub(crate) reauthentication_max_age_seconds: u64,
+}
+
+impl PartialEq for Policy {
+    fn eq(&self, other: &Policy) -> bool {
+        self.document == other.document
+    }
+}
+
+impl Eq for Policy {}
+
+impl Policy {
+    /// The clinic example ([`PolicyDocument::example_clinic`]), validated.
+    pub fn example_clinic() -> Result<Policy, PolicyError> {
+        Policy::from_document(PolicyDocument::example_clinic())
+    }
+
+    /// Reads and validates a TOML policy document.
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let document = toml::from_str(text).map_err(|error| PolicyError::Syntax {
+            format: "TOML",
+            message: error.to_string(),
+        })?;
+        Policy::from_document(document)
+    }
+
+    /// Reads and validates a JSON policy document.
+    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
+        let document = serde_json::from_str(text).map_err(|error| PolicyError::Syntax {
+            format: "JSON",
+            message: error.to_string(),
+        })?;
+        Policy::from_document(document)
+    }
+
+    /// The document as TOML.
+    pub fn to_toml(&self) -> String {
+        // Serializing plain data with string keys cannot fail.
+        toml::to_string(&self.document).unwrap_or_default()
+    }
+
+    /// The document as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.document).unwrap_or_default()
+    }
+
+    /// The document this policy was built from.
+    pub fn document(&self) -> &PolicyDocument {
+        &self.document
+    }
+
+    /// Validates a document and compiles it. Every error names its field.
+    pub fn from_document(document: PolicyDocument) -> Result<Policy, PolicyError> {
+        if document.version != DOCUMENT_VERSION {
+            return Err(PolicyError::UnsupportedVersion {
+                found: document.version,
+                supported: DOCUMENT_VERSION,
+            });
+        }
+        let enforcement = &document.enforcement;
+        let org_methods: Methods = enforcement.methods.iter().copied().collect();
+        if org_methods.is_empty() {
+            return Err(invalid(
+                "enforcement.methods",
+                "must allow at least one of totp, passkey",
+            ));
+        }
+        check_instant("enforcement.from", enforcement.from)?;
+        check_duration("enforcement.grace_seconds", enforcement.grace_seconds)?;
+
+        let role_ids: Vec<&String> = document.roles.keys().collect();
+        let mut roles = Vec::with_capacity(role_ids.len());
+        for (index, (id, role)) in document.roles.iter().enumerate() {
+            let field = |name: &str| format!("roles.{id}.{name}");
+            if id.is_empty()
+                || id.len() > MAX_ROLE_ID_BYTES
+                || id.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(invalid(
+                    format!("roles.{id:?}"),
+                    "a role id is 1 to 64 characters without spaces",
+                ));
+            }
+            // The most restrictive rule wins: a role can tighten, never relax.
+            let (mode, mode_rule) = match role.enforcement {
+                Some(mode) if mode > enforcement.mode => (mode, Rule::Role(index)),
+                _ => (enforcement.mode, Rule::Organisation),
+            };
+            if let Some(grace) = role.grace_seconds {
+                check_duration(&field("grace_seconds"), grace)?;
+            }
+            let (grace_seconds, grace_rule) = match role.grace_seconds {
+                Some(grace) if grace < enforcement.grace_seconds => (grace, Rule::Role(index)),
+                _ => (enforcement.grace_seconds, Rule::Organisation),
+            };
+            let (methods, methods_rule) = match &role.methods {
+                None => (org_methods, Rule::Organisation),
+                Some(list) => {
+                    let narrowed = list
+                        .iter()
+                        .copied()
+                        .collect::<Methods>()
+                        .intersection(org_methods);
+                    if narrowed.is_empty() {
+                        return Err(invalid(
+                            field("methods"),
+                            format!(
+                                "allows no method that the organisation allows ({org_methods})"
+                            ),
+                        ));
+                    }
+                    let rule = if narrowed == org_methods {
+                        Rule::Organisation
+                    } else {
+                        Rule::Role(index)
+                    };
+                    (narrowed, rule)
+                }
+            };
+            let mut may_reset = Vec::with_capacity(role.may_reset.len());
+            for target in &role.may_reset {
+                let position = role_ids
+                    .iter()
+                    .position(|known| *known == target)
+                    .ok_or_else(|| {
+                        invalid(
+                            field("may_reset"),
+                            format!("names the role {target:?}, which is not defined"),
+                        )
+                    })?;
+                may_reset.push(position);
+            }
+            roles.push(CompiledRole {
+                id: id.clone(),
+                mode,
+                mode_rule,
+                grace_seconds,
+                grace_rule,
+                methods,
+                methods_rule,
+                may_reset,
+                may_change_enforcement: role.may_change_enforcement,
+            });
+        }
+
+        let mut exemptions = Vec::with_capacity(document.exemptions.len());
+        for (index, exemption) in document.exemptions.iter().enumerate() {
+            let field = |name: &str| format!("exemptions[{index}].{name}");
+            if exemption.user.is_empty() {
+                return Err(invalid(field("user"), "must name a user"));
+            }
+            if exemption.reason.trim().is_empty() {
+                return Err(invalid(
+                    field("reason"),
+                    "an exemption needs a reason, for the audit log",
+                ));
+            }
+            check_instant(&field("until"), exemption.until)?;
+            if exemptions
+                .iter()
+                .any(|earlier: &CompiledExemption| earlier.user == exemption.user)
+            {
+                return Err(invalid(field("user"), "this user is already exempted"));
+            }
+            exemptions.push(CompiledExemption {
+                user: exemption.user.clone(),
+                until: exemption.until,
+                index,
+            });
+        }
+        exemptions.sort_by(|a, b| a.user.cmp(&b.user));
+
+        let throttle = &document.throttle;
+        if throttle.max_failures == 0 || throttle.max_failures > MAX_FAILURES_LIMIT {
+            return Err(invalid(
+                "throttle.max_failures",
+                "must be between 1 and 100 (NIST SP 800-63B §5.2.2)",
+            ));
+        }
+        if throttle.backoff_seconds.len() > MAX_FAILURES_LIMIT as usize {
+            return Err(invalid(
+                "throttle.backoff_seconds",
+                "has more than 100 entries",
+            ));
+        }
+        if throttle
+            .backoff_seconds
+            .windows(2)
+            .any(|w| w.first() > w.get(1))
+        {
+            return Err(invalid(
+                "throttle.backoff_seconds",
+                "must never decrease: each wait is at least the one before",
+            ));
+        }
+        if let Some(&longest) = throttle.backoff_seconds.iter().max() {
+            check_duration("throttle.backoff_seconds", longest)?;
+        }
+        if let Lockout::ForSeconds(seconds) = throttle.lockout {
+            if seconds == 0 {
+                return Err(invalid(
+                    "throttle.lockout.for_seconds",
+                    "must be at least 1",
+                ));
+            }
+            check_duration("throttle.lockout.for_seconds", seconds)?;
+        }
+        let max_age = document.self_disable.reauthentication_max_age_seconds;
+        if max_age == 0 || max_age > 86_400 {
+            return Err(invalid(
+                "self_disable.reauthentication_max_age_seconds",
+                "must be between 1 and 86400 seconds",
+            ));
+        }
+
+        Ok(Policy {
+            org_mode: enforcement.mode,
+            from: enforcement.from,
+            roles,
+            exemptions,
+            max_failures: throttle.max_failures,
+            backoff_seconds: throttle.backoff_seconds.clone(),
+            lockout: throttle.lockout,
+            reauthentication_max_age_seconds: max_age,
+            document,
+        })
+    }
+
+    /// The path of the rule in the document, for the audit log:
+    /// `enforcement`, `roles.staff`, `exemptions[0]`, `throttle`, …
+    pub fn rule_path(&self, rule: Rule) -> String {
+        match rule {
+            Rule::Organisation => "enforcement".to_string(),
+            Rule::Role(index) => match self.roles.get(index) {
+                Some(role) => format!("roles.{}", role.id),
+                None => format!("roles[{index}]"),
+            },
+            Rule::Exemption(index) => format!("exemptions[{index}]"),
+            Rule::ApplicationExemption => "application exemption".to_string(),
+            Rule::Throttle => "throttle".to_string(),
+            Rule::SelfDisable => "self_disable".to_string(),
+            Rule::Builtin => "built-in rule".to_string(),
+        }
+    }
+
+    /// The organisation-wide mode.
+    pub fn mode(&self) -> Mode {
+        self.org_mode
+    }
+
+    /// The methods that count as a second factor for `role`, or `None` for an unknown role.
+    pub fn methods_for(&self, role: &str) -> Option<Methods> {
+        self.role(role).map(|r| r.methods)
+    }
+
+    /// Whether users of `role` may add a second factor (every mode but `off`).
+    pub fn enrolment_offered(&self, role: &str) -> bool {
+        self.role(role).is_some_and(|r| r.mode != Mode::Off)
+    }
+
+    /// A copy of this policy's document with the organisation's mode changed: what
+    /// an owner's "2FA enforcement: Required" produces, to store and re-validate.
+    pub fn with_mode(&self, mode: Mode) -> Result<Policy, PolicyError> {
+        let mut document = self.document.clone();
+        document.enforcement.mode = mode;
+        Policy::from_document(document)
+    }
+
+    pub(crate) fn role(&self, id: &str) -> Option<&CompiledRole> {
+        self.roles.iter().find(|role| role.id == id)
+    }
+
+    pub(crate) fn role_index(&self, id: &str) -> Option<usize> {
+        self.roles.iter().position(|role| role.id == id)
+    }
+
+    pub(crate) fn exemption(&self, user: &str, now: Timestamp) -> Option<usize> {
+        let position = self
+            .exemptions
+            .binary_search_by(|e| e.user.as_str().cmp(user))
+            .ok()?;
+        let exemption = self.exemptions.get(position)?;
+        match exemption.until {
+            Some(until) if now >= until => None,
+            _ => Some(exemption.index),
+        }
+    }
+}
+
+fn check_instant(field: &str, instant: Option<Timestamp>) -> Result<(), PolicyError> {
+    match instant {
+        Some(t) if t.as_unix_seconds() > LATEST => {
+            Err(invalid(field, "must be no later than 9999-12-31"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_duration(field: &str, seconds: u64) -> Result<(), PolicyError> {
+    if seconds > MAX_DURATION_SECONDS {
+        return Err(invalid(
+            field,
+            "must be at most ten years (316224000 seconds)",
+        ));
+    }
+    Ok(())
+}

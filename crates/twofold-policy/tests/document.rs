@@ -1,0 +1,348 @@
+//! The policy document: TOML and JSON, round-trips, and validation errors that
+//! name the field and say what is wrong.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use twofold_policy::{
+    Lockout, Method, Methods, Mode, Policy, PolicyDocument, PolicyError, Reason, SignIn, Timestamp,
+    UserFacts,
+};
+
+const FULL: &str = r#"
+version = 1
+
+[enforcement]
+mode = "required"
+from = "2027-01-01"
+grace_seconds = 604800
+methods = ["totp", "passkey"]
+
+[roles.owner]
+may_reset = ["admin", "staff"]
+may_change_enforcement = true
+
+[roles.admin]
+may_reset = ["staff"]
+grace_seconds = 86400
+
+[roles.staff]
+
+[roles.hygienist]
+methods = ["passkey"]
+
+[[exemptions]]
+user = "front-desk-kiosk"
+reason = "shared kiosk until badge readers arrive"
+until = "2027-03-01"
+
+[throttle]
+max_failures = 5
+backoff_seconds = [0, 10, 60]
+lockout = "until_reset"
+
+[self_disable]
+reauthentication_max_age_seconds = 120
+"#;
+
+fn error(text: &str) -> PolicyError {
+    Policy::from_toml(text).unwrap_err()
+}
+
+fn invalid(field: &str) -> impl Fn(&PolicyError) -> bool + '_ {
+    move |e| matches!(e, PolicyError::Invalid { field: f, .. } if f == field)
+}
+
+#[test]
+fn a_full_document_reads_and_means_what_it_says() {
+    let policy = Policy::from_toml(FULL).unwrap();
+    let doc = policy.document();
+    assert_eq!(doc.enforcement.mode, Mode::Required);
+    assert_eq!(doc.enforcement.from, Some("2027-01-01".parse().unwrap()));
+    assert_eq!(doc.throttle.lockout, Lockout::UntilReset);
+    assert_eq!(
+        policy.methods_for("hygienist"),
+        Some(Method::Passkey.into())
+    );
+    assert_eq!(policy.methods_for("staff"), Some(Methods::ALL));
+    assert_eq!(policy.methods_for("dentist"), None);
+
+    let before: Timestamp = "2026-12-31T23:59:59Z".parse().unwrap();
+    let start: Timestamp = "2027-01-01".parse().unwrap();
+    let staff = UserFacts::new("sam", "staff");
+    let upcoming = policy.sign_in(&staff, before);
+    assert_eq!(
+        (upcoming.outcome, upcoming.reason),
+        (SignIn::Allow, Reason::RequiredFrom(start))
+    );
+    assert_eq!(
+        upcoming.reason.to_string(),
+        "Two-factor authentication will be required from 2027-01-01T00:00:00Z."
+    );
+
+    // A week's grace from the first sign-in after the start; a day for admins.
+    let first = start.plus_seconds(3600);
+    let staff = UserFacts {
+        first_sign_in_since_enforcement: Some(first),
+        ..staff
+    };
+    let due = policy.sign_in(&staff, first.plus_seconds(86_400 * 6));
+    assert_eq!(
+        due.outcome,
+        SignIn::MustEnrol {
+            deadline: first.plus_seconds(604_800),
+            methods: Methods::ALL,
+            can_defer: true
+        }
+    );
+    assert_eq!(policy.rule_path(due.rule), "enforcement");
+    let admin = UserFacts {
+        role: "admin",
+        ..staff
+    };
+    let over = policy.sign_in(&admin, first.plus_seconds(86_400 * 2));
+    assert!(matches!(
+        over.outcome,
+        SignIn::MustEnrol {
+            can_defer: false,
+            ..
+        }
+    ));
+    let admin_due = policy.sign_in(&admin, first.plus_seconds(60));
+    assert_eq!(
+        policy.rule_path(admin_due.rule),
+        "roles.admin",
+        "the shorter grace decides"
+    );
+
+    // The kiosk is exempt until March.
+    let kiosk = UserFacts::new("front-desk-kiosk", "staff");
+    let exempt = policy.sign_in(&kiosk, start.plus_seconds(10));
+    assert_eq!(
+        (exempt.outcome, exempt.reason),
+        (SignIn::Allow, Reason::Exempt)
+    );
+    assert_eq!(policy.rule_path(exempt.rule), "exemptions[0]");
+    assert!(matches!(
+        policy
+            .sign_in(&kiosk, "2027-03-01".parse().unwrap())
+            .outcome,
+        SignIn::MustEnrol { .. }
+    ));
+
+    // A hygienist's authenticator app does not count: passkeys only.
+    let hygienist = UserFacts {
+        enrolled: Method::Totp.into(),
+        ..UserFacts::new("hy", "hygienist")
+    };
+    let decision = policy.sign_in(&hygienist, start);
+    assert_eq!(
+        decision.outcome,
+        SignIn::MustEnrol {
+            deadline: start.plus_seconds(604_800),
+            methods: Method::Passkey.into(),
+            can_defer: true
+        }
+    );
+}
+
+#[test]
+fn the_most_restrictive_rule_wins_and_says_so() {
+    // The organisation requires; a role asking for less cannot relax it.
+    let policy = Policy::from_toml(
+        r#"
+        version = 1
+        [enforcement]
+        mode = "required"
+        grace_seconds = 100
+        [roles.relaxed]
+        enforcement = "off"
+        grace_seconds = 1000
+        [roles.strict]
+        grace_seconds = 10
+        "#,
+    )
+    .unwrap();
+    let now = Timestamp::from_unix_seconds(1_000);
+    let relaxed = policy.sign_in(&UserFacts::new("r", "relaxed"), now);
+    assert_eq!(
+        relaxed.outcome,
+        SignIn::MustEnrol {
+            deadline: now.plus_seconds(100),
+            methods: Methods::ALL,
+            can_defer: true
+        }
+    );
+    assert_eq!(policy.rule_path(relaxed.rule), "enforcement");
+    let strict = policy.sign_in(&UserFacts::new("s", "strict"), now);
+    assert_eq!(
+        strict.outcome,
+        SignIn::MustEnrol {
+            deadline: now.plus_seconds(10),
+            methods: Methods::ALL,
+            can_defer: true
+        }
+    );
+    assert_eq!(policy.rule_path(strict.rule), "roles.strict");
+
+    // The organisation is optional; a role requiring 2FA applies to that role.
+    let policy = Policy::from_toml(
+        r#"
+        version = 1
+        [roles.admin]
+        enforcement = "required"
+        [roles.staff]
+        "#,
+    )
+    .unwrap();
+    let admin = policy.sign_in(&UserFacts::new("a", "admin"), now);
+    assert!(matches!(admin.outcome, SignIn::MustEnrol { .. }));
+    assert_eq!(policy.rule_path(admin.rule), "roles.admin");
+    assert_eq!(
+        policy.sign_in(&UserFacts::new("s", "staff"), now).outcome,
+        SignIn::Allow
+    );
+}
+
+#[test]
+fn off_offers_nothing_but_still_asks_for_existing_factors() {
+    let policy =
+        Policy::from_toml("version = 1\n[enforcement]\nmode = \"off\"\n[roles.staff]\n").unwrap();
+    let now = Timestamp::from_unix_seconds(0);
+    assert!(!policy.enrolment_offered("staff"));
+    assert_eq!(
+        policy.sign_in(&UserFacts::new("s", "staff"), now).outcome,
+        SignIn::Allow
+    );
+    let enrolled = UserFacts {
+        enrolled: Method::Totp.into(),
+        ..UserFacts::new("s", "staff")
+    };
+    assert!(matches!(
+        policy.sign_in(&enrolled, now).outcome,
+        SignIn::Challenge { .. }
+    ));
+}
+
+#[test]
+fn unknown_roles_are_blocked_with_a_reason() {
+    let policy = Policy::example_clinic().unwrap();
+    let decision = policy.sign_in(&UserFacts::new("x", "dentist"), Timestamp::default());
+    assert_eq!(
+        (decision.outcome, decision.reason),
+        (SignIn::Blocked, Reason::UnknownRole)
+    );
+    assert_eq!(policy.rule_path(decision.rule), "built-in rule");
+}
+
+#[test]
+fn documents_round_trip_through_toml_and_json() {
+    for policy in [
+        Policy::from_toml(FULL).unwrap(),
+        Policy::example_clinic().unwrap(),
+    ] {
+        let toml = policy.to_toml();
+        assert_eq!(Policy::from_toml(&toml).unwrap(), policy, "{toml}");
+        let json = policy.to_json();
+        assert_eq!(Policy::from_json(&json).unwrap(), policy, "{json}");
+        assert_eq!(
+            Policy::from_json(&json).unwrap().document(),
+            policy.document()
+        );
+    }
+    let example = PolicyDocument::example_clinic();
+    assert_eq!(
+        Policy::from_document(example.clone()).unwrap().document(),
+        &example
+    );
+}
+
+#[test]
+fn validation_errors_name_the_field_and_say_what_is_wrong() {
+    type Check = Box<dyn Fn(&PolicyError) -> bool>;
+    let cases: Vec<(String, Check)> = vec![
+        ("version = 2".into(), Box::new(|e| *e == PolicyError::UnsupportedVersion { found: 2, supported: 1 })),
+        ("version = 1\n[enforcement]\nmethods = []".into(), Box::new(invalid("enforcement.methods"))),
+        ("version = 1\n[enforcement]\ngrace_seconds = 999999999999".into(), Box::new(invalid("enforcement.grace_seconds"))),
+        ("version = 1\n[roles.a]\nmay_reset = [\"ghost\"]".into(), Box::new(invalid("roles.a.may_reset"))),
+        ("version = 1\n[enforcement]\nmethods = [\"totp\"]\n[roles.a]\nmethods = [\"passkey\"]".into(), Box::new(invalid("roles.a.methods"))),
+        ("version = 1\n[roles.\"a b\"]".into(), Box::new(invalid("roles.\"a b\""))),
+        ("version = 1\n[[exemptions]]\nuser = \"u\"\nreason = \" \"".into(), Box::new(invalid("exemptions[0].reason"))),
+        ("version = 1\n[[exemptions]]\nuser = \"\"\nreason = \"r\"".into(), Box::new(invalid("exemptions[0].user"))),
+        ("version = 1\n[[exemptions]]\nuser = \"u\"\nreason = \"r\"\n[[exemptions]]\nuser = \"u\"\nreason = \"r\"".into(), Box::new(invalid("exemptions[1].user"))),
+        ("version = 1\n[throttle]\nmax_failures = 101\nlockout = \"until_reset\"".into(), Box::new(invalid("throttle.max_failures"))),
+        ("version = 1\n[throttle]\nmax_failures = 0\nlockout = \"until_reset\"".into(), Box::new(invalid("throttle.max_failures"))),
+        ("version = 1\n[throttle]\nmax_failures = 5\nbackoff_seconds = [60, 30]\nlockout = \"until_reset\"".into(), Box::new(invalid("throttle.backoff_seconds"))),
+        ("version = 1\n[throttle]\nmax_failures = 5\nlockout = { for_seconds = 0 }".into(), Box::new(invalid("throttle.lockout.for_seconds"))),
+        ("version = 1\n[self_disable]\nreauthentication_max_age_seconds = 0".into(), Box::new(invalid("self_disable.reauthentication_max_age_seconds"))),
+    ];
+    for (text, check) in cases {
+        let e = error(&text);
+        assert!(check(&e), "{text}\n=> {e:?}");
+        assert!(!e.to_string().is_empty());
+    }
+    // Syntax and type errors come from the parser, with the position and the key.
+    for (text, needle) in [
+        (
+            "version = 1\n[enforcement]\nmode = \"sometimes\"",
+            "sometimes",
+        ),
+        (
+            "version = 1\n[enforcement]\nmethods = [\"backup_codes\"]",
+            "backup codes count only as recovery",
+        ),
+        (
+            "version = 1\n[enforcement]\nfrom = \"2027-02-30\"",
+            "YYYY-MM-DD",
+        ),
+        (
+            "version = 1\n[enforcment]\nmode = \"required\"",
+            "enforcment",
+        ),
+        ("version = ", "TOML"),
+    ] {
+        let e = error(text);
+        assert!(
+            matches!(e, PolicyError::Syntax { format: "TOML", .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains(needle), "{text}\n=> {e}");
+    }
+    let json = Policy::from_json(r#"{"version": 1, "enforcement": {"mode": 3}}"#).unwrap_err();
+    assert!(
+        matches!(json, PolicyError::Syntax { format: "JSON", .. })
+            && json.to_string().contains("line 1"),
+        "{json}"
+    );
+}
+
+#[test]
+fn timestamps_read_dates_and_utc_times() {
+    let cases = [
+        ("1970-01-01", 0),
+        ("2026-01-01", 1_767_225_600),
+        ("2027-01-01", 1_798_761_600),
+        ("2000-02-29T12:34:56Z", 951_827_696),
+        ("9999-12-31T23:59:59Z", 253_402_300_799),
+    ];
+    for (text, seconds) in cases {
+        let t: Timestamp = text.parse().unwrap();
+        assert_eq!(t.as_unix_seconds(), seconds, "{text}");
+    }
+    for bad in [
+        "1969-12-31",
+        "2027-1-01",
+        "2027-13-01",
+        "2027-02-29",
+        "2027-01-01T24:00:00Z",
+        "2027-01-01T10:00:00",
+        "2027-01-01T10:00:00+01:00",
+        "",
+        "x",
+    ] {
+        assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+    }
+}
