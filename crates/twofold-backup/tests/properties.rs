@@ -97,10 +97,10 @@ proptest! {
         let mut record = set.encode().into_bytes();
         let at = cut % record.len();
         record[at] = byte;
-        if let Ok(mutated) = String::from_utf8(record) {
-            if let Ok(decoded) = BackupCodeSet::decode(&mutated) {
-                prop_assert_eq!(BackupCodeSet::decode(&decoded.encode()).unwrap(), decoded);
-            }
+        if let Ok(mutated) = String::from_utf8(record)
+            && let Ok(decoded) = BackupCodeSet::decode(&mutated)
+        {
+            prop_assert_eq!(BackupCodeSet::decode(&decoded.encode()).unwrap(), decoded);
         }
     }
 }
