@@ -314,10 +314,7 @@ impl Policy {
         if matches!(self.requirement(role, facts, now), Requirement::Required) {
             return decision(Permission::Denied, Reason::EnforcedForUser, role.mode_rule);
         }
-        let fresh = reauthenticated_at.is_some_and(|at| {
-            at <= now && now.seconds_since(at) <= self.reauthentication_max_age_seconds
-        });
-        if !fresh {
+        if !self.reauthentication_is_fresh(reauthenticated_at, now) {
             return decision(
                 Permission::Denied,
                 Reason::ReauthenticationRequired,
@@ -325,6 +322,19 @@ impl Policy {
             );
         }
         decision(Permission::Allowed, Reason::Permitted, Rule::SelfDisable)
+    }
+
+    /// Whether a password re-entry at `reauthenticated_at` is recent enough for a
+    /// sensitive action now (`self_disable.reauthentication_max_age_seconds`):
+    /// turning 2FA off, regenerating backup codes.
+    pub fn reauthentication_is_fresh(
+        &self,
+        reauthenticated_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> bool {
+        reauthenticated_at.is_some_and(|at| {
+            at <= now && now.seconds_since(at) <= self.reauthentication_max_age_seconds
+        })
     }
 
     /// Whether `actor` may reset `target`'s 2FA, with `reason` for the audit log.

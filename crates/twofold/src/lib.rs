@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod conformance;
+mod crypto;
+mod env;
+mod error;
+mod events;
+mod flows;
+pub mod store;
+
+pub use crypto::{Keyring, SealedSecret, SecretKey};
+pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemClock};
+pub use error::{Failure, TwoFactorError};
+pub use events::{Event, EventSink, Factor};
+pub use flows::{
+    Account, Done, FactorConfirmed, PasskeySignInStart, PasskeySummary, SignInStep, SignedIn,
+    Status, TotpEnrollment, TwoFactor, TwoFactorConfig,
+};
+#[cfg(feature = "memory-store")]
+pub use store::MemoryStore;
+pub use store::{Store, StoreError, StoreFuture, Version, Versioned};
+
+// The factor crates' types that appear in this crate's API.
+pub use twofold_backup::{BackupConfig, HashParams, NewBackupCodes};
+pub use twofold_passkey::{CredentialId, PasskeyConfig, RelyingParty};
+pub use twofold_policy::{Method, Methods, Mode, Policy, PolicyDocument, Reason};
+pub use twofold_totp::TotpParams;
