@@ -1167,7 +1167,9 @@ impl TwoFactor {
                 ) {
                     Ok(credential) => credential,
                     Err(error) => {
-                        return Change::WriteThenFail(Failure::from(TwoFactorError::Passkey(error)));
+                        return Change::WriteThenFail(Failure::from(TwoFactorError::Passkey(
+                            error,
+                        )));
                     }
                 };
                 let credential_id = credential.id().clone();
