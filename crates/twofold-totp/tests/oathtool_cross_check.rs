@@ -25,7 +25,7 @@ fn oathtool_available() -> bool {
                 std::env::var_os("CI").is_none(),
                 "oathtool is missing in CI: .ci/run must install it (apt-get install oathtool)"
             );
-            eprintln!("SKIPPED: oathtool not found; install it with `apt-get install oathtool`");
+            skip_notice("SKIPPED: oathtool not found; install it with `apt-get install oathtool`");
             false
         }
     }
@@ -145,5 +145,17 @@ fn base32_secrets_match_oathtool() {
             secret.to_base32(),
         ]);
         assert_eq!(totp.generate(1_767_225_615).unwrap().to_string(), expected);
+    }
+}
+
+/// Prints a skip notice where a person sees it: libtest captures test output,
+/// so it is written to the process's stderr file directly.
+fn skip_notice(message: &str) {
+    use std::io::Write;
+    match std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
+        Ok(mut stderr) => {
+            let _ = writeln!(stderr, "{message}");
+        }
+        Err(_) => eprintln!("{message}"),
     }
 }
