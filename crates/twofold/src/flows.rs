@@ -474,11 +474,14 @@ impl TwoFactor {
         Failure { error, events }
     }
 
-    fn open_challenge(
-        record: &UserRecord,
+    /// The open challenge `challenge_id`, if it exists, has not expired, and the
+    /// throttle lets the user answer now. Borrowed, not cloned: it is on the hot path.
+    fn answerable<'r>(
+        policy: &Policy,
+        record: &'r UserRecord,
         challenge_id: &str,
         now: u64,
-    ) -> Result<SignInChallenge, TwoFactorError> {
+    ) -> Result<&'r SignInChallenge, TwoFactorError> {
         let challenge = record
             .challenge
             .as_ref()
@@ -487,7 +490,12 @@ impl TwoFactor {
         if now >= challenge.expires_at {
             return Err(TwoFactorError::Expired);
         }
-        Ok(challenge.clone())
+        if let Some(retry_after_seconds) = Self::throttled(policy, record, now) {
+            return Err(TwoFactorError::Locked {
+                retry_after_seconds,
+            });
+        }
+        Ok(challenge)
     }
 
     fn new_backup_codes(&self) -> Result<(String, NewBackupCodes), TwoFactorError> {
@@ -500,12 +508,30 @@ impl TwoFactor {
         Ok((set.encode(), codes))
     }
 
-    fn has_usable_backup_codes(record: &UserRecord) -> bool {
-        record
+    /// A new backup-code set if the user has no unused codes (their first factor,
+    /// or all codes spent): stored in `record`, returned to show once.
+    fn backup_codes_for_first_factor(
+        &self,
+        record: &mut UserRecord,
+        account: &Account<'_>,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<NewBackupCodes>, TwoFactorError> {
+        let has_unused = record
             .backup_codes
             .as_deref()
             .and_then(|text| BackupCodeSet::decode(text).ok())
-            .is_some_and(|set| set.remaining() > 0)
+            .is_some_and(|set| set.remaining() > 0);
+        if has_unused {
+            return Ok(None);
+        }
+        let (stored, codes) = self.new_backup_codes()?;
+        record.backup_codes = Some(stored);
+        events.push(Event::BackupCodesRegenerated {
+            user: account.user.to_string(),
+            at: now,
+        });
+        Ok(Some(codes))
     }
 
     // ----- status -----
@@ -646,13 +672,8 @@ impl TwoFactor {
             .map_err(|error| Failure::from(TwoFactorError::InvalidCode(error.to_string())))?;
         let events = self
             .update_user(account.user, |record| {
-                if let Err(error) = Self::open_challenge(record, challenge_id, now) {
+                if let Err(error) = Self::answerable(&org.policy, record, challenge_id, now) {
                     return fail(error);
-                }
-                if let Some(retry_after_seconds) = Self::throttled(&org.policy, record, now) {
-                    return fail(TwoFactorError::Locked {
-                        retry_after_seconds,
-                    });
                 }
                 let Some(factor) = &record.totp else {
                     return fail(TwoFactorError::NotEnrolled("an authenticator app"));
@@ -714,13 +735,8 @@ impl TwoFactor {
         let now = self.clock.now();
         let (remaining, events) = self
             .update_user(account.user, |record| {
-                if let Err(error) = Self::open_challenge(record, challenge_id, now) {
+                if let Err(error) = Self::answerable(&org.policy, record, challenge_id, now) {
                     return fail(error);
-                }
-                if let Some(retry_after_seconds) = Self::throttled(&org.policy, record, now) {
-                    return fail(TwoFactorError::Locked {
-                        retry_after_seconds,
-                    });
                 }
                 let Some(text) = record.backup_codes.as_deref() else {
                     return fail(TwoFactorError::NotEnrolled("backup codes"));
@@ -805,16 +821,11 @@ impl TwoFactor {
             .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
         let events = self
             .update_user(account.user, |record| {
-                let challenge = match Self::open_challenge(record, challenge_id, now) {
-                    Ok(challenge) => challenge,
+                let passkey_state = match Self::answerable(&org.policy, record, challenge_id, now) {
+                    Ok(challenge) => challenge.passkey.clone(),
                     Err(error) => return fail(error),
                 };
-                if let Some(retry_after_seconds) = Self::throttled(&org.policy, record, now) {
-                    return fail(TwoFactorError::Locked {
-                        retry_after_seconds,
-                    });
-                }
-                let Some(state) = challenge.passkey else {
+                let Some(state) = passkey_state else {
                     return fail(TwoFactorError::NotEnrolled("a passkey"));
                 };
                 match self.passkeys.finish_authentication(
@@ -965,6 +976,16 @@ impl TwoFactor {
 
     // ----- enrolment -----
 
+    /// Setup is refused where the policy does not offer second factors (`off`).
+    async fn check_enrolment_offered(&self, account: &Account<'_>) -> Result<(), Failure> {
+        let org = self.organization(account.organization).await?;
+        if org.policy.enrolment_offered(account.role) {
+            Ok(())
+        } else {
+            Err(Failure::from(TwoFactorError::Denied(Reason::NotRequired)))
+        }
+    }
+
     /// "Set up authenticator app": a new secret, as QR code and manual-entry text.
     /// Beginning again replaces the previous pending secret ("the QR is
     /// regenerated each time"); a pending setup expires.
@@ -972,10 +993,7 @@ impl TwoFactor {
         &self,
         account: &Account<'_>,
     ) -> Result<Done<TotpEnrollment>, Failure> {
-        let org = self.organization(account.organization).await?;
-        if !org.policy.enrolment_offered(account.role) {
-            return Err(Failure::from(TwoFactorError::Denied(Reason::NotRequired)));
-        }
+        self.check_enrolment_offered(account).await?;
         let now = self.clock.now();
         let expires_at = now.saturating_add(self.config.enrollment_ttl_seconds);
         let (enrollment, events) = self
@@ -1065,21 +1083,11 @@ impl TwoFactor {
                         at: now,
                     },
                 ];
-                let backup_codes = if Self::has_usable_backup_codes(record) {
-                    None
-                } else {
-                    match self.new_backup_codes() {
-                        Ok((stored, codes)) => {
-                            record.backup_codes = Some(stored);
-                            events.push(Event::BackupCodesRegenerated {
-                                user: account.user.to_string(),
-                                at: now,
-                            });
-                            Some(codes)
-                        }
+                let backup_codes =
+                    match self.backup_codes_for_first_factor(record, account, now, &mut events) {
+                        Ok(codes) => codes,
                         Err(error) => return fail(error),
-                    }
-                };
+                    };
                 record.totp = Some(TotpFactor {
                     secret: pending.secret,
                     last_step: Some(step),
@@ -1104,10 +1112,7 @@ impl TwoFactor {
         &self,
         account: &Account<'_>,
     ) -> Result<Done<Value>, Failure> {
-        let org = self.organization(account.organization).await?;
-        if !org.policy.enrolment_offered(account.role) {
-            return Err(Failure::from(TwoFactorError::Denied(Reason::NotRequired)));
-        }
+        self.check_enrolment_offered(account).await?;
         let now = self.clock.now();
         let user = PasskeyUser {
             id: account.user.as_bytes(),
@@ -1187,21 +1192,11 @@ impl TwoFactor {
                         at: now,
                     },
                 ];
-                let backup_codes = if Self::has_usable_backup_codes(record) {
-                    None
-                } else {
-                    match self.new_backup_codes() {
-                        Ok((stored, codes)) => {
-                            record.backup_codes = Some(stored);
-                            events.push(Event::BackupCodesRegenerated {
-                                user: account.user.to_string(),
-                                at: now,
-                            });
-                            Some(codes)
-                        }
+                let backup_codes =
+                    match self.backup_codes_for_first_factor(record, account, now, &mut events) {
+                        Ok(codes) => codes,
                         Err(error) => return fail(error),
-                    }
-                };
+                    };
                 Change::Write((
                     FactorConfirmed {
                         credential_id: Some(credential_id),
