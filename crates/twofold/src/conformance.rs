@@ -127,7 +127,11 @@ fn ceremony(expires_at: u64) -> Result<CeremonyRecord, ConformanceFailure> {
             check: "fixture",
             detail: error.to_string(),
         })?;
-    Ok(CeremonyRecord { state, expires_at })
+    Ok(CeremonyRecord {
+        organization: "conformance".into(),
+        state,
+        expires_at,
+    })
 }
 
 /// Runs every check against `store`.

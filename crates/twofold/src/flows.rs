@@ -873,7 +873,6 @@ impl TwoFactor {
         &self,
         organization: &str,
     ) -> Result<Done<PasskeySignInStart>, Failure> {
-        let _ = organization;
         let now = self.clock.now();
         let (options, state) = self
             .passkeys
@@ -881,6 +880,7 @@ impl TwoFactor {
             .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
         let ceremony_id = random_id(&*self.random)?;
         let record = CeremonyRecord {
+            organization: organization.to_string(),
             state,
             expires_at: now.saturating_add(self.config.challenge_ttl_seconds),
         };
@@ -894,15 +894,14 @@ impl TwoFactor {
         ))
     }
 
-    /// Finishes a username-less passkey sign-in; returns the user id. The
-    /// ceremony is taken from the store first, so it is used at most once.
+    /// Finishes a username-less passkey sign-in; returns the user id (check that
+    /// it belongs to the organisation). The ceremony is taken from the store
+    /// first, so it is used at most once.
     pub async fn finish_passkey_sign_in(
         &self,
-        organization: &str,
         ceremony_id: &str,
         response_json: &str,
     ) -> Result<Done<String>, Failure> {
-        let org = self.organization(organization).await?;
         let now = self.clock.now();
         let response = AuthenticationResponse::from_json(response_json)
             .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
@@ -914,6 +913,8 @@ impl TwoFactor {
         if now >= ceremony.expires_at {
             return Err(Failure::from(TwoFactorError::Expired));
         }
+        let organization = ceremony.organization.as_str();
+        let org = self.organization(organization).await?;
         let user = response
             .user_handle()
             .and_then(|handle| std::str::from_utf8(handle).ok())

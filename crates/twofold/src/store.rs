@@ -152,6 +152,9 @@ pub struct ThrottleState {
 /// A single-use ceremony that belongs to no user yet: a username-less passkey sign-in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CeremonyRecord {
+    /// The organisation whose sign-in page started it (its policy throttles the answer).
+    #[serde(default)]
+    pub organization: String,
     /// The passkey ceremony state.
     pub state: AuthenticationState,
     /// When it lapses.

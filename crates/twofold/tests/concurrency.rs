@@ -220,7 +220,7 @@ async fn the_same_username_less_ceremony_wins_once() {
             let (ceremony, posted) = (start.ceremony_id.clone(), posted.clone());
             async move {
                 twofold
-                    .finish_passkey_sign_in(common::ORG, &ceremony, &posted)
+                    .finish_passkey_sign_in(&ceremony, &posted)
                     .await
                     .map(|_| ())
                     .map_err(|f| f.error)

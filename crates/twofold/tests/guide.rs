@@ -789,14 +789,14 @@ async fn username_less_sign_in_with_a_passkey() {
         json!(<base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(b"ana"));
     let user = h
         .twofold
-        .finish_passkey_sign_in(common::ORG, &start.ceremony_id, &posted.to_string())
+        .finish_passkey_sign_in(&start.ceremony_id, &posted.to_string())
         .await
         .unwrap();
     assert_eq!(user.value, "ana");
     // The ceremony was used.
     let again = h
         .twofold
-        .finish_passkey_sign_in(common::ORG, &start.ceremony_id, &posted.to_string())
+        .finish_passkey_sign_in(&start.ceremony_id, &posted.to_string())
         .await
         .unwrap_err();
     assert!(matches!(again.error, TwoFactorError::NoChallenge));
