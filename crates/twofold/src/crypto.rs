@@ -9,9 +9,9 @@
 
 use std::fmt;
 
-use base64ct::{Base64Unpadded, Encoding};
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, Key, KeyInit, Nonce};
+use base64ct::{Base64Unpadded, Encoding};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use twofold_totp::Secret;
 use zeroize::Zeroizing;

@@ -667,9 +667,6 @@ impl TwoFactor {
     ) -> Result<Done<SignedIn>, Failure> {
         let org = self.organization(account.organization).await?;
         let now = self.clock.now();
-        let params = self.config.totp;
-        let code = Code::parse(input, params.digits)
-            .map_err(|error| Failure::from(TwoFactorError::InvalidCode(error.to_string())))?;
         let events = self
             .update_user(account.user, |record| {
                 if let Err(error) = Self::answerable(&org.policy, record, challenge_id, now) {
@@ -682,7 +679,12 @@ impl TwoFactor {
                     Ok(secret) => secret,
                     Err(error) => return fail(error),
                 };
-                let outcome = Totp::new(&secret, params).verify_code(&code, now, factor.last_step);
+                let code = match Code::parse(input, factor.params.digits) {
+                    Ok(code) => code,
+                    Err(error) => return fail(TwoFactorError::InvalidCode(error.to_string())),
+                };
+                let outcome =
+                    Totp::new(&secret, factor.params).verify_code(&code, now, factor.last_step);
                 match outcome {
                     Verification::Accepted { step, .. } => {
                         if let Some(factor) = record.totp.as_mut() {
@@ -1023,6 +1025,7 @@ impl TwoFactor {
                     secret: sealed,
                     created_at: now,
                     expires_at,
+                    params: self.config.totp,
                 });
                 Change::Write((
                     TotpEnrollment {
@@ -1051,9 +1054,6 @@ impl TwoFactor {
         input: &str,
     ) -> Result<Done<FactorConfirmed>, Failure> {
         let now = self.clock.now();
-        let params = self.config.totp;
-        let code = Code::parse(input, params.digits)
-            .map_err(|error| Failure::from(TwoFactorError::InvalidCode(error.to_string())))?;
         let (confirmed, events) = self
             .update_user(account.user, |record| {
                 let Some(pending) = record.pending_totp.clone() else {
@@ -1066,8 +1066,12 @@ impl TwoFactor {
                     Ok(secret) => secret,
                     Err(error) => return fail(error),
                 };
+                let code = match Code::parse(input, pending.params.digits) {
+                    Ok(code) => code,
+                    Err(error) => return fail(TwoFactorError::InvalidCode(error.to_string())),
+                };
                 let Verification::Accepted { step, .. } =
-                    Totp::new(&secret, params).verify_code(&code, now, None)
+                    Totp::new(&secret, pending.params).verify_code(&code, now, None)
                 else {
                     return fail(TwoFactorError::WrongCode);
                 };
@@ -1093,6 +1097,7 @@ impl TwoFactor {
                     secret: pending.secret,
                     last_step: Some(step),
                     enrolled_at: now,
+                    params: pending.params,
                 });
                 record.pending_totp = None;
                 Change::Write((

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 use twofold_passkey::{AuthenticationState, PasskeyCredential, RegistrationState};
 use twofold_policy::PolicyDocument;
+use twofold_totp::TotpParams;
 
 use crate::crypto::SealedSecret;
 
@@ -87,6 +88,10 @@ pub struct TotpFactor {
     pub last_step: Option<u64>,
     /// When it was confirmed.
     pub enrolled_at: u64,
+    /// Its parameters, as the authenticator app was given them, so that changing
+    /// the configuration never breaks an existing enrolment.
+    #[serde(default)]
+    pub params: TotpParams,
 }
 
 /// An authenticator app being set up.
@@ -98,6 +103,9 @@ pub struct PendingTotp {
     pub created_at: u64,
     /// When it lapses.
     pub expires_at: u64,
+    /// The parameters in the QR code.
+    #[serde(default)]
+    pub params: TotpParams,
 }
 
 /// A passkey registration in progress.

@@ -256,3 +256,39 @@ async fn keys_rotate_without_re_enrolment() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn changing_the_totp_configuration_never_breaks_an_existing_enrolment() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut eight_digits = common::config();
+    eight_digits.totp.digits = twofold_totp::Digits::EIGHT;
+    let clock = harness_with(Arc::clone(&store)).clock;
+    let before = TwoFactor::new(Arc::clone(&store), common::keyring(), eight_digits)
+        .unwrap()
+        .with_clock(clock.clone());
+    let ana = account("ana", "staff");
+    let setup = before.begin_totp_enrollment(&ana).await.unwrap().value;
+    assert!(setup.otpauth_uri.contains("digits=8"));
+    let secret = twofold_totp::Secret::from_base32(&setup.manual_entry_secret).unwrap();
+    let eight =
+        |time| totp_lite::totp_custom::<totp_lite::Sha1>(30, 8, secret.expose_bytes(), time);
+    before
+        .confirm_totp_enrollment(&ana, &eight(clock.now()))
+        .await
+        .unwrap();
+    // The application goes back to the default 6 digits; Ana's app still shows 8.
+    let after = TwoFactor::new(Arc::clone(&store), common::keyring(), common::config())
+        .unwrap()
+        .with_clock(clock.clone());
+    clock.advance(30);
+    let id = challenge_id(after.begin_sign_in(&ana).await.unwrap().value);
+    let six = eight(clock.now())[2..].to_string();
+    assert!(matches!(
+        after.verify_totp(&ana, &id, &six).await.unwrap_err().error,
+        TwoFactorError::InvalidCode(_)
+    ));
+    after
+        .verify_totp(&ana, &id, &eight(clock.now()))
+        .await
+        .unwrap();
+}
