@@ -11,11 +11,10 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{ORIGIN, account, code, enrol_totp, harness};
-use serde_json::json;
+use common::{
+    account, code, enrol_totp, harness, register_passkey, use_passkey, username_less_response,
+};
 use twofold::{Clock, SignInStep, TwoFactorError};
-use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 const TASKS: usize = 64;
 const TRIALS: usize = 200;
@@ -129,32 +128,10 @@ async fn the_same_backup_code_wins_once() {
 async fn the_same_passkey_ceremony_wins_once() {
     let h = harness();
     let ana = account("ana", "staff");
-    let mut authenticator = SoftPasskey::new(true);
-    let options = h
-        .twofold
-        .begin_passkey_registration(&ana)
-        .await
-        .unwrap()
-        .value;
-    let created = authenticator
-        .do_registration(
-            Url::parse(ORIGIN).unwrap(),
-            serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-        )
-        .unwrap();
-    h.twofold
-        .finish_passkey_registration(&ana, &serde_json::to_string(&created).unwrap(), "key")
-        .await
-        .unwrap();
+    let (mut authenticator, _) = register_passkey(&h, &ana, "key").await;
     for trial in 0..TRIALS {
         let (id, options) = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
-        let assertion = authenticator
-            .do_authentication(
-                Url::parse(ORIGIN).unwrap(),
-                serde_json::from_value(json!({ "publicKey": options.unwrap() })).unwrap(),
-            )
-            .unwrap();
-        let posted = serde_json::to_string(&assertion).unwrap();
+        let posted = use_passkey(&mut authenticator, options.unwrap());
         let wins = race(|| {
             let twofold = Arc::clone(&h.twofold);
             let (id, posted) = (id.clone(), posted.clone());
@@ -175,27 +152,8 @@ async fn the_same_passkey_ceremony_wins_once() {
 async fn the_same_username_less_ceremony_wins_once() {
     let h = harness();
     let ana = account("ana", "staff");
-    let mut authenticator = SoftPasskey::new(true);
-    let options = h
-        .twofold
-        .begin_passkey_registration(&ana)
-        .await
-        .unwrap()
-        .value;
-    let created = authenticator
-        .do_registration(
-            Url::parse(ORIGIN).unwrap(),
-            serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-        )
-        .unwrap();
-    let id = h
-        .twofold
-        .finish_passkey_registration(&ana, &serde_json::to_string(&created).unwrap(), "key")
-        .await
-        .unwrap()
-        .value
-        .credential_id
-        .unwrap();
+    let (mut authenticator, added) = register_passkey(&h, &ana, "key").await;
+    let id = added.value.credential_id.unwrap();
     for trial in 0..TRIALS / 4 {
         let start = h
             .twofold
@@ -203,18 +161,7 @@ async fn the_same_username_less_ceremony_wins_once() {
             .await
             .unwrap()
             .value;
-        let mut options = start.options.clone();
-        options["allowCredentials"] = json!([{ "type": "public-key", "id": id.to_base64url() }]);
-        let assertion = authenticator
-            .do_authentication(
-                Url::parse(ORIGIN).unwrap(),
-                serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-            )
-            .unwrap();
-        let mut posted = serde_json::to_value(&assertion).unwrap();
-        posted["response"]["userHandle"] =
-            json!(<base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(b"ana"));
-        let posted = posted.to_string();
+        let posted = username_less_response(&mut authenticator, &start.options, &id, "ana");
         let wins = race(|| {
             let twofold = Arc::clone(&h.twofold);
             let (ceremony, posted) = (start.ceremony_id.clone(), posted.clone());

@@ -15,15 +15,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use common::{Harness, ORIGIN, account, code, enrol_totp, harness_with};
-use serde_json::json;
+use common::{Harness, account, code, enrol_totp, harness_with, register_passkey, use_passkey};
 use twofold::store::{
     CeremonyRecord, OrganizationRecord, Store, StoreError, StoreFuture, UserRecord, Version,
     Versioned,
 };
 use twofold::{Clock, MemoryStore, Mode, SignInStep};
-use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 /// Wraps a MemoryStore; call number `fail_at` fails (a backend error, or a
 /// conflict for writes when `conflict` is set).
@@ -314,36 +311,10 @@ async fn sign_in_with_each_factor_survives_faults_without_spending_a_code() {
         |h| {
             Box::pin(async move {
                 let ana = account("ana", "staff");
-                let mut authenticator = SoftPasskey::new(true);
-                let options = h
-                    .twofold
-                    .begin_passkey_registration(&ana)
-                    .await
-                    .unwrap()
-                    .value;
-                let created = authenticator
-                    .do_registration(
-                        Url::parse(ORIGIN).unwrap(),
-                        serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-                    )
-                    .unwrap();
-                h.twofold
-                    .finish_passkey_registration(
-                        &ana,
-                        &serde_json::to_string(&created).unwrap(),
-                        "key",
-                    )
-                    .await
-                    .unwrap();
+                let (mut authenticator, _) = register_passkey(&h, &ana, "key").await;
                 let (id, options) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
-                let assertion = authenticator
-                    .do_authentication(
-                        Url::parse(ORIGIN).unwrap(),
-                        serde_json::from_value(json!({ "publicKey": options.unwrap() })).unwrap(),
-                    )
-                    .unwrap();
                 Context {
-                    input: serde_json::to_string(&assertion).unwrap(),
+                    input: use_passkey(&mut authenticator, options.unwrap()),
                     challenge: id,
                 }
             })

@@ -9,11 +9,10 @@
 
 mod common;
 
-use common::{ORIGIN, account, code, enrol_totp, harness};
-use serde_json::json;
+use common::{
+    account, code, enrol_totp, harness, register_passkey, use_passkey, username_less_response,
+};
 use twofold::{Clock, Event, Factor, Method, Mode, Reason, SignInStep, TwoFactorError};
-use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 fn challenge_id(step: &SignInStep) -> String {
     match step {
@@ -178,28 +177,7 @@ async fn step_7_optionally_add_a_passkey_too_and_sign_in_with_it() {
     let h = harness();
     let ana = account("ana", "staff");
     enrol_totp(&h, &ana).await;
-    let mut authenticator = SoftPasskey::new(true);
-    let options = h
-        .twofold
-        .begin_passkey_registration(&ana)
-        .await
-        .unwrap()
-        .value;
-    let created = authenticator
-        .do_registration(
-            Url::parse(ORIGIN).unwrap(),
-            serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-        )
-        .unwrap();
-    let added = h
-        .twofold
-        .finish_passkey_registration(
-            &ana,
-            &serde_json::to_string(&created).unwrap(),
-            "Work laptop",
-        )
-        .await
-        .unwrap();
+    let (mut authenticator, added) = register_passkey(&h, &ana, "Work laptop").await;
     assert!(
         added.value.backup_codes.is_none(),
         "ana already has backup codes"
@@ -218,19 +196,10 @@ async fn step_7_optionally_add_a_passkey_too_and_sign_in_with_it() {
         panic!("{step:?}")
     };
     assert!(methods.contains(Method::Passkey) && methods.contains(Method::Totp));
-    let assertion = authenticator
-        .do_authentication(
-            Url::parse(ORIGIN).unwrap(),
-            serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-        )
-        .unwrap();
+    let posted = use_passkey(&mut authenticator, options.clone());
     let signed_in = h
         .twofold
-        .verify_passkey(
-            &ana,
-            &challenge_id(&step),
-            &serde_json::to_string(&assertion).unwrap(),
-        )
+        .verify_passkey(&ana, &challenge_id(&step), &posted)
         .await
         .unwrap();
     assert_eq!(signed_in.value.factor, Factor::Passkey);
@@ -690,24 +659,7 @@ async fn backup_codes_can_be_regenerated_after_re_entering_the_password() {
 async fn passkeys_are_named_listed_renamed_and_removed() {
     let h = harness();
     let ana = account("ana", "staff");
-    let mut authenticator = SoftPasskey::new(true);
-    let options = h
-        .twofold
-        .begin_passkey_registration(&ana)
-        .await
-        .unwrap()
-        .value;
-    let created = authenticator
-        .do_registration(
-            Url::parse(ORIGIN).unwrap(),
-            serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-        )
-        .unwrap();
-    let added = h
-        .twofold
-        .finish_passkey_registration(&ana, &serde_json::to_string(&created).unwrap(), "YubiKey")
-        .await
-        .unwrap();
+    let (_, added) = register_passkey(&h, &ana, "YubiKey").await;
     assert_eq!(
         added.value.backup_codes.as_ref().map(|c| c.len()),
         Some(10),
@@ -747,56 +699,25 @@ async fn passkeys_are_named_listed_renamed_and_removed() {
 async fn username_less_sign_in_with_a_passkey() {
     let h = harness();
     let ana = account("ana", "staff");
-    let mut authenticator = SoftPasskey::new(true);
-    let options = h
-        .twofold
-        .begin_passkey_registration(&ana)
-        .await
-        .unwrap()
-        .value;
-    let created = authenticator
-        .do_registration(
-            Url::parse(ORIGIN).unwrap(),
-            serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-        )
-        .unwrap();
-    let id = h
-        .twofold
-        .finish_passkey_registration(&ana, &serde_json::to_string(&created).unwrap(), "k")
-        .await
-        .unwrap()
-        .value
-        .credential_id
-        .unwrap();
+    let (mut authenticator, added) = register_passkey(&h, &ana, "k").await;
+    let id = added.value.credential_id.unwrap();
     let start = h
         .twofold
         .begin_passkey_sign_in(common::ORG)
         .await
         .unwrap()
         .value;
-    // SoftPasskey holds no discoverable credentials; offer it its key as a browser
-    // would after the user picks it, and supply the user handle it does not store.
-    let mut options = start.options.clone();
-    options["allowCredentials"] = json!([{ "type": "public-key", "id": id.to_base64url() }]);
-    let assertion = authenticator
-        .do_authentication(
-            Url::parse(ORIGIN).unwrap(),
-            serde_json::from_value(json!({ "publicKey": options })).unwrap(),
-        )
-        .unwrap();
-    let mut posted = serde_json::to_value(&assertion).unwrap();
-    posted["response"]["userHandle"] =
-        json!(<base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(b"ana"));
+    let posted = username_less_response(&mut authenticator, &start.options, &id, "ana");
     let user = h
         .twofold
-        .finish_passkey_sign_in(&start.ceremony_id, &posted.to_string())
+        .finish_passkey_sign_in(&start.ceremony_id, &posted)
         .await
         .unwrap();
     assert_eq!(user.value, "ana");
     // The ceremony was used.
     let again = h
         .twofold
-        .finish_passkey_sign_in(&start.ceremony_id, &posted.to_string())
+        .finish_passkey_sign_in(&start.ceremony_id, &posted)
         .await
         .unwrap_err();
     assert!(matches!(again.error, TwoFactorError::NoChallenge));

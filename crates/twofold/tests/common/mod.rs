@@ -15,6 +15,8 @@ use twofold::{
     Account, BackupConfig, Clock, Event, EventSink, HashParams, Keyring, MemoryStore,
     PasskeyConfig, RelyingParty, SecretKey, Store, TwoFactor, TwoFactorConfig,
 };
+use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 pub const START: u64 = 1_767_225_615; // 2026-01-01T00:00:15Z
 pub const ORIGIN: &str = "https://app.clinic.example";
@@ -124,4 +126,66 @@ pub async fn enrol_totp(h: &Harness, account: &Account<'_>) -> (String, Vec<Stri
     // The confirming code's step is spent; move to the next step for sign-in tests.
     h.clock.advance(30);
     (setup.manual_entry_secret, codes)
+}
+
+/// What the page does for "Set up passkey": `create()` with the options, then
+/// posts `credential.toJSON()`.
+pub fn create_passkey(authenticator: &mut SoftPasskey, options: serde_json::Value) -> String {
+    let request = serde_json::from_value(serde_json::json!({ "publicKey": options })).unwrap();
+    let created = authenticator
+        .do_registration(Url::parse(ORIGIN).unwrap(), request)
+        .unwrap();
+    serde_json::to_string(&created).unwrap()
+}
+
+/// What the page does for "use a passkey": `get()` with the options, then posts
+/// `credential.toJSON()`.
+pub fn use_passkey(authenticator: &mut SoftPasskey, options: serde_json::Value) -> String {
+    let request = serde_json::from_value(serde_json::json!({ "publicKey": options })).unwrap();
+    let assertion = authenticator
+        .do_authentication(Url::parse(ORIGIN).unwrap(), request)
+        .unwrap();
+    serde_json::to_string(&assertion).unwrap()
+}
+
+/// Registers a new SoftPasskey named `name` for `account`.
+pub async fn register_passkey(
+    h: &Harness,
+    account: &Account<'_>,
+    name: &str,
+) -> (SoftPasskey, twofold::Done<twofold::FactorConfirmed>) {
+    let mut authenticator = SoftPasskey::new(true);
+    let options = h
+        .twofold
+        .begin_passkey_registration(account)
+        .await
+        .unwrap()
+        .value;
+    let posted = create_passkey(&mut authenticator, options);
+    let added = h
+        .twofold
+        .finish_passkey_registration(account, &posted, name)
+        .await
+        .unwrap();
+    (authenticator, added)
+}
+
+/// A username-less sign-in response. SoftPasskey keeps no discoverable
+/// credentials, so it is offered its key, as a browser would after the user
+/// picks it, and given the user handle it does not store.
+pub fn username_less_response(
+    authenticator: &mut SoftPasskey,
+    options: &serde_json::Value,
+    id: &twofold::CredentialId,
+    user: &str,
+) -> String {
+    let mut options = options.clone();
+    options["allowCredentials"] =
+        serde_json::json!([{ "type": "public-key", "id": id.to_base64url() }]);
+    let mut posted: serde_json::Value =
+        serde_json::from_str(&use_passkey(authenticator, options)).unwrap();
+    posted["response"]["userHandle"] = serde_json::json!(
+        <base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(user.as_bytes())
+    );
+    posted.to_string()
 }
