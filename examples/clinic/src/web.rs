@@ -1,0 +1,1498 @@
+//! The pages and actions, named as the clinic's guide names them.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Form, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
+use twofold::{
+    Account, CredentialId, Event, FactorConfirmed, Failure, Method, Mode, NewBackupCodes, Reason,
+    SignInStep, TwoFactorError,
+};
+use twofold_policy::Timestamp;
+
+use crate::db::{self, User};
+use crate::html::{Nav, Page, csrf_field, esc, notice};
+use crate::{App, csrf};
+
+/// The application's routes, with sessions and CSRF protection.
+pub fn router(app: App) -> Router {
+    let sessions = SessionManagerLayer::new(MemoryStore::default())
+        .with_name("clinic_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(app.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::hours(8),
+        ));
+    Router::new()
+        .route("/", get(home))
+        .route("/signin", get(sign_in_page).post(sign_in))
+        .route("/signin/second-step", get(second_step_page))
+        .route("/signin/second-step/code", post(second_step_code))
+        .route("/signin/second-step/backup", post(second_step_backup))
+        .route("/signin/second-step/passkey", post(second_step_passkey))
+        .route("/signin/setup", get(forced_setup_page))
+        .route("/signin/setup/skip", post(skip_setup))
+        .route("/signout", post(sign_out))
+        .route("/profile/security", get(profile_security))
+        .route("/security/totp/begin", post(totp_begin))
+        .route("/security/totp/confirm", post(totp_confirm))
+        .route("/security/backup-codes", get(show_backup_codes))
+        .route("/security/backup-codes/regenerate", post(regenerate_codes))
+        .route("/security/passkeys/begin", post(passkey_begin))
+        .route("/security/passkeys/finish", post(passkey_finish))
+        .route("/security/passkeys/remove", post(passkey_remove))
+        .route("/security/disable", post(disable))
+        .route("/settings/security", get(settings_security))
+        .route("/settings/security/enforcement", post(set_enforcement))
+        .route("/settings/staff", get(settings_staff))
+        .route("/settings/staff/disable", post(staff_disable))
+        .route("/settings/audit", get(audit_page))
+        .layer(axum::middleware::from_fn(csrf::guard))
+        .layer(sessions)
+        .with_state(app)
+}
+
+/// Where the user stands in sign-in, kept in the (server-side) session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+enum Auth {
+    /// Password verified; a second factor is asked for.
+    SecondStep {
+        user: String,
+        challenge: String,
+        totp: bool,
+        recovery: bool,
+        passkey: Option<Value>,
+    },
+    /// Password verified; the clinic requires 2FA and the user has none: setup only.
+    MustEnrol {
+        user: String,
+        can_defer: bool,
+        reason: String,
+    },
+    /// Fully signed in.
+    SignedIn { user: String, password_at: u64 },
+}
+
+const AUTH: &str = "auth";
+const NEW_CODES: &str = "new_codes";
+const FLASH: &str = "flash";
+
+fn account(user: &User) -> Account<'_> {
+    Account {
+        user: &user.id,
+        organization: &user.clinic,
+        role: &user.role,
+        name: &user.email,
+    }
+}
+
+fn internal(app: &App, what: &str, error: &dyn std::fmt::Display) -> Response {
+    app.log(&format!("error: {what}: {error}"));
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Page::bare("Something went wrong")
+            .body("<p>The server could not complete this request. Try again in a moment.</p>")
+            .render(),
+    )
+        .into_response()
+}
+
+async fn auth(session: &Session) -> Option<Auth> {
+    session.get::<Auth>(AUTH).await.ok().flatten()
+}
+
+async fn set_auth(app: &App, session: &Session, auth: &Auth) -> Result<(), Response> {
+    session
+        .insert(AUTH, auth)
+        .await
+        .map_err(|error| internal(app, "session", &error))
+}
+
+async fn flash(session: &Session, kind: &str, text: &str) {
+    let _ = session.insert(FLASH, (kind, text)).await;
+}
+
+async fn take_flash(session: &Session) -> String {
+    match session.remove::<(String, String)>(FLASH).await {
+        Ok(Some((kind, text))) => notice(&kind, &text),
+        _ => String::new(),
+    }
+}
+
+async fn load_user(app: &App, id: &str) -> Result<User, Response> {
+    match db::user_by_id(app.pool(), id).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(Redirect::to("/signin").into_response()),
+        Err(error) => Err(internal(app, "loading a user", &error)),
+    }
+}
+
+/// The signed-in user, or a redirect to sign-in.
+async fn member(app: &App, session: &Session) -> Result<(User, u64), Response> {
+    match auth(session).await {
+        Some(Auth::SignedIn { user, password_at }) => {
+            Ok((load_user(app, &user).await?, password_at))
+        }
+        Some(Auth::MustEnrol { .. }) => Err(Redirect::to("/signin/setup").into_response()),
+        _ => Err(Redirect::to("/signin").into_response()),
+    }
+}
+
+/// The user who may set up a factor: signed in, or forced into setup.
+async fn enroller(app: &App, session: &Session) -> Result<(User, bool), Response> {
+    match auth(session).await {
+        Some(Auth::SignedIn { user, .. }) => Ok((load_user(app, &user).await?, false)),
+        Some(Auth::MustEnrol { user, .. }) => Ok((load_user(app, &user).await?, true)),
+        _ => Err(Redirect::to("/signin").into_response()),
+    }
+}
+
+/// Writes twofold's events to the audit log and the log (events carry no secrets).
+async fn record(app: &App, clinic: &str, events: &[Event]) {
+    for event in events {
+        let detail = serde_json::to_value(event).unwrap_or(Value::Null);
+        let name = field(&detail, "event")
+            .as_str()
+            .unwrap_or("event")
+            .to_string();
+        let actor = field(&detail, "actor")
+            .as_str()
+            .or_else(|| field(&detail, "user").as_str())
+            .unwrap_or("")
+            .to_string();
+        let at = field(&detail, "at").as_u64().unwrap_or_else(|| app.now());
+        let text = detail.to_string();
+        app.log(&format!("audit: {text}"));
+        if let Err(error) = db::append_audit(app.pool(), clinic, at, &name, &actor, &text).await {
+            app.log(&format!("error: writing the audit log: {error}"));
+        }
+    }
+}
+
+/// A JSON object's field, or null.
+fn field<'v>(value: &'v Value, key: &str) -> &'v Value {
+    value.get(key).unwrap_or(&Value::Null)
+}
+
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a moment".to_string(),
+        2..=119 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
+/// A factor error in words the guide's reader understands.
+fn explain(error: &TwoFactorError) -> String {
+    match error {
+        TwoFactorError::WrongCode => "That code is not correct. If your codes keep being \
+            rejected, the time on your phone may be off: sync your phone's clock (set date \
+            and time to automatic) and try the next code."
+            .to_string(),
+        TwoFactorError::CodeAlreadyUsed => {
+            "That code was already used. Wait for the next code and enter it.".to_string()
+        }
+        TwoFactorError::Locked {
+            retry_after_seconds: Some(seconds),
+        } => format!(
+            "Too many wrong codes. Try again in {}.",
+            wait_text(*seconds)
+        ),
+        TwoFactorError::Locked {
+            retry_after_seconds: None,
+        } => "Too many wrong codes. Your account is locked until an owner or admin \
+              resets your 2FA from Settings → Staff."
+            .to_string(),
+        TwoFactorError::InvalidCode(why) => format!("That code could not be read: {why}."),
+        TwoFactorError::NoChallenge | TwoFactorError::Expired => {
+            "This step has expired. Start again.".to_string()
+        }
+        TwoFactorError::NoPendingEnrollment => {
+            "There is no setup in progress. Start again: a new QR code will be shown.".to_string()
+        }
+        TwoFactorError::Denied(reason) => reason.to_string(),
+        TwoFactorError::Passkey(error) => format!("The passkey was not accepted: {error}."),
+        TwoFactorError::NotEnrolled(what) => format!("You have not set up {what}."),
+        other => format!("Something went wrong: {other}."),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Sign-in
+
+async fn home(State(app): State<App>, session: Session) -> Response {
+    let _ = app;
+    match auth(&session).await {
+        Some(Auth::SignedIn { .. }) => Redirect::to("/profile/security").into_response(),
+        Some(Auth::MustEnrol { .. }) => Redirect::to("/signin/setup").into_response(),
+        Some(Auth::SecondStep { .. }) => Redirect::to("/signin/second-step").into_response(),
+        None => Redirect::to("/signin").into_response(),
+    }
+}
+
+fn sign_in_form(token: &str, message: &str) -> String {
+    format!(
+        r#"{message}<form method="post" action="/signin" id="signin-form">{}
+<label>Email <input type="email" name="email" id="email" autocomplete="username" required></label>
+<label>Password <input type="password" name="password" id="password" autocomplete="current-password" required></label>
+<button type="submit" id="signin-submit">Sign in</button></form>"#,
+        csrf_field(token)
+    )
+}
+
+async fn sign_in_page(session: Session) -> Response {
+    let token = csrf::token(&session).await;
+    let message = take_flash(&session).await;
+    Page::bare("Sign in")
+        .csrf(&token)
+        .body(&sign_in_form(&token, &message))
+        .render()
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    email: String,
+    password: String,
+}
+
+async fn sign_in(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let user = match db::user_by_email(app.pool(), &form.email).await {
+        Ok(user) => user,
+        Err(error) => return internal(&app, "sign-in", &error),
+    };
+    let verified = match &user {
+        Some(user) => db::verify_password(&form.password, &user.password_hash),
+        None => {
+            // Spend the same effort for unknown accounts, so timing does not tell them apart.
+            let _ = db::verify_password(&form.password, dummy_hash());
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        app.log("sign-in: wrong email or password");
+        let token = csrf::token(&session).await;
+        return (
+            StatusCode::UNAUTHORIZED,
+            Page::bare("Sign in")
+                .csrf(&token)
+                .body(&sign_in_form(
+                    &token,
+                    &notice("error", "Wrong email or password."),
+                ))
+                .render(),
+        )
+            .into_response();
+    };
+    // A new session id at the privilege change (no fixation), and a new CSRF token.
+    if let Err(error) = session.cycle_id().await {
+        return internal(&app, "session", &error);
+    }
+    csrf::renew(&session).await;
+    let step = app.two_factor().begin_sign_in(&account(&user)).await;
+    let step = match step {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            done.value
+        }
+        Err(failure) => return factor_failure(&app, &session, &user, failure, "/signin").await,
+    };
+    match step {
+        SignInStep::Allow { .. } => {
+            complete_sign_in(&app, &session, &user, "/profile/security").await
+        }
+        SignInStep::Challenge {
+            challenge_id,
+            methods,
+            recovery,
+            passkey_options,
+            ..
+        } => {
+            let auth = Auth::SecondStep {
+                user: user.id.clone(),
+                challenge: challenge_id,
+                totp: methods.contains(Method::Totp),
+                recovery,
+                passkey: passkey_options,
+            };
+            if let Err(response) = set_auth(&app, &session, &auth).await {
+                return response;
+            }
+            Redirect::to("/signin/second-step").into_response()
+        }
+        SignInStep::MustEnrol {
+            can_defer, reason, ..
+        } => {
+            let auth = Auth::MustEnrol {
+                user: user.id.clone(),
+                can_defer,
+                reason: reason.to_string(),
+            };
+            if let Err(response) = set_auth(&app, &session, &auth).await {
+                return response;
+            }
+            Redirect::to("/signin/setup").into_response()
+        }
+        SignInStep::Locked {
+            retry_after_seconds,
+        } => {
+            let _ = session.remove_value(AUTH).await;
+            let text = explain(&TwoFactorError::Locked {
+                retry_after_seconds,
+            });
+            flash(&session, "error", &text).await;
+            Redirect::to("/signin").into_response()
+        }
+        SignInStep::Blocked { reason } => {
+            let _ = session.remove_value(AUTH).await;
+            flash(&session, "error", &format!("You cannot sign in: {reason}.")).await;
+            Redirect::to("/signin").into_response()
+        }
+    }
+}
+
+/// An Argon2id hash (same parameters as real ones) verified against for unknown
+/// emails, so that response time does not reveal which accounts exist.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| db::hash_password("no such account").unwrap_or_default())
+}
+
+async fn complete_sign_in(app: &App, session: &Session, user: &User, to: &str) -> Response {
+    if let Err(error) = session.cycle_id().await {
+        return internal(app, "session", &error);
+    }
+    csrf::renew(session).await;
+    let auth = Auth::SignedIn {
+        user: user.id.clone(),
+        password_at: app.now(),
+    };
+    if let Err(response) = set_auth(app, session, &auth).await {
+        return response;
+    }
+    app.log(&format!("sign-in: user {} signed in", user.id));
+    Redirect::to(to).into_response()
+}
+
+/// Records a failure's events and shows its explanation on `back`.
+async fn factor_failure(
+    app: &App,
+    session: &Session,
+    user: &User,
+    failure: Failure,
+    back: &str,
+) -> Response {
+    record(app, &user.clinic, &failure.events).await;
+    match &failure.error {
+        TwoFactorError::Store(_)
+        | TwoFactorError::Contended
+        | TwoFactorError::Corrupt(_)
+        | TwoFactorError::SecretUnreadable
+        | TwoFactorError::UnknownKey { .. }
+        | TwoFactorError::Policy(_)
+        | TwoFactorError::RandomnessUnavailable => {
+            return internal(app, "two-factor operation", &failure.error);
+        }
+        TwoFactorError::NoChallenge | TwoFactorError::Expired if back.starts_with("/signin") => {
+            let _ = session.remove_value(AUTH).await;
+            flash(session, "error", "This sign-in has expired. Sign in again.").await;
+            return Redirect::to("/signin").into_response();
+        }
+        _ => {}
+    }
+    flash(session, "error", &explain(&failure.error)).await;
+    Redirect::to(back).into_response()
+}
+
+async fn second_step_page(State(app): State<App>, session: Session) -> Response {
+    let Some(Auth::SecondStep {
+        totp,
+        recovery,
+        passkey,
+        user,
+        ..
+    }) = auth(&session).await
+    else {
+        return Redirect::to("/signin").into_response();
+    };
+    let user = match load_user(&app, &user).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let token = csrf::token(&session).await;
+    let mut body = take_flash(&session).await;
+    let _ = write!(
+        body,
+        "<p>Signing in as <strong>{}</strong>. Confirm it's you with your second factor.</p>",
+        esc(&user.email)
+    );
+    if totp {
+        let _ = write!(
+            body,
+            r#"<section id="code-step"><h2>Enter the 6-digit code</h2>
+<p>Open your authenticator app and type the code it shows for Smile Dental.</p>
+<form method="post" action="/signin/second-step/code">{}
+<label>6-digit code <input type="text" name="code" id="totp-code" inputmode="numeric" autocomplete="one-time-code" maxlength="12" autofocus required></label>
+<button type="submit" id="totp-submit">Verify</button></form></section>"#,
+            csrf_field(&token)
+        );
+    }
+    if let Some(options) = passkey {
+        let json = options.to_string().replace('<', "\\u003c");
+        let _ = write!(
+            body,
+            r#"<section id="passkey-step"><h2>Use a passkey</h2>
+<script type="application/json" id="passkey-options">{json}</script>
+<button type="button" id="use-passkey" onclick="passkeySignIn()">Use a passkey</button>
+<p class="notice error" id="passkey-error" hidden></p></section>"#
+        );
+    }
+    if recovery {
+        let _ = write!(
+            body,
+            r#"<section id="backup-step"><details id="use-backup"><summary id="use-backup-code">Use a backup code</summary>
+<p>Lost your phone? Enter one of the backup codes you saved. Each works once.</p>
+<form method="post" action="/signin/second-step/backup">{}
+<label>Backup code <input type="text" name="code" id="backup-code" autocomplete="off" maxlength="40" required></label>
+<button type="submit" id="backup-submit">Verify</button></form>
+<p>No phone and no backup codes? Your clinic's owner or admin can disable 2FA on your user from Settings → Staff.</p></details></section>"#,
+            csrf_field(&token)
+        );
+    }
+    let _ = write!(
+        body,
+        r#"<form method="post" action="/signout">{}<button id="cancel-sign-in">Cancel</button></form>"#,
+        csrf_field(&token)
+    );
+    Page::bare("Two-factor authentication")
+        .csrf(&token)
+        .body(&body)
+        .render()
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+async fn pending(app: &App, session: &Session) -> Result<(User, String), Response> {
+    match auth(session).await {
+        Some(Auth::SecondStep {
+            user, challenge, ..
+        }) => Ok((load_user(app, &user).await?, challenge)),
+        _ => Err(Redirect::to("/signin").into_response()),
+    }
+}
+
+async fn second_step_code(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let (user, challenge) = match pending(&app, &session).await {
+        Ok(pending) => pending,
+        Err(response) => return response,
+    };
+    match app
+        .two_factor()
+        .verify_totp(&account(&user), &challenge, &form.code)
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            complete_sign_in(&app, &session, &user, "/profile/security").await
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, "/signin/second-step").await,
+    }
+}
+
+async fn second_step_backup(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let (user, challenge) = match pending(&app, &session).await {
+        Ok(pending) => pending,
+        Err(response) => return response,
+    };
+    match app
+        .two_factor()
+        .verify_backup_code(&account(&user), &challenge, &form.code)
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            let remaining = done.value.backup_codes_remaining.unwrap_or(0);
+            flash(
+                &session,
+                if remaining <= 3 { "error" } else { "info" },
+                &format!(
+                    "You signed in with a backup code; {remaining} backup codes remain.{}",
+                    if remaining <= 3 {
+                        " Generate new ones below."
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .await;
+            // complete_sign_in cycles the session id; the flash survives it.
+            complete_sign_in(&app, &session, &user, "/profile/security").await
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, "/signin/second-step").await,
+    }
+}
+
+#[derive(Deserialize)]
+struct CredentialBody {
+    credential: Value,
+    #[serde(default)]
+    name: String,
+}
+
+fn json_error(status: StatusCode, text: &str) -> Response {
+    (status, Json(json!({ "error": text }))).into_response()
+}
+
+async fn second_step_passkey(
+    State(app): State<App>,
+    session: Session,
+    Json(body): Json<CredentialBody>,
+) -> Response {
+    let (user, challenge) = match pending(&app, &session).await {
+        Ok(pending) => pending,
+        Err(_) => return json_error(StatusCode::UNAUTHORIZED, "Sign in again."),
+    };
+    match app
+        .two_factor()
+        .verify_passkey(&account(&user), &challenge, &body.credential.to_string())
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            let _ = complete_sign_in(&app, &session, &user, "/profile/security").await;
+            Json(json!({ "redirect": "/profile/security" })).into_response()
+        }
+        Err(failure) => {
+            record(&app, &user.clinic, &failure.events).await;
+            json_error(StatusCode::BAD_REQUEST, &explain(&failure.error))
+        }
+    }
+}
+
+async fn forced_setup_page(State(app): State<App>, session: Session) -> Response {
+    let Some(Auth::MustEnrol {
+        user,
+        can_defer,
+        reason,
+    }) = auth(&session).await
+    else {
+        return Redirect::to("/").into_response();
+    };
+    let user = match load_user(&app, &user).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let token = csrf::token(&session).await;
+    let mut body = take_flash(&session).await;
+    let _ = write!(
+        body,
+        "{}<p>Your clinic requires two-factor authentication. Set up a second factor to finish signing in as <strong>{}</strong>.</p>",
+        notice("info", &format!("2FA required: {reason}.")),
+        esc(&user.email)
+    );
+    body.push_str(&factor_setup_sections(&token));
+    if can_defer {
+        let _ = write!(
+            body,
+            r#"<form method="post" action="/signin/setup/skip">{}<button id="skip-setup">Skip for now</button></form>"#,
+            csrf_field(&token)
+        );
+    }
+    let _ = write!(
+        body,
+        r#"<form method="post" action="/signout">{}<button id="cancel-sign-in">Cancel</button></form>"#,
+        csrf_field(&token)
+    );
+    Page::bare("Set up two-factor authentication")
+        .csrf(&token)
+        .body(&body)
+        .render()
+        .into_response()
+}
+
+async fn skip_setup(State(app): State<App>, session: Session) -> Response {
+    match auth(&session).await {
+        Some(Auth::MustEnrol {
+            user,
+            can_defer: true,
+            ..
+        }) => match load_user(&app, &user).await {
+            Ok(user) => complete_sign_in(&app, &session, &user, "/profile/security").await,
+            Err(response) => response,
+        },
+        _ => Redirect::to("/").into_response(),
+    }
+}
+
+async fn sign_out(State(app): State<App>, session: Session) -> Response {
+    if let Err(error) = session.flush().await {
+        return internal(&app, "session", &error);
+    }
+    Redirect::to("/signin").into_response()
+}
+
+// ---------------------------------------------------------------------------
+// My Profile → Security
+
+fn factor_setup_sections(token: &str) -> String {
+    format!(
+        r#"<section id="totp-setup"><h2>Authenticator app</h2>
+<form method="post" action="/security/totp/begin">{csrf}<button id="setup-totp">Set up authenticator app</button></form></section>
+<section id="passkey-setup"><h2>Passkeys</h2>
+<label>Passkey name <input type="text" id="passkey-name" maxlength="64" value="My passkey"></label>
+<button type="button" id="setup-passkey" onclick="passkeyRegister()">Set up passkey</button>
+<p class="notice error" id="passkey-error" hidden></p></section>"#,
+        csrf = csrf_field(token)
+    )
+}
+
+fn nav<'a>(user: &'a User, token: &'a str) -> Nav<'a> {
+    Nav {
+        name: &user.name,
+        role: &user.role,
+        csrf: token,
+    }
+}
+
+fn when(seconds: u64) -> String {
+    Timestamp::from_unix_seconds(seconds)
+        .to_string()
+        .replace('T', " ")
+        .replace('Z', " UTC")
+}
+
+/// The personal security panel: shown on My Profile → Security and Settings → Security.
+async fn personal_security(app: &App, user: &User, token: &str) -> Result<String, Response> {
+    let status = app
+        .two_factor()
+        .status(&account(user))
+        .await
+        .map_err(|error| internal(app, "status", &error))?;
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        r#"<p id="2fa-status">Two-factor authentication: <strong>{}</strong>{}</p>"#,
+        if status.enabled { "On" } else { "Off" },
+        if status.enforced {
+            " · required by your clinic"
+        } else {
+            ""
+        }
+    );
+    let _ = write!(
+        body,
+        r#"<section id="totp-setup"><h2>Authenticator app</h2>"#
+    );
+    if status.totp {
+        body.push_str(r#"<p id="totp-state">Authenticator app: set up.</p>"#);
+    }
+    let _ = write!(
+        body,
+        r#"<form method="post" action="/security/totp/begin">{}<button id="setup-totp">{}</button></form></section>"#,
+        csrf_field(token),
+        if status.totp {
+            "Set up authenticator app again (new phone)"
+        } else {
+            "Set up authenticator app"
+        }
+    );
+    body.push_str(r#"<section id="passkeys"><h2>Passkeys</h2>"#);
+    if status.passkeys.is_empty() {
+        body.push_str("<p>No passkeys yet.</p>");
+    } else {
+        body.push_str(
+            r#"<table id="passkey-list"><tr><th>Name</th><th>Kind</th><th>Added</th><th>Last used</th><th></th></tr>"#,
+        );
+        for passkey in &status.passkeys {
+            let _ = write!(
+                body,
+                r#"<tr class="passkey"><td class="passkey-name">{}</td><td class="passkey-kind">{}</td><td>{}</td><td class="passkey-last-used">{}</td>
+<td><form method="post" action="/security/passkeys/remove">{}<input type="hidden" name="id" value="{}"><button class="remove-passkey">Remove</button></form></td></tr>"#,
+                esc(&passkey.name),
+                if passkey.backed_up {
+                    "synced"
+                } else {
+                    "this device only"
+                },
+                when(passkey.created_at),
+                passkey
+                    .last_used_at
+                    .map_or_else(|| "never".to_string(), when),
+                csrf_field(token),
+                esc(&passkey.id.to_base64url()),
+            );
+        }
+        body.push_str("</table>");
+    }
+    body.push_str(
+        r#"<label>Passkey name <input type="text" id="passkey-name" maxlength="64" value="My passkey"></label>
+<button type="button" id="setup-passkey" onclick="passkeyRegister()">Set up passkey</button>
+<p class="notice error" id="passkey-error" hidden></p></section>"#,
+    );
+    body.push_str(r#"<section id="backup-codes"><h2>Backup codes</h2>"#);
+    match status.backup_codes_remaining {
+        Some(remaining) => {
+            let _ = write!(
+                body,
+                r#"<p id="backup-remaining">{remaining} unused backup codes.{}</p>
+<form method="post" action="/security/backup-codes/regenerate">{}
+<label>Re-enter your password <input type="password" name="password" id="regenerate-password" autocomplete="current-password" required></label>
+<button id="regenerate-codes">Regenerate backup codes</button></form>"#,
+                if status.backup_codes_low {
+                    " Running low: generate new ones."
+                } else {
+                    ""
+                },
+                csrf_field(token)
+            );
+        }
+        None => body.push_str("<p>Backup codes are created when you set up your first factor.</p>"),
+    }
+    body.push_str("</section>");
+    if status.enabled {
+        let _ = write!(
+            body,
+            r#"<section id="disable"><h2>Disable 2FA</h2>
+<p>Turning off 2FA reduces your account's security.{}</p>
+<form method="post" action="/security/disable">{}
+<label>Re-enter your password <input type="password" name="password" id="disable-password" autocomplete="current-password" required></label>
+<button id="disable-2fa">Disable 2FA</button></form></section>"#,
+            if status.enforced {
+                " Your clinic requires 2FA, so it cannot be turned off while enforcement is on."
+            } else {
+                ""
+            },
+            csrf_field(token)
+        );
+    }
+    Ok(body)
+}
+
+async fn profile_security(State(app): State<App>, session: Session) -> Response {
+    let (user, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let token = csrf::token(&session).await;
+    let mut body = take_flash(&session).await;
+    match personal_security(&app, &user, &token).await {
+        Ok(panel) => body.push_str(&panel),
+        Err(response) => return response,
+    }
+    Page::bare("My Profile → Security")
+        .nav(nav(&user, &token))
+        .body(&body)
+        .render()
+        .into_response()
+}
+
+fn back_to(forced: bool) -> &'static str {
+    if forced {
+        "/signin/setup"
+    } else {
+        "/profile/security"
+    }
+}
+
+async fn totp_begin(State(app): State<App>, session: Session) -> Response {
+    let (user, forced) = match enroller(&app, &session).await {
+        Ok(enroller) => enroller,
+        Err(response) => return response,
+    };
+    let enrollment = match app
+        .two_factor()
+        .begin_totp_enrollment(&account(&user))
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            done.value
+        }
+        Err(failure) => {
+            return factor_failure(&app, &session, &user, failure, back_to(forced)).await;
+        }
+    };
+    let token = csrf::token(&session).await;
+    let body = format!(
+        r#"<p>Open your authenticator app, tap <strong>+</strong> → <strong>Scan QR code</strong>, and scan this code.</p>
+<div class="setup"><div class="qr" id="qr">{qr}</div>
+<div><p>QR code won't scan? Enter this secret in the app instead (time-based, 6 digits):</p>
+<p class="secret" id="manual-secret">{secret}</p></div></div>
+{form}
+<form method="post" action="/security/totp/begin">{csrf}<button id="restart-totp">Start again with a new QR code</button></form>"#,
+        qr = enrollment.qr_svg,
+        secret = esc(&enrollment.manual_entry_secret),
+        form = confirm_form(&token),
+        csrf = csrf_field(&token),
+    );
+    let page = Page::bare("Set up authenticator app").body(&body);
+    let page = if forced {
+        page.csrf(&token)
+    } else {
+        page.nav(nav(&user, &token))
+    };
+    // The page holds a secret: never cache it.
+    ([(header::CACHE_CONTROL, "no-store")], page.render()).into_response()
+}
+
+fn confirm_form(token: &str) -> String {
+    format!(
+        r#"<form method="post" action="/security/totp/confirm" id="confirm-form">{}
+<label>Type the 6-digit code the app shows <input type="text" name="code" id="verify-code" inputmode="numeric" autocomplete="one-time-code" maxlength="12" autofocus required></label>
+<button type="submit" id="verify-submit">Verify and turn on</button></form>"#,
+        csrf_field(token)
+    )
+}
+
+async fn after_confirm(
+    app: &App,
+    session: &Session,
+    user: &User,
+    forced: bool,
+    confirmed: FactorConfirmed,
+) -> Result<&'static str, Response> {
+    if let Some(codes) = confirmed.backup_codes {
+        stash_codes(app, session, &codes).await?;
+    }
+    if forced {
+        let response = complete_sign_in(app, session, user, "/").await;
+        if response.status().is_server_error() {
+            return Err(response);
+        }
+    }
+    Ok(
+        if session
+            .get::<Vec<String>>(NEW_CODES)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            "/security/backup-codes"
+        } else {
+            "/profile/security"
+        },
+    )
+}
+
+async fn stash_codes(app: &App, session: &Session, codes: &NewBackupCodes) -> Result<(), Response> {
+    let list: Vec<&str> = codes.iter().collect();
+    session
+        .insert(NEW_CODES, &list)
+        .await
+        .map_err(|error| internal(app, "session", &error))
+}
+
+async fn totp_confirm(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let (user, forced) = match enroller(&app, &session).await {
+        Ok(enroller) => enroller,
+        Err(response) => return response,
+    };
+    match app
+        .two_factor()
+        .confirm_totp_enrollment(&account(&user), &form.code)
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            match after_confirm(&app, &session, &user, forced, done.value).await {
+                Ok(to) => {
+                    flash(&session, "ok", "Authenticator app set up: 2FA is on.").await;
+                    Redirect::to(to).into_response()
+                }
+                Err(response) => response,
+            }
+        }
+        Err(failure) => {
+            record(&app, &user.clinic, &failure.events).await;
+            let retry = matches!(
+                failure.error,
+                TwoFactorError::WrongCode
+                    | TwoFactorError::InvalidCode(_)
+                    | TwoFactorError::CodeAlreadyUsed
+            );
+            if !retry {
+                return factor_failure(&app, &session, &user, failure, back_to(forced)).await;
+            }
+            let token = csrf::token(&session).await;
+            let body = format!(
+                "{}{}<form method=\"post\" action=\"/security/totp/begin\">{}<button id=\"restart-totp\">Start again with a new QR code</button></form>",
+                notice("error", &explain(&failure.error)),
+                confirm_form(&token),
+                csrf_field(&token)
+            );
+            let page = Page::bare("Set up authenticator app").body(&body);
+            let page = if forced {
+                page.csrf(&token)
+            } else {
+                page.nav(nav(&user, &token))
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, page.render()).into_response()
+        }
+    }
+}
+
+async fn show_backup_codes(State(app): State<App>, session: Session) -> Response {
+    let (user, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let token = csrf::token(&session).await;
+    let codes = session
+        .remove::<Vec<String>>(NEW_CODES)
+        .await
+        .ok()
+        .flatten();
+    let mut body = take_flash(&session).await;
+    match codes {
+        Some(codes) => {
+            let text = codes.join("\n");
+            let _ = write!(
+                body,
+                r#"<p>Save these {n} backup codes in a secure place (a password manager or an encrypted note). Each can be used once if you lose your phone. <strong>They are shown only once.</strong></p>
+<ol class="codes" id="backup-code-list">{items}</ol>
+<pre id="codes-text" hidden>{text}</pre>
+<button type="button" id="copy-codes" onclick="copyCodes()">Copy</button>
+<a class="button" id="download-codes" download="smile-dental-backup-codes.txt" href="data:text/plain;charset=utf-8,{href}">Download</a>
+<span id="copied" hidden>Copied.</span>
+<p class="notice error" id="passkey-error" hidden></p>
+<p><a href="/profile/security" id="codes-saved">I have saved my backup codes</a></p>"#,
+                n = codes.len(),
+                items = codes
+                    .iter()
+                    .map(|code| format!(r#"<li class="backup-code">{}</li>"#, esc(code)))
+                    .collect::<String>(),
+                text = esc(&text),
+                href = percent_encode(&(text.clone() + "\n")),
+            );
+        }
+        None => body.push_str(
+            r#"<p id="codes-gone">Backup codes are shown only once. If you did not save them, regenerate them on <a href="/profile/security">My Profile → Security</a>.</p>"#,
+        ),
+    }
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Page::bare("Save your backup codes")
+            .nav(nav(&user, &token))
+            .body(&body)
+            .render(),
+    )
+        .into_response()
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: String,
+}
+
+/// Re-checks the password for a sensitive action; the time of the check goes to twofold.
+fn reauthenticate(app: &App, user: &User, password: &str) -> Option<u64> {
+    db::verify_password(password, &user.password_hash).then(|| app.now())
+}
+
+async fn regenerate_codes(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let (user, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let Some(at) = reauthenticate(&app, &user, &form.password) else {
+        flash(
+            &session,
+            "error",
+            "That password is not correct; backup codes were not changed.",
+        )
+        .await;
+        return Redirect::to("/profile/security").into_response();
+    };
+    match app
+        .two_factor()
+        .regenerate_backup_codes(&account(&user), Some(at))
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            if let Err(response) = stash_codes(&app, &session, &done.value).await {
+                return response;
+            }
+            flash(
+                &session,
+                "ok",
+                "New backup codes: the old ones no longer work.",
+            )
+            .await;
+            Redirect::to("/security/backup-codes").into_response()
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, "/profile/security").await,
+    }
+}
+
+async fn disable(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let (user, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let Some(at) = reauthenticate(&app, &user, &form.password) else {
+        flash(
+            &session,
+            "error",
+            "That password is not correct; 2FA is still on.",
+        )
+        .await;
+        return Redirect::to("/settings/security").into_response();
+    };
+    match app.two_factor().disable(&account(&user), Some(at)).await {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            flash(&session, "ok", "2FA is off for your account.").await;
+            Redirect::to("/settings/security").into_response()
+        }
+        Err(failure) => {
+            let refused = match &failure.error {
+                TwoFactorError::Denied(Reason::EnforcedForUser) => Some(
+                    "2FA cannot be disabled: your clinic's owner requires 2FA for everyone \
+                     (Settings → Security → 2FA enforcement: Required)."
+                        .to_string(),
+                ),
+                TwoFactorError::Denied(reason) => {
+                    Some(format!("2FA cannot be disabled: {reason}."))
+                }
+                _ => None,
+            };
+            match refused {
+                Some(text) => {
+                    record(&app, &user.clinic, &failure.events).await;
+                    flash(&session, "error", &text).await;
+                    Redirect::to("/settings/security").into_response()
+                }
+                None => factor_failure(&app, &session, &user, failure, "/settings/security").await,
+            }
+        }
+    }
+}
+
+async fn passkey_begin(State(app): State<App>, session: Session) -> Response {
+    let (user, _) = match enroller(&app, &session).await {
+        Ok(enroller) => enroller,
+        Err(_) => return json_error(StatusCode::UNAUTHORIZED, "Sign in again."),
+    };
+    match app
+        .two_factor()
+        .begin_passkey_registration(&account(&user))
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            Json(done.value).into_response()
+        }
+        Err(failure) => {
+            record(&app, &user.clinic, &failure.events).await;
+            json_error(StatusCode::BAD_REQUEST, &explain(&failure.error))
+        }
+    }
+}
+
+async fn passkey_finish(
+    State(app): State<App>,
+    session: Session,
+    Json(body): Json<CredentialBody>,
+) -> Response {
+    let (user, forced) = match enroller(&app, &session).await {
+        Ok(enroller) => enroller,
+        Err(_) => return json_error(StatusCode::UNAUTHORIZED, "Sign in again."),
+    };
+    let name = match body.name.trim() {
+        "" => "Passkey",
+        name => name,
+    };
+    match app
+        .two_factor()
+        .finish_passkey_registration(&account(&user), &body.credential.to_string(), name)
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            match after_confirm(&app, &session, &user, forced, done.value).await {
+                Ok(to) => {
+                    flash(
+                        &session,
+                        "ok",
+                        &format!("Passkey \u{201c}{name}\u{201d} added."),
+                    )
+                    .await;
+                    Json(json!({ "redirect": to })).into_response()
+                }
+                Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again."),
+            }
+        }
+        Err(failure) => {
+            record(&app, &user.clinic, &failure.events).await;
+            json_error(StatusCode::BAD_REQUEST, &explain(&failure.error))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RemoveForm {
+    id: String,
+}
+
+async fn passkey_remove(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<RemoveForm>,
+) -> Response {
+    let (user, password_at) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let Some(id) = CredentialId::from_base64url(&form.id) else {
+        flash(&session, "error", "That passkey id could not be read.").await;
+        return Redirect::to("/profile/security").into_response();
+    };
+    match app
+        .two_factor()
+        .remove_passkey(&account(&user), &id, Some(password_at))
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            flash(&session, "ok", "Passkey removed.").await;
+            Redirect::to("/profile/security").into_response()
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, "/profile/security").await,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Settings
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Off => "Off",
+        Mode::Optional => "Optional",
+        Mode::Required => "Required",
+    }
+}
+
+async fn settings_security(State(app): State<App>, session: Session) -> Response {
+    let (user, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let token = csrf::token(&session).await;
+    let policy = match app.two_factor().policy(&user.clinic).await {
+        Ok(policy) => policy,
+        Err(error) => return internal(&app, "policy", &error),
+    };
+    let mode = policy.document().enforcement.mode;
+    let may_change = policy
+        .document()
+        .roles
+        .get(&user.role)
+        .is_some_and(|role| role.may_change_enforcement);
+    let mut body = take_flash(&session).await;
+    body.push_str(r#"<section id="enforcement"><h2>2FA enforcement</h2>"#);
+    if may_change {
+        let option = |m: Mode| {
+            format!(
+                r#"<option value="{v}"{s}>{v}</option>"#,
+                v = mode_name(m),
+                s = if m == mode { " selected" } else { "" }
+            )
+        };
+        let _ = write!(
+            body,
+            r#"<form method="post" action="/settings/security/enforcement">{}
+<label>2FA enforcement: <select name="mode" id="enforcement-mode">{}{}{}</select></label>
+<button id="save-enforcement">Save</button></form>
+<p>Required: after the change, every user must enable 2FA on their next sign-in.</p>"#,
+            csrf_field(&token),
+            option(Mode::Optional),
+            option(Mode::Required),
+            option(Mode::Off),
+        );
+    } else {
+        let _ = write!(
+            body,
+            r#"<p>2FA enforcement: <strong id="enforcement-value">{}</strong></p><p id="enforcement-readonly">Only the clinic's owner can change this.</p>"#,
+            mode_name(mode)
+        );
+    }
+    body.push_str("</section><h2>Your two-factor authentication</h2>");
+    match personal_security(&app, &user, &token).await {
+        Ok(panel) => body.push_str(&panel),
+        Err(response) => return response,
+    }
+    Page::bare("Settings → Security")
+        .nav(nav(&user, &token))
+        .body(&body)
+        .render()
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct ModeForm {
+    mode: String,
+}
+
+async fn set_enforcement(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<ModeForm>,
+) -> Response {
+    let (user, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let mode = match form.mode.as_str() {
+        "Off" => Mode::Off,
+        "Optional" => Mode::Optional,
+        "Required" => Mode::Required,
+        _ => {
+            flash(&session, "error", "Choose Off, Optional or Required.").await;
+            return Redirect::to("/settings/security").into_response();
+        }
+    };
+    match app
+        .two_factor()
+        .change_enforcement(&account(&user), mode)
+        .await
+    {
+        Ok(done) => {
+            record(&app, &user.clinic, &done.events).await;
+            flash(
+                &session,
+                "ok",
+                &format!("2FA enforcement is now {}.", mode_name(mode)),
+            )
+            .await;
+            Redirect::to("/settings/security").into_response()
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, "/settings/security").await,
+    }
+}
+
+async fn settings_staff(State(app): State<App>, session: Session) -> Response {
+    let (user, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let token = csrf::token(&session).await;
+    let staff = match db::users_of(app.pool(), &user.clinic).await {
+        Ok(staff) => staff,
+        Err(error) => return internal(&app, "staff", &error),
+    };
+    let policy = match app.two_factor().policy(&user.clinic).await {
+        Ok(policy) => policy,
+        Err(error) => return internal(&app, "policy", &error),
+    };
+    let may_reset = |target: &User| {
+        target.id != user.id
+            && policy
+                .document()
+                .roles
+                .get(&user.role)
+                .is_some_and(|role| role.may_reset.contains(&target.role))
+    };
+    let mut body = take_flash(&session).await;
+    body.push_str(
+        r#"<table id="staff"><tr><th>Name</th><th>Role</th><th>2FA</th><th>Factors</th><th></th></tr>"#,
+    );
+    for member in &staff {
+        let status = match app.two_factor().status(&account(member)).await {
+            Ok(status) => status,
+            Err(error) => return internal(&app, "status", &error),
+        };
+        let mut factors = Vec::new();
+        if status.totp {
+            factors.push("authenticator app".to_string());
+        }
+        if !status.passkeys.is_empty() {
+            factors.push(format!("{} passkey(s)", status.passkeys.len()));
+        }
+        if let Some(n) = status.backup_codes_remaining {
+            factors.push(format!("{n} backup codes"));
+        }
+        let state = match (status.enabled, status.locked) {
+            (_, Some(Some(until))) => format!("Locked until {}", when(until)),
+            (_, Some(None)) => "Locked".to_string(),
+            (true, None) => "On".to_string(),
+            (false, None) if status.enforced => "Off (must set up at next sign-in)".to_string(),
+            (false, None) => "Off".to_string(),
+        };
+        let action = if may_reset(member) && (status.enabled || status.locked.is_some()) {
+            format!(
+                r#"<form method="post" action="/settings/staff/disable" class="staff-disable">{}<input type="hidden" name="user" value="{}">
+<input type="text" name="reason" class="reset-reason" placeholder="Reason (e.g. lost phone)" maxlength="200" required>
+<button class="disable-user-2fa">Disable 2FA</button></form>"#,
+                csrf_field(&token),
+                esc(&member.id)
+            )
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            body,
+            r#"<tr class="staff-row" data-email="{email}"><td>{name}<br><small>{email}</small></td><td>{role}</td><td class="status">{state}</td><td>{factors}</td><td>{action}</td></tr>"#,
+            email = esc(&member.email),
+            name = esc(&member.name),
+            role = esc(&member.role),
+            state = esc(&state),
+            factors = esc(&factors.join(", ")),
+        );
+    }
+    body.push_str("</table>");
+    Page::bare("Settings → Staff")
+        .nav(nav(&user, &token))
+        .body(&body)
+        .render()
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct StaffDisableForm {
+    user: String,
+    reason: String,
+}
+
+async fn staff_disable(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<StaffDisableForm>,
+) -> Response {
+    let (actor, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let target = match db::user_by_id(app.pool(), &form.user).await {
+        Ok(Some(target)) if target.clinic == actor.clinic => target,
+        Ok(_) => {
+            flash(&session, "error", "No such user in your clinic.").await;
+            return Redirect::to("/settings/staff").into_response();
+        }
+        Err(error) => return internal(&app, "staff", &error),
+    };
+    match app
+        .two_factor()
+        .admin_reset(&account(&actor), &account(&target), form.reason.trim())
+        .await
+    {
+        Ok(done) => {
+            record(&app, &actor.clinic, &done.events).await;
+            flash(
+                &session,
+                "ok",
+                &format!(
+                    "2FA disabled for {}.{}",
+                    target.name,
+                    if done.value {
+                        " They must set it up again at their next sign-in."
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .await;
+            Redirect::to("/settings/staff").into_response()
+        }
+        Err(failure) => factor_failure(&app, &session, &actor, failure, "/settings/staff").await,
+    }
+}
+
+async fn audit_page(State(app): State<App>, session: Session) -> Response {
+    let (user, _) = match member(&app, &session).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let token = csrf::token(&session).await;
+    let (entries, staff) = match (
+        db::audit_log(app.pool(), &user.clinic).await,
+        db::users_of(app.pool(), &user.clinic).await,
+    ) {
+        (Ok(entries), Ok(staff)) => (entries, staff),
+        (Err(error), _) | (_, Err(error)) => return internal(&app, "audit log", &error),
+    };
+    let name_of = |id: &str| {
+        staff
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(|| id.to_string(), |u| u.name.clone())
+    };
+    let mut body = String::from(
+        r#"<table id="audit"><tr><th>When</th><th>Event</th><th>Who</th><th>Details</th></tr>"#,
+    );
+    for entry in &entries {
+        let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
+        let mut details = Vec::new();
+        if let Some(target) = field(&detail, "target").as_str() {
+            details.push(format!("user: {}", name_of(target)));
+        }
+        for key in ["reason", "factor", "name", "from", "to", "remaining"] {
+            match &field(&detail, key) {
+                Value::String(text) => details.push(format!("{key}: {text}")),
+                Value::Number(n) => details.push(format!("{key}: {n}")),
+                _ => {}
+            }
+        }
+        let _ = write!(
+            body,
+            r#"<tr class="audit-entry" data-event="{event}"><td>{at}</td><td>{event}</td><td>{who}</td><td>{details}</td></tr>"#,
+            at = when(entry.at),
+            event = esc(&entry.event),
+            who = esc(&name_of(&entry.actor)),
+            details = esc(&details.join("; ")),
+        );
+    }
+    body.push_str("</table>");
+    Page::bare("Audit log")
+        .nav(nav(&user, &token))
+        .body(&body)
+        .render()
+        .into_response()
+}

@@ -1,0 +1,654 @@
+//! The clinic's staff guide, walked end to end in real headless Chromium (Debian's
+//! `/usr/bin/chromium`), driven over the DevTools protocol by chromiumoxide.
+//!
+//! Chromium's virtual authenticators (CDP `WebAuthn.addVirtualAuthenticator`)
+//! stand in for passkey devices: one backup-eligible and backed up, like a synced
+//! passkey (iCloud Keychain, Google Password Manager), on one tab; one
+//! hardware-bound (a security key) on another. TOTP codes come from `oathtool`
+//! (or `totp-lite` where oathtool is missing), never from our crate; the secret
+//! is read off the page, as a user typing it would.
+//!
+//! Screenshots of the key pages are saved to `target/tmp/clinic-screenshots/`.
+//!
+//! Without Chromium the test skips with a message (outside CI; in CI it fails).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
+use chromiumoxide::cdp::browser_protocol::web_authn::{
+    AddVirtualAuthenticatorParams, AuthenticatorProtocol, AuthenticatorTransport, EnableParams,
+    VirtualAuthenticatorOptions,
+};
+use chromiumoxide::page::{Page, ScreenshotParams};
+use futures_util::StreamExt;
+
+use common::TestClock;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn chromium_present() -> bool {
+    Path::new(CHROMIUM).exists()
+}
+
+/// One browser tab with its own virtual authenticator.
+struct Tab {
+    page: Page,
+    base: String,
+    shots: PathBuf,
+}
+
+fn js(text: &str) -> String {
+    serde_json::to_string(text).unwrap()
+}
+
+impl Tab {
+    async fn eval<T: serde::de::DeserializeOwned>(&self, expression: &str) -> T {
+        self.page
+            .evaluate(expression)
+            .await
+            .unwrap_or_else(|error| panic!("evaluating {expression}: {error}"))
+            .into_value()
+            .unwrap_or_else(|error| panic!("reading the value of {expression}: {error}"))
+    }
+
+    async fn path(&self) -> String {
+        self.eval("location.pathname").await
+    }
+
+    async fn text(&self) -> String {
+        self.eval("document.body.innerText").await
+    }
+
+    async fn text_of(&self, selector: &str) -> String {
+        let value: Option<String> = self
+            .eval(&format!(
+                "(() => {{ const e = document.querySelector({}); return e ? e.textContent : null; }})()",
+                js(selector)
+            ))
+            .await;
+        value.unwrap_or_else(|| panic!("no element {selector} on {}", self.base))
+    }
+
+    async fn count(&self, selector: &str) -> usize {
+        self.eval(&format!(
+            "document.querySelectorAll({}).length",
+            js(selector)
+        ))
+        .await
+    }
+
+    async fn exists(&self, selector: &str) -> bool {
+        self.count(selector).await > 0
+    }
+
+    async fn fill(&self, selector: &str, value: &str) {
+        let done: bool = self
+            .eval(&format!(
+                "(() => {{ const e = document.querySelector({}); if (!e) return false; e.value = {}; return true; }})()",
+                js(selector),
+                js(value)
+            ))
+            .await;
+        assert!(done, "no field {selector} on {}", self.path().await);
+    }
+
+    /// Waits until a new document has replaced the one marked before an action.
+    async fn wait_for_new_document(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let fresh = self
+                .page
+                .evaluate("window.__stale !== true && document.readyState === 'complete'")
+                .await
+                .ok()
+                .and_then(|value| value.into_value::<bool>().ok())
+                .unwrap_or(false);
+            if fresh {
+                return;
+            }
+            if Instant::now() > deadline {
+                let error: String = self
+                    .eval("(document.getElementById('passkey-error') || {}).textContent || ''")
+                    .await;
+                panic!(
+                    "{what}: no new page after 20 s (still on {}; page error: {error:?})",
+                    self.path().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks and waits for the page it leads to.
+    async fn click(&self, selector: &str) {
+        let _: bool = self.eval("window.__stale = true").await;
+        let found: bool = self
+            .eval(&format!(
+                "(() => {{ const e = document.querySelector({}); if (!e) return false; e.click(); return true; }})()",
+                js(selector)
+            ))
+            .await;
+        assert!(found, "no element {selector} on {}", self.path().await);
+        self.wait_for_new_document(selector).await;
+    }
+
+    async fn goto(&self, path: &str) {
+        let _: bool = self.eval("window.__stale = true").await;
+        self.page
+            .goto(format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|error| panic!("opening {path}: {error}"));
+        self.wait_for_new_document(path).await;
+    }
+
+    async fn shot(&self, name: &str) {
+        let path = self.shots.join(format!("{name}.png"));
+        self.page
+            .save_screenshot(
+                ScreenshotParams::builder()
+                    .format(CaptureScreenshotFormat::Png)
+                    .full_page(true)
+                    .build(),
+                &path,
+            )
+            .await
+            .unwrap_or_else(|error| panic!("screenshot {name}: {error}"));
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) {
+        self.goto("/signin").await;
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("#signin-submit").await;
+    }
+
+    async fn sign_out(&self) {
+        if self.exists("#sign-out").await {
+            self.click("#sign-out").await;
+        } else if self.exists("#cancel-sign-in").await {
+            self.click("#cancel-sign-in").await;
+        }
+        assert_eq!(self.path().await, "/signin");
+    }
+
+    async fn expect_path(&self, path: &str) {
+        let here = self.path().await;
+        assert_eq!(here, path, "page text: {}", self.text().await);
+    }
+
+    async fn expect_text(&self, needle: &str) {
+        let text = self.text().await;
+        assert!(
+            text.contains(needle),
+            "expected {needle:?} on {}; the page says:\n{text}",
+            self.path().await
+        );
+    }
+
+    /// Reads the manual-entry secret off the setup page.
+    async fn manual_secret(&self) -> String {
+        let secret = self.text_of("#manual-secret").await;
+        let secret: String = secret.split_whitespace().collect();
+        assert!(secret.len() >= 26, "secret {secret:?}");
+        secret
+    }
+
+    async fn qr(&self) -> String {
+        let svg: String = self
+            .eval("(document.querySelector('#qr svg') || {}).outerHTML || ''")
+            .await;
+        assert!(svg.starts_with("<svg"), "no QR code on the page");
+        svg
+    }
+}
+
+async fn new_tab(browser: &Browser, base: &str, shots: &Path, synced: bool) -> Tab {
+    let page = browser.new_page("about:blank").await.unwrap();
+    page.execute(EnableParams::default()).await.unwrap();
+    let mut options = if synced {
+        VirtualAuthenticatorOptions::new(
+            AuthenticatorProtocol::Ctap2,
+            AuthenticatorTransport::Internal,
+        )
+    } else {
+        VirtualAuthenticatorOptions::new(AuthenticatorProtocol::Ctap2, AuthenticatorTransport::Usb)
+    };
+    options.has_resident_key = Some(true);
+    options.has_user_verification = Some(true);
+    options.is_user_verified = Some(true);
+    options.automatic_presence_simulation = Some(true);
+    options.default_backup_eligibility = Some(synced);
+    options.default_backup_state = Some(synced);
+    page.execute(AddVirtualAuthenticatorParams::new(options))
+        .await
+        .unwrap();
+    let tab = Tab {
+        page,
+        base: base.to_string(),
+        shots: shots.to_path_buf(),
+    };
+    tab.goto("/signin").await;
+    tab
+}
+
+/// The TOTP code for `secret` (base32) at `time`, from an independent implementation.
+fn code_at(secret: &str, time: u64) -> String {
+    if let Ok(output) = Command::new("oathtool")
+        .args(["--totp", "-b", "-N", &format!("@{time}"), secret])
+        .output()
+    {
+        assert!(output.status.success(), "oathtool: {output:?}");
+        return String::from_utf8(output.stdout).unwrap().trim().to_string();
+    }
+    let key = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, secret).unwrap();
+    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, time)
+}
+
+/// A code that is certainly wrong now.
+fn wrong_code(secret: &str, time: u64) -> String {
+    let right: u32 = code_at(secret, time).parse().unwrap();
+    let before: u32 = code_at(secret, time - 30).parse().unwrap();
+    let after: u32 = code_at(secret, time + 30).parse().unwrap();
+    let mut wrong = (right + 1) % 1_000_000;
+    while wrong == before || wrong == after || wrong == right {
+        wrong = (wrong + 1) % 1_000_000;
+    }
+    format!("{wrong:06}")
+}
+
+/// Sets up an authenticator app from the setup page the tab is on; returns the secret
+/// and the backup codes.
+async fn confirm_totp(tab: &Tab, now: u64) -> (String, Vec<String>) {
+    let secret = tab.manual_secret().await;
+    tab.fill("#verify-code", &code_at(&secret, now)).await;
+    tab.click("#verify-submit").await;
+    tab.expect_path("/security/backup-codes").await;
+    let codes: Vec<String> = tab
+        .eval("[...document.querySelectorAll('li.backup-code')].map(e => e.textContent)")
+        .await;
+    (secret, codes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guide_end_to_end_in_chromium() {
+    if !chromium_present() {
+        if common::in_ci() {
+            panic!("{CHROMIUM} is missing in CI: .ci/run must install Debian's chromium");
+        }
+        common::skip_notice(
+            "the browser test needs Debian's Chromium (apt-get install chromium); .ci/run installs it",
+        );
+        return;
+    }
+    let clock = TestClock::at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clinic-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = common::temp_dir("twofold-clinic-chromium");
+    let config = BrowserConfig::builder()
+        .chrome_executable(CHROMIUM)
+        .new_headless_mode()
+        .no_sandbox()
+        .user_data_dir(&profile)
+        .window_size(1100, 1000)
+        .args([
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .build()
+        .unwrap();
+    let (mut browser, mut handler) = Browser::launch(config).await.unwrap();
+    let events = tokio::spawn(async move {
+        // Unknown events from a newer Chromium are reported as errors; keep going.
+        while let Some(_event) = handler.next().await {}
+    });
+
+    let walk = walk(&running, &clock, &browser, &shots).await;
+
+    let _ = browser.close().await;
+    let _ = browser.wait().await;
+    events.abort();
+    let _ = std::fs::remove_dir_all(&profile);
+
+    // No secret, backup code or password reached the log.
+    let log = running.log.lines();
+    assert!(
+        log.iter().any(|line| line.contains("admin_reset")),
+        "the log has the audit events"
+    );
+    for secret in walk.secrets.iter().chain(&walk.backup_codes) {
+        assert!(
+            !log.iter().any(|line| line.contains(secret.as_str())),
+            "{secret} was logged"
+        );
+    }
+    for (_, _, _, password) in twofold_clinic::SEED {
+        assert!(!log.iter().any(|line| line.contains(password)));
+    }
+    let _ = std::fs::remove_dir_all(&running.dir);
+    println!("screenshots: {}", shots.display());
+}
+
+/// What the walk saw that must never be logged.
+struct Seen {
+    secrets: Vec<String>,
+    backup_codes: Vec<String>,
+}
+
+async fn walk(
+    running: &common::Running,
+    clock: &Arc<TestClock>,
+    browser: &Browser,
+    shots: &Path,
+) -> Seen {
+    let now = || twofold::Clock::now(clock.as_ref());
+    let [owner, admin, sam, sara] = twofold_clinic::SEED;
+    let synced = new_tab(browser, &running.base, shots, true).await;
+    let hardware = new_tab(browser, &running.base, shots, false).await;
+    let mut seen = Seen {
+        secrets: Vec::new(),
+        backup_codes: Vec::new(),
+    };
+
+    // 1. Open Security settings: Avatar → My Profile → Security, or Settings → Security.
+    let tab = &synced;
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/profile/security").await;
+    tab.expect_text("Two-factor authentication: Off").await;
+    assert!(tab.text_of("#avatar").await.contains("Olivia Owner"));
+    tab.shot("01-my-profile-security").await;
+    tab.click("#nav-settings-security").await;
+    tab.expect_path("/settings/security").await;
+    assert!(
+        tab.exists("#enforcement-mode").await,
+        "the owner can change enforcement"
+    );
+    assert!(tab.exists("#setup-totp").await);
+
+    // 2. "Set up authenticator app": a QR code with the manual-entry secret beside it.
+    tab.click("#setup-totp").await;
+    let first_secret = tab.manual_secret().await;
+    let first_qr = tab.qr().await;
+    tab.shot("02-set-up-authenticator-app").await;
+    // Starting again regenerates the QR code (the "network blip" row's fix).
+    tab.click("#restart-totp").await;
+    let secret = tab.manual_secret().await;
+    assert_ne!(secret, first_secret, "a new secret on every setup");
+    assert_ne!(tab.qr().await, first_qr, "a new QR code on every setup");
+    seen.secrets.extend([first_secret, secret.clone()]);
+
+    // 3-4. Confirm with the app's code. Troubleshooting: "6-digit code rejected: time
+    // skew on phone" – a phone five minutes slow gives a code the server refuses,
+    // with the advice to sync the phone's clock.
+    tab.fill("#verify-code", &code_at(&secret, now() - 300))
+        .await;
+    tab.click("#verify-submit").await;
+    tab.expect_text("sync your phone's clock").await;
+    tab.shot("04-code-rejected-time-skew").await;
+    tab.fill("#verify-code", &code_at(&secret, now())).await;
+    tab.click("#verify-submit").await;
+
+    // 5. Ten one-time backup codes, shown once, with copy and download.
+    tab.expect_path("/security/backup-codes").await;
+    let codes: Vec<String> = tab
+        .eval("[...document.querySelectorAll('li.backup-code')].map(e => e.textContent)")
+        .await;
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    assert!(tab.exists("#copy-codes").await);
+    let download: String = tab
+        .eval("document.getElementById('download-codes').href")
+        .await;
+    assert!(download.starts_with("data:text/plain"), "{download}");
+    assert!(
+        download.contains(&codes[0].replace(' ', "%20")),
+        "{download}"
+    );
+    tab.shot("05-backup-codes").await;
+    seen.backup_codes.extend(codes.iter().cloned());
+    tab.goto("/security/backup-codes").await;
+    assert!(
+        tab.exists("#codes-gone").await,
+        "backup codes are shown only once"
+    );
+    tab.goto("/profile/security").await;
+    tab.expect_text("Two-factor authentication: On").await;
+    tab.expect_text("10 unused backup codes").await;
+
+    // 6. Sign out and sign in: after the password, the 6-digit code.
+    tab.sign_out().await;
+    clock.advance(30);
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/signin/second-step").await;
+    assert!(tab.exists("#totp-code").await);
+    tab.shot("06-second-step-code").await;
+    tab.fill("#totp-code", &code_at(&secret, now())).await;
+    tab.click("#totp-submit").await;
+    tab.expect_path("/profile/security").await;
+
+    // … and with a backup code ("Backup codes available if you lose phone"); each works once.
+    tab.sign_out().await;
+    tab.sign_in(owner.0, owner.3).await;
+    assert!(tab.exists("#use-backup-code").await);
+    tab.fill("#backup-code", &codes[0]).await;
+    tab.click("#backup-submit").await;
+    tab.expect_path("/profile/security").await;
+    tab.expect_text("9 backup codes remain").await;
+    tab.sign_out().await;
+    tab.sign_in(owner.0, owner.3).await;
+    tab.fill("#backup-code", &codes[0]).await;
+    tab.click("#backup-submit").await;
+    tab.expect_path("/signin/second-step").await;
+    tab.expect_text("already used").await;
+    tab.sign_out().await;
+
+    // 7. Optionally add a passkey too (the synced kind), and sign in with it – twice,
+    // as a synced passkey's counter stays 0.
+    clock.advance(30);
+    tab.sign_in(owner.0, owner.3).await;
+    tab.fill("#totp-code", &code_at(&secret, now())).await;
+    tab.click("#totp-submit").await;
+    tab.fill("#passkey-name", "Olivia's phone").await;
+    tab.click("#setup-passkey").await;
+    tab.expect_path("/profile/security").await;
+    assert_eq!(tab.text_of(".passkey-name").await, "Olivia's phone");
+    assert_eq!(tab.text_of(".passkey-kind").await, "synced");
+    assert_eq!(tab.text_of(".passkey-last-used").await, "never");
+    tab.shot("07-passkey-added").await;
+    for _ in 0..2 {
+        tab.sign_out().await;
+        tab.sign_in(owner.0, owner.3).await;
+        assert!(tab.exists("#use-passkey").await);
+        tab.click("#use-passkey").await;
+        tab.expect_path("/profile/security").await;
+    }
+    assert_ne!(tab.text_of(".passkey-last-used").await, "never");
+
+    // 8. Owner: Settings → Security → 2FA enforcement: Required.
+    tab.goto("/settings/security").await;
+    tab.fill("#enforcement-mode", "Required").await;
+    tab.click("#save-enforcement").await;
+    tab.expect_text("2FA enforcement is now Required").await;
+    tab.shot("08-enforcement-required").await;
+    tab.sign_out().await;
+
+    // A staff user is forced into setup on the next sign-in. Troubleshooting: "Owner
+    // enforced but staff can't enable: network blip during setup – re-try; the QR
+    // is regenerated each time."
+    let tab = &hardware;
+    tab.sign_in(sam.0, sam.3).await;
+    tab.expect_path("/signin/setup").await;
+    tab.expect_text("Your clinic requires two-factor authentication")
+        .await;
+    tab.shot("09-forced-setup").await;
+    tab.click("#setup-totp").await;
+    let abandoned = tab.manual_secret().await;
+    let abandoned_qr = tab.qr().await;
+    tab.goto("/signin/setup").await; // the blip: the setup page is lost
+    tab.click("#setup-totp").await;
+    let retried = tab.manual_secret().await;
+    assert_ne!(retried, abandoned);
+    assert_ne!(tab.qr().await, abandoned_qr);
+    seen.secrets.extend([abandoned, retried]);
+    // Sam sets up a hardware-bound passkey (a security key) instead.
+    tab.goto("/signin/setup").await;
+    tab.fill("#passkey-name", "Sam's security key").await;
+    tab.click("#setup-passkey").await;
+    tab.expect_path("/security/backup-codes").await;
+    let sam_codes: Vec<String> = tab
+        .eval("[...document.querySelectorAll('li.backup-code')].map(e => e.textContent)")
+        .await;
+    assert_eq!(sam_codes.len(), 10);
+    seen.backup_codes.extend(sam_codes);
+    tab.goto("/profile/security").await;
+    assert_eq!(tab.text_of(".passkey-kind").await, "this device only");
+
+    // Troubleshooting: "Want to disable 2FA – possible if not enforced": refused now.
+    tab.goto("/settings/security").await;
+    assert!(
+        tab.exists("#enforcement-readonly").await,
+        "staff see enforcement read-only"
+    );
+    assert_eq!(tab.text_of("#enforcement-value").await, "Required");
+    tab.fill("#disable-password", sam.3).await;
+    tab.click("#disable-2fa").await;
+    tab.expect_text("2FA cannot be disabled").await;
+    tab.expect_text("requires 2FA").await;
+    tab.expect_text("Two-factor authentication: On").await;
+    tab.shot("09-disable-refused-while-enforced").await;
+    // Signing in with the hardware-bound passkey.
+    tab.sign_out().await;
+    tab.sign_in(sam.0, sam.3).await;
+    tab.expect_path("/signin/second-step").await;
+    assert!(
+        !tab.exists("#totp-code").await,
+        "Sam has no authenticator app"
+    );
+    tab.click("#use-passkey").await;
+    tab.expect_path("/profile/security").await;
+    tab.sign_out().await;
+
+    // Sara sets up the app; wrong codes lock her out with the time to wait.
+    let tab = &synced;
+    tab.sign_in(sara.0, sara.3).await;
+    tab.expect_path("/signin/setup").await;
+    tab.click("#setup-totp").await;
+    let (sara_secret, sara_codes) = confirm_totp(tab, now()).await;
+    seen.secrets.push(sara_secret.clone());
+    seen.backup_codes.extend(sara_codes);
+    tab.sign_out().await;
+    clock.advance(30);
+    tab.sign_in(sara.0, sara.3).await;
+    for _ in 0..4 {
+        tab.fill("#totp-code", &wrong_code(&sara_secret, now()))
+            .await;
+        tab.click("#totp-submit").await;
+        tab.expect_text("That code is not correct").await;
+    }
+    // After four wrong codes even the right one waits out the back-off.
+    tab.fill("#totp-code", &code_at(&sara_secret, now())).await;
+    tab.click("#totp-submit").await;
+    tab.expect_text("Too many wrong codes. Try again in 30 seconds.")
+        .await;
+    tab.shot("10-locked-out").await;
+    tab.sign_in(sara.0, sara.3).await;
+    tab.expect_path("/signin").await;
+    tab.expect_text("Too many wrong codes").await;
+    clock.advance(31);
+    tab.sign_in(sara.0, sara.3).await;
+    tab.fill("#totp-code", &code_at(&sara_secret, now())).await;
+    tab.click("#totp-submit").await;
+    tab.expect_path("/profile/security").await;
+    tab.sign_out().await;
+
+    // Troubleshooting: "Lost phone, no backup codes – Owner/Admin can disable 2FA on
+    // your user from Settings → Staff". The admin must set up 2FA first (enforced).
+    tab.sign_in(admin.0, admin.3).await;
+    tab.expect_path("/signin/setup").await;
+    tab.click("#setup-totp").await;
+    let (admin_secret, admin_codes) = confirm_totp(tab, now()).await;
+    seen.secrets.push(admin_secret);
+    seen.backup_codes.extend(admin_codes);
+    tab.goto("/settings/staff").await;
+    tab.shot("11-settings-staff").await;
+    let row = |email: &str| format!("tr.staff-row[data-email=\"{email}\"]");
+    assert_eq!(tab.text_of(&format!("{} .status", row(sara.0))).await, "On");
+    assert!(
+        !tab.exists(&format!("{} .disable-user-2fa", row(owner.0)))
+            .await,
+        "an admin cannot reset the owner"
+    );
+    tab.fill(
+        &format!("{} .reset-reason", row(sara.0)),
+        "Lost phone, no backup codes",
+    )
+    .await;
+    tab.click(&format!("{} .disable-user-2fa", row(sara.0)))
+        .await;
+    tab.expect_text("2FA disabled for Sara Staff").await;
+    assert_eq!(
+        tab.text_of(&format!("{} .status", row(sara.0))).await,
+        "Off (must set up at next sign-in)"
+    );
+    tab.click("#nav-audit").await;
+    let reset = tab
+        .text_of("tr.audit-entry[data-event=\"admin_reset\"]")
+        .await;
+    assert!(reset.contains("Adam Admin"), "{reset}");
+    assert!(reset.contains("Sara Staff"), "{reset}");
+    assert!(reset.contains("Lost phone, no backup codes"), "{reset}");
+    assert!(
+        tab.exists("tr.audit-entry[data-event=\"enforcement_changed\"]")
+            .await
+    );
+    assert!(
+        tab.exists("tr.audit-entry[data-event=\"sign_in_failed\"]")
+            .await
+    );
+    tab.shot("11-audit-log").await;
+    tab.sign_out().await;
+    // Sara is back in at her next sign-in, straight into setup.
+    tab.sign_in(sara.0, sara.3).await;
+    tab.expect_path("/signin/setup").await;
+    tab.sign_out().await;
+
+    // "Want to disable 2FA": once enforcement is off, Settings → Security → Disable
+    // 2FA → re-enter password. A wrong password changes nothing.
+    clock.advance(30);
+    tab.sign_in(owner.0, owner.3).await;
+    tab.fill("#totp-code", &code_at(&secret, now())).await;
+    tab.click("#totp-submit").await;
+    tab.goto("/settings/security").await;
+    tab.fill("#enforcement-mode", "Optional").await;
+    tab.click("#save-enforcement").await;
+    tab.fill("#disable-password", "not my password").await;
+    tab.click("#disable-2fa").await;
+    tab.expect_text("That password is not correct").await;
+    tab.expect_text("Two-factor authentication: On").await;
+    tab.fill("#disable-password", owner.3).await;
+    tab.click("#disable-2fa").await;
+    tab.expect_text("2FA is off for your account").await;
+    tab.expect_text("Two-factor authentication: Off").await;
+    tab.shot("12-disabled").await;
+    tab.sign_out().await;
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/profile/security").await;
+    tab.sign_out().await;
+    seen
+}

@@ -1,0 +1,116 @@
+//! Starts the clinic app in-process on a free loopback port, with a clock the
+//! test moves and a log the test reads.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use twofold::Clock;
+use twofold_clinic::{App, Config, MemoryLog};
+
+/// A clock the test moves.
+#[derive(Debug)]
+pub struct TestClock(AtomicU64);
+
+impl TestClock {
+    /// Starts at `now`.
+    pub fn at(now: u64) -> Arc<TestClock> {
+        Arc::new(TestClock(AtomicU64::new(now)))
+    }
+    /// Moves forward.
+    pub fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A running app.
+pub struct Running {
+    /// `http://localhost:PORT`.
+    pub base: String,
+    /// The app.
+    pub app: App,
+    /// Every log line.
+    pub log: Arc<MemoryLog>,
+    /// The data directory (removed by the test when it passes).
+    pub dir: PathBuf,
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts the app on SQLite in a temporary directory, seeded, with `origin_scheme` "http".
+pub async fn start(clock: Arc<dyn Clock>) -> Running {
+    start_with(clock, None).await
+}
+
+/// Starts the app with an explicit origin (for example `https://localhost:PORT`).
+pub async fn start_with(clock: Arc<dyn Clock>, https: Option<()>) -> Running {
+    let dir = temp_dir("twofold-clinic-test");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let scheme = if https.is_some() { "https" } else { "http" };
+    let base = format!("http://localhost:{port}");
+    let log = Arc::new(MemoryLog::default());
+    let app = App::start(Config {
+        database_url: format!("sqlite://{}?mode=rwc", dir.join("clinic.sqlite3").display()),
+        origin: format!("{scheme}://localhost:{port}"),
+        secret_key: [7; 32],
+        clock,
+        log: log.clone(),
+    })
+    .await
+    .unwrap();
+    assert!(app.seed().await.unwrap());
+    let router = twofold_clinic::router(app.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Running {
+        base,
+        app,
+        log,
+        dir,
+    }
+}
+
+/// Now, aligned to 5 s into a 30 s TOTP step (so that a code computed "now"
+/// stays in its step while the test works).
+pub fn aligned_now() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    now / 30 * 30 + 5
+}
+
+/// Whether this run must not skip tests that need outside tools (CI sets `CI`).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A skip notice that shows even when the test harness captures output.
+pub fn skip_notice(message: &str) {
+    use std::io::Write;
+    let line = format!("SKIPPED: {message}\n");
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
+        let _ = tty.write_all(line.as_bytes());
+    } else {
+        eprint!("{line}");
+    }
+}
