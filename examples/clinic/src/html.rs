@@ -71,11 +71,10 @@ impl<'a> Page<'a> {
     pub(crate) fn render(self) -> Html<String> {
         let nav = match &self.nav {
             Some(nav) => format!(
-                r#"<nav><a href="/profile/security" id="nav-profile">My Profile → Security</a>
-<a href="/settings/security" id="nav-settings-security">Settings → Security</a>
+                r#"<nav><a href="/settings/security" id="nav-settings-security">Settings → Security</a>
 <a href="/settings/staff" id="nav-settings-staff">Settings → Staff</a>
 <a href="/settings/audit" id="nav-audit">Audit log</a>
-<span class="who" id="avatar">{} ({})</span>
+<details class="who"><summary id="avatar">{} ({})</summary><div class="menu"><a href="/profile/security" id="nav-profile">My Profile → Security</a></div></details>
 <form method="post" action="/signout" class="inline">{}<button id="sign-out">Sign out</button></form></nav>"#,
                 esc(nav.name),
                 esc(nav.role),
@@ -114,7 +113,9 @@ const STYLE: &str = "
 body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f8fa}
 header{background:#0b6e79;color:#fff;padding:.6em 1em}
 nav{background:#e4eef0;padding:.5em 1em;display:flex;gap:1em;align-items:center;flex-wrap:wrap}
-nav .who{margin-left:auto;font-weight:600}
+nav .who{margin-left:auto;font-weight:600;position:relative}
+nav .who summary{cursor:pointer}
+nav .menu{position:absolute;right:0;background:#fff;border:1px solid #ccd;padding:.5em;white-space:nowrap;z-index:1}
 main{max-width:54em;margin:1em auto;background:#fff;padding:1em 2em;border-radius:8px}
 section{border-top:1px solid #dde;padding:.5em 0}
 form.inline{display:inline}

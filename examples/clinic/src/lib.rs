@@ -58,10 +58,10 @@ pub const SEED: [(&str, &str, &str, &str); 4] = [
 #[non_exhaustive]
 pub enum AppError {
     /// The database failed.
-    #[error("database error: {0}")]
+    #[error("database error")]
     Database(#[from] sqlx::Error),
     /// twofold's store failed.
-    #[error("two-factor store error: {0}")]
+    #[error("two-factor store error")]
     Store(#[from] twofold::StoreError),
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
@@ -79,7 +79,7 @@ pub enum AppError {
     #[error("password hashing failed: {0}")]
     Password(String),
     /// twofold refused an operation.
-    #[error("two-factor error: {0}")]
+    #[error("two-factor error")]
     TwoFactor(#[from] twofold::TwoFactorError),
 }
 

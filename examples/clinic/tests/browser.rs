@@ -373,6 +373,15 @@ async fn walk(
     tab.expect_path("/profile/security").await;
     tab.expect_text("Two-factor authentication: Off").await;
     assert!(tab.text_of("#avatar").await.contains("Olivia Owner"));
+    // Avatar → My Profile → Security.
+    tab.goto("/settings/staff").await;
+    let _: bool = tab
+        .eval("(() => { document.getElementById('avatar').click(); return true; })()")
+        .await;
+    let menu_open: bool = tab.eval("document.querySelector('details.who').open").await;
+    assert!(menu_open, "the avatar opens its menu");
+    tab.click("#nav-profile").await;
+    tab.expect_path("/profile/security").await;
     tab.shot("01-my-profile-security").await;
     tab.click("#nav-settings-security").await;
     tab.expect_path("/settings/security").await;
@@ -480,6 +489,24 @@ async fn walk(
     }
     assert_ne!(tab.text_of(".passkey-last-used").await, "never");
 
+    // Regenerate the backup codes, after re-entering the password.
+    tab.fill("#regenerate-password", "not my password").await;
+    tab.click("#regenerate-codes").await;
+    tab.expect_text("That password is not correct; backup codes were not changed.")
+        .await;
+    tab.expect_text("9 unused backup codes").await;
+    tab.fill("#regenerate-password", owner.3).await;
+    tab.click("#regenerate-codes").await;
+    tab.expect_path("/security/backup-codes").await;
+    let new_codes: Vec<String> = tab
+        .eval("[...document.querySelectorAll('li.backup-code')].map(e => e.textContent)")
+        .await;
+    assert_eq!(new_codes.len(), 10);
+    assert!(new_codes.iter().all(|code| !codes.contains(code)));
+    seen.backup_codes.extend(new_codes);
+    tab.goto("/profile/security").await;
+    tab.expect_text("10 unused backup codes").await;
+
     // 8. Owner: Settings → Security → 2FA enforcement: Required.
     tab.goto("/settings/security").await;
     tab.fill("#enforcement-mode", "Required").await;
@@ -532,6 +559,12 @@ async fn walk(
     tab.expect_text("requires 2FA").await;
     tab.expect_text("Two-factor authentication: On").await;
     tab.shot("09-disable-refused-while-enforced").await;
+    // Removing the only passkey would turn 2FA off: refused too.
+    tab.goto("/profile/security").await;
+    tab.click(".remove-passkey").await;
+    assert!(tab.exists("#notice-error").await, "{}", tab.text().await);
+    tab.expect_text("Sam's security key").await;
+    tab.expect_text("Two-factor authentication: On").await;
     // Signing in with the hardware-bound passkey.
     tab.sign_out().await;
     tab.sign_in(sam.0, sam.3).await;
@@ -637,6 +670,11 @@ async fn walk(
     tab.goto("/settings/security").await;
     tab.fill("#enforcement-mode", "Optional").await;
     tab.click("#save-enforcement").await;
+    tab.goto("/profile/security").await;
+    tab.click(".remove-passkey").await;
+    tab.expect_text("Passkey removed.").await;
+    assert!(!tab.exists("tr.passkey").await);
+    tab.goto("/settings/security").await;
     tab.fill("#disable-password", "not my password").await;
     tab.click("#disable-2fa").await;
     tab.expect_text("That password is not correct").await;

@@ -1,0 +1,446 @@
+//! The security habits users copy from the example, checked over real HTTP:
+//! cookie flags, CSRF on every form, session rotation at sign-in, permissions,
+//! and bad input answered with a clear 4xx page, never a 500.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+
+use common::TestClock;
+
+fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn session_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("clinic_session="))
+        .map(str::to_string)
+}
+
+fn csrf_of(page: &str) -> String {
+    let marker = r#"name="csrf-token" content=""#;
+    let start = page.find(marker).expect("a CSRF meta tag") + marker.len();
+    page[start..][..page[start..].find('"').unwrap()].to_string()
+}
+
+fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+async fn token(client: &Client, base: &str, path: &str) -> String {
+    csrf_of(
+        &client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+}
+
+/// Signs in with the password; returns the page the app sent the user to.
+async fn sign_in(client: &Client, base: &str, email: &str, password: &str) -> String {
+    let csrf = token(client, base, "/signin").await;
+    let response = client
+        .post(format!("{base}/signin"))
+        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    location(&response)
+}
+
+#[tokio::test]
+async fn cookies_are_http_only_same_site_and_secure_behind_tls() {
+    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let response = client()
+        .get(format!("{}/signin", running.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&response).expect("a session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain-http localhost: {cookie}");
+
+    let tls = common::start_with(TestClock::at(common::aligned_now()), Some(())).await;
+    assert!(tls.app.secure_cookies());
+    let response = client()
+        .get(format!("{}/signin", tls.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&response).expect("a session cookie");
+    assert!(cookie.contains("Secure"), "an https origin: {cookie}");
+}
+
+#[tokio::test]
+async fn every_post_needs_the_session_csrf_token() {
+    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let base = &running.base;
+    let (email, _, _, password) = twofold_clinic::SEED[0];
+    let client = client();
+    let csrf = token(&client, base, "/signin").await;
+    for form in [
+        vec![("email", email), ("password", password)],
+        vec![("email", email), ("password", password), ("csrf", "")],
+        vec![
+            ("email", email),
+            ("password", password),
+            ("csrf", "0123456789abcdef"),
+        ],
+    ] {
+        let response = client
+            .post(format!("{base}/signin"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{form:?}");
+    }
+    // Another session's token does not work either.
+    let other = token(&self::client(), base, "/signin").await;
+    assert_ne!(other, csrf);
+    let response = client
+        .post(format!("{base}/signin"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf", other.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // The JSON endpoints take it in a header.
+    assert_eq!(
+        sign_in(&client, base, email, password).await,
+        "/profile/security"
+    );
+    let response = client
+        .post(format!("{base}/security/passkeys/begin"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let csrf = token(&client, base, "/profile/security").await;
+    let response = client
+        .post(format!("{base}/security/passkeys/begin"))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let options: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(options["rp"]["id"], "localhost");
+}
+
+#[tokio::test]
+async fn every_form_on_every_page_carries_the_token() {
+    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let base = &running.base;
+    let (email, _, _, password) = twofold_clinic::SEED[0];
+    let client = client();
+    assert_eq!(
+        sign_in(&client, base, email, password).await,
+        "/profile/security"
+    );
+    let csrf = token(&client, base, "/profile/security").await;
+    // The setup page too (it is reached by a POST).
+    let setup = client
+        .post(format!("{base}/security/totp/begin"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(setup.headers()["cache-control"], "no-store");
+    let mut pages = vec![setup.text().await.unwrap()];
+    for path in [
+        "/profile/security",
+        "/settings/security",
+        "/settings/staff",
+        "/settings/audit",
+    ] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        pages.push(response.text().await.unwrap());
+    }
+    let mut forms = 0;
+    for page in &pages {
+        for form in page.split("<form").skip(1) {
+            let form = &form[..form.find("</form>").unwrap()];
+            assert!(form.contains(r#"method="post""#), "{form}");
+            assert!(
+                form.contains(r#"name="csrf""#),
+                "a form without a token: {form}"
+            );
+            forms += 1;
+        }
+    }
+    assert!(forms >= 8, "only {forms} forms seen");
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in_and_the_old_one_is_worthless() {
+    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let base = &running.base;
+    let (email, _, _, password) = twofold_clinic::SEED[0];
+    let client = client();
+    let page = client.get(format!("{base}/signin")).send().await.unwrap();
+    let before = session_cookie(&page).unwrap();
+    let before_value = before.split(';').next().unwrap().to_string();
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let response = client
+        .post(format!("{base}/signin"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/profile/security");
+    let after = session_cookie(&response).expect("a new session cookie at sign-in");
+    assert_ne!(after.split(';').next().unwrap(), before_value);
+    // The pre-sign-in id grants nothing.
+    let stale = Client::builder().redirect(Policy::none()).build().unwrap();
+    let response = stale
+        .get(format!("{base}/profile/security"))
+        .header("cookie", &before_value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/signin");
+    // The new one does.
+    let response = client
+        .get(format!("{base}/profile/security"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_accounts_look_the_same() {
+    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let base = &running.base;
+    let client = client();
+    for (email, password) in [
+        ("olivia@smile.example", "wrong"),
+        ("nobody@smile.example", "owner-demo-pass"),
+    ] {
+        let csrf = token(&client, base, "/signin").await;
+        let response = client
+            .post(format!("{base}/signin"))
+            .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("Wrong email or password.")
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_need_the_right_stage_and_role() {
+    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let base = &running.base;
+    let client = client();
+    // Nothing past the password without it.
+    for path in [
+        "/signin/second-step",
+        "/profile/security",
+        "/settings/security",
+        "/settings/staff",
+        "/settings/audit",
+        "/security/backup-codes",
+    ] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(location(&response), "/signin", "{path}");
+    }
+    // Staff may neither change enforcement nor reset anyone, even by posting directly.
+    let (email, _, _, password) = twofold_clinic::SEED[2];
+    assert_eq!(
+        sign_in(&client, base, email, password).await,
+        "/profile/security"
+    );
+    let csrf = token(&client, base, "/settings/security").await;
+    let page = client
+        .get(format!("{base}/settings/security"))
+        .send()
+        .await
+        .unwrap();
+    let page = page.text().await.unwrap();
+    assert!(page.contains("enforcement-readonly"));
+    assert!(!page.contains("enforcement-mode"));
+    let response = client
+        .post(format!("{base}/settings/security/enforcement"))
+        .form(&[("mode", "Required"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/settings/security");
+    let page = client
+        .get(format!("{base}/settings/security"))
+        .send()
+        .await
+        .unwrap();
+    let page = page.text().await.unwrap();
+    assert!(page.contains("notice-error"), "{page}");
+    assert!(page.contains(r#"<strong id="enforcement-value">Optional</strong>"#));
+    let owner = running
+        .app
+        .user_by_email(twofold_clinic::SEED[0].0)
+        .await
+        .unwrap()
+        .unwrap();
+    let response = client
+        .post(format!("{base}/settings/staff/disable"))
+        .form(&[
+            ("user", owner.id.as_str()),
+            ("reason", "x"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/settings/staff");
+    assert!(
+        running
+            .app
+            .audit_log(twofold_clinic::CLINIC)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.event != "admin_reset")
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_answer_not_a_server_error() {
+    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let base = &running.base;
+    let client = client();
+    let (email, _, _, password) = twofold_clinic::SEED[0];
+    assert_eq!(
+        sign_in(&client, base, email, password).await,
+        "/profile/security"
+    );
+    let csrf = token(&client, base, "/profile/security").await;
+    let csrf = csrf.as_str();
+    let long = "9".repeat(10_000);
+    let huge = "x".repeat(100_000);
+    let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "/security/totp/confirm",
+            vec![("code", "abc"), ("csrf", csrf)],
+        ),
+        (
+            "/security/totp/confirm",
+            vec![("code", long.as_str()), ("csrf", csrf)],
+        ),
+        ("/security/totp/confirm", vec![("csrf", csrf)]),
+        (
+            "/security/passkeys/remove",
+            vec![("id", "!!not base64!!"), ("csrf", csrf)],
+        ),
+        (
+            "/security/passkeys/remove",
+            vec![("id", "AAAA"), ("csrf", csrf)],
+        ),
+        (
+            "/settings/security/enforcement",
+            vec![("mode", "Sometimes"), ("csrf", csrf)],
+        ),
+        (
+            "/settings/staff/disable",
+            vec![("user", "nobody"), ("reason", "x"), ("csrf", csrf)],
+        ),
+        (
+            "/security/disable",
+            vec![("password", "wrong"), ("csrf", csrf)],
+        ),
+        (
+            "/security/backup-codes/regenerate",
+            vec![("password", "wrong"), ("csrf", csrf)],
+        ),
+        (
+            "/signin",
+            vec![("email", huge.as_str()), ("password", "x"), ("csrf", csrf)],
+        ),
+    ];
+    for (path, form) in &forms {
+        let response = client
+            .post(format!("{base}{path}"))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_client_error() || status.is_redirection() || status == StatusCode::OK,
+            "{path}: {status}"
+        );
+    }
+    for body in [
+        "not json",
+        "{}",
+        r#"{"credential": 5}"#,
+        r#"{"credential": {"id": "x"}}"#,
+    ] {
+        let response = client
+            .post(format!("{base}/security/passkeys/finish"))
+            .header("x-csrf-token", csrf)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{body}: {}",
+            response.status()
+        );
+    }
+    // Still signed in, nothing changed.
+    let page = client
+        .get(format!("{base}/settings/security"))
+        .send()
+        .await
+        .unwrap();
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Two-factor authentication: <strong>Off</strong>"));
+    assert!(page.contains(r#"<option value="Optional" selected>"#));
+}
