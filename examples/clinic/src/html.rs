@@ -128,7 +128,7 @@ button,.button{font-size:1em;padding:.3em .8em;margin:.2em 0}
 .notice.info{background:#e8eefc}
 .secret{font-family:monospace;font-size:1.3em;letter-spacing:.05em}
 .setup{display:flex;gap:2em;align-items:center;flex-wrap:wrap}
-.qr svg{width:220px;height:220px}
+.qr svg{width:264px;height:264px;shape-rendering:crispEdges}
 ol.codes{font-family:monospace;font-size:1.2em;columns:2}
 table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #dde;padding:.3em;text-align:left;vertical-align:top}

@@ -206,6 +206,29 @@ impl Tab {
         secret
     }
 
+    /// "Scan the code on screen": a picture of the QR code as the page shows
+    /// it, decoded by an independent QR decoder (rqrr), as a phone's camera would.
+    async fn scan_qr(&self) -> String {
+        let element = self.page.find_element("#qr").await.unwrap();
+        let picture = element
+            .screenshot(CaptureScreenshotFormat::Png)
+            .await
+            .unwrap();
+        std::fs::write(self.shots.join("03-qr-code-as-scanned.png"), &picture).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(picture));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let (width, height) = (info.width as usize, info.height as usize);
+        let channels = info.color_type.samples();
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+            pixels[(y * width + x) * channels]
+        });
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code in the picture");
+        grids[0].decode().unwrap().1
+    }
+
     async fn qr(&self) -> String {
         let svg: String = self
             .eval("(document.querySelector('#qr svg') || {}).outerHTML || ''")
@@ -403,7 +426,20 @@ async fn walk(
     assert_ne!(tab.qr().await, first_qr, "a new QR code on every setup");
     seen.secrets.extend([first_secret, secret.clone()]);
 
-    // 3-4. Confirm with the app's code. Troubleshooting: "6-digit code rejected: time
+    // 3. Scan the code on screen: it holds the same secret as the manual entry.
+    let scanned = tab.scan_qr().await;
+    assert!(scanned.starts_with("otpauth://totp/"), "{scanned}");
+    assert!(
+        scanned.contains(&format!("secret={secret}")),
+        "{scanned} vs {secret}"
+    );
+    assert!(scanned.contains("issuer=Smile%20Dental"), "{scanned}");
+    assert!(
+        scanned.contains("Smile%20Dental:olivia@smile.example?"),
+        "{scanned}"
+    );
+
+    // 4. Confirm with the app's code. Troubleshooting: "6-digit code rejected: time
     // skew on phone" – a phone five minutes slow gives a code the server refuses,
     // with the advice to sync the phone's clock.
     tab.fill("#verify-code", &code_at(&secret, now() - 300))
