@@ -111,7 +111,7 @@ pub(crate) async fn insert_user(pool: &AnyPool, user: &User) -> Result<(), sqlx:
     )
     .bind(&user.id)
     .bind(&user.clinic)
-    .bind(&user.email)
+    .bind(user.email.trim().to_lowercase())
     .bind(&user.name)
     .bind(&user.role)
     .bind(&user.password_hash)

@@ -148,7 +148,8 @@ function showError(e){const p=document.getElementById('passkey-error');if(p){p.t
 async function passkeyRegister(){
   try{
     const name=(document.getElementById('passkey-name')||{}).value||'';
-    const options=await postJson('/security/passkeys/begin');
+    const password=(document.getElementById('passkey-password')||{}).value||'';
+    const options=await postJson('/security/passkeys/begin',{password});
     const publicKey=PublicKeyCredential.parseCreationOptionsFromJSON(options);
     const credential=await navigator.credentials.create({publicKey});
     const done=await postJson('/security/passkeys/finish',{name,credential:credential.toJSON()});

@@ -147,12 +147,106 @@ async fn member(app: &App, session: &Session) -> Result<(User, u64), Response> {
     }
 }
 
-/// The user who may set up a factor: signed in, or forced into setup.
-async fn enroller(app: &App, session: &Session) -> Result<(User, bool), Response> {
-    match auth(session).await {
-        Some(Auth::SignedIn { user, .. }) => Ok((load_user(app, &user).await?, false)),
-        Some(Auth::MustEnrol { user, .. }) => Ok((load_user(app, &user).await?, true)),
-        _ => Err(Redirect::to("/signin").into_response()),
+/// How long a password entry counts as fresh for changing factors ("sudo mode"):
+/// the policy's default for self-disable.
+const REAUTH_SECONDS: u64 = 300;
+
+/// What an enrolment request is about to do.
+#[derive(Clone, Copy)]
+enum Gate<'a> {
+    /// Start a change (new app, new passkey): with 2FA already on, the password
+    /// must have been entered recently or be given now.
+    Change(Option<&'a str>),
+    /// Finish a change started under `Change`.
+    Finish,
+}
+
+/// Why an enrolment request was refused: a page for forms, words for `fetch`.
+struct Refused {
+    response: Response,
+    status: StatusCode,
+    message: &'static str,
+}
+
+impl Refused {
+    fn sign_in() -> Refused {
+        Refused {
+            response: Redirect::to("/signin").into_response(),
+            status: StatusCode::UNAUTHORIZED,
+            message: "Sign in again.",
+        }
+    }
+}
+
+/// Re-checks the password when given (and then counts it as fresh), or accepts
+/// a password entered in the last five minutes. Returns when it was entered.
+async fn recent_password(
+    app: &App,
+    session: &Session,
+    user: &User,
+    password_at: u64,
+    given: Option<&str>,
+) -> Option<u64> {
+    match given.filter(|password| !password.is_empty()) {
+        Some(password) => {
+            let at = reauthenticate(app, user, password)?;
+            let auth = Auth::SignedIn {
+                user: user.id.clone(),
+                password_at: at,
+            };
+            let _ = session.insert(AUTH, &auth).await;
+            Some(at)
+        }
+        None => (app.now().saturating_sub(password_at) <= REAUTH_SECONDS).then_some(password_at),
+    }
+}
+
+/// The user who may set up a factor: signed in (with a fresh password when 2FA
+/// is already on), or forced into setup (only while they still have no factor).
+async fn enroller(app: &App, session: &Session, gate: Gate<'_>) -> Result<(User, bool), Refused> {
+    let (user, password_at) = match auth(session).await {
+        Some(Auth::SignedIn { user, password_at }) => (user, Some(password_at)),
+        Some(Auth::MustEnrol { user, .. }) => (user, None),
+        _ => return Err(Refused::sign_in()),
+    };
+    let user = load_user(app, &user).await.map_err(|response| Refused {
+        response,
+        ..Refused::sign_in()
+    })?;
+    let status = app
+        .two_factor()
+        .status(&account(&user))
+        .await
+        .map_err(|error| Refused {
+            response: internal(app, "status", &error),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "Try again.",
+        })?;
+    match password_at {
+        // A forced-setup session that outlived the user's own setup elsewhere
+        // must not add another factor: sign in again, with the factor.
+        None if status.enabled => {
+            let _ = session.flush().await;
+            Err(Refused::sign_in())
+        }
+        None => Ok((user, true)),
+        Some(password_at) => {
+            if let Gate::Change(given) = gate
+                && status.enabled
+                && recent_password(app, session, &user, password_at, given)
+                    .await
+                    .is_none()
+            {
+                let message = "Re-enter your password to change how you sign in.";
+                flash(session, "error", message).await;
+                return Err(Refused {
+                    response: Redirect::to("/profile/security").into_response(),
+                    status: StatusCode::FORBIDDEN,
+                    message,
+                });
+            }
+            Ok((user, false))
+        }
     }
 }
 
@@ -301,6 +395,8 @@ async fn sign_in(
     if let Err(error) = session.cycle_id().await {
         return internal(&app, "session", &error);
     }
+    // Whoever this session belonged to before, it is now only this password step.
+    let _ = session.remove_value(AUTH).await;
     csrf::renew(&session).await;
     let step = app.two_factor().begin_sign_in(&account(&user)).await;
     let step = match step {
@@ -584,7 +680,10 @@ async fn second_step_passkey(
     {
         Ok(done) => {
             record(&app, &user.clinic, &done.events).await;
-            let _ = complete_sign_in(&app, &session, &user, "/profile/security").await;
+            let response = complete_sign_in(&app, &session, &user, "/profile/security").await;
+            if response.status().is_server_error() {
+                return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again.");
+            }
             Json(json!({ "redirect": "/profile/security" })).into_response()
         }
         Err(failure) => {
@@ -711,10 +810,21 @@ async fn personal_security(app: &App, user: &User, token: &str) -> Result<String
     if status.totp {
         body.push_str(r#"<p id="totp-state">Authenticator app: set up.</p>"#);
     }
+    // With 2FA on, changing factors needs the password (unless entered in the last 5 minutes).
+    let password_field = |id: &str| {
+        if status.enabled {
+            format!(
+                r#"<label>Your password (if you signed in more than 5 minutes ago) <input type="password" name="password" id="{id}" autocomplete="current-password"></label>"#
+            )
+        } else {
+            String::new()
+        }
+    };
     let _ = write!(
         body,
-        r#"<form method="post" action="/security/totp/begin">{}<button id="setup-totp">{}</button></form></section>"#,
+        r#"<form method="post" action="/security/totp/begin">{}{}<button id="setup-totp">{}</button></form></section>"#,
         csrf_field(token),
+        password_field("totp-password"),
         if status.totp {
             "Set up authenticator app again (new phone)"
         } else {
@@ -732,7 +842,7 @@ async fn personal_security(app: &App, user: &User, token: &str) -> Result<String
             let _ = write!(
                 body,
                 r#"<tr class="passkey"><td class="passkey-name">{}</td><td class="passkey-kind">{}</td><td>{}</td><td class="passkey-last-used">{}</td>
-<td><form method="post" action="/security/passkeys/remove">{}<input type="hidden" name="id" value="{}"><button class="remove-passkey">Remove</button></form></td></tr>"#,
+<td><form method="post" action="/security/passkeys/remove">{}<input type="hidden" name="id" value="{}"><input type="password" name="password" class="remove-password" placeholder="Your password" autocomplete="current-password"><button class="remove-passkey">Remove</button></form></td></tr>"#,
                 esc(&passkey.name),
                 if passkey.backed_up {
                     "synced"
@@ -749,10 +859,12 @@ async fn personal_security(app: &App, user: &User, token: &str) -> Result<String
         }
         body.push_str("</table>");
     }
-    body.push_str(
-        r#"<label>Passkey name <input type="text" id="passkey-name" maxlength="64" value="My passkey"></label>
+    let _ = write!(
+        body,
+        r#"<label>Passkey name <input type="text" id="passkey-name" maxlength="64" value="My passkey"></label>{}
 <button type="button" id="setup-passkey" onclick="passkeyRegister()">Set up passkey</button>
 <p class="notice error" id="passkey-error" hidden></p></section>"#,
+        password_field("passkey-password")
     );
     body.push_str(r#"<section id="backup-codes"><h2>Backup codes</h2>"#);
     match status.backup_codes_remaining {
@@ -819,11 +931,22 @@ fn back_to(forced: bool) -> &'static str {
     }
 }
 
-async fn totp_begin(State(app): State<App>, session: Session) -> Response {
-    let (user, forced) = match enroller(&app, &session).await {
-        Ok(enroller) => enroller,
-        Err(response) => return response,
-    };
+#[derive(Deserialize)]
+struct MaybePassword {
+    #[serde(default)]
+    password: String,
+}
+
+async fn totp_begin(
+    State(app): State<App>,
+    session: Session,
+    Form(form): Form<MaybePassword>,
+) -> Response {
+    let (user, forced) =
+        match enroller(&app, &session, Gate::Change(Some(form.password.as_str()))).await {
+            Ok(enroller) => enroller,
+            Err(refused) => return refused.response,
+        };
     let enrollment = match app
         .two_factor()
         .begin_totp_enrollment(&account(&user))
@@ -913,9 +1036,9 @@ async fn totp_confirm(
     session: Session,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let (user, forced) = match enroller(&app, &session).await {
+    let (user, forced) = match enroller(&app, &session, Gate::Finish).await {
         Ok(enroller) => enroller,
-        Err(response) => return response,
+        Err(refused) => return refused.response,
     };
     match app
         .two_factor()
@@ -1116,10 +1239,15 @@ async fn disable(
     }
 }
 
-async fn passkey_begin(State(app): State<App>, session: Session) -> Response {
-    let (user, _) = match enroller(&app, &session).await {
+async fn passkey_begin(
+    State(app): State<App>,
+    session: Session,
+    Json(body): Json<MaybePassword>,
+) -> Response {
+    let (user, _) = match enroller(&app, &session, Gate::Change(Some(body.password.as_str()))).await
+    {
         Ok(enroller) => enroller,
-        Err(_) => return json_error(StatusCode::UNAUTHORIZED, "Sign in again."),
+        Err(refused) => return json_error(refused.status, refused.message),
     };
     match app
         .two_factor()
@@ -1142,12 +1270,18 @@ async fn passkey_finish(
     session: Session,
     Json(body): Json<CredentialBody>,
 ) -> Response {
-    let (user, forced) = match enroller(&app, &session).await {
+    let (user, forced) = match enroller(&app, &session, Gate::Finish).await {
         Ok(enroller) => enroller,
-        Err(_) => return json_error(StatusCode::UNAUTHORIZED, "Sign in again."),
+        Err(refused) => return json_error(refused.status, refused.message),
     };
     let name = match body.name.trim() {
         "" => "Passkey",
+        name if name.chars().count() > MAX_NAME => {
+            return json_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "A passkey name has at most 64 characters.",
+            );
+        }
         name => name,
     };
     match app
@@ -1180,7 +1314,13 @@ async fn passkey_finish(
 #[derive(Deserialize)]
 struct RemoveForm {
     id: String,
+    #[serde(default)]
+    password: String,
 }
+
+/// The longest passkey name and admin-reset reason kept.
+const MAX_NAME: usize = 64;
+const MAX_REASON: usize = 200;
 
 async fn passkey_remove(
     State(app): State<App>,
@@ -1193,6 +1333,23 @@ async fn passkey_remove(
     };
     let Some(id) = CredentialId::from_base64url(&form.id) else {
         flash(&session, "error", "That passkey id could not be read.").await;
+        return Redirect::to("/profile/security").into_response();
+    };
+    let Some(password_at) = recent_password(
+        &app,
+        &session,
+        &user,
+        password_at,
+        Some(form.password.as_str()),
+    )
+    .await
+    else {
+        flash(
+            &session,
+            "error",
+            "Re-enter your password to remove a passkey (the password was wrong or missing).",
+        )
+        .await;
         return Redirect::to("/profile/security").into_response();
     };
     match app
@@ -1410,6 +1567,10 @@ async fn staff_disable(
         Ok(member) => member,
         Err(response) => return response,
     };
+    if form.reason.trim().chars().count() > MAX_REASON {
+        flash(&session, "error", "A reason has at most 200 characters.").await;
+        return Redirect::to("/settings/staff").into_response();
+    }
     let target = match db::user_by_id(app.pool(), &form.user).await {
         Ok(Some(target)) if target.clinic == actor.clinic => target,
         Ok(_) => {

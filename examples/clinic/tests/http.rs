@@ -15,6 +15,7 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 
 use common::TestClock;
+use twofold::Clock;
 
 fn client() -> Client {
     Client::builder()
@@ -160,6 +161,44 @@ async fn every_post_needs_the_session_csrf_token() {
     assert_eq!(options["rp"]["id"], "localhost");
 }
 
+fn code_at(secret: &str, time: u64) -> String {
+    let secret: String = secret.split_whitespace().collect();
+    let key = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &secret).unwrap();
+    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, time)
+}
+
+/// Sets up an authenticator app for `email` through the facade (as another
+/// session would); returns the secret.
+async fn enrol(running: &common::Running, email: &str) -> String {
+    let user = running.app.user_by_email(email).await.unwrap().unwrap();
+    let account = twofold::Account {
+        user: &user.id,
+        organization: &user.clinic,
+        role: &user.role,
+        name: &user.email,
+    };
+    let tf = running.app.two_factor();
+    let setup = tf.begin_totp_enrollment(&account).await.unwrap().value;
+    let code = code_at(&setup.manual_entry_secret, running.app.now());
+    tf.confirm_totp_enrollment(&account, &code).await.unwrap();
+    setup.manual_entry_secret
+}
+
+/// Every `<form>` in `page`: all POST, all with the token.
+fn forms_in(page: &str) -> usize {
+    let mut forms = 0;
+    for form in page.split("<form").skip(1) {
+        let form = &form[..form.find("</form>").unwrap()];
+        assert!(form.contains(r#"method="post""#), "{form}");
+        assert!(
+            form.contains(r#"name="csrf""#),
+            "a form without a token: {form}"
+        );
+        forms += 1;
+    }
+    forms
+}
+
 #[tokio::test]
 async fn every_form_on_every_page_carries_the_token() {
     let running = common::start(TestClock::at(common::aligned_now())).await;
@@ -190,19 +229,238 @@ async fn every_form_on_every_page_carries_the_token() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         pages.push(response.text().await.unwrap());
     }
-    let mut forms = 0;
-    for page in &pages {
-        for form in page.split("<form").skip(1) {
-            let form = &form[..form.find("</form>").unwrap()];
-            assert!(form.contains(r#"method="post""#), "{form}");
-            assert!(
-                form.contains(r#"name="csrf""#),
-                "a form without a token: {form}"
-            );
-            forms += 1;
+    let forms: usize = pages.iter().map(|page| forms_in(page)).sum();
+    assert!(forms >= 8, "only {forms} forms seen");
+
+    // With factors set up, the conditional forms appear: the second step, the
+    // backup-code and disable forms, the staff resets, and the forced setup.
+    let clock = TestClock::at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let [owner, _, sam, sara] = twofold_clinic::SEED;
+    let owner_secret = enrol(&running, owner.0).await;
+    enrol(&running, sam.0).await;
+    clock.advance(30);
+    let client = self::client();
+    assert_eq!(
+        sign_in(&client, base, owner.0, owner.3).await,
+        "/signin/second-step"
+    );
+    let second_step = client
+        .get(format!("{base}/signin/second-step"))
+        .send()
+        .await
+        .unwrap();
+    let second_step = second_step.text().await.unwrap();
+    assert!(second_step.contains("totp-code") && second_step.contains("backup-code"));
+    let mut forms = forms_in(&second_step);
+    let csrf = csrf_of(&second_step);
+    let code = code_at(&owner_secret, clock.now());
+    let response = client
+        .post(format!("{base}/signin/second-step/code"))
+        .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/profile/security");
+    for path in ["/profile/security", "/settings/security", "/settings/staff"] {
+        let page = client.get(format!("{base}{path}")).send().await.unwrap();
+        let page = page.text().await.unwrap();
+        if path == "/settings/staff" {
+            assert!(page.contains("disable-user-2fa"), "{page}");
+        } else {
+            assert!(page.contains("regenerate-codes") && page.contains("disable-2fa"));
+        }
+        forms += forms_in(&page);
+    }
+    let csrf = token(&client, base, "/settings/security").await;
+    let response = client
+        .post(format!("{base}/settings/security/enforcement"))
+        .form(&[("mode", "Required"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/settings/security");
+    let staff = self::client();
+    assert_eq!(sign_in(&staff, base, sara.0, sara.3).await, "/signin/setup");
+    let setup = staff
+        .get(format!("{base}/signin/setup"))
+        .send()
+        .await
+        .unwrap();
+    forms += forms_in(&setup.text().await.unwrap());
+    assert!(forms >= 16, "only {forms} forms seen");
+}
+
+#[tokio::test]
+async fn half_signed_in_sessions_reach_nothing_else() {
+    let clock = TestClock::at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let [owner, _, sam, sara] = twofold_clinic::SEED;
+    enrol(&running, owner.0).await;
+    enrol(&running, sam.0).await;
+    // Required, so that Sara (no factor) is sent to setup.
+    let owner_user = running.app.user_by_email(owner.0).await.unwrap().unwrap();
+    running
+        .app
+        .two_factor()
+        .change_enforcement(
+            &twofold::Account {
+                user: &owner_user.id,
+                organization: &owner_user.clinic,
+                role: &owner_user.role,
+                name: &owner_user.email,
+            },
+            twofold::Mode::Required,
+        )
+        .await
+        .unwrap();
+    let second_step = client();
+    assert_eq!(
+        sign_in(&second_step, base, sam.0, sam.3).await,
+        "/signin/second-step"
+    );
+    let must_enrol = client();
+    assert_eq!(
+        sign_in(&must_enrol, base, sara.0, sara.3).await,
+        "/signin/setup"
+    );
+    for (client, home) in [(&second_step, "/signin"), (&must_enrol, "/signin/setup")] {
+        for path in [
+            "/profile/security",
+            "/settings/security",
+            "/settings/staff",
+            "/settings/audit",
+            "/security/backup-codes",
+        ] {
+            let response = client.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(location(&response), home, "{path}");
+        }
+        let csrf = token(client, base, "/signin").await;
+        for (path, form) in [
+            ("/security/disable", vec![("password", sam.3)]),
+            (
+                "/security/backup-codes/regenerate",
+                vec![("password", sam.3)],
+            ),
+            ("/settings/security/enforcement", vec![("mode", "Off")]),
+            (
+                "/settings/staff/disable",
+                vec![("user", owner_user.id.as_str()), ("reason", "x")],
+            ),
+            ("/security/passkeys/remove", vec![("id", "AAAA")]),
+        ] {
+            let mut form = form.clone();
+            form.push(("csrf", csrf.as_str()));
+            let response = client
+                .post(format!("{base}{path}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(location(&response), home, "{path}");
         }
     }
-    assert!(forms >= 8, "only {forms} forms seen");
+    // The second-step session cannot start a setup either.
+    let csrf = token(&second_step, base, "/signin").await;
+    let response = second_step
+        .post(format!("{base}/security/totp/begin"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/signin");
+    let log = running.app.audit_log(twofold_clinic::CLINIC).await.unwrap();
+    assert!(log.iter().all(|e| !matches!(
+        e.event.as_str(),
+        "two_factor_disabled" | "backup_codes_regenerated" | "admin_reset"
+    )));
+    assert_eq!(
+        running
+            .app
+            .two_factor()
+            .policy(twofold_clinic::CLINIC)
+            .await
+            .unwrap()
+            .document()
+            .enforcement
+            .mode,
+        twofold::Mode::Required
+    );
+
+    // A forced-setup session that outlives the user's own setup (done in
+    // another session) may not add a second factor: it must sign in again.
+    let csrf = token(&must_enrol, base, "/signin").await;
+    enrol(&running, sara.0).await;
+    let response = must_enrol
+        .post(format!("{base}/security/totp/begin"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/signin");
+    let response = must_enrol
+        .get(format!("{base}/signin/setup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/");
+    let response = must_enrol.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(location(&response), "/signin");
+}
+
+#[tokio::test]
+async fn changing_factors_with_2fa_on_needs_a_fresh_password() {
+    let clock = TestClock::at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let owner = twofold_clinic::SEED[0];
+    let secret = enrol(&running, owner.0).await;
+    clock.advance(30);
+    let client = client();
+    assert_eq!(
+        sign_in(&client, base, owner.0, owner.3).await,
+        "/signin/second-step"
+    );
+    let csrf = token(&client, base, "/signin/second-step").await;
+    let code = code_at(&secret, clock.now());
+    let response = client
+        .post(format!("{base}/signin/second-step/code"))
+        .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/profile/security");
+    let csrf = token(&client, base, "/profile/security").await;
+    let begin = async |password: &str| {
+        client
+            .post(format!("{base}/security/totp/begin"))
+            .form(&[("password", password), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
+    };
+    let passkey = async || {
+        client
+            .post(format!("{base}/security/passkeys/begin"))
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // Just signed in: fresh.
+    assert_eq!(begin("").await.status(), StatusCode::OK);
+    // Six minutes later: the password is needed, and must be right.
+    clock.advance(360);
+    assert_eq!(location(&begin("").await), "/profile/security");
+    assert_eq!(location(&begin("wrong").await), "/profile/security");
+    assert_eq!(passkey().await, StatusCode::FORBIDDEN);
+    assert_eq!(begin(owner.3).await.status(), StatusCode::OK);
+    // … which counts as fresh for the next five minutes.
+    assert_eq!(passkey().await, StatusCode::OK);
 }
 
 #[tokio::test]
