@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Form, State};
+use axum::extract::{Form, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -133,6 +134,25 @@ async fn load_user(app: &App, id: &str) -> Result<User, Response> {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(Redirect::to("/signin").into_response()),
         Err(error) => Err(internal(app, "loading a user", &error)),
+    }
+}
+
+/// The signed-in user, as an extractor: anyone else is redirected (to sign-in,
+/// or back to the forced setup).
+struct Member {
+    user: User,
+    password_at: u64,
+}
+
+impl FromRequestParts<App> for Member {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Member, Response> {
+        let session = Session::from_request_parts(parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (user, password_at) = member(app, &session).await?;
+        Ok(Member { user, password_at })
     }
 }
 
@@ -323,8 +343,7 @@ fn explain(error: &TwoFactorError) -> String {
 // ---------------------------------------------------------------------------
 // Sign-in
 
-async fn home(State(app): State<App>, session: Session) -> Response {
-    let _ = app;
+async fn home(session: Session) -> Response {
     match auth(&session).await {
         Some(Auth::SignedIn { .. }) => Redirect::to("/profile/security").into_response(),
         Some(Auth::MustEnrol { .. }) => Redirect::to("/signin/setup").into_response(),
@@ -761,12 +780,20 @@ async fn sign_out(State(app): State<App>, session: Session) -> Response {
 fn factor_setup_sections(token: &str) -> String {
     format!(
         r#"<section id="totp-setup"><h2>Authenticator app</h2>
-<form method="post" action="/security/totp/begin">{csrf}<button id="setup-totp">Set up authenticator app</button></form></section>
-<section id="passkey-setup"><h2>Passkeys</h2>
-<label>Passkey name <input type="text" id="passkey-name" maxlength="64" value="My passkey"></label>
+<form method="post" action="/security/totp/begin">{}<button id="setup-totp">Set up authenticator app</button></form></section>
+<section id="passkey-setup"><h2>Passkeys</h2>{}</section>"#,
+        csrf_field(token),
+        passkey_setup("")
+    )
+}
+
+/// "Set up passkey": a name, the button that runs the ceremony, and where its
+/// errors show; `extra` goes between (the password field, when needed).
+fn passkey_setup(extra: &str) -> String {
+    format!(
+        r#"<label>Passkey name <input type="text" id="passkey-name" maxlength="64" value="My passkey"></label>{extra}
 <button type="button" id="setup-passkey" onclick="passkeyRegister()">Set up passkey</button>
-<p class="notice error" id="passkey-error" hidden></p></section>"#,
-        csrf = csrf_field(token)
+<p class="notice error" id="passkey-error" hidden></p>"#
     )
 }
 
@@ -859,13 +886,8 @@ async fn personal_security(app: &App, user: &User, token: &str) -> Result<String
         }
         body.push_str("</table>");
     }
-    let _ = write!(
-        body,
-        r#"<label>Passkey name <input type="text" id="passkey-name" maxlength="64" value="My passkey"></label>{}
-<button type="button" id="setup-passkey" onclick="passkeyRegister()">Set up passkey</button>
-<p class="notice error" id="passkey-error" hidden></p></section>"#,
-        password_field("passkey-password")
-    );
+    body.push_str(&passkey_setup(&password_field("passkey-password")));
+    body.push_str("</section>");
     body.push_str(r#"<section id="backup-codes"><h2>Backup codes</h2>"#);
     match status.backup_codes_remaining {
         Some(remaining) => {
@@ -905,11 +927,11 @@ async fn personal_security(app: &App, user: &User, token: &str) -> Result<String
     Ok(body)
 }
 
-async fn profile_security(State(app): State<App>, session: Session) -> Response {
-    let (user, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
+async fn profile_security(
+    State(app): State<App>,
+    session: Session,
+    Member { user, .. }: Member,
+) -> Response {
     let token = csrf::token(&session).await;
     let mut body = take_flash(&session).await;
     match personal_security(&app, &user, &token).await {
@@ -973,14 +995,20 @@ async fn totp_begin(
         form = confirm_form(&token),
         csrf = csrf_field(&token),
     );
-    let page = Page::bare("Set up authenticator app").body(&body);
-    let page = if forced {
-        page.csrf(&token)
-    } else {
-        page.nav(nav(&user, &token))
-    };
+    let page = setup_page(&body, forced, &user, &token);
     // The page holds a secret: never cache it.
     ([(header::CACHE_CONTROL, "no-store")], page.render()).into_response()
+}
+
+/// The authenticator-app setup page: in the site's frame when signed in, bare
+/// during forced setup (nothing else is reachable yet).
+fn setup_page<'a>(body: &str, forced: bool, user: &'a User, token: &'a str) -> Page<'a> {
+    let page = Page::bare("Set up authenticator app").body(body);
+    if forced {
+        page.csrf(token)
+    } else {
+        page.nav(nav(user, token))
+    }
 }
 
 fn confirm_form(token: &str) -> String {
@@ -1073,22 +1101,13 @@ async fn totp_confirm(
                 confirm_form(&token),
                 csrf_field(&token)
             );
-            let page = Page::bare("Set up authenticator app").body(&body);
-            let page = if forced {
-                page.csrf(&token)
-            } else {
-                page.nav(nav(&user, &token))
-            };
+            let page = setup_page(&body, forced, &user, &token);
             (StatusCode::UNPROCESSABLE_ENTITY, page.render()).into_response()
         }
     }
 }
 
-async fn show_backup_codes(State(app): State<App>, session: Session) -> Response {
-    let (user, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
+async fn show_backup_codes(session: Session, Member { user, .. }: Member) -> Response {
     let token = csrf::token(&session).await;
     let codes = session
         .remove::<Vec<String>>(NEW_CODES)
@@ -1154,12 +1173,9 @@ fn reauthenticate(app: &App, user: &User, password: &str) -> Option<u64> {
 async fn regenerate_codes(
     State(app): State<App>,
     session: Session,
+    Member { user, .. }: Member,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let (user, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
     let Some(at) = reauthenticate(&app, &user, &form.password) else {
         flash(
             &session,
@@ -1194,12 +1210,9 @@ async fn regenerate_codes(
 async fn disable(
     State(app): State<App>,
     session: Session,
+    Member { user, .. }: Member,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let (user, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
     let Some(at) = reauthenticate(&app, &user, &form.password) else {
         flash(
             &session,
@@ -1325,12 +1338,9 @@ const MAX_REASON: usize = 200;
 async fn passkey_remove(
     State(app): State<App>,
     session: Session,
+    Member { user, password_at }: Member,
     Form(form): Form<RemoveForm>,
 ) -> Response {
-    let (user, password_at) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
     let Some(id) = CredentialId::from_base64url(&form.id) else {
         flash(&session, "error", "That passkey id could not be read.").await;
         return Redirect::to("/profile/security").into_response();
@@ -1377,11 +1387,11 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-async fn settings_security(State(app): State<App>, session: Session) -> Response {
-    let (user, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
+async fn settings_security(
+    State(app): State<App>,
+    session: Session,
+    Member { user, .. }: Member,
+) -> Response {
     let token = csrf::token(&session).await;
     let policy = match app.two_factor().policy(&user.clinic).await {
         Ok(policy) => policy,
@@ -1441,12 +1451,9 @@ struct ModeForm {
 async fn set_enforcement(
     State(app): State<App>,
     session: Session,
+    Member { user, .. }: Member,
     Form(form): Form<ModeForm>,
 ) -> Response {
-    let (user, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
     let mode = match form.mode.as_str() {
         "Off" => Mode::Off,
         "Optional" => Mode::Optional,
@@ -1475,11 +1482,11 @@ async fn set_enforcement(
     }
 }
 
-async fn settings_staff(State(app): State<App>, session: Session) -> Response {
-    let (user, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
+async fn settings_staff(
+    State(app): State<App>,
+    session: Session,
+    Member { user, .. }: Member,
+) -> Response {
     let token = csrf::token(&session).await;
     let staff = match db::users_of(app.pool(), &user.clinic).await {
         Ok(staff) => staff,
@@ -1561,12 +1568,9 @@ struct StaffDisableForm {
 async fn staff_disable(
     State(app): State<App>,
     session: Session,
+    Member { user: actor, .. }: Member,
     Form(form): Form<StaffDisableForm>,
 ) -> Response {
-    let (actor, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
     if form.reason.trim().chars().count() > MAX_REASON {
         flash(&session, "error", "A reason has at most 200 characters.").await;
         return Redirect::to("/settings/staff").into_response();
@@ -1606,11 +1610,11 @@ async fn staff_disable(
     }
 }
 
-async fn audit_page(State(app): State<App>, session: Session) -> Response {
-    let (user, _) = match member(&app, &session).await {
-        Ok(member) => member,
-        Err(response) => return response,
-    };
+async fn audit_page(
+    State(app): State<App>,
+    session: Session,
+    Member { user, .. }: Member,
+) -> Response {
     let token = csrf::token(&session).await;
     let (entries, staff) = match (
         db::audit_log(app.pool(), &user.clinic).await,
