@@ -528,7 +528,20 @@ async fn factor_failure(
         }
         _ => {}
     }
-    flash(session, "error", &explain(&failure.error)).await;
+    let mut text = explain(&failure.error);
+    // A wrong answer may start a back-off: say how long to wait right away.
+    if matches!(
+        failure.error,
+        TwoFactorError::WrongCode | TwoFactorError::CodeAlreadyUsed
+    ) && let Ok(status) = app.two_factor().status(&account(user)).await
+        && let Some(retry_after_seconds) = status.locked
+    {
+        text.push(' ');
+        text.push_str(&explain(&TwoFactorError::Locked {
+            retry_after_seconds,
+        }));
+    }
+    flash(session, "error", &text).await;
     Redirect::to(back).into_response()
 }
 

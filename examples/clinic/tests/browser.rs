@@ -668,18 +668,23 @@ async fn walk(
     tab.sign_out().await;
     clock.advance(30);
     tab.sign_in(sara.0, sara.3).await;
-    for _ in 0..4 {
+    for attempt in 1..=4 {
         tab.fill("#totp-code", &wrong_code(&sara_secret, now()))
             .await;
         tab.click("#totp-submit").await;
         tab.expect_text("That code is not correct").await;
+        let waits = tab.text().await.contains("Too many wrong codes");
+        assert_eq!(waits, attempt == 4, "attempt {attempt}");
     }
-    // After four wrong codes even the right one waits out the back-off.
+    // The fourth wrong code starts a back-off, told at once.
+    tab.expect_text("Too many wrong codes. Try again in 30 seconds.")
+        .await;
+    tab.shot("10-locked-out").await;
+    // Even the right code waits it out.
     tab.fill("#totp-code", &code_at(&sara_secret, now())).await;
     tab.click("#totp-submit").await;
     tab.expect_text("Too many wrong codes. Try again in 30 seconds.")
         .await;
-    tab.shot("10-locked-out").await;
     tab.sign_in(sara.0, sara.3).await;
     tab.expect_path("/signin").await;
     tab.expect_text("Too many wrong codes").await;
