@@ -21,21 +21,32 @@ fn verification_allocates_nothing() {
         let totp = Totp::new(&secret, params);
         let now = 1_767_225_615;
         let good = totp.generate(now).unwrap().to_string();
+        // A code that matches no step of the ±2 window: wrong for certain.
+        let window: Vec<String> = (0..=4)
+            .map(|k| totp.generate(now + k * 30 - 60).unwrap().to_string())
+            .collect();
+        let wrong = (0..1_000_000u32)
+            .map(|n| format!("{n:06}"))
+            .find(|candidate| !window.contains(candidate))
+            .unwrap();
         let mut outcomes = Vec::with_capacity(4);
 
         let counted = allocation_counter::measure(|| {
             outcomes.push(totp.verify(&good, now, None));
             outcomes.push(totp.verify(&good, now, Some(u64::MAX)));
-            outcomes.push(totp.verify("000000", now, None));
+            outcomes.push(totp.verify(&wrong, now, None));
             outcomes.push(totp.verify("12 34-5x", now, None));
         });
 
         assert_eq!(counted.count_total, 0, "{algorithm}: {counted:?}");
-        assert!(matches!(
-            outcomes[0],
-            Ok(Verification::Accepted { drift: 0, .. })
-        ));
-        assert!(matches!(outcomes[1], Ok(Verification::Replayed { .. })));
+        let step = now / 30;
+        assert_eq!(outcomes[0], Ok(Verification::Accepted { step, drift: 0 }));
+        assert_eq!(outcomes[1], Ok(Verification::Replayed { step }));
+        assert_eq!(
+            outcomes[2],
+            Ok(Verification::Rejected),
+            "{algorithm}: {wrong}"
+        );
         assert!(outcomes[3].is_err());
     }
 }

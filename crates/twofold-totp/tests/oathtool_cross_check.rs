@@ -148,6 +148,38 @@ fn base32_secrets_match_oathtool() {
     }
 }
 
+#[test]
+fn the_shared_code_vectors_match_oathtool() {
+    if !oathtool_available() {
+        return;
+    }
+    // tests/data/shared_codes.csv: pairs of counters with one code, found offline
+    // with Python's hmac; oathtool is a third, independent implementation.
+    let path = format!("{}/tests/data/shared_codes.csv", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| line.split(',').collect())
+        .collect();
+    assert!(rows.len() >= 6, "{} rows", rows.len());
+    for row in rows {
+        let [algorithm, key, first, second, code] = row.as_slice() else {
+            panic!("bad row {row:?}");
+        };
+        for counter in [first, second] {
+            // oathtool's TOTP at time counter * 30 is HOTP at `counter` under that hash.
+            let time = counter.parse::<u64>().unwrap() * 30;
+            let expected = oathtool(&[
+                format!("--totp={}", algorithm.to_lowercase()),
+                format!("--now=@{time}"),
+                hex(key.as_bytes()),
+            ]);
+            assert_eq!(expected, *code, "{algorithm} counter {counter}");
+        }
+    }
+}
+
 /// Prints a skip notice where a person sees it: libtest captures test output,
 /// so it is written to the process's stderr file directly.
 fn skip_notice(message: &str) {
