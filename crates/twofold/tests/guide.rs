@@ -11,6 +11,7 @@ mod common;
 
 use common::{
     account, code, enrol_totp, harness, register_passkey, use_passkey, username_less_response,
+    wrong_code,
 };
 use twofold::{Clock, Event, Factor, Method, Mode, Reason, SignInStep, TwoFactorError};
 
@@ -170,6 +171,45 @@ async fn step_6_sign_out_and_in_the_platform_asks_for_the_6_digit_code() {
             ..
         }]
     ));
+}
+
+#[tokio::test]
+async fn step_6_a_code_that_signed_in_is_refused_for_the_rest_of_its_step() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let (secret, _) = enrol_totp(&h, &ana).await;
+    let stored_step = |record: Option<twofold::Versioned<twofold::store::UserRecord>>| {
+        record.unwrap().value.totp.unwrap().last_step.unwrap()
+    };
+    let before = stored_step(h.store.load_user("ana").await.unwrap());
+    let typed = code(&secret, h.clock.now());
+    let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
+    h.twofold
+        .verify_totp(&ana, &challenge_id(&step), &typed)
+        .await
+        .unwrap();
+    // The accepted step is stored: it is the step of the code just typed.
+    let after = stored_step(h.store.load_user("ana").await.unwrap());
+    assert_eq!(
+        after,
+        h.clock.now() / 30,
+        "the stored step moved to the code's step"
+    );
+    assert!(after > before);
+    // Signing in again within the same step, with the same code, is a replay.
+    h.clock.advance(29 - h.clock.now() % 30);
+    assert_eq!(h.clock.now() / 30, after, "still the same step");
+    let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
+    let replayed = h
+        .twofold
+        .verify_totp(&ana, &challenge_id(&step), &typed)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(replayed.error, TwoFactorError::CodeAlreadyUsed),
+        "{replayed:?}"
+    );
+    assert_eq!(stored_step(h.store.load_user("ana").await.unwrap()), after);
 }
 
 #[tokio::test]
@@ -562,11 +602,8 @@ async fn repeated_wrong_codes_lock_the_second_step_with_the_time_to_wait() {
     let (secret, _) = enrol_totp(&h, &ana).await;
     let id = challenge_id(&h.twofold.begin_sign_in(&ana).await.unwrap().value);
     let right = code(&secret, h.clock.now());
-    let wrong = if right == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let wrong = wrong_code(&secret, h.clock.now());
+    let wrong = wrong.as_str();
     for attempt in 1..=3 {
         let error = h.twofold.verify_totp(&ana, &id, wrong).await.unwrap_err();
         assert!(
@@ -598,10 +635,30 @@ async fn repeated_wrong_codes_lock_the_second_step_with_the_time_to_wait() {
     // Success resets the count.
     assert_eq!(h.twofold.status(&ana).await.unwrap().locked, None);
     // Ten failures lock the account for an hour; the sign-in step says so.
-    for _ in 0..10 {
+    for attempt in 1..=10u32 {
         h.clock.advance(1000);
         let id = challenge_id(&h.twofold.begin_sign_in(&ana).await.unwrap().value);
-        let _ = h.twofold.verify_totp(&ana, &id, wrong).await;
+        let wrong = wrong_code(&secret, h.clock.now());
+        let failure = h.twofold.verify_totp(&ana, &id, &wrong).await.unwrap_err();
+        assert!(
+            matches!(failure.error, TwoFactorError::WrongCode),
+            "attempt {attempt}: {failure:?}"
+        );
+        assert!(
+            matches!(failure.events[0], Event::SignInFailed { failures, .. } if failures == attempt),
+            "attempt {attempt}: {:?}",
+            failure.events
+        );
+        // The tenth failure, and only the tenth, locks the account.
+        assert_eq!(
+            failure
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::LockedOut { until: Some(_), .. })),
+            attempt == 10,
+            "attempt {attempt}: {:?}",
+            failure.events
+        );
     }
     let locked = h.twofold.begin_sign_in(&ana).await.unwrap().value;
     assert!(

@@ -104,6 +104,18 @@ pub fn code(manual_entry_secret: &str, time: u64) -> String {
     totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, secret.expose_bytes(), time)
 }
 
+/// A 6-digit code that the authenticator app shows at no step within ±3 of
+/// `time` (wider than any verification window here), so that it is wrong for certain.
+pub fn wrong_code(manual_entry_secret: &str, time: u64) -> String {
+    let near: Vec<String> = (0..=6)
+        .map(|k| code(manual_entry_secret, (time + k * 30).saturating_sub(90)))
+        .collect();
+    (0..1_000_000u32)
+        .map(|n| format!("{:06}", (n * 7_919 + 123_456) % 1_000_000))
+        .find(|candidate| !near.contains(candidate))
+        .unwrap()
+}
+
 /// Sets up an authenticator app for `account`; returns the manual-entry secret and the backup codes.
 pub async fn enrol_totp(h: &Harness, account: &Account<'_>) -> (String, Vec<String>) {
     let setup = h
