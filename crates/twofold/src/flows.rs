@@ -880,20 +880,30 @@ impl TwoFactor {
             .passkeys
             .start_discoverable_authentication(now)
             .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
-        let ceremony_id = random_id(&*self.random)?;
         let record = CeremonyRecord {
             organization: organization.to_string(),
             state,
             expires_at: now.saturating_add(self.config.challenge_ttl_seconds),
         };
-        self.store.insert_ceremony(&ceremony_id, &record).await?;
-        Ok(self.done(
-            PasskeySignInStart {
-                ceremony_id,
-                options,
-            },
-            Vec::new(),
-        ))
+        // A conflict means the id is taken (never, with 128 random bits, unless a
+        // store reports a lost race): draw another.
+        for _ in 0..MAX_ATTEMPTS {
+            let ceremony_id = random_id(&*self.random)?;
+            match self.store.insert_ceremony(&ceremony_id, &record).await {
+                Ok(()) => {
+                    return Ok(self.done(
+                        PasskeySignInStart {
+                            ceremony_id,
+                            options,
+                        },
+                        Vec::new(),
+                    ));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(error) => return Err(Failure::from(error)),
+            }
+        }
+        Err(Failure::from(TwoFactorError::Contended))
     }
 
     /// Finishes a username-less passkey sign-in; returns the user id (check that

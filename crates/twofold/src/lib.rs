@@ -18,7 +18,7 @@ pub use flows::{
     Status, TotpEnrollment, TwoFactor, TwoFactorConfig,
 };
 #[cfg(feature = "memory-store")]
-pub use store::MemoryStore;
+pub use store::{MemoryContents, MemoryStore};
 pub use store::{Store, StoreError, StoreFuture, Version, Versioned};
 
 // The factor crates' types that appear in this crate's API.

@@ -230,11 +230,11 @@ pub trait Store: Send + Sync {
 }
 
 #[cfg(feature = "memory-store")]
-pub use memory::MemoryStore;
+pub use memory::{MemoryContents, MemoryStore};
 
 #[cfg(feature = "memory-store")]
 mod memory {
-    use std::collections::HashMap;
+    use std::collections::{BTreeMap, HashMap};
     use std::sync::{Mutex, PoisonError};
 
     use super::{
@@ -252,10 +252,39 @@ mod memory {
         organizations: Mutex<HashMap<String, Versioned<OrganizationRecord>>>,
     }
 
+    /// A copy of everything a [`MemoryStore`] holds, from
+    /// [`MemoryStore::contents`]: for tests that compare whole stored states.
+    #[derive(Debug, Clone, Default)]
+    #[non_exhaustive]
+    pub struct MemoryContents {
+        /// User records by user id.
+        pub users: BTreeMap<String, Versioned<UserRecord>>,
+        /// Open username-less ceremonies by id.
+        pub ceremonies: BTreeMap<String, CeremonyRecord>,
+        /// Organisation records by organisation id.
+        pub organizations: BTreeMap<String, Versioned<OrganizationRecord>>,
+    }
+
     impl MemoryStore {
         /// An empty store.
         pub fn new() -> MemoryStore {
             MemoryStore::default()
+        }
+
+        /// A copy of everything stored, sorted by key.
+        pub fn contents(&self) -> MemoryContents {
+            fn copy<T: Clone>(map: &Mutex<HashMap<String, T>>) -> BTreeMap<String, T> {
+                map.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect()
+            }
+            MemoryContents {
+                users: copy(&self.users),
+                ceremonies: copy(&self.ceremonies),
+                organizations: copy(&self.organizations),
+            }
         }
     }
 

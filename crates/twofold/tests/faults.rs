@@ -1,6 +1,16 @@
-//! A store that fails, or reports a conflict, at every possible point of each
-//! flow. After each failure nothing is half-written, no code is spent without a
-//! successful sign-in, and the operation can be retried.
+//! A store that fails at every possible point of each flow, in three ways:
+//!
+//! - **backend**: the call fails before it reaches the store (a dropped connection);
+//! - **conflict**: a conditional write loses (another request wrote first);
+//! - **lost acknowledgement**: the write commits, but its answer is lost, so the
+//!   facade sees a failure for a change that happened.
+//!
+//! After each faulted run the whole stored state (users, organisations and
+//! ceremonies) is compared: with the state before the run where nothing may have
+//! changed, and with the state of a clean run of the same flow (random ids,
+//! keys and ceremony states masked) where the flow must have completed. So a
+//! write that is skipped but reported as done, a code spent twice, or a code
+//! spent without a sign-in all fail here.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,61 +22,120 @@ mod common;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use common::{Harness, account, code, enrol_totp, harness_with, register_passkey, use_passkey};
+use serde_json::{Value, json};
 use twofold::store::{
     CeremonyRecord, OrganizationRecord, Store, StoreError, StoreFuture, UserRecord, Version,
     Versioned,
 };
-use twofold::{Clock, MemoryStore, Mode, SignInStep};
+use twofold::{Clock, MemoryStore, Mode, PolicyDocument, SignInStep, TwoFactorError};
 
-/// Wraps a MemoryStore; call number `fail_at` fails (a backend error, or a
-/// conflict for writes when `conflict` is set).
-#[derive(Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// The call fails before it reaches the store.
+    Backend,
+    /// A conditional write loses its race.
+    Conflict,
+    /// The write commits, and then its acknowledgement is lost.
+    LostAck,
+}
+
+/// What kind of store call it was, as logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Read,
+    /// A conditional write (it can lose with `Conflict`).
+    ConditionalWrite,
+    /// `take_ceremony`: it deletes, but has no version to conflict on.
+    Take,
+}
+
+/// Wraps a MemoryStore; call number `fail_at` fails with `fault`.
 struct FaultyStore {
     inner: MemoryStore,
     calls: AtomicUsize,
     fail_at: AtomicUsize,
-    conflict: AtomicBool,
+    fault: Mutex<Fault>,
+    log: Mutex<Vec<(&'static str, Call)>>,
+}
+
+impl Default for FaultyStore {
+    fn default() -> FaultyStore {
+        FaultyStore {
+            inner: MemoryStore::new(),
+            calls: AtomicUsize::new(0),
+            fail_at: AtomicUsize::new(usize::MAX),
+            fault: Mutex::new(Fault::Backend),
+            log: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl FaultyStore {
-    fn arm(&self, at: usize, conflict: bool) {
+    fn arm(&self, at: usize, fault: Fault) {
         self.calls.store(0, Ordering::SeqCst);
+        self.log.lock().unwrap().clear();
+        *self.fault.lock().unwrap() = fault;
         self.fail_at.store(at, Ordering::SeqCst);
-        self.conflict.store(conflict, Ordering::SeqCst);
     }
+
     fn disarm(&self) {
         self.fail_at.store(usize::MAX, Ordering::SeqCst);
     }
-    /// Whether this call fails, and how.
-    fn fault(&self, is_write: bool) -> Option<StoreError> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        if call != self.fail_at.load(Ordering::SeqCst) {
-            return None;
+
+    fn log(&self) -> Vec<(&'static str, Call)> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Runs one store call, with the armed fault if this is the call to fail.
+    /// `call` starts the inner call: MemoryStore does its work when called, not
+    /// when polled, so a call that must not reach the store is never started.
+    fn call<'a, T: Send + 'a>(
+        &'a self,
+        name: &'static str,
+        kind: Call,
+        call: impl FnOnce() -> StoreFuture<'a, T>,
+    ) -> StoreFuture<'a, T> {
+        let index = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.log.lock().unwrap().push((name, kind));
+        if index != self.fail_at.load(Ordering::SeqCst) {
+            return call();
         }
-        if self.conflict.load(Ordering::SeqCst) {
-            is_write.then_some(StoreError::Conflict)
-        } else {
-            Some(StoreError::Backend("injected fault".into()))
+        match (*self.fault.lock().unwrap(), kind) {
+            (Fault::Backend, _) => {
+                Box::pin(async { Err(StoreError::Backend("injected fault".into())) })
+            }
+            (Fault::Conflict, Call::ConditionalWrite) => {
+                Box::pin(async { Err(StoreError::Conflict) })
+            }
+            (Fault::LostAck, Call::ConditionalWrite | Call::Take) => {
+                let call = call();
+                Box::pin(async move {
+                    // The write happens; only its answer is lost.
+                    call.await?;
+                    Err(StoreError::Backend("injected lost acknowledgement".into()))
+                })
+            }
+            // The cases below are never armed (see `applies`).
+            _ => call(),
         }
     }
 }
 
-macro_rules! faulty {
-    ($self:ident, $write:expr, $call:expr) => {{
-        match $self.fault($write) {
-            Some(error) => Box::pin(async move { Err(error) }),
-            None => $call,
-        }
-    }};
+fn applies(fault: Fault, kind: Call) -> bool {
+    match fault {
+        Fault::Backend => true,
+        Fault::Conflict => kind == Call::ConditionalWrite,
+        Fault::LostAck => kind != Call::Read,
+    }
 }
 
 impl Store for FaultyStore {
     fn load_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Option<Versioned<UserRecord>>> {
-        faulty!(self, false, self.inner.load_user(user))
+        self.call("load_user", Call::Read, || self.inner.load_user(user))
     }
     fn save_user<'a>(
         &'a self,
@@ -74,26 +143,34 @@ impl Store for FaultyStore {
         record: &'a UserRecord,
         expected: Option<Version>,
     ) -> StoreFuture<'a, Version> {
-        faulty!(self, true, self.inner.save_user(user, record, expected))
+        self.call("save_user", Call::ConditionalWrite, || {
+            self.inner.save_user(user, record, expected)
+        })
     }
     fn delete_user<'a>(&'a self, user: &'a str, expected: Version) -> StoreFuture<'a, ()> {
-        faulty!(self, true, self.inner.delete_user(user, expected))
+        self.call("delete_user", Call::ConditionalWrite, || {
+            self.inner.delete_user(user, expected)
+        })
     }
     fn insert_ceremony<'a>(
         &'a self,
         id: &'a str,
         ceremony: &'a CeremonyRecord,
     ) -> StoreFuture<'a, ()> {
-        faulty!(self, true, self.inner.insert_ceremony(id, ceremony))
+        self.call("insert_ceremony", Call::ConditionalWrite, || {
+            self.inner.insert_ceremony(id, ceremony)
+        })
     }
     fn take_ceremony<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<CeremonyRecord>> {
-        faulty!(self, true, self.inner.take_ceremony(id))
+        self.call("take_ceremony", Call::Take, || self.inner.take_ceremony(id))
     }
     fn load_organization<'a>(
         &'a self,
         organization: &'a str,
     ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>> {
-        faulty!(self, false, self.inner.load_organization(organization))
+        self.call("load_organization", Call::Read, || {
+            self.inner.load_organization(organization)
+        })
     }
     fn save_organization<'a>(
         &'a self,
@@ -101,89 +178,258 @@ impl Store for FaultyStore {
         record: &'a OrganizationRecord,
         expected: Option<Version>,
     ) -> StoreFuture<'a, Version> {
-        faulty!(
-            self,
-            true,
+        self.call("save_organization", Call::ConditionalWrite, || {
             self.inner.save_organization(organization, record, expected)
-        )
+        })
     }
 }
 
+// ----- whole-store snapshots -----
+
+/// Everything stored, as JSON.
+fn snapshot(store: &FaultyStore) -> Value {
+    let contents = store.inner.contents();
+    let versioned = |version: Version, value: Value| json!({ "version": version, "value": value });
+    json!({
+        "users": contents.users.iter().map(|(id, v)| {
+            (id.clone(), versioned(v.version, serde_json::to_value(&v.value).unwrap()))
+        }).collect::<serde_json::Map<_, _>>(),
+        "organizations": contents.organizations.iter().map(|(id, v)| {
+            (id.clone(), versioned(v.version, serde_json::to_value(&v.value).unwrap()))
+        }).collect::<serde_json::Map<_, _>>(),
+        "ceremonies": contents.ceremonies.iter().map(|(id, c)| {
+            (id.clone(), serde_json::to_value(c).unwrap())
+        }).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+/// How much of a snapshot two runs must share.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// Everything but random values: ids, keys, sealed secrets, ceremony states.
+    Exact,
+    /// Also without record versions, and with repeated ceremonies counted once:
+    /// for an operation that ran twice (once unacknowledged, once retried).
+    RanTwice,
+}
+
+/// A snapshot with the values that differ between two runs of one flow masked:
+/// challenge and ceremony ids, credential ids and keys, sealed secrets, passkey
+/// ceremony states. Backup-code sets become which slots are used.
+fn masked(snapshot: &Value, compare: Compare) -> Value {
+    fn walk(value: &Value, compare: Compare) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, value)| {
+                        let masked = match key.as_str() {
+                            "id" | "nonce" | "ciphertext" | "public_key" | "state" => {
+                                json!("<random>")
+                            }
+                            // The challenge's passkey ceremony state.
+                            "passkey" if !value.is_null() => json!("<random>"),
+                            "version" if compare == Compare::RanTwice => json!("<version>"),
+                            "backup_codes" => match value.as_str() {
+                                Some(text) => {
+                                    let set = twofold_backup::BackupCodeSet::decode(text).unwrap();
+                                    json!({
+                                        "used": (0..set.len())
+                                            .map(|slot| set.is_used(slot).unwrap())
+                                            .collect::<Vec<_>>(),
+                                    })
+                                }
+                                None => walk(value, compare),
+                            },
+                            _ => walk(value, compare),
+                        };
+                        (key.clone(), masked)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, compare)).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut out = walk(snapshot, compare);
+    // Ceremonies are keyed by random ids: keep their contents, in a stable order.
+    let mut ceremonies: Vec<Value> = snapshot["ceremonies"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| walk(c, compare))
+        .collect();
+    ceremonies.sort_by_key(Value::to_string);
+    if compare == Compare::RanTwice {
+        ceremonies.dedup();
+    }
+    out["ceremonies"] = Value::Array(ceremonies);
+    out
+}
+
+// ----- the cases -----
+
 type Setup = fn(Arc<Harness>) -> Pin<Box<dyn Future<Output = Context> + Send>>;
 type Operation =
-    fn(Arc<Harness>, Context) -> Pin<Box<dyn Future<Output = Result<(), twofold::Failure>> + Send>>;
+    fn(Arc<Harness>, Context) -> Pin<Box<dyn Future<Output = Result<(), TwoFactorError>> + Send>>;
 
 /// What a setup hands to its operation (the code to type, the challenge id, …).
 #[derive(Clone, Default)]
 struct Context {
     input: String,
     challenge: String,
+    credential: Option<twofold::CredentialId>,
 }
 
-async fn snapshot(store: &FaultyStore) -> (Option<UserRecord>, Option<OrganizationRecord>) {
-    (
-        store.inner.load_user("ana").await.unwrap().map(|v| v.value),
-        store
-            .inner
-            .load_organization(common::ORG)
-            .await
-            .unwrap()
-            .map(|v| v.value),
+/// How a flow answers when it is retried after a lost acknowledgement.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// It can run again (a new QR code, a new challenge, the same settings).
+    Repeatable,
+    /// It spends something once (a code, a challenge, a pending setup): the
+    /// retry is refused as already spent, and changes nothing.
+    OneTime,
+    /// Username-less passkey sign-in: it takes its ceremony before anything
+    /// else, so a failure after the take spends the ceremony without signing
+    /// in; the user starts a new ceremony.
+    TakesCeremonyFirst,
+}
+
+struct Case {
+    name: &'static str,
+    kind: Kind,
+    setup: Setup,
+    operation: Operation,
+}
+
+fn spent(error: &TwoFactorError) -> bool {
+    matches!(
+        error,
+        TwoFactorError::NoChallenge
+            | TwoFactorError::CodeAlreadyUsed
+            | TwoFactorError::NoPendingEnrollment
+            | TwoFactorError::NotEnrolled(_)
     )
 }
 
-/// Runs `operation` with a fault injected at each store call in turn.
-async fn inject_everywhere(name: &str, setup: Setup, operation: Operation) {
-    // Count the calls of a clean run.
+async fn fresh(case: &Case) -> (Arc<FaultyStore>, Arc<Harness>, Context) {
     let store = Arc::new(FaultyStore::default());
-    store.disarm();
     let h = Arc::new(harness_with(store.clone()));
-    let context = setup(Arc::clone(&h)).await;
-    store.arm(usize::MAX, false);
-    operation(Arc::clone(&h), context)
-        .await
-        .unwrap_or_else(|f| panic!("{name}: the clean run failed: {f:?}"));
-    let calls = store.calls.load(Ordering::SeqCst);
-    assert!(calls >= 2, "{name}: {calls} calls");
+    let context = (case.setup)(Arc::clone(&h)).await;
+    (store, h, context)
+}
 
-    for at in 0..calls {
-        for conflict in [false, true] {
-            let store = Arc::new(FaultyStore::default());
+/// Runs `case` with each fault at each store call in turn; returns how many
+/// faulted runs it checked.
+async fn inject_everywhere(case: &Case) -> usize {
+    let name = case.name;
+    // The clean run: its calls, and the state it leaves.
+    let (store, h, context) = fresh(case).await;
+    store.arm(usize::MAX, Fault::Backend);
+    (case.operation)(Arc::clone(&h), context)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: the clean run failed: {e:?}"));
+    let calls = store.log();
+    assert!(!calls.is_empty(), "{name}: {calls:?}");
+    let clean = snapshot(&store);
+    let take_at = calls.iter().position(|(call, _)| *call == "take_ceremony");
+    assert_eq!(
+        take_at.is_some(),
+        case.kind == Kind::TakesCeremonyFirst,
+        "{name}: {calls:?}"
+    );
+
+    let mut checked = 0;
+    for (at, &(call, kind)) in calls.iter().enumerate() {
+        for fault in [Fault::Backend, Fault::Conflict, Fault::LostAck] {
+            if !applies(fault, kind) {
+                continue;
+            }
+            checked += 1;
+            let what = format!("{name}: {fault:?} at call {at} ({call})");
+            let (store, h, context) = fresh(case).await;
+            let before = snapshot(&store);
+            store.arm(at, fault);
+            let result = (case.operation)(Arc::clone(&h), context.clone()).await;
             store.disarm();
-            let h = Arc::new(harness_with(store.clone()));
-            let context = setup(Arc::clone(&h)).await;
-            let before = snapshot(&store).await;
-            store.arm(at, conflict);
-            let result = operation(Arc::clone(&h), context.clone()).await;
-            store.disarm();
-            if conflict {
-                // A lost conditional write is retried inside the facade.
-                assert!(
-                    result.is_ok(),
-                    "{name}: a conflict at call {at} was not retried: {result:?}"
+            assert_eq!(
+                store.log().get(at).map(|(c, _)| *c),
+                Some(call),
+                "{what}: the faulted run took another path: {:?}",
+                store.log()
+            );
+
+            if fault == Fault::Conflict {
+                // A lost race is retried inside the facade, to the same end.
+                result.unwrap_or_else(|e| panic!("{what}: not retried: {e:?}"));
+                assert_eq!(
+                    masked(&snapshot(&store), Compare::Exact),
+                    masked(&clean, Compare::Exact),
+                    "{what}: the state differs from a clean run"
                 );
                 continue;
             }
-            let failure =
-                result.expect_err(&format!("{name}: a fault at call {at} went unnoticed"));
+
+            let error = result.expect_err(&format!("{what}: went unnoticed"));
             assert!(
-                matches!(failure.error, twofold::TwoFactorError::Store(_)),
-                "{name}: call {at}: {failure:?}"
+                matches!(error, TwoFactorError::Store(_)),
+                "{what}: {error:?}"
             );
-            // Nothing half-written: the stored state is exactly as before.
-            assert_eq!(
-                snapshot(&store).await,
-                before,
-                "{name}: a fault at call {at} left a partial write"
-            );
-            // The same operation, with the same code, succeeds when retried.
-            operation(Arc::clone(&h), context)
-                .await
-                .unwrap_or_else(|f| {
-                    panic!("{name}: the retry after a fault at call {at} failed: {f:?}")
-                });
+            // Did this failure already spend the ceremony of a username-less sign-in?
+            let ceremony_spent =
+                take_at.is_some_and(|take| at > take || (at == take && fault == Fault::LostAck));
+            let retry = (case.operation)(Arc::clone(&h), context).await;
+            if fault == Fault::Backend && !ceremony_spent {
+                // Nothing was written; the same request succeeds when retried.
+                retry.unwrap_or_else(|e| panic!("{what}: the retry failed: {e:?}"));
+                assert_eq!(
+                    masked(&snapshot(&store), Compare::Exact),
+                    masked(&clean, Compare::Exact),
+                    "{what}: after the retry, the state differs from a clean run"
+                );
+            } else if fault == Fault::Backend {
+                // The username-less ceremony is gone and nobody signed in:
+                // the state is the state before, less the ceremony.
+                let refused = retry.expect_err(&format!("{what}: a spent ceremony was reused"));
+                assert!(
+                    matches!(refused, TwoFactorError::NoChallenge),
+                    "{what}: {refused:?}"
+                );
+                let mut expected = before.clone();
+                expected["ceremonies"] = json!({});
+                assert_eq!(snapshot(&store), expected, "{what}");
+            } else {
+                match case.kind {
+                    Kind::Repeatable => {
+                        retry.unwrap_or_else(|e| panic!("{what}: the retry failed: {e:?}"));
+                        assert_eq!(
+                            masked(&snapshot(&store), Compare::RanTwice),
+                            masked(&clean, Compare::RanTwice),
+                            "{what}: after the retry, the state differs from a clean run"
+                        );
+                    }
+                    Kind::OneTime | Kind::TakesCeremonyFirst => {
+                        // The change happened once; the retry finds it spent.
+                        let refused = retry.expect_err(&format!("{what}: spent twice"));
+                        assert!(spent(&refused), "{what}: the retry got {refused:?}");
+                        let expected = if take_at == Some(at) {
+                            // Only the take was acknowledged-lost: nobody signed in.
+                            let mut expected = before.clone();
+                            expected["ceremonies"] = json!({});
+                            expected
+                        } else {
+                            clean.clone()
+                        };
+                        assert_eq!(
+                            masked(&snapshot(&store), Compare::Exact),
+                            masked(&expected, Compare::Exact),
+                            "{what}: the state differs from a clean run"
+                        );
+                    }
+                }
+            }
         }
     }
+    checked
 }
 
 fn challenge(step: SignInStep) -> (String, Option<serde_json::Value>) {
@@ -197,216 +443,453 @@ fn challenge(step: SignInStep) -> (String, Option<serde_json::Value>) {
     }
 }
 
+fn ana() -> twofold::Account<'static> {
+    account("ana", "staff")
+}
+
+async fn run(cases: &[Case]) {
+    for case in cases {
+        let checked = inject_everywhere(case).await;
+        assert!(checked >= 2, "{}: only {checked} faulted runs", case.name);
+    }
+}
+
 #[tokio::test]
 async fn totp_enrollment_survives_faults() {
-    inject_everywhere(
-        "begin TOTP enrolment",
-        |_| Box::pin(async { Context::default() }),
-        |h, _| {
-            Box::pin(async move {
-                h.twofold
-                    .begin_totp_enrollment(&account("ana", "staff"))
-                    .await
-                    .map(|_| ())
-            })
+    run(&[
+        Case {
+            name: "begin TOTP enrolment",
+            kind: Kind::Repeatable,
+            setup: |_| Box::pin(async { Context::default() }),
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .begin_totp_enrollment(&ana())
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-    )
-    .await;
-    inject_everywhere(
-        "confirm TOTP enrolment",
-        |h| {
-            Box::pin(async move {
-                let setup = h
-                    .twofold
-                    .begin_totp_enrollment(&account("ana", "staff"))
-                    .await
-                    .unwrap()
-                    .value;
-                Context {
-                    input: code(&setup.manual_entry_secret, h.clock.now()),
-                    ..Context::default()
-                }
-            })
+        Case {
+            name: "confirm TOTP enrolment",
+            kind: Kind::OneTime,
+            setup: |h| {
+                Box::pin(async move {
+                    let setup = h.twofold.begin_totp_enrollment(&ana()).await.unwrap().value;
+                    Context {
+                        input: code(&setup.manual_entry_secret, h.clock.now()),
+                        ..Context::default()
+                    }
+                })
+            },
+            operation: |h, c| {
+                Box::pin(async move {
+                    h.twofold
+                        .confirm_totp_enrollment(&ana(), &c.input)
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-        |h, c| {
-            Box::pin(async move {
-                h.twofold
-                    .confirm_totp_enrollment(&account("ana", "staff"), &c.input)
-                    .await
-                    .map(|_| ())
-            })
-        },
-    )
+    ])
     .await;
 }
 
 #[tokio::test]
-async fn sign_in_with_each_factor_survives_faults_without_spending_a_code() {
-    inject_everywhere(
-        "begin sign-in",
-        |h| {
-            Box::pin(async move {
-                enrol_totp(&h, &account("ana", "staff")).await;
-                Context::default()
-            })
+async fn sign_in_with_each_factor_survives_faults_and_spends_each_code_once() {
+    run(&[
+        Case {
+            name: "begin sign-in",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    enrol_totp(&h, &ana()).await;
+                    Context::default()
+                })
+            },
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .begin_sign_in(&ana())
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-        |h, _| {
-            Box::pin(async move {
-                h.twofold
-                    .begin_sign_in(&account("ana", "staff"))
-                    .await
-                    .map(|_| ())
-            })
+        Case {
+            name: "verify a TOTP code",
+            kind: Kind::OneTime,
+            setup: |h| {
+                Box::pin(async move {
+                    let (secret, _) = enrol_totp(&h, &ana()).await;
+                    let (id, _) = challenge(h.twofold.begin_sign_in(&ana()).await.unwrap().value);
+                    Context {
+                        input: code(&secret, h.clock.now()),
+                        challenge: id,
+                        ..Context::default()
+                    }
+                })
+            },
+            operation: |h, c| {
+                Box::pin(async move {
+                    h.twofold
+                        .verify_totp(&ana(), &c.challenge, &c.input)
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-    )
+        Case {
+            name: "verify a backup code",
+            kind: Kind::OneTime,
+            setup: |h| {
+                Box::pin(async move {
+                    let (_, backup) = enrol_totp(&h, &ana()).await;
+                    let (id, _) = challenge(h.twofold.begin_sign_in(&ana()).await.unwrap().value);
+                    Context {
+                        input: backup[0].clone(),
+                        challenge: id,
+                        ..Context::default()
+                    }
+                })
+            },
+            operation: |h, c| {
+                Box::pin(async move {
+                    h.twofold
+                        .verify_backup_code(&ana(), &c.challenge, &c.input)
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
+        },
+        Case {
+            name: "verify a passkey",
+            kind: Kind::OneTime,
+            setup: |h| {
+                Box::pin(async move {
+                    let (mut authenticator, _) = register_passkey(&h, &ana(), "key").await;
+                    let (id, options) =
+                        challenge(h.twofold.begin_sign_in(&ana()).await.unwrap().value);
+                    Context {
+                        input: use_passkey(&mut authenticator, options.unwrap()),
+                        challenge: id,
+                        ..Context::default()
+                    }
+                })
+            },
+            operation: |h, c| {
+                Box::pin(async move {
+                    h.twofold
+                        .verify_passkey(&ana(), &c.challenge, &c.input)
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
+        },
+    ])
     .await;
-    inject_everywhere(
-        "verify a TOTP code",
-        |h| {
-            Box::pin(async move {
-                let ana = account("ana", "staff");
-                let (secret, _) = enrol_totp(&h, &ana).await;
-                let (id, _) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
-                Context {
-                    input: code(&secret, h.clock.now()),
-                    challenge: id,
-                }
-            })
+}
+
+#[tokio::test]
+async fn username_less_passkey_sign_in_survives_faults() {
+    run(&[
+        Case {
+            name: "begin a username-less sign-in",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    register_passkey(&h, &ana(), "key").await;
+                    Context::default()
+                })
+            },
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .begin_passkey_sign_in(common::ORG)
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-        |h, c| {
-            Box::pin(async move {
-                h.twofold
-                    .verify_totp(&account("ana", "staff"), &c.challenge, &c.input)
-                    .await
-                    .map(|_| ())
-            })
+        Case {
+            name: "finish a username-less sign-in",
+            kind: Kind::TakesCeremonyFirst,
+            setup: |h| {
+                Box::pin(async move {
+                    let (mut authenticator, added) = register_passkey(&h, &ana(), "key").await;
+                    let id = added.value.credential_id.unwrap();
+                    let start = h
+                        .twofold
+                        .begin_passkey_sign_in(common::ORG)
+                        .await
+                        .unwrap()
+                        .value;
+                    Context {
+                        input: common::username_less_response(
+                            &mut authenticator,
+                            &start.options,
+                            &id,
+                            "ana",
+                        ),
+                        challenge: start.ceremony_id,
+                        ..Context::default()
+                    }
+                })
+            },
+            operation: |h, c| {
+                Box::pin(async move {
+                    h.twofold
+                        .finish_passkey_sign_in(&c.challenge, &c.input)
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-    )
+    ])
     .await;
-    inject_everywhere(
-        "verify a backup code",
-        |h| {
-            Box::pin(async move {
-                let ana = account("ana", "staff");
-                let (_, backup) = enrol_totp(&h, &ana).await;
-                let (id, _) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
-                Context {
-                    input: backup[0].clone(),
-                    challenge: id,
-                }
-            })
+}
+
+#[tokio::test]
+async fn passkey_management_survives_faults() {
+    run(&[
+        Case {
+            name: "begin passkey registration",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    enrol_totp(&h, &ana()).await;
+                    Context::default()
+                })
+            },
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .begin_passkey_registration(&ana())
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-        |h, c| {
-            Box::pin(async move {
-                h.twofold
-                    .verify_backup_code(&account("ana", "staff"), &c.challenge, &c.input)
-                    .await
-                    .map(|_| ())
-            })
+        Case {
+            name: "finish passkey registration",
+            kind: Kind::OneTime,
+            setup: |h| {
+                Box::pin(async move {
+                    let mut authenticator =
+                        webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+                    let options = h
+                        .twofold
+                        .begin_passkey_registration(&ana())
+                        .await
+                        .unwrap()
+                        .value;
+                    Context {
+                        input: common::create_passkey(&mut authenticator, options),
+                        ..Context::default()
+                    }
+                })
+            },
+            operation: |h, c| {
+                Box::pin(async move {
+                    h.twofold
+                        .finish_passkey_registration(&ana(), &c.input, "desk key")
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-    )
-    .await;
-    inject_everywhere(
-        "verify a passkey",
-        |h| {
-            Box::pin(async move {
-                let ana = account("ana", "staff");
-                let (mut authenticator, _) = register_passkey(&h, &ana, "key").await;
-                let (id, options) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
-                Context {
-                    input: use_passkey(&mut authenticator, options.unwrap()),
-                    challenge: id,
-                }
-            })
+        Case {
+            name: "rename a passkey",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    let (_, added) = register_passkey(&h, &ana(), "key").await;
+                    Context {
+                        credential: added.value.credential_id,
+                        ..Context::default()
+                    }
+                })
+            },
+            operation: |h, c| {
+                Box::pin(async move {
+                    h.twofold
+                        .rename_passkey(&ana(), c.credential.as_ref().unwrap(), "surgery key")
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-        |h, c| {
-            Box::pin(async move {
-                h.twofold
-                    .verify_passkey(&account("ana", "staff"), &c.challenge, &c.input)
-                    .await
-                    .map(|_| ())
-            })
+        Case {
+            name: "remove a passkey",
+            kind: Kind::OneTime,
+            setup: |h| {
+                Box::pin(async move {
+                    enrol_totp(&h, &ana()).await;
+                    let (_, added) = register_passkey(&h, &ana(), "key").await;
+                    Context {
+                        credential: added.value.credential_id,
+                        ..Context::default()
+                    }
+                })
+            },
+            operation: |h, c| {
+                Box::pin(async move {
+                    h.twofold
+                        .remove_passkey(&ana(), c.credential.as_ref().unwrap(), Some(h.clock.now()))
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
-    )
+    ])
     .await;
 }
 
 #[tokio::test]
 async fn administration_survives_faults() {
-    inject_everywhere(
-        "regenerate backup codes",
-        |h| {
+    run(&[
+        Case {
+            name: "regenerate backup codes",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    enrol_totp(&h, &ana()).await;
+                    Context::default()
+                })
+            },
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .regenerate_backup_codes(&ana(), Some(h.clock.now()))
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
+        },
+        Case {
+            name: "disable 2FA",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    enrol_totp(&h, &ana()).await;
+                    Context::default()
+                })
+            },
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .disable(&ana(), Some(h.clock.now()))
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
+        },
+        Case {
+            name: "admin reset",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    enrol_totp(&h, &ana()).await;
+                    Context::default()
+                })
+            },
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .admin_reset(&account("olga", "owner"), &ana(), "lost phone")
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
+        },
+        Case {
+            name: "change enforcement",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    enrol_totp(&h, &account("olga", "owner")).await;
+                    Context::default()
+                })
+            },
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .change_enforcement(&account("olga", "owner"), Mode::Required)
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
+        },
+        Case {
+            name: "set a policy",
+            kind: Kind::Repeatable,
+            setup: |_| Box::pin(async { Context::default() }),
+            operation: |h, _| {
+                Box::pin(async move {
+                    let mut document = PolicyDocument::example_clinic();
+                    document.throttle.max_failures = 5;
+                    h.twofold.set_policy(common::ORG, document).await
+                })
+            },
+        },
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn the_snapshot_sees_what_a_flow_changes() {
+    // Guards the comparisons above: masking must not hide the facts they check.
+    let case = Case {
+        name: "verify a backup code",
+        kind: Kind::OneTime,
+        setup: |h| {
             Box::pin(async move {
-                enrol_totp(&h, &account("ana", "staff")).await;
-                Context::default()
+                let (_, backup) = enrol_totp(&h, &ana()).await;
+                let (id, _) = challenge(h.twofold.begin_sign_in(&ana()).await.unwrap().value);
+                Context {
+                    input: backup[0].clone(),
+                    challenge: id,
+                    ..Context::default()
+                }
             })
         },
-        |h, _| {
+        operation: |h, c| {
             Box::pin(async move {
                 h.twofold
-                    .regenerate_backup_codes(&account("ana", "staff"), Some(h.clock.now()))
+                    .verify_backup_code(&ana(), &c.challenge, &c.input)
                     .await
                     .map(|_| ())
+                    .map_err(|f| f.error)
             })
         },
-    )
-    .await;
-    inject_everywhere(
-        "disable 2FA",
-        |h| {
-            Box::pin(async move {
-                enrol_totp(&h, &account("ana", "staff")).await;
-                Context::default()
-            })
-        },
-        |h, _| {
-            Box::pin(async move {
-                h.twofold
-                    .disable(&account("ana", "staff"), Some(h.clock.now()))
-                    .await
-                    .map(|_| ())
-            })
-        },
-    )
-    .await;
-    inject_everywhere(
-        "admin reset",
-        |h| {
-            Box::pin(async move {
-                enrol_totp(&h, &account("ana", "staff")).await;
-                Context::default()
-            })
-        },
-        |h, _| {
-            Box::pin(async move {
-                h.twofold
-                    .admin_reset(
-                        &account("olga", "owner"),
-                        &account("ana", "staff"),
-                        "lost phone",
-                    )
-                    .await
-                    .map(|_| ())
-            })
-        },
-    )
-    .await;
-    inject_everywhere(
-        "change enforcement",
-        |h| {
-            Box::pin(async move {
-                enrol_totp(&h, &account("ana", "owner")).await;
-                Context::default()
-            })
-        },
-        |h, _| {
-            Box::pin(async move {
-                h.twofold
-                    .change_enforcement(&account("ana", "owner"), Mode::Required)
-                    .await
-                    .map(|_| ())
-            })
-        },
-    )
-    .await;
+    };
+    let (store, h, context) = fresh(&case).await;
+    let before = masked(&snapshot(&store), Compare::Exact);
+    (case.operation)(Arc::clone(&h), context).await.unwrap();
+    let after = masked(&snapshot(&store), Compare::Exact);
+    assert_ne!(before, after);
+    let user = &after["users"]["ana"]["value"];
+    assert_eq!(user["backup_codes"]["used"][0], json!(true));
+    assert_eq!(user["backup_codes"]["used"][1], json!(false));
+    assert!(user.get("challenge").is_none(), "{user}");
+    assert_ne!(
+        before["users"]["ana"]["version"],
+        after["users"]["ana"]["version"]
+    );
 }
