@@ -1,5 +1,10 @@
 //! 64 tasks race with the same TOTP code, the same backup code and the same
 //! passkey ceremony; in each of 200 trials exactly one wins.
+//!
+//! The races contend by construction, not by luck: the store holds the first
+//! load of every racer at a barrier until all 64 have read the record, so that
+//! they all hold the same version and 63 conditional writes must lose. The
+//! conflicts are counted and asserted.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,11 +15,112 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{
-    account, code, enrol_totp, harness, register_passkey, use_passkey, username_less_response,
+    Harness, account, code, enrol_totp, harness_with, register_passkey, use_passkey,
+    username_less_response,
 };
-use twofold::{Clock, SignInStep, TwoFactorError};
+use twofold::store::{
+    CeremonyRecord, OrganizationRecord, Store, StoreError, StoreFuture, UserRecord, Version,
+    Versioned,
+};
+use twofold::{Clock, MemoryStore, SignInStep, TwoFactorError};
+
+/// A MemoryStore whose first `TASKS` user loads after `arm` wait for each
+/// other before returning, and which counts lost conditional writes.
+struct ContendedStore {
+    inner: MemoryStore,
+    held: AtomicUsize,
+    barrier: tokio::sync::Barrier,
+    conflicts: AtomicUsize,
+}
+
+impl ContendedStore {
+    fn new() -> ContendedStore {
+        ContendedStore {
+            inner: MemoryStore::new(),
+            held: AtomicUsize::new(0),
+            barrier: tokio::sync::Barrier::new(TASKS),
+            conflicts: AtomicUsize::new(0),
+        }
+    }
+
+    /// Holds the next `TASKS` user loads, and starts counting conflicts afresh.
+    fn arm(&self) {
+        self.held.store(TASKS, Ordering::SeqCst);
+        self.conflicts.store(0, Ordering::SeqCst);
+    }
+
+    /// The conflicts since `arm`.
+    fn conflicts(&self) -> usize {
+        self.conflicts.load(Ordering::SeqCst)
+    }
+}
+
+impl Store for ContendedStore {
+    fn load_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Option<Versioned<UserRecord>>> {
+        let hold = self
+            .held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        let loaded = self.inner.load_user(user);
+        Box::pin(async move {
+            let loaded = loaded.await;
+            if hold {
+                self.barrier.wait().await;
+            }
+            loaded
+        })
+    }
+    fn save_user<'a>(
+        &'a self,
+        user: &'a str,
+        record: &'a UserRecord,
+        expected: Option<Version>,
+    ) -> StoreFuture<'a, Version> {
+        let saved = self.inner.save_user(user, record, expected);
+        Box::pin(async move {
+            let saved = saved.await;
+            if matches!(saved, Err(StoreError::Conflict)) {
+                self.conflicts.fetch_add(1, Ordering::SeqCst);
+            }
+            saved
+        })
+    }
+    fn delete_user<'a>(&'a self, user: &'a str, expected: Version) -> StoreFuture<'a, ()> {
+        self.inner.delete_user(user, expected)
+    }
+    fn insert_ceremony<'a>(
+        &'a self,
+        id: &'a str,
+        ceremony: &'a CeremonyRecord,
+    ) -> StoreFuture<'a, ()> {
+        self.inner.insert_ceremony(id, ceremony)
+    }
+    fn take_ceremony<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<CeremonyRecord>> {
+        self.inner.take_ceremony(id)
+    }
+    fn load_organization<'a>(
+        &'a self,
+        organization: &'a str,
+    ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>> {
+        self.inner.load_organization(organization)
+    }
+    fn save_organization<'a>(
+        &'a self,
+        organization: &'a str,
+        record: &'a OrganizationRecord,
+        expected: Option<Version>,
+    ) -> StoreFuture<'a, Version> {
+        self.inner.save_organization(organization, record, expected)
+    }
+}
+
+fn contended() -> (Harness, Arc<ContendedStore>) {
+    let store = Arc::new(ContendedStore::new());
+    (harness_with(store.clone()), store)
+}
 
 const TASKS: usize = 64;
 const TRIALS: usize = 200;
@@ -61,13 +167,14 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_totp_code_wins_once() {
-    let h = harness();
+    let (h, store) = contended();
     let ana = account("ana", "staff");
     let (secret, _) = enrol_totp(&h, &ana).await;
     for trial in 0..TRIALS {
         h.clock.advance(30);
         let (id, _) = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
         let typed = code(&secret, h.clock.now());
+        store.arm();
         let wins = race(|| {
             let twofold = Arc::clone(&h.twofold);
             let (id, typed) = (id.clone(), typed.clone());
@@ -81,12 +188,25 @@ async fn the_same_totp_code_wins_once() {
         })
         .await;
         assert_eq!(wins, 1, "trial {trial}");
+        assert_eq!(
+            store.conflicts(),
+            TASKS - 1,
+            "trial {trial}: every loser lost a write"
+        );
+        let stored = store.load_user("ana").await.unwrap().unwrap().value;
+        assert_eq!(
+            stored.totp.unwrap().last_step,
+            Some(h.clock.now() / 30),
+            "trial {trial}: the step of the winning code is spent"
+        );
+        assert!(stored.challenge.is_none(), "trial {trial}");
+        assert_eq!(stored.throttle.failures, 0, "trial {trial}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_backup_code_wins_once() {
-    let h = harness();
+    let (h, store) = contended();
     let ana = account("ana", "staff");
     let (_, mut codes) = enrol_totp(&h, &ana).await;
     for trial in 0..TRIALS {
@@ -103,6 +223,7 @@ async fn the_same_backup_code_wins_once() {
         }
         let backup = codes[trial % 10].clone();
         let (id, _) = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+        store.arm();
         let wins = race(|| {
             let twofold = Arc::clone(&h.twofold);
             let (id, backup) = (id.clone(), backup.clone());
@@ -117,6 +238,11 @@ async fn the_same_backup_code_wins_once() {
         .await;
         assert_eq!(wins, 1, "trial {trial}");
         assert_eq!(
+            store.conflicts(),
+            TASKS - 1,
+            "trial {trial}: every loser lost a write"
+        );
+        assert_eq!(
             h.twofold.status(&ana).await.unwrap().backup_codes_remaining,
             Some(9 - trial % 10),
             "trial {trial}: exactly one slot spent"
@@ -126,12 +252,13 @@ async fn the_same_backup_code_wins_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_passkey_ceremony_wins_once() {
-    let h = harness();
+    let (h, store) = contended();
     let ana = account("ana", "staff");
     let (mut authenticator, _) = register_passkey(&h, &ana, "key").await;
     for trial in 0..TRIALS {
         let (id, options) = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
         let posted = use_passkey(&mut authenticator, options.unwrap());
+        store.arm();
         let wins = race(|| {
             let twofold = Arc::clone(&h.twofold);
             let (id, posted) = (id.clone(), posted.clone());
@@ -145,12 +272,17 @@ async fn the_same_passkey_ceremony_wins_once() {
         })
         .await;
         assert_eq!(wins, 1, "trial {trial}");
+        assert_eq!(
+            store.conflicts(),
+            TASKS - 1,
+            "trial {trial}: every loser lost a write"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_username_less_ceremony_wins_once() {
-    let h = harness();
+    let h = common::harness();
     let ana = account("ana", "staff");
     let (mut authenticator, added) = register_passkey(&h, &ana, "key").await;
     let id = added.value.credential_id.unwrap();
