@@ -1,7 +1,7 @@
 //! Both backends pass twofold's public conformance suite, unchanged.
 //!
 //! PostgreSQL tests read `TWOFOLD_TEST_POSTGRES_URL` and skip with a message
-//! when it is unset; `.ci/run` sets it, so in CI they always run.
+//! when it is unset, and fail under `CI`; `.ci/run` sets it, so in CI they always run.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

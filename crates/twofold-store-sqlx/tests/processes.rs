@@ -6,8 +6,11 @@
 //! - a process killed with SIGKILL in the middle of a burst of sign-ins leaves
 //!   the database consistent, and the next process starts cleanly.
 //!
-//! The test binary re-runs itself as the worker (`worker_entry`, which does
-//! nothing unless `TWOFOLD_WORKER` is set).
+//! The test binary re-runs itself as the worker (`worker_entry`, ignored in a
+//! normal run, so that it never counts as a passing test). Every process uses
+//! one fixed, injected clock, so that no result depends on when a step of the
+//! wall clock turns over; the racers start on a signal from the parent, and a
+//! worker that hangs is killed and fails the test.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,9 +20,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -27,20 +31,35 @@ use twofold::{
     Account, Keyring, PasskeyConfig, RelyingParty, SecretKey, SignInStep, TwoFactor,
     TwoFactorConfig,
 };
-use twofold::{BackupConfig, HashParams, Store};
+use twofold::{BackupConfig, Clock, HashParams, Store};
 use twofold_store_sqlx::SqlStore;
 
 const TRIALS: usize = 100;
 const ORG: &str = "race-clinic";
+/// The one time every process of a test runs at: 2026-01-01T00:00:15Z. Users
+/// enrol at `NOW`; the race's codes are those of the next step.
+const NOW: u64 = 1_767_225_615;
+/// How long a worker may take before it counts as hung.
+const WORKER_DEADLINE: Duration = Duration::from_secs(180);
 
-fn facade(store: Arc<dyn Store>) -> TwoFactor {
+struct FixedClock(u64);
+
+impl Clock for FixedClock {
+    fn now(&self) -> u64 {
+        self.0
+    }
+}
+
+fn facade(store: Arc<dyn Store>, now: u64) -> TwoFactor {
     let rp = RelyingParty::new("localhost", "Smile Dental", &["http://localhost:8080"]).unwrap();
     let mut config = TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp));
     let cheap = HashParams::new(64, 1, 1).unwrap();
     config.backup_codes = BackupConfig::default()
         .with_hash_params(cheap)
         .with_minimum_hash_params(cheap);
-    TwoFactor::new(store, Keyring::new(SecretKey::new("k1", [7u8; 32])), config).unwrap()
+    TwoFactor::new(store, Keyring::new(SecretKey::new("k1", [7u8; 32])), config)
+        .unwrap()
+        .with_clock(Arc::new(FixedClock(now)))
 }
 
 fn account(user: &str) -> Account<'_> {
@@ -57,17 +76,6 @@ fn code(secret: &str, time: u64) -> String {
     totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, secret.expose_bytes(), time)
 }
 
-fn run_id() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros()
-    )
-}
-
 /// Enrols `count` users; returns (user, manual secret, backup codes) for each.
 async fn enrol_users(
     twofold: &TwoFactor,
@@ -82,9 +90,8 @@ async fn enrol_users(
             .await
             .unwrap()
             .value;
-        let now = twofold_totp::now();
         let confirmed = twofold
-            .confirm_totp_enrollment(&account(&user), &code(&setup.manual_entry_secret, now))
+            .confirm_totp_enrollment(&account(&user), &code(&setup.manual_entry_secret, NOW))
             .await
             .unwrap()
             .value;
@@ -99,60 +106,141 @@ async fn enrol_users(
     users
 }
 
-fn spawn_worker(url: &str, mode: &str, plan: &Value, start_at_ms: u128) -> Child {
-    let plan_path = std::env::temp_dir().join(format!(
-        "twofold-plan-{}-{mode}-{}.json",
-        run_id(),
-        rand_suffix()
-    ));
-    std::fs::write(&plan_path, plan.to_string()).unwrap();
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "worker_entry", "--nocapture", "--test-threads=1"])
-        .env("TWOFOLD_WORKER", mode)
-        .env("TWOFOLD_WORKER_URL", url)
-        .env("TWOFOLD_WORKER_PLAN", &plan_path)
-        .env("TWOFOLD_WORKER_START_MS", start_at_ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+/// A worker process, stopped when dropped (so that a failing test leaves none behind).
+struct Worker {
+    child: Child,
+    label: String,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Worker {
+    fn spawn(url: &str, mode: &str, plan: &Value, now: u64) -> Worker {
+        let plan_path = std::env::temp_dir().join(format!(
+            "twofold-plan-{}-{mode}-{}.json",
+            run_id(),
+            rand_suffix()
+        ));
+        std::fs::write(&plan_path, plan.to_string()).unwrap();
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "worker_entry",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("TWOFOLD_WORKER", mode)
+            .env("TWOFOLD_WORKER_URL", url)
+            .env("TWOFOLD_WORKER_PLAN", &plan_path)
+            .env("TWOFOLD_WORKER_NOW", now.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Worker {
+            child,
+            label: format!("{mode} worker"),
+        }
+    }
+
+    /// Its output, line by line, through a channel that can time out.
+    fn lines(&mut self) -> Receiver<String> {
+        let stdout: ChildStdout = self.child.stdout.take().unwrap();
+        let (send, receive) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        receive
+    }
+
+    /// Tells a waiting worker to start.
+    fn go(&mut self) {
+        let mut stdin = self.child.stdin.take().unwrap();
+        writeln!(stdin, "go").unwrap();
+    }
+
+    /// Waits for the worker to exit; fails the test if it hangs or fails.
+    fn finish(mut self, deadline: Instant) {
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{}: exited with {status}", self.label);
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: still running after {WORKER_DEADLINE:?}; killed",
+                self.label
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The next line containing `marker`, or a failure after the deadline.
+fn next_line(
+    lines: &Receiver<String>,
+    marker: &str,
+    deadline: Instant,
+    who: &str,
+) -> Option<String> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(marker) => return Some(line),
+            Ok(_) => continue,
+            Err(RecvTimeoutError::Disconnected) => return None,
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("{who}: no {marker:?} line within {WORKER_DEADLINE:?}; the worker hangs")
+            }
+        }
+    }
+}
+
+fn run_id() -> String {
+    format!("{}-{}", std::process::id(), rand_suffix())
 }
 
 fn rand_suffix() -> u128 {
+    // Only keeps the names of parallel runs apart; nothing depends on its value.
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
 }
 
-fn now_ms() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-}
-
-/// The worker: runs the plan and prints one line per attempt.
+/// The worker: waits for "go" on stdin, runs the plan, and prints one line per
+/// attempt. Ignored in a normal run: it is started by the tests below.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the worker process of the multi-process tests, which start it"]
 async fn worker_entry() {
-    let Ok(mode) = std::env::var("TWOFOLD_WORKER") else {
-        return;
-    };
+    let mode = std::env::var("TWOFOLD_WORKER").expect("started by a multi-process test");
     let url = std::env::var("TWOFOLD_WORKER_URL").unwrap();
     let plan: Value = serde_json::from_str(
         &std::fs::read_to_string(std::env::var("TWOFOLD_WORKER_PLAN").unwrap()).unwrap(),
     )
     .unwrap();
-    let start: u128 = std::env::var("TWOFOLD_WORKER_START_MS")
+    let now: u64 = std::env::var("TWOFOLD_WORKER_NOW")
         .unwrap()
         .parse()
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.unwrap());
-    let twofold = facade(store);
-    // Both racers begin at the same moment.
-    while now_ms() < start {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let twofold = facade(store, now);
+    // Both racers begin together, when the parent says so.
+    println!("READY");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
     for entry in plan.as_array().unwrap() {
         let user = entry["user"].as_str().unwrap();
         match mode.as_str() {
@@ -178,9 +266,8 @@ async fn worker_entry() {
                 else {
                     panic!("expected a challenge");
                 };
-                let typed = code(secret, twofold_totp::now() + 30);
                 twofold
-                    .verify_totp(&account(user), &challenge_id, &typed)
+                    .verify_totp(&account(user), &challenge_id, &code(secret, now))
                     .await
                     .unwrap();
                 println!("DONE {user}");
@@ -192,9 +279,12 @@ async fn worker_entry() {
 
 async fn race(url: &str, label: &str) {
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(url).await.unwrap());
-    let twofold = facade(Arc::clone(&store));
+    let twofold = facade(Arc::clone(&store), NOW);
     let prefix = format!("{label}-{}", run_id());
     let users = enrol_users(&twofold, &prefix, TRIALS).await;
+    // The race runs one step later: the confirming step is spent.
+    let race_at = NOW + 30;
+    let twofold = facade(Arc::clone(&store), race_at);
     for mode in ["backup", "totp"] {
         let mut plan = Vec::new();
         for (user, secret, backup) in &users {
@@ -204,30 +294,31 @@ async fn race(url: &str, label: &str) {
                 panic!("expected a challenge");
             };
             let input = if mode == "totp" {
-                // The confirming step is spent; the next step's code is inside the window.
-                code(secret, twofold_totp::now() + 30)
+                code(secret, race_at)
             } else {
                 backup[0].clone()
             };
             plan.push(json!({ "user": user, "challenge": challenge_id, "input": input }));
         }
         let plan = Value::Array(plan);
-        let start = now_ms() + 1500;
-        let workers = [
-            spawn_worker(url, mode, &plan, start),
-            spawn_worker(url, mode, &plan, start),
+        let deadline = Instant::now() + WORKER_DEADLINE;
+        let mut workers = [
+            Worker::spawn(url, mode, &plan, race_at),
+            Worker::spawn(url, mode, &plan, race_at),
         ];
+        let outputs: Vec<Receiver<String>> = workers.iter_mut().map(Worker::lines).collect();
+        for output in &outputs {
+            next_line(output, "READY", deadline, label).expect("the worker started");
+        }
+        for worker in &mut workers {
+            worker.go();
+        }
         let mut outcomes: std::collections::HashMap<String, Vec<String>> =
             std::collections::HashMap::new();
-        for worker in workers {
-            let output = worker.wait_with_output().unwrap();
-            assert!(output.status.success(), "{label} {mode}: a worker failed");
+        for output in &outputs {
             // libtest may print "test worker_entry ... " in front of the first line.
-            for line in String::from_utf8(output.stdout)
-                .unwrap()
-                .lines()
-                .filter_map(|l| l.find("RESULT ").map(|i| &l[i..]))
-            {
+            while let Some(line) = next_line(output, "RESULT ", deadline, label) {
+                let line = &line[line.find("RESULT ").unwrap()..];
                 let mut parts = line.splitn(3, ' ');
                 let (_, user, outcome) =
                     (parts.next(), parts.next().unwrap(), parts.next().unwrap());
@@ -236,6 +327,9 @@ async fn race(url: &str, label: &str) {
                     .or_default()
                     .push(outcome.to_string());
             }
+        }
+        for worker in workers {
+            worker.finish(deadline);
         }
         assert_eq!(outcomes.len(), TRIALS, "{label} {mode}: every trial ran");
         for (user, results) in &outcomes {
@@ -252,33 +346,35 @@ async fn race(url: &str, label: &str) {
                 "{label} {mode} {user}: {loser}"
             );
         }
-        if mode == "backup" {
-            for (user, _, _) in &users {
+        for (user, _, _) in &users {
+            let record = store.load_user(user).await.unwrap().unwrap().value;
+            if mode == "backup" {
                 let status = twofold.status(&account(user)).await.unwrap();
                 assert_eq!(
                     status.backup_codes_remaining,
                     Some(9),
                     "{label} {user}: exactly one slot spent"
                 );
+            } else {
+                assert_eq!(
+                    record.totp.unwrap().last_step,
+                    Some(race_at / 30),
+                    "{label} {user}: the race's step is spent"
+                );
             }
+            assert!(record.challenge.is_none(), "{label} {user}");
         }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_race_on_one_sqlite_file() {
-    if std::env::var("TWOFOLD_WORKER").is_ok() {
-        return;
-    }
     let dir = support::temp_dir();
     race(&support::sqlite_url(&dir), "sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_race_on_one_postgres_database() {
-    if std::env::var("TWOFOLD_WORKER").is_ok() {
-        return;
-    }
     let Some(url) = support::postgres_url() else {
         return;
     };
@@ -288,7 +384,7 @@ async fn two_processes_race_on_one_postgres_database() {
 async fn crash(url: &str, label: &str) {
     const USERS: usize = 120;
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(url).await.unwrap());
-    let twofold = facade(Arc::clone(&store));
+    let twofold = facade(Arc::clone(&store), NOW);
     let prefix = format!("{label}-crash-{}", run_id());
     let users = enrol_users(&twofold, &prefix, USERS).await;
     let mut before = std::collections::HashMap::new();
@@ -304,21 +400,24 @@ async fn crash(url: &str, label: &str) {
             .map(|(user, secret, _)| json!({ "user": user, "secret": secret }))
             .collect(),
     );
-    let mut worker = spawn_worker(url, "burst", &plan, now_ms());
+    let burst_at = NOW + 30;
+    let mut worker = Worker::spawn(url, "burst", &plan, burst_at);
+    let output = worker.lines();
+    let deadline = Instant::now() + WORKER_DEADLINE;
+    next_line(&output, "READY", deadline, label).expect("the worker started");
+    worker.go();
     // Kill it (SIGKILL) in the middle of the burst.
-    let stdout = worker.stdout.take().unwrap();
     let mut done = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    for line in BufReader::new(stdout).lines() {
-        if line.unwrap().contains("DONE ") {
-            done += 1;
-        }
-        if done == USERS / 3 || Instant::now() > deadline {
-            break;
-        }
+    while done < USERS / 3 {
+        next_line(&output, "DONE ", deadline, label).expect("the worker is still signing in");
+        done += 1;
     }
-    worker.kill().unwrap();
-    worker.wait().unwrap();
+    worker.child.kill().unwrap();
+    worker.child.wait().unwrap();
+    // Lines it printed before it died.
+    while let Ok(line) = output.recv_timeout(Duration::from_secs(1)) {
+        done += usize::from(line.contains("DONE "));
+    }
     assert!(
         (USERS / 3..USERS).contains(&done),
         "{label}: killed mid-burst after {done} sign-ins"
@@ -336,8 +435,9 @@ async fn crash(url: &str, label: &str) {
         // code was spent together with the challenge: never one without the other.
         let untouched = after == *old;
         let challenged = after.challenge.is_some() && new_step == old_step;
-        let signed_in =
-            after.challenge.is_none() && new_step > old_step && after.throttle.failures == 0;
+        let signed_in = after.challenge.is_none()
+            && new_step == Some(burst_at / 30)
+            && after.throttle.failures == 0;
         assert!(
             untouched || challenged || signed_in,
             "{label} {user}: inconsistent record {after:?}"
@@ -346,16 +446,15 @@ async fn crash(url: &str, label: &str) {
     }
     assert!(spent >= done, "{label}: {spent} spent, {done} reported");
     // And the next process signs users in as usual.
-    let twofold = facade(store);
+    let twofold = facade(store, burst_at);
     for (user, secret, _) in users.iter().rev().take(3) {
         let SignInStep::Challenge { challenge_id, .. } =
             twofold.begin_sign_in(&account(user)).await.unwrap().value
         else {
             panic!("expected a challenge");
         };
-        let typed = code(secret, twofold_totp::now() + 30);
         twofold
-            .verify_totp(&account(user), &challenge_id, &typed)
+            .verify_totp(&account(user), &challenge_id, &code(secret, burst_at))
             .await
             .unwrap();
     }
@@ -363,9 +462,6 @@ async fn crash(url: &str, label: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_process_leaves_sqlite_consistent() {
-    if std::env::var("TWOFOLD_WORKER").is_ok() {
-        return;
-    }
     let dir = support::temp_dir();
     let url = support::sqlite_url(&dir);
     crash(&url, "sqlite").await;
@@ -379,9 +475,6 @@ async fn a_killed_process_leaves_sqlite_consistent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_process_leaves_postgres_consistent() {
-    if std::env::var("TWOFOLD_WORKER").is_ok() {
-        return;
-    }
     let Some(url) = support::postgres_url() else {
         return;
     };

@@ -56,6 +56,11 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var(POSTGRES_URL) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
+            // In CI a skipped database test is a test that did not run: fail.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{POSTGRES_URL} is not set in CI: .ci/run must set it (the machine's PostgreSQL)"
+            );
             skip_notice(&format!(
                 "SKIPPED: {POSTGRES_URL} is not set; the PostgreSQL store tests need a database (CI sets it)"
             ));
