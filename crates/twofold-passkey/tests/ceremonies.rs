@@ -513,3 +513,106 @@ fn records_and_states_round_trip_through_serde() {
     );
     assert!(!format!("{state:?}").contains("challenge"));
 }
+
+/// `response[field]` decoded, changed by `change`, and encoded again.
+fn tampered(json: &str, field: &str, change: impl FnOnce(&mut Vec<u8>)) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let mut value: Value = serde_json::from_str(json).unwrap();
+    let mut bytes = Base64UrlUnpadded::decode_vec(value["response"][field].as_str().unwrap())
+        .expect("the browser's base64url");
+    change(&mut bytes);
+    value["response"][field] = Value::String(Base64UrlUnpadded::encode_string(&bytes));
+    value.to_string()
+}
+
+#[test]
+fn a_tampered_signature_or_authenticator_data_is_refused_and_changes_nothing() {
+    let passkeys = passkeys();
+    let mut soft = SoftPasskey::new(true);
+    let mut credentials = vec![enrol(&passkeys, &mut soft, &ANA)];
+    let (options, state) = passkeys.start_authentication(&credentials, NOW).unwrap();
+    let genuine = authenticate(&mut soft, ORIGIN, &options).unwrap();
+    let before = credentials.clone();
+    let lengths = {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let value: Value = serde_json::from_str(&genuine).unwrap();
+        let len = |field: &str| {
+            Base64UrlUnpadded::decode_vec(value["response"][field].as_str().unwrap())
+                .unwrap()
+                .len()
+        };
+        [
+            ("signature", len("signature")),
+            ("authenticatorData", len("authenticatorData")),
+        ]
+    };
+    let mut refused = 0;
+    // Every byte of each, one bit flipped; then a byte cut off and a byte added.
+    for (field, length) in lengths {
+        assert!(length >= 37, "{field}: {length} bytes");
+        let mut forgeries: Vec<String> = (0..length)
+            .map(|i| tampered(&genuine, field, |bytes| bytes[i] ^= 0x01))
+            .collect();
+        forgeries.push(tampered(&genuine, field, |bytes| {
+            bytes.pop();
+        }));
+        forgeries.push(tampered(&genuine, field, |bytes| bytes.push(0)));
+        for (i, forged) in forgeries.iter().enumerate() {
+            let outcome = AuthenticationResponse::from_json(forged).and_then(|response| {
+                passkeys.finish_authentication(&response, &state, &mut credentials, NOW + 3)
+            });
+            assert!(outcome.is_err(), "{field} changed at byte {i} was accepted");
+            assert_eq!(
+                credentials, before,
+                "{field} byte {i}: a refusal changed the credential"
+            );
+            refused += 1;
+        }
+    }
+    assert!(refused >= 2 * 37 + 4, "{refused}");
+    // The genuine response, untouched, is accepted: the refusals were the tampering's.
+    let response = AuthenticationResponse::from_json(&genuine).unwrap();
+    passkeys
+        .finish_authentication(&response, &state, &mut credentials, NOW + 3)
+        .unwrap();
+    assert_ne!(credentials, before, "the sign-in is recorded");
+}
+
+#[test]
+fn a_signature_by_another_key_is_refused() {
+    // A well-formed assertion, signed by a different authenticator's key for
+    // the same credential id: a forgery that parses perfectly.
+    let passkeys = passkeys();
+    let mut ana = SoftPasskey::new(true);
+    let mut mallory = SoftPasskey::new(true);
+    let mut credentials = vec![enrol(&passkeys, &mut ana, &ANA)];
+    let _ = enrol(&passkeys, &mut mallory, &ANA);
+    let (options, state) = passkeys.start_authentication(&credentials, NOW).unwrap();
+    let genuine: Value =
+        serde_json::from_str(&authenticate(&mut ana, ORIGIN, &options).unwrap()).unwrap();
+    // Mallory answers the same challenge with her own key…
+    let mut mallory_options = options.clone();
+    let (mallory_allowed, _) = passkeys
+        .start_authentication(&[enrol(&passkeys, &mut mallory, &ANA)], NOW)
+        .unwrap();
+    mallory_options["allowCredentials"] = mallory_allowed["allowCredentials"].clone();
+    let mut forged: Value =
+        serde_json::from_str(&authenticate(&mut mallory, ORIGIN, &mallory_options).unwrap())
+            .unwrap();
+    // …and presents it under Ana's credential id.
+    forged["id"] = genuine["id"].clone();
+    forged["rawId"] = genuine["rawId"].clone();
+    let before = credentials.clone();
+    let response = AuthenticationResponse::from_json(&forged.to_string()).unwrap();
+    let error = passkeys
+        .finish_authentication(&response, &state, &mut credentials, NOW + 3)
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            PasskeyError::MalformedResponse(_) | PasskeyError::Rejected(_)
+        ),
+        "{error:?}"
+    );
+    assert_eq!(credentials, before);
+}

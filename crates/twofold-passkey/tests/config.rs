@@ -6,10 +6,51 @@
     clippy::indexing_slicing
 )]
 
+mod support;
+
+use std::sync::OnceLock;
+
 use proptest::prelude::*;
 use twofold_passkey::{
-    AuthenticationResponse, ConfigError, CredentialId, PasskeyConfig, RelyingParty,
+    AuthenticationResponse, AuthenticationState, ConfigError, CredentialId, PasskeyConfig,
+    PasskeyCredential, PasskeyError, PasskeyUser, Passkeys, RelyingParty,
 };
+
+/// A registered SoftPasskey credential and an open sign-in ceremony for it.
+struct Fixture {
+    passkeys: Passkeys,
+    credential: PasskeyCredential,
+    state: AuthenticationState,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let rp = RelyingParty::new(support::RP_ID, "Smile Dental", &[support::ORIGIN]).unwrap();
+        let passkeys = Passkeys::new(PasskeyConfig::new(rp));
+        let user = PasskeyUser {
+            id: b"user-ana-0001",
+            name: "ana@clinic.example",
+            display_name: "Ana Lee",
+        };
+        let mut soft = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+        let (options, state) = passkeys
+            .start_registration(&user, &[], support::NOW)
+            .unwrap();
+        let json = support::register(&mut soft, support::ORIGIN, &options).unwrap();
+        let credential = passkeys
+            .finish_registration(&json, &state, "key", support::NOW, |_| false)
+            .unwrap();
+        let (_, state) = passkeys
+            .start_authentication(std::slice::from_ref(&credential), support::NOW)
+            .unwrap();
+        Fixture {
+            passkeys,
+            credential,
+            state,
+        }
+    })
+}
 
 #[test]
 fn relying_parties_are_validated() {
@@ -102,10 +143,25 @@ proptest! {
     }
 
     #[test]
-    fn structured_but_wrong_responses_are_errors(id in "[A-Za-z0-9_-]{0,40}", body in "[A-Za-z0-9_-]{0,80}") {
+    fn structured_but_wrong_responses_are_refused(
+        real_id in any::<bool>(),
+        id in "[A-Za-z0-9_-]{0,40}",
+        body in "[A-Za-z0-9_-]{0,80}",
+    ) {
+        let f = fixture();
+        // Half the cases name the registered credential, so that they get past
+        // the credential lookup to the signature check.
+        let id = if real_id { f.credential.id().to_base64url() } else { id };
         let json = format!(r#"{{"id":"{id}","rawId":"{id}","response":{{"authenticatorData":"{body}","clientDataJSON":"{body}","signature":"{body}"}},"type":"public-key"}}"#);
-        if let Ok(response) = AuthenticationResponse::from_json(&json) {
-            prop_assert_eq!(response.credential_id().to_base64url(), CredentialId::from_base64url(&id).unwrap().to_base64url());
+        match AuthenticationResponse::from_json(&json) {
+            Ok(response) => {
+                prop_assert_eq!(response.credential_id().to_base64url(), CredentialId::from_base64url(&id).unwrap().to_base64url());
+                let mut credentials = vec![f.credential.clone()];
+                let outcome = f.passkeys.finish_authentication(&response, &f.state, &mut credentials, support::NOW + 1);
+                prop_assert!(outcome.is_err(), "accepted: {}", json);
+                prop_assert_eq!(&credentials[0], &f.credential);
+            }
+            Err(error) => prop_assert!(matches!(error, PasskeyError::MalformedResponse(_)), "{:?}", error),
         }
     }
 
