@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use twofold_policy::{
     EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode, Permission, Policy,
-    PolicyDocument, ResetPermission, RoleDocument, SelfDisableDocument, SignIn, Throttle,
+    PolicyDocument, Reason, ResetPermission, RoleDocument, SelfDisableDocument, SignIn, Throttle,
     ThrottleDocument, Timestamp, UserFacts,
 };
 
@@ -62,6 +62,15 @@ fn role() -> impl Strategy<Value = RoleDocument> {
         )
 }
 
+/// `methods` narrowed to the organisation's, or `None` where nothing would be left:
+/// the validator refuses a role whose methods miss the organisation's entirely.
+fn narrowed(methods: Option<Vec<Method>>, org: &[Method]) -> Option<Vec<Method>> {
+    let kept: Vec<Method> = methods?.into_iter().filter(|m| org.contains(m)).collect();
+    (!kept.is_empty()).then_some(kept)
+}
+
+/// Policy documents that are valid by construction, so that no case is lost
+/// to an early return: `policy()` unwraps them.
 fn document() -> impl Strategy<Value = PolicyDocument> {
     (
         mode(),
@@ -96,8 +105,14 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                 lockout,
             )| {
                 backoff.sort_unstable();
-                let roles: BTreeMap<String, RoleDocument> =
-                    ROLES.iter().map(|r| r.to_string()).zip(roles).collect();
+                let roles: BTreeMap<String, RoleDocument> = ROLES
+                    .iter()
+                    .map(|r| r.to_string())
+                    .zip(roles.into_iter().map(|mut role| {
+                        role.methods = narrowed(role.methods, &methods);
+                        role
+                    }))
+                    .collect();
                 let mut seen = Vec::new();
                 let exemptions = exemptions
                     .into_iter()
@@ -135,8 +150,13 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
         )
 }
 
+fn valid(doc: PolicyDocument) -> Policy {
+    Policy::from_document(doc.clone())
+        .unwrap_or_else(|e| panic!("the generator made an invalid document ({e}): {doc:?}"))
+}
+
 fn policy() -> impl Strategy<Value = Policy> {
-    document().prop_filter_map("valid documents", |doc| Policy::from_document(doc).ok())
+    document().prop_map(valid)
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +203,29 @@ fn facts() -> impl Strategy<Value = Facts> {
         )
 }
 
+/// Facts of a user whose role the policy knows.
+fn known_facts() -> impl Strategy<Value = Facts> {
+    (facts(), prop::sample::select(&ROLES[..])).prop_map(|(facts, role)| Facts { role, ..facts })
+}
+
+/// `methods` without those in `remove`.
+fn without(methods: Methods, remove: Methods) -> Methods {
+    methods.iter().filter(|m| !remove.contains(*m)).collect()
+}
+
+/// The wait the document imposes after `failures` consecutive failures.
+fn documented_wait(doc: &PolicyDocument, failures: u32) -> u64 {
+    let waits = &doc.throttle.backoff_seconds;
+    let index = usize::try_from(failures.saturating_sub(1)).unwrap();
+    waits.get(index).or(waits.last()).copied().unwrap_or(0)
+}
+
+/// Seconds since the last failure: often inside a back-off wait (at most
+/// 10,000 seconds here), often beyond a lockout.
+fn elapsed() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..10_000, 0u64..200_000]
+}
+
 fn now() -> impl Strategy<Value = Timestamp> {
     (0u64..6_000_000).prop_map(Timestamp::from_unix_seconds)
 }
@@ -213,40 +256,72 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
-    fn under_required_nobody_without_a_factor_is_allowed_past_the_grace_period(
-        mut doc in document(), facts in facts(), now in now(),
+    fn under_required_exactly_the_started_non_exempt_users_without_a_factor_must_enrol(
+        mut doc in document(), facts in known_facts(), now in now(),
     ) {
         doc.enforcement.mode = Mode::Required;
-        let Ok(policy) = Policy::from_document(doc.clone()) else { return Ok(()) };
+        let policy = valid(doc.clone());
+        let methods = policy.methods_for(facts.role).unwrap();
+        // No factor that counts (perhaps one that does not).
+        let facts = Facts { enrolled: without(facts.enrolled, methods), ..facts };
         let f = facts.get();
-        let usable = policy.methods_for(f.role).map(|m| m.intersection(f.enrolled));
-        prop_assume!(usable == Some(Methods::NONE)); // a known role, no factor that counts
         let started = doc.enforcement.from.is_none_or(|from| now >= from);
         let exempt = f.exempt || doc.exemptions.iter().any(|e| e.user == f.user && e.until.is_none_or(|u| now < u));
         let decision = policy.sign_in(&f, now);
         if started && !exempt {
             match decision.outcome {
-                SignIn::MustEnrol { deadline, can_defer, .. } => {
+                SignIn::MustEnrol { deadline, can_defer, methods: offered } => {
                     prop_assert_eq!(can_defer, now < deadline);
+                    prop_assert_eq!(offered, methods);
                     let first = f.first_sign_in_since_enforcement.unwrap_or(now);
                     prop_assert!(deadline <= first.plus_seconds(doc.enforcement.grace_seconds));
                 }
                 other => prop_assert!(false, "{other:?} for a user without a factor under required"),
             }
+        } else if f.enrolled.is_empty() {
+            // The converse: before the start, or exempt, nobody is sent to setup.
+            prop_assert_eq!(decision.outcome, SignIn::Allow);
+        } else {
+            prop_assert!(matches!(decision.outcome, SignIn::Challenge { methods: m, .. } if m == f.enrolled), "{:?}", decision);
         }
-        prop_assert!(decision.outcome != SignIn::Blocked);
     }
 
     #[test]
-    fn under_off_nobody_is_told_to_enrol(mut doc in document(), facts in facts(), now in now()) {
+    fn a_usable_factor_is_always_asked_for(policy in policy(), facts in known_facts(), now in now()) {
+        let f = facts.get();
+        let usable = f.enrolled.intersection(policy.methods_for(f.role).unwrap());
+        let decision = policy.sign_in(&f, now);
+        if usable.is_empty() {
+            prop_assert!(!matches!(decision.outcome, SignIn::Allow) || f.enrolled.is_empty(), "{:?}", decision);
+        } else {
+            prop_assert_eq!(decision.outcome, SignIn::Challenge { methods: usable, recovery: f.has_backup_codes });
+        }
+    }
+
+    #[test]
+    fn an_unknown_role_is_blocked_and_never_offered_setup(policy in policy(), facts in facts(), now in now()) {
+        let f = UserFacts { role: "ghost", ..facts.get() };
+        prop_assert_eq!(policy.sign_in(&f, now).outcome, SignIn::Blocked);
+        prop_assert!(!policy.enrolment_offered("ghost"));
+        prop_assert!(!policy.enforcement_applies(&f, now));
+    }
+
+    #[test]
+    fn under_off_nobody_is_told_to_enrol(mut doc in document(), facts in known_facts(), now in now()) {
         doc.enforcement.mode = Mode::Off;
         for role in doc.roles.values_mut() {
             role.enforcement = role.enforcement.map(|_| Mode::Off);
         }
-        let Ok(policy) = Policy::from_document(doc) else { return Ok(()) };
-        let decision = policy.sign_in(&facts.get(), now);
-        prop_assert!(!matches!(decision.outcome, SignIn::MustEnrol { .. }), "{:?}", decision);
+        let policy = valid(doc);
+        let f = facts.get();
+        let decision = policy.sign_in(&f, now);
         prop_assert!(!policy.enrolment_offered(facts.role));
+        // Nobody must enrol; whoever has a factor is still asked for it.
+        if f.enrolled.is_empty() {
+            prop_assert_eq!(decision.outcome, SignIn::Allow);
+        } else {
+            prop_assert!(matches!(decision.outcome, SignIn::Challenge { .. }), "{:?}", decision);
+        }
     }
 
     #[test]
@@ -257,8 +332,9 @@ proptest! {
         facts in facts(),
         now in now(),
     ) {
-        let Ok(before) = Policy::from_document(doc.clone()) else { return Ok(()) };
+        let before = valid(doc.clone());
         let mut tightened = doc;
+        let org_methods = tightened.enforcement.methods.clone();
         let target = tightened.roles.get_mut(ROLES[role_index]).unwrap();
         // Add the generated rule's enforcement settings on top of the existing ones.
         if rule.enforcement.is_some() {
@@ -268,12 +344,14 @@ proptest! {
             target.grace_seconds = Some(target.grace_seconds.map_or(grace, |g| g.min(grace)));
         }
         if let Some(methods) = rule.methods {
-            target.methods = Some(match &target.methods {
-                None => methods,
-                Some(existing) => existing.iter().copied().filter(|m| methods.contains(m)).collect(),
-            });
+            let current = target.methods.clone().unwrap_or_else(|| org_methods.clone());
+            let narrower: Vec<Method> = current.into_iter().filter(|m| methods.contains(m)).collect();
+            // A narrowing that leaves nothing is refused by the validator: keep the old list.
+            if !narrower.is_empty() {
+                target.methods = Some(narrower);
+            }
         }
-        let Ok(after) = Policy::from_document(tightened) else { return Ok(()) };
+        let after = valid(tightened);
         let f = facts.get();
         let (a, b) = (before.sign_in(&f, now).outcome, after.sign_in(&f, now).outcome);
         prop_assert!(at_least_as_strict(&a, &b), "{a:?} became {b:?}");
@@ -284,54 +362,79 @@ proptest! {
         let f = facts.get();
         let decision = policy.admin_reset(&f, &f, &reason, now);
         prop_assert_eq!(decision.outcome, ResetPermission::Denied);
+        prop_assert_eq!(decision.reason, Reason::CannotResetSelf);
     }
 
     #[test]
-    fn resets_follow_may_reset_and_need_a_reason(
-        policy in policy(), actor in facts(), target in facts(), reason in "\\PC{0,20}", now in now(),
+    fn resets_are_allowed_exactly_when_may_reset_grants_them_with_a_reason(
+        policy in policy(), actor in known_facts(), target in known_facts(), reason in "\\PC{0,20}", now in now(),
     ) {
         let decision = policy.admin_reset(&actor.get(), &target.get(), &reason, now);
-        if let ResetPermission::Allowed { .. } = decision.outcome {
-            prop_assert!(actor.user != target.user);
-            prop_assert!(!reason.trim().is_empty());
-            let granted = &policy.document().roles[actor.role].may_reset;
-            prop_assert!(granted.iter().any(|r| r == target.role));
+        let granted = policy.document().roles[actor.role].may_reset.iter().any(|r| r == target.role);
+        let permitted = actor.user != target.user && !reason.trim().is_empty() && granted;
+        if permitted {
+            let after_reset = UserFacts { enrolled: Methods::NONE, has_backup_codes: false, ..target.get() };
+            prop_assert_eq!(
+                decision.outcome,
+                ResetPermission::Allowed { must_enrol_at_next_sign_in: policy.enforcement_applies(&after_reset, now) }
+            );
+        } else {
+            prop_assert_eq!(decision.outcome, ResetPermission::Denied);
         }
     }
 
     #[test]
-    fn only_roles_granted_it_can_change_enforcement(policy in policy(), actor in facts(), mode in mode()) {
+    fn enforcement_changes_are_allowed_exactly_for_granted_roles_that_cannot_lock_themselves_out(
+        policy in policy(), actor in known_facts(), mode in mode(),
+    ) {
         let decision = policy.change_enforcement(&actor.get(), mode);
-        if decision.outcome == Permission::Allowed {
-            prop_assert!(policy.document().roles[actor.role].may_change_enforcement);
-            if mode == Mode::Required {
-                prop_assert!(!actor.enrolled.intersection(policy.methods_for(actor.role).unwrap()).is_empty());
-            }
-        }
+        let granted = policy.document().roles[actor.role].may_change_enforcement;
+        let has_factor = !actor.enrolled.intersection(policy.methods_for(actor.role).unwrap()).is_empty();
+        let permitted = granted && (mode != Mode::Required || has_factor);
+        prop_assert_eq!(decision.outcome == Permission::Allowed, permitted, "{:?}", decision);
     }
 
     #[test]
-    fn throttle_waits_never_decrease_and_the_cap_holds(policy in policy(), elapsed in 0u64..200_000) {
+    fn self_disable_is_allowed_exactly_when_not_enforced_and_the_password_is_fresh(
+        policy in policy(), facts in known_facts(), now in now(), age in prop::option::of(0u64..600),
+    ) {
+        let f = facts.get();
+        // A re-entry `age` seconds ago (clamped at the epoch, which makes it younger).
+        let reauthenticated_at = age.map(|age| Timestamp::from_unix_seconds(now.as_unix_seconds().saturating_sub(age)));
+        let fresh = age.is_some_and(|age| age.min(now.as_unix_seconds()) <= 300);
+        let decision = policy.self_disable(&f, reauthenticated_at, now);
+        let permitted = !policy.enforcement_applies(&f, now) && fresh;
+        prop_assert_eq!(decision.outcome == Permission::Allowed, permitted, "{:?}", decision);
+    }
+
+    #[test]
+    fn the_throttle_imposes_exactly_the_documented_waits(policy in policy(), elapsed in elapsed()) {
+        let doc = policy.document().clone();
         let last = Timestamp::from_unix_seconds(1_000_000);
         let now = last.plus_seconds(elapsed);
-        let max = policy.document().throttle.max_failures;
+        let max = doc.throttle.max_failures;
         let mut previous = 0u64;
         for failures in 0..=max + 5 {
             let outcome = policy.throttle(failures, Some(last), now).outcome;
-            let wait = match outcome {
-                Throttle::Allowed => 0,
-                Throttle::RetryAfter { seconds } => seconds,
-                Throttle::Locked { until: Some(until) } => until.seconds_since(now),
-                Throttle::Locked { until: None } => u64::MAX,
-            };
-            if failures >= max {
-                let ended = matches!(policy.document().throttle.lockout, Lockout::ForSeconds(s) if elapsed >= s);
-                prop_assert!(ended || matches!(outcome, Throttle::Locked { .. }), "{failures}: {outcome:?}");
+            let expected = if failures == 0 {
+                Throttle::Allowed
+            } else if failures >= max {
+                match doc.throttle.lockout {
+                    Lockout::UntilReset => Throttle::Locked { until: None },
+                    Lockout::ForSeconds(s) if elapsed < s => Throttle::Locked { until: Some(last.plus_seconds(s)) },
+                    Lockout::ForSeconds(_) => Throttle::Allowed,
+                }
             } else {
-                prop_assert!(!matches!(outcome, Throttle::Locked { .. }), "{:?}", outcome);
+                let wait = documented_wait(&doc, failures);
+                if elapsed < wait { Throttle::RetryAfter { seconds: wait - elapsed } } else { Throttle::Allowed }
+            };
+            prop_assert_eq!(outcome, expected, "{} failures", failures);
+            if failures > 0 && failures < max {
+                // Waits never decrease as failures grow.
+                let wait = documented_wait(&doc, failures);
                 prop_assert!(wait >= previous, "{failures}: {wait} < {previous}");
+                previous = wait;
             }
-            previous = previous.max(wait);
         }
     }
 
@@ -366,4 +469,102 @@ proptest! {
         let _ = Policy::from_json(&text);
         let _ = text.parse::<Timestamp>();
     }
+}
+
+/// Draws `count` values of `strategy`, deterministically.
+fn sample<T: std::fmt::Debug>(strategy: impl Strategy<Value = T>, count: usize) -> Vec<T> {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    (0..count)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect()
+}
+
+/// The properties above are only as good as the cases that reach their
+/// interesting branch: this counts them over 1,024 generated cases, so that a
+/// generator change that made them vacuous fails here.
+#[test]
+fn the_generators_reach_every_branch_of_the_properties() {
+    const N: usize = 1024;
+    let share = |hits: usize| hits * 100 / N;
+
+    let cases = sample((document(), known_facts(), now()), N);
+    let must_enrol = cases
+        .iter()
+        .filter(|(doc, facts, now)| {
+            let mut doc = doc.clone();
+            doc.enforcement.mode = Mode::Required;
+            matches!(
+                valid(doc).sign_in(&facts.get(), *now).outcome,
+                SignIn::MustEnrol { .. }
+            )
+        })
+        .count();
+    assert!(
+        share(must_enrol) >= 20,
+        "must enrol under required: {must_enrol} of {N}"
+    );
+
+    let cases = sample((policy(), known_facts(), known_facts(), now()), N);
+    let resets = cases
+        .iter()
+        .filter(|(policy, actor, target, now)| {
+            matches!(
+                policy
+                    .admin_reset(&actor.get(), &target.get(), "lost phone", *now)
+                    .outcome,
+                ResetPermission::Allowed { .. }
+            )
+        })
+        .count();
+    assert!(share(resets) >= 15, "allowed resets: {resets} of {N}");
+
+    let cases = sample((policy(), known_facts(), mode()), N);
+    let changes = cases
+        .iter()
+        .filter(|(policy, actor, mode)| {
+            policy.change_enforcement(&actor.get(), *mode).outcome == Permission::Allowed
+        })
+        .count();
+    assert!(
+        share(changes) >= 15,
+        "allowed enforcement changes: {changes} of {N}"
+    );
+
+    let cases = sample((policy(), known_facts(), now()), N);
+    let disables = cases
+        .iter()
+        .filter(|(policy, facts, now)| {
+            policy.self_disable(&facts.get(), Some(*now), *now).outcome == Permission::Allowed
+        })
+        .count();
+    assert!(
+        share(disables) >= 15,
+        "allowed self-disables: {disables} of {N}"
+    );
+
+    let cases = sample((policy(), elapsed()), N);
+    let (mut backing_off, mut locked) = (0, 0);
+    for (policy, elapsed) in &cases {
+        let last = Timestamp::from_unix_seconds(1_000_000);
+        let now = last.plus_seconds(*elapsed);
+        let outcomes: Vec<Throttle> = (1..=policy.document().throttle.max_failures)
+            .map(|failures| policy.throttle(failures, Some(last), now).outcome)
+            .collect();
+        backing_off += usize::from(
+            outcomes
+                .iter()
+                .any(|o| matches!(o, Throttle::RetryAfter { .. })),
+        );
+        locked += usize::from(
+            outcomes
+                .iter()
+                .any(|o| matches!(o, Throttle::Locked { .. })),
+        );
+    }
+    assert!(
+        share(backing_off) >= 15,
+        "throttles with a wait: {backing_off} of {N}"
+    );
+    assert!(share(locked) >= 15, "throttles that lock: {locked} of {N}");
 }
