@@ -189,10 +189,26 @@ fn one_argon2_evaluation_per_attempt_whatever_the_set_size() {
             .with_hash_params(params);
         let (set, codes) = BackupCodeSet::generate(&config).unwrap();
         let last = codes.iter().last().unwrap().to_string();
-        for input in [last.as_str(), "00000-00000"] {
+        // A code of the right shape that is none of the set's.
+        let wrong = (0u64..)
+            .map(|n| format!("{:05}-{:05}", n % 100_000, n / 100_000))
+            .find(|candidate| {
+                codes
+                    .iter()
+                    .all(|code| !code.eq_ignore_ascii_case(candidate))
+            })
+            .unwrap();
+        let cases = [
+            (
+                last.as_str(),
+                BackupVerification::Matched { slot: count - 1 },
+            ),
+            (wrong.as_str(), BackupVerification::NoMatch),
+        ];
+        for (input, expected) in cases {
             let mut outcome = None;
-            let info = allocation_counter::measure(|| outcome = Some(set.verify(input).unwrap()));
-            assert!(outcome.is_some());
+            let info = allocation_counter::measure(|| outcome = Some(set.verify(input)));
+            assert_eq!(outcome, Some(Ok(expected)), "{count} codes, {input}");
             let mib = 1024 * 1024;
             assert!(
                 info.bytes_total >= mib && info.bytes_total < 2 * mib,
