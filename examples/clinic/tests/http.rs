@@ -170,6 +170,11 @@ fn code_at(secret: &str, time: u64) -> String {
 /// Sets up an authenticator app for `email` through the facade (as another
 /// session would); returns the secret.
 async fn enrol(running: &common::Running, email: &str) -> String {
+    enrol_with_codes(running, email).await.0
+}
+
+/// The same; returns the secret and the backup codes.
+async fn enrol_with_codes(running: &common::Running, email: &str) -> (String, Vec<String>) {
     let user = running.app.user_by_email(email).await.unwrap().unwrap();
     let account = twofold::Account {
         user: &user.id,
@@ -180,8 +185,35 @@ async fn enrol(running: &common::Running, email: &str) -> String {
     let tf = running.app.two_factor();
     let setup = tf.begin_totp_enrollment(&account).await.unwrap().value;
     let code = code_at(&setup.manual_entry_secret, running.app.now());
-    tf.confirm_totp_enrollment(&account, &code).await.unwrap();
-    setup.manual_entry_secret
+    let confirmed = tf.confirm_totp_enrollment(&account, &code).await.unwrap();
+    let codes = confirmed
+        .value
+        .backup_codes
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    (setup.manual_entry_secret, codes)
+}
+
+/// Whether `code` still signs `email` in, asked of the facade directly.
+async fn backup_code_works(running: &common::Running, email: &str, code: &str) -> bool {
+    let user = running.app.user_by_email(email).await.unwrap().unwrap();
+    let account = twofold::Account {
+        user: &user.id,
+        organization: &user.clinic,
+        role: &user.role,
+        name: &user.email,
+    };
+    let tf = running.app.two_factor();
+    let twofold::SignInStep::Challenge { challenge_id, .. } =
+        tf.begin_sign_in(&account).await.unwrap().value
+    else {
+        panic!("{email} has 2FA on: a challenge was expected");
+    };
+    tf.verify_backup_code(&account, &challenge_id, code)
+        .await
+        .is_ok()
 }
 
 /// Every `<form>` in `page`: all POST, all with the token.
@@ -701,4 +733,79 @@ async fn bad_input_gets_a_clear_answer_not_a_server_error() {
     let page = page.text().await.unwrap();
     assert!(page.contains("Two-factor authentication: <strong>Off</strong>"));
     assert!(page.contains(r#"<option value="Optional" selected>"#));
+}
+
+#[tokio::test]
+async fn wrong_passwords_never_regenerate_codes_or_disable_2fa() {
+    // For a user with 2FA on, so that a bypass would change something.
+    let clock = TestClock::at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let staff = twofold_clinic::SEED[2];
+    let (secret, codes) = enrol_with_codes(&running, staff.0).await;
+    clock.advance(30);
+    let client = client();
+    assert_eq!(
+        sign_in(&client, base, staff.0, staff.3).await,
+        "/signin/second-step"
+    );
+    let csrf = token(&client, base, "/signin/second-step").await;
+    let code = code_at(&secret, clock.now());
+    let response = client
+        .post(format!("{base}/signin/second-step/code"))
+        .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/profile/security");
+    let csrf = token(&client, base, "/profile/security").await;
+    let post = async |path: &str, password: &str| {
+        client
+            .post(format!("{base}{path}"))
+            .form(&[("password", password), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
+    };
+    // Right after sign-in, and again when the sign-in is no longer fresh.
+    for wait in [0, 360] {
+        clock.advance(wait);
+        for password in ["wrong", "", &staff.3.to_uppercase()] {
+            let regenerate = post("/security/backup-codes/regenerate", password).await;
+            assert_eq!(location(&regenerate), "/profile/security", "{password:?}");
+            let disable = post("/security/disable", password).await;
+            assert_eq!(location(&disable), "/settings/security", "{password:?}");
+        }
+        let page = client
+            .get(format!("{base}/settings/security"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("That password is not correct"), "{page}");
+        let user = running.app.user_by_email(staff.0).await.unwrap().unwrap();
+        let status = running
+            .app
+            .two_factor()
+            .status(&twofold::Account {
+                user: &user.id,
+                organization: &user.clinic,
+                role: &user.role,
+                name: &user.email,
+            })
+            .await
+            .unwrap();
+        assert!(
+            status.enabled && status.totp,
+            "2FA was turned off: {status:?}"
+        );
+    }
+    // The old codes still work: they were never regenerated…
+    assert!(backup_code_works(&running, staff.0, &codes[0]).await);
+    // …and the right password does regenerate them, so the check above can fail.
+    let regenerate = post("/security/backup-codes/regenerate", staff.3).await;
+    assert_eq!(location(&regenerate), "/security/backup-codes");
+    assert!(!backup_code_works(&running, staff.0, &codes[1]).await);
 }
