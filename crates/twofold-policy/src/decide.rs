@@ -179,6 +179,14 @@ pub enum Reason {
     LockedOut,
     /// A lockout has ended.
     LockoutEnded,
+    /// Consecutive failures reached the ceiling: only an administrator opens the account.
+    FailureCeiling,
+    /// The method is not one the policy allows for the user's role.
+    MethodNotAllowed,
+    /// The two accounts belong to different organisations.
+    OtherOrganization,
+    /// The actor's role may not unlock the target's role.
+    RoleMayNotUnlock,
 }
 
 impl fmt::Display for Reason {
@@ -203,6 +211,10 @@ impl fmt::Display for Reason {
             Reason::BackingOff => f.write_str("Too many incorrect codes: wait before trying again."),
             Reason::LockedOut => f.write_str("Too many incorrect codes: your account is locked."),
             Reason::LockoutEnded => f.write_str("The lockout has ended; you may try again."),
+            Reason::FailureCeiling => f.write_str("Too many incorrect codes: your account is locked until an administrator unlocks it."),
+            Reason::MethodNotAllowed => f.write_str("Your organisation does not allow this sign-in method for your role."),
+            Reason::OtherOrganization => f.write_str("That user belongs to another organisation."),
+            Reason::RoleMayNotUnlock => f.write_str("Your role may not unlock this user."),
         }
     }
 }
@@ -390,6 +402,45 @@ impl Policy {
         )
     }
 
+    /// Whether `actor` may unlock `target` (clear a lockout, keeping their
+    /// factors), with `reason` for the audit log. Nobody unlocks themselves this
+    /// way; the actor's role must list the target's role in `may_unlock` (or, if
+    /// absent, in `may_reset`).
+    pub fn admin_unlock(
+        &self,
+        actor: &UserFacts<'_>,
+        target: &UserFacts<'_>,
+        reason: &str,
+    ) -> Decision<Permission> {
+        if actor.user == target.user {
+            return decision(Permission::Denied, Reason::CannotResetSelf, Rule::Builtin);
+        }
+        if reason.trim().is_empty() {
+            return decision(Permission::Denied, Reason::ReasonRequired, Rule::Builtin);
+        }
+        let (Some(actor_index), Some(target_index)) =
+            (self.role_index(actor.role), self.role_index(target.role))
+        else {
+            return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
+        };
+        let allowed = self
+            .roles
+            .get(actor_index)
+            .is_some_and(|role| role.may_unlock.contains(&target_index));
+        if !allowed {
+            return decision(
+                Permission::Denied,
+                Reason::RoleMayNotUnlock,
+                Rule::Role(actor_index),
+            );
+        }
+        decision(
+            Permission::Allowed,
+            Reason::Permitted,
+            Rule::Role(actor_index),
+        )
+    }
+
     /// Whether `actor` may set the organisation's mode to `new_mode`. Only roles
     /// granted it may; requiring 2FA is refused while the actor has no second
     /// factor that counts, so that they cannot lock themselves out.
@@ -423,7 +474,8 @@ impl Policy {
 
     /// The throttle before verifying a second factor, from the account's count of
     /// consecutive failures and the time of the last one. Waits never decrease as
-    /// failures grow; at `max_failures` the account is locked.
+    /// failures grow; at `max_failures` the account is locked, and at the
+    /// `ceiling` it stays locked until an administrator resets or unlocks it.
     pub fn throttle(
         &self,
         consecutive_failures: u32,
@@ -435,6 +487,13 @@ impl Policy {
         }
         // Failures without a time are treated as happening now: fail closed.
         let last_failure = last_failure.unwrap_or(now);
+        if consecutive_failures >= self.ceiling {
+            return decision(
+                Throttle::Locked { until: None },
+                Reason::FailureCeiling,
+                Rule::Throttle,
+            );
+        }
         if consecutive_failures >= self.max_failures {
             return match self.lockout {
                 Lockout::UntilReset => decision(

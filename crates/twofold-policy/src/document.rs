@@ -40,6 +40,7 @@ pub const DOCUMENT_VERSION: u32 = 1;
 /// max_failures = 10
 /// backoff_seconds = [0, 0, 0, 30, 60, 120, 300, 600, 900]
 /// lockout = { for_seconds = 3600 }
+/// ceiling = 100              # then locked until an administrator unlocks
 ///
 /// [self_disable]
 /// reauthentication_max_age_seconds = 300
@@ -135,6 +136,10 @@ pub struct RoleDocument {
     /// Whether this role may change the organisation's enforcement.
     #[serde(default, skip_serializing_if = "is_false")]
     pub may_change_enforcement: bool,
+    /// The roles whose users this role may unlock (clear a lockout, keeping their
+    /// factors). Absent: the roles of `may_reset`, since a reset is the harsher act.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_unlock: Option<Vec<String>>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -168,7 +173,7 @@ pub enum Lockout {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThrottleDocument {
-    /// Consecutive failures that lock the account: 1 to 100 (NIST SP 800-63B §5.2.2).
+    /// Consecutive failures that lock the account: 1 to 100 (NIST SP 800-63B rev. 4 §3.2.2).
     pub max_failures: u32,
     /// `backoff_seconds[k]`: the wait after `k + 1` consecutive failures; the last
     /// entry applies beyond. Must never decrease.
@@ -176,6 +181,16 @@ pub struct ThrottleDocument {
     pub backoff_seconds: Vec<u64>,
     /// How a lockout ends.
     pub lockout: Lockout,
+    /// Consecutive failures, across timed lockouts, after which only an
+    /// administrator's reset or unlock opens the account: at most 100 (NIST SP
+    /// 800-63B rev. 4 §3.2.2), and at least `max_failures`. Without it, a timed lockout
+    /// would let one guess an hour through forever.
+    #[serde(default = "default_ceiling")]
+    pub ceiling: u32,
+}
+
+fn default_ceiling() -> u32 {
+    crate::MAX_FAILURES_LIMIT
 }
 
 impl Default for ThrottleDocument {
@@ -184,6 +199,7 @@ impl Default for ThrottleDocument {
             max_failures: 10,
             backoff_seconds: vec![0, 0, 0, 30, 60, 120, 300, 600, 900],
             lockout: Lockout::ForSeconds(3600),
+            ceiling: default_ceiling(),
         }
     }
 }

@@ -4,8 +4,8 @@ use crate::document::{DOCUMENT_VERSION, Lockout, Mode, PolicyDocument};
 use crate::methods::Methods;
 use crate::time::Timestamp;
 
-/// The largest `throttle.max_failures`: NIST SP 800-63B §5.2.2 allows at most 100
-/// consecutive failed attempts on one account.
+/// The largest `throttle.max_failures` and `throttle.ceiling`: NIST SP 800-63B
+/// rev. 4 §3.2.2 allows at most 100 consecutive failed attempts on one account.
 pub const MAX_FAILURES_LIMIT: u32 = 100;
 /// The latest instant a document may name (9999-12-31T23:59:59Z).
 const LATEST: u64 = 253_402_300_799;
@@ -80,6 +80,7 @@ pub(crate) struct CompiledRole {
     pub(crate) methods: Methods,
     pub(crate) methods_rule: Rule,
     pub(crate) may_reset: Vec<usize>,
+    pub(crate) may_unlock: Vec<usize>,
     pub(crate) may_change_enforcement: bool,
 }
 
@@ -116,6 +117,7 @@ pub struct Policy {
     /// Sorted by user id for binary search.
     pub(crate) exemptions: Vec<CompiledExemption>,
     pub(crate) max_failures: u32,
+    pub(crate) ceiling: u32,
     pub(crate) backoff_seconds: Vec<u64>,
     pub(crate) lockout: Lockout,
     pub(crate) reauthentication_max_age_seconds: u64,
@@ -237,19 +239,27 @@ impl Policy {
                     (narrowed, rule)
                 }
             };
-            let mut may_reset = Vec::with_capacity(role.may_reset.len());
-            for target in &role.may_reset {
-                let position = role_ids
+            let role_indexes = |name: &str, targets: &[String]| {
+                targets
                     .iter()
-                    .position(|known| *known == target)
-                    .ok_or_else(|| {
-                        invalid(
-                            field("may_reset"),
-                            format!("names the role {target:?}, which is not defined"),
-                        )
-                    })?;
-                may_reset.push(position);
-            }
+                    .map(|target| {
+                        role_ids
+                            .iter()
+                            .position(|known| *known == target)
+                            .ok_or_else(|| {
+                                invalid(
+                                    field(name),
+                                    format!("names the role {target:?}, which is not defined"),
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<usize>, PolicyError>>()
+            };
+            let may_reset = role_indexes("may_reset", &role.may_reset)?;
+            let may_unlock = match &role.may_unlock {
+                Some(targets) => role_indexes("may_unlock", targets)?,
+                None => may_reset.clone(),
+            };
             roles.push(CompiledRole {
                 id: id.clone(),
                 mode,
@@ -259,6 +269,7 @@ impl Policy {
                 methods,
                 methods_rule,
                 may_reset,
+                may_unlock,
                 may_change_enforcement: role.may_change_enforcement,
             });
         }
@@ -294,7 +305,13 @@ impl Policy {
         if throttle.max_failures == 0 || throttle.max_failures > MAX_FAILURES_LIMIT {
             return Err(invalid(
                 "throttle.max_failures",
-                "must be between 1 and 100 (NIST SP 800-63B §5.2.2)",
+                "must be between 1 and 100 (NIST SP 800-63B rev. 4 §3.2.2)",
+            ));
+        }
+        if throttle.ceiling < throttle.max_failures || throttle.ceiling > MAX_FAILURES_LIMIT {
+            return Err(invalid(
+                "throttle.ceiling",
+                "must be at least max_failures and at most 100 (NIST SP 800-63B rev. 4 §3.2.2)",
             ));
         }
         if throttle.backoff_seconds.len() > MAX_FAILURES_LIMIT as usize {
@@ -339,6 +356,7 @@ impl Policy {
             roles,
             exemptions,
             max_failures: throttle.max_failures,
+            ceiling: throttle.ceiling,
             backoff_seconds: throttle.backoff_seconds.clone(),
             lockout: throttle.lockout,
             reauthentication_max_age_seconds: max_age,

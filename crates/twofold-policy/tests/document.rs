@@ -278,6 +278,9 @@ fn validation_errors_name_the_field_and_say_what_is_wrong() {
         ("version = 1\n[throttle]\nmax_failures = 5\nbackoff_seconds = [60, 30]\nlockout = \"until_reset\"".into(), Box::new(invalid("throttle.backoff_seconds"))),
         ("version = 1\n[throttle]\nmax_failures = 5\nlockout = { for_seconds = 0 }".into(), Box::new(invalid("throttle.lockout.for_seconds"))),
         ("version = 1\n[self_disable]\nreauthentication_max_age_seconds = 0".into(), Box::new(invalid("self_disable.reauthentication_max_age_seconds"))),
+        ("version = 1\n[throttle]\nmax_failures = 10\nlockout = \"until_reset\"\nceiling = 9".into(), Box::new(invalid("throttle.ceiling"))),
+        ("version = 1\n[throttle]\nmax_failures = 10\nlockout = \"until_reset\"\nceiling = 101".into(), Box::new(invalid("throttle.ceiling"))),
+        ("version = 1\n[roles.a]\nmay_unlock = [\"ghost\"]".into(), Box::new(invalid("roles.a.may_unlock"))),
     ];
     for (text, check) in cases {
         let e = error(&text);

@@ -332,3 +332,34 @@ fn troubleshooting_wrong_codes_back_off_then_lock_out_with_the_time_to_wait() {
         Reason::LockoutEnded
     );
 }
+
+#[test]
+fn after_100_consecutive_failures_only_an_administrator_opens_the_account() {
+    let policy = clinic();
+    let last = NOW;
+    // Up to the ceiling, a timed lockout ends by itself.
+    let day_later = NOW.plus_seconds(86_400);
+    assert_eq!(
+        policy.throttle(99, Some(last), day_later).outcome,
+        Throttle::Allowed
+    );
+    // At the ceiling it does not, however long the wait.
+    let decision = policy.throttle(100, Some(last), NOW.plus_seconds(10 * 365 * 86_400));
+    assert_eq!(decision.outcome, Throttle::Locked { until: None });
+    assert_eq!(decision.reason, Reason::FailureCeiling);
+    // The owner may unlock staff and admins; an admin may unlock staff only.
+    let unlock = |actor: &str, target: &str| {
+        policy
+            .admin_unlock(
+                &UserFacts::new("actor", actor),
+                &UserFacts::new("target", target),
+                "locked out by a phishing attempt",
+            )
+            .outcome
+    };
+    assert_eq!(unlock("owner", "admin"), Permission::Allowed);
+    assert_eq!(unlock("owner", "staff"), Permission::Allowed);
+    assert_eq!(unlock("admin", "staff"), Permission::Allowed);
+    assert_eq!(unlock("admin", "owner"), Permission::Denied);
+    assert_eq!(unlock("staff", "staff"), Permission::Denied);
+}

@@ -48,15 +48,28 @@ fn role() -> impl Strategy<Value = RoleDocument> {
         prop::option::of(method_list()),
         prop::collection::vec(prop::sample::select(&ROLES[..]), 0..3),
         any::<bool>(),
+        prop::option::of(prop::collection::vec(
+            prop::sample::select(&ROLES[..]),
+            0..3,
+        )),
     )
         .prop_map(
-            |(enforcement, grace_seconds, methods, may_reset, may_change_enforcement)| {
+            |(
+                enforcement,
+                grace_seconds,
+                methods,
+                may_reset,
+                may_change_enforcement,
+                may_unlock,
+            )| {
                 RoleDocument {
                     enforcement,
                     grace_seconds,
                     methods,
                     may_reset: may_reset.into_iter().map(str::to_string).collect(),
                     may_change_enforcement,
+                    may_unlock: may_unlock
+                        .map(|roles| roles.into_iter().map(str::to_string).collect()),
                 }
             },
         )
@@ -87,10 +100,13 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
         ),
         1u32..=100,
         prop::collection::vec(0u64..10_000, 0..8),
-        prop_oneof![
-            (1u64..100_000).prop_map(Lockout::ForSeconds),
-            Just(Lockout::UntilReset)
-        ],
+        (
+            prop_oneof![
+                (1u64..100_000).prop_map(Lockout::ForSeconds),
+                Just(Lockout::UntilReset)
+            ],
+            0u32..=100,
+        ),
     )
         .prop_map(
             |(
@@ -102,7 +118,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                 exemptions,
                 max_failures,
                 mut backoff,
-                lockout,
+                (lockout, ceiling_above),
             )| {
                 backoff.sort_unstable();
                 let roles: BTreeMap<String, RoleDocument> = ROLES
@@ -141,6 +157,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                         max_failures,
                         backoff_seconds: backoff,
                         lockout,
+                        ceiling: (max_failures + ceiling_above).min(100),
                     },
                     self_disable: SelfDisableDocument {
                         reauthentication_max_age_seconds: 300,
@@ -384,6 +401,17 @@ proptest! {
     }
 
     #[test]
+    fn unlocks_are_allowed_exactly_when_may_unlock_or_may_reset_grants_them_with_a_reason(
+        policy in policy(), actor in known_facts(), target in known_facts(), reason in "\\PC{0,20}",
+    ) {
+        let decision = policy.admin_unlock(&actor.get(), &target.get(), &reason);
+        let role = &policy.document().roles[actor.role];
+        let granted = role.may_unlock.as_ref().unwrap_or(&role.may_reset).iter().any(|r| r == target.role);
+        let permitted = actor.user != target.user && !reason.trim().is_empty() && granted;
+        prop_assert_eq!(decision.outcome == Permission::Allowed, permitted, "{:?}", decision);
+    }
+
+    #[test]
     fn enforcement_changes_are_allowed_exactly_for_granted_roles_that_cannot_lock_themselves_out(
         policy in policy(), actor in known_facts(), mode in mode(),
     ) {
@@ -414,10 +442,12 @@ proptest! {
         let now = last.plus_seconds(elapsed);
         let max = doc.throttle.max_failures;
         let mut previous = 0u64;
-        for failures in 0..=max + 5 {
+        for failures in (0..=max + 5).chain([doc.throttle.ceiling, doc.throttle.ceiling + 1, u32::MAX]) {
             let outcome = policy.throttle(failures, Some(last), now).outcome;
             let expected = if failures == 0 {
                 Throttle::Allowed
+            } else if failures >= doc.throttle.ceiling {
+                Throttle::Locked { until: None }
             } else if failures >= max {
                 match doc.throttle.lockout {
                     Lockout::UntilReset => Throttle::Locked { until: None },
