@@ -25,6 +25,10 @@ pub enum Error {
         /// The index asked for.
         slot: usize,
     },
+    /// A [`HashedInput`](crate::HashedInput) was hashed for another set (the
+    /// set was regenerated since): hash the input again for this one.
+    #[error("the code was hashed for another backup-code set")]
+    OtherSet,
 }
 
 /// Why a typed backup code could not be read. Errors never repeat the input.

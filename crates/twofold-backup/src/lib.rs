@@ -14,6 +14,6 @@ pub use code::{
 pub use error::{ConfigError, DecodeError, Error, InputError};
 pub use set::{
     BackupCodeSet, BackupConfig, BackupVerification, DEFAULT_COUNT, DEFAULT_LENGTH,
-    DEFAULT_LOW_THRESHOLD, DIGEST_BYTES, FORMAT, HashParams, MAX_CODES, MAX_ENCODED_BYTES,
-    SALT_BYTES,
+    DEFAULT_LOW_THRESHOLD, DIGEST_BYTES, FORMAT, HashMemory, HashParams, HashedInput, MAX_CODES,
+    MAX_ENCODED_BYTES, SALT_BYTES,
 };

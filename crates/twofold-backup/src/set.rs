@@ -4,11 +4,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64ct::{Base64Unpadded, Encoding};
 use rand_core::TryCryptoRng;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::code::{
     ALPHABET, BITS_PER_SYMBOL, BackupCode, MAX_CODE_LENGTH, MIN_CODE_LENGTH, NewBackupCodes,
@@ -110,7 +110,13 @@ impl HashParams {
             && self.parallelism >= minimum.parallelism
     }
 
-    fn hash(&self, code: &[u8], salt: &[u8; SALT_BYTES]) -> Result<[u8; DIGEST_BYTES], Error> {
+    /// One Argon2id evaluation in `memory`, which is zeroized afterwards and kept.
+    fn hash_in(
+        &self,
+        code: &[u8],
+        salt: &[u8; SALT_BYTES],
+        memory: &mut HashMemory,
+    ) -> Result<[u8; DIGEST_BYTES], Error> {
         let params = Params::new(
             self.memory_kib,
             self.iterations,
@@ -118,11 +124,72 @@ impl HashParams {
             Some(DIGEST_BYTES),
         )
         .map_err(|_| Error::Hashing("parameters rejected by argon2"))?;
+        let blocks = memory.blocks(params.block_count())?;
         let mut digest = [0u8; DIGEST_BYTES];
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(code, salt, &mut digest)
-            .map_err(|_| Error::Hashing("argon2 could not run (out of memory?)"))?;
+        let hashed = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into_with_memory(code, salt, &mut digest, &mut *blocks)
+            .map_err(|_| Error::Hashing("argon2 could not run"));
+        blocks.iter_mut().for_each(Zeroize::zeroize);
+        hashed?;
         Ok(digest)
+    }
+}
+
+/// Argon2id's working memory (19 MiB with the OWASP parameters), kept between
+/// evaluations: a thread that hashes often allocates it once, instead of
+/// allocating and freeing it per code, which keeps the process's memory at
+/// one block per hashing thread. It is zeroized after every use and when dropped.
+///
+/// ```
+/// use twofold_backup::{BackupCodeSet, BackupConfig, BackupVerification, HashMemory};
+///
+/// let (set, codes) = BackupCodeSet::generate(&BackupConfig::default())?;
+/// let mut memory = HashMemory::new(); // e.g. one per worker thread
+/// let typed = set.hash_input_in(codes.iter().next().unwrap_or_default(), &mut memory)?;
+/// assert_eq!(set.verify_hashed(&typed)?, BackupVerification::Matched { slot: 0 });
+/// assert!(memory.bytes() >= 19 * 1024 * 1024); // kept for the next evaluation
+/// # Ok::<(), twofold_backup::Error>(())
+/// ```
+#[derive(Default)]
+pub struct HashMemory {
+    blocks: Vec<Block>,
+}
+
+impl HashMemory {
+    /// No memory yet: the first evaluation allocates it.
+    pub fn new() -> HashMemory {
+        HashMemory::default()
+    }
+
+    /// The bytes held.
+    pub fn bytes(&self) -> usize {
+        self.blocks.len() * Block::SIZE
+    }
+
+    /// Exactly `count` blocks: kept if that is what is held, allocated otherwise.
+    fn blocks(&mut self, count: usize) -> Result<&mut [Block], Error> {
+        if self.blocks.len() != count {
+            self.blocks = Vec::new();
+            self.blocks
+                .try_reserve_exact(count)
+                .map_err(|_| Error::Hashing("argon2's memory could not be allocated"))?;
+            self.blocks.resize(count, Block::default());
+        }
+        Ok(&mut self.blocks)
+    }
+}
+
+impl Drop for HashMemory {
+    fn drop(&mut self) {
+        self.blocks.iter_mut().for_each(Zeroize::zeroize);
+    }
+}
+
+impl fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashMemory")
+            .field("bytes", &self.bytes())
+            .finish()
     }
 }
 
@@ -241,6 +308,25 @@ struct Slot {
     used: bool,
 }
 
+/// A typed code hashed under one set's salt and parameters, from
+/// [`BackupCodeSet::hash_input`]. The digest is zeroized on drop and never printed.
+#[derive(Clone)]
+pub struct HashedInput {
+    params: HashParams,
+    length: usize,
+    salt: [u8; SALT_BYTES],
+    digest: Zeroizing<[u8; DIGEST_BYTES]>,
+}
+
+impl fmt::Debug for HashedInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashedInput")
+            .field("params", &self.params)
+            .field("length", &self.length)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A set of one-time backup codes in its stored form: the Argon2id parameters,
 /// one random salt, and one digest and a used flag per code. It holds no
 /// plaintext; it is a value that the caller stores (see [`encode`](BackupCodeSet::encode))
@@ -292,6 +378,16 @@ impl BackupCodeSet {
         config: &BackupConfig,
         rng: &mut R,
     ) -> Result<(BackupCodeSet, NewBackupCodes), Error> {
+        BackupCodeSet::generate_in(config, rng, &mut HashMemory::new())
+    }
+
+    /// [`generate_with`](Self::generate_with) in working memory the caller keeps
+    /// between evaluations (one per code).
+    pub fn generate_in<R: TryCryptoRng + ?Sized>(
+        config: &BackupConfig,
+        rng: &mut R,
+        memory: &mut HashMemory,
+    ) -> Result<(BackupCodeSet, NewBackupCodes), Error> {
         let mut salt = [0u8; SALT_BYTES];
         rng.try_fill_bytes(&mut salt).map_err(|_| Error::Random)?;
         let mut symbols: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(config.count);
@@ -317,7 +413,7 @@ impl BackupCodeSet {
         let mut codes = Vec::with_capacity(config.count);
         for code in &symbols {
             slots.push(Slot {
-                digest: config.hash.hash(code, &salt)?,
+                digest: config.hash.hash_in(code, &salt, memory)?,
                 used: false,
             });
             codes.push(BackupCode::new(grouped(code)));
@@ -335,8 +431,32 @@ impl BackupCodeSet {
     ///
     /// Bad input (too long, invalid characters, wrong length) is refused before
     /// any hashing. Otherwise exactly one Argon2id evaluation runs, whatever the
-    /// size of the set, and its digest is compared in constant time with every slot.
+    /// size of the set, and its digest is compared in constant time with every
+    /// slot. The same as [`verify_hashed`](Self::verify_hashed) after
+    /// [`hash_input`](Self::hash_input).
     pub fn verify(&self, input: &str) -> Result<BackupVerification, Error> {
+        self.verify_hashed(&self.hash_input(input)?)
+    }
+
+    /// The costly half of a verification: reads a typed code and runs the one
+    /// Argon2id evaluation under this set's salt and parameters.
+    ///
+    /// A caller that writes conditionally hashes once, then checks the digest
+    /// against each freshly read copy of the set with
+    /// [`verify_hashed`](Self::verify_hashed) or
+    /// [`consume_hashed`](Self::consume_hashed), which cost no hashing. Bad input
+    /// is refused before any hashing.
+    pub fn hash_input(&self, input: &str) -> Result<HashedInput, Error> {
+        self.hash_input_in(input, &mut HashMemory::new())
+    }
+
+    /// [`hash_input`](Self::hash_input) in working memory the caller keeps
+    /// between evaluations.
+    pub fn hash_input_in(
+        &self,
+        input: &str,
+        memory: &mut HashMemory,
+    ) -> Result<HashedInput, Error> {
         let wrong_length = |found| InputError::WrongLength {
             expected: self.length,
             found,
@@ -348,12 +468,29 @@ impl BackupCodeSet {
         if code.len() != self.length {
             return Err(wrong_length(code.len()).into());
         }
-        let digest = self.params.hash(code.as_bytes(), &self.salt)?;
+        Ok(HashedInput {
+            params: self.params,
+            length: self.length,
+            salt: self.salt,
+            digest: Zeroizing::new(self.params.hash_in(code.as_bytes(), &self.salt, memory)?),
+        })
+    }
+
+    /// Checks a code hashed by [`hash_input`](Self::hash_input), without hashing
+    /// and without changing the set: the digest is compared in constant time
+    /// with every slot. Fails with [`Error::OtherSet`] if it was hashed for
+    /// another set (another salt, parameters or code length).
+    pub fn verify_hashed(&self, hashed: &HashedInput) -> Result<BackupVerification, Error> {
+        if hashed.salt != self.salt || hashed.params != self.params || hashed.length != self.length
+        {
+            return Err(Error::OtherSet);
+        }
+        let digest = &*hashed.digest;
         let mut matched_slot = 0u64;
         let mut found = Choice::from(0);
         let mut used = Choice::from(0);
         for (index, slot) in (0u64..).zip(&self.slots) {
-            let equal = slot.digest.ct_eq(&digest);
+            let equal = slot.digest.ct_eq(digest);
             matched_slot.conditional_assign(&index, equal);
             used.conditional_assign(&Choice::from(u8::from(slot.used)), equal);
             found |= equal;
@@ -369,7 +506,14 @@ impl BackupCodeSet {
     /// Checks a typed code and, if it matches an unused slot, marks that slot used.
     /// Store the set afterwards (conditionally) for the consumption to count.
     pub fn consume(&mut self, input: &str) -> Result<BackupVerification, Error> {
-        let outcome = self.verify(input)?;
+        let hashed = self.hash_input(input)?;
+        self.consume_hashed(&hashed)
+    }
+
+    /// [`consume`](Self::consume) for a code hashed by
+    /// [`hash_input`](Self::hash_input): no hashing.
+    pub fn consume_hashed(&mut self, hashed: &HashedInput) -> Result<BackupVerification, Error> {
+        let outcome = self.verify_hashed(hashed)?;
         if let BackupVerification::Matched { slot } = outcome {
             self.mark_used(slot)?;
         }

@@ -386,3 +386,70 @@ fn tampered_or_corrupt_records_are_typed_errors() {
         Err(invalid("slots", "more than 100 slots"))
     );
 }
+
+#[test]
+fn a_code_hashed_once_is_checked_against_fresh_copies_without_hashing_again() {
+    let params = HashParams::new(1024, 1, 1).unwrap();
+    let config = BackupConfig::default().with_hash_params(params);
+    let (stored, codes) = BackupCodeSet::generate(&config).unwrap();
+    let typed = codes.iter().nth(4).unwrap().to_string();
+
+    let mut hashed = None;
+    let hashing = allocation_counter::measure(|| hashed = Some(stored.hash_input(&typed)));
+    let hashed = hashed.unwrap().unwrap();
+    assert!(hashing.bytes_total >= 1024 * 1024, "{hashing:?}");
+    assert!(!format!("{hashed:?}").contains("digest"), "{hashed:?}");
+
+    // A conditional write's retries re-read the set: each check costs no hashing.
+    for _ in 0..3 {
+        let mut copy = stored.clone();
+        let mut outcome = None;
+        let checking = allocation_counter::measure(|| outcome = Some(copy.consume_hashed(&hashed)));
+        assert_eq!(
+            outcome.unwrap(),
+            Ok(BackupVerification::Matched { slot: 4 })
+        );
+        assert!(checking.bytes_total < 1024, "{checking:?}");
+        assert_eq!(copy.remaining(), 9);
+        assert_eq!(
+            copy.consume_hashed(&hashed),
+            Ok(BackupVerification::AlreadyUsed { slot: 4 })
+        );
+    }
+    // A regenerated set has another salt: the digest is refused, not misread.
+    let (regenerated, _) = BackupCodeSet::generate(&config).unwrap();
+    assert_eq!(regenerated.verify_hashed(&hashed), Err(Error::OtherSet));
+    // Bad input is refused before any hashing, as by `verify`.
+    let mut refused = None;
+    let bad = allocation_counter::measure(|| refused = Some(stored.hash_input("12")));
+    assert!(matches!(refused.unwrap(), Err(Error::Input(_))));
+    assert!(bad.bytes_total < 1024 * 1024, "{bad:?}");
+}
+
+#[test]
+fn kept_working_memory_is_allocated_once_and_gives_the_same_digests() {
+    let params = HashParams::new(1024, 1, 1).unwrap();
+    let config = BackupConfig::default().with_hash_params(params);
+    let mut memory = twofold_backup::HashMemory::new();
+    let (set, codes) =
+        BackupCodeSet::generate_in(&config, &mut getrandom::SysRng, &mut memory).unwrap();
+    assert_eq!(memory.bytes(), 1024 * 1024);
+    let typed = codes.iter().nth(2).unwrap().to_string();
+    // The first use of a fresh memory allocates it; a kept one is reused.
+    let mut hashed = None;
+    let reused =
+        allocation_counter::measure(|| hashed = Some(set.hash_input_in(&typed, &mut memory)));
+    assert!(reused.bytes_total < 64 * 1024, "{reused:?}");
+    let hashed = hashed.unwrap().unwrap();
+    assert_eq!(
+        set.verify_hashed(&hashed),
+        Ok(BackupVerification::Matched { slot: 2 })
+    );
+    // The same digest as with memory of its own.
+    assert_eq!(
+        set.verify(&typed),
+        Ok(BackupVerification::Matched { slot: 2 })
+    );
+    let wrong = set.hash_input_in("00000-00000", &mut memory).unwrap();
+    assert_eq!(set.verify_hashed(&wrong), Ok(BackupVerification::NoMatch));
+}
