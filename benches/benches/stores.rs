@@ -54,7 +54,7 @@ fn bench_store(
         name: "ana",
     };
     let setup = runtime
-        .block_on(twofold.begin_totp_enrollment(&ana))
+        .block_on(twofold.begin_totp_enrollment(&ana, Some(clock.now())))
         .unwrap()
         .value;
     let totp = Totp::new(

@@ -39,7 +39,10 @@ async fn corrupt_rows_are_contained(store: SqlStore, prefix: &str) {
             role: "staff",
             name: user,
         };
-        twofold.begin_totp_enrollment(&account).await.unwrap();
+        twofold
+            .begin_totp_enrollment(&account, Some(twofold_totp::now()))
+            .await
+            .unwrap();
     }
     let tampered = [
         ("not json at all", "garbage"),
@@ -94,7 +97,10 @@ async fn corrupt_rows_are_contained(store: SqlStore, prefix: &str) {
         twofold.begin_sign_in(&healthy).await.unwrap().value,
         SignInStep::Allow { .. }
     ));
-    twofold.begin_totp_enrollment(&healthy).await.unwrap();
+    twofold
+        .begin_totp_enrollment(&healthy, Some(twofold_totp::now()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

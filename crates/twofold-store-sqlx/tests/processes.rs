@@ -86,7 +86,7 @@ async fn enrol_users(
     for i in 0..count {
         let user = format!("{prefix}-{i}");
         let setup = twofold
-            .begin_totp_enrollment(&account(&user))
+            .begin_totp_enrollment(&account(&user), Some(NOW))
             .await
             .unwrap()
             .value;

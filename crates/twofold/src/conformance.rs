@@ -8,19 +8,22 @@
 //! ```
 //!
 //! It covers create, read, update and delete, version conflicts, concurrent
-//! consumption (many conditional writes or takes racing; exactly one wins), and
-//! large and odd values. Keys are prefixed with a random run id, so it can run
-//! repeatedly against a shared database.
+//! consumption (many conditional writes or takes racing; exactly one wins), the
+//! credential index (bound with its record, never to two users, even when
+//! registrations race), expiry (purging ceremonies, finding records with lapsed
+//! state), paging through users, and large and odd values. Keys are prefixed
+//! with a random run id, so it can run repeatedly against a shared database.
 
 use std::fmt;
 
 use futures_util::future::join_all;
-use twofold_passkey::{PasskeyConfig, PasskeyCredential, Passkeys, RelyingParty};
+use twofold_passkey::{CredentialId, PasskeyConfig, PasskeyCredential, Passkeys, RelyingParty};
 use twofold_policy::{Mode, PolicyDocument};
 
 use crate::env::{OsRandomness, random_id};
 use crate::store::{
-    CeremonyRecord, OrganizationRecord, Store, StoreError, ThrottleState, UserRecord,
+    CeremonyRecord, CredentialChanges, OrganizationRecord, SignInChallenge, Store, StoreError,
+    ThrottleState, UserRecord,
 };
 
 /// A failed conformance check: which one, and what was seen.
@@ -114,6 +117,10 @@ fn base64_id(i: usize) -> String {
 }
 
 fn ceremony(expires_at: u64) -> Result<CeremonyRecord, ConformanceFailure> {
+    ceremony_of("conformance", expires_at)
+}
+
+fn ceremony_of(organization: &str, expires_at: u64) -> Result<CeremonyRecord, ConformanceFailure> {
     let rp =
         RelyingParty::new("localhost", "conformance", &["http://localhost"]).map_err(|error| {
             ConformanceFailure {
@@ -128,7 +135,7 @@ fn ceremony(expires_at: u64) -> Result<CeremonyRecord, ConformanceFailure> {
             detail: error.to_string(),
         })?;
     Ok(CeremonyRecord {
-        organization: "conformance".into(),
+        organization: organization.into(),
         state,
         expires_at,
     })
@@ -145,6 +152,10 @@ pub async fn run(store: &dyn Store) -> Result<(), ConformanceFailure> {
     ceremonies(store, &run).await?;
     organizations(store, &run).await?;
     concurrent_consumption(store, &run).await?;
+    credential_index(store, &run).await?;
+    concurrent_registrations(store, &run).await?;
+    expiry(store, &run).await?;
+    paging(store, &run).await?;
     large_and_odd_values(store, &run).await?;
     Ok(())
 }
@@ -157,7 +168,12 @@ async fn users_crud(store: &dyn Store, run: &str) -> Result<(), ConformanceFailu
     })?;
 
     let first = rich_record(2)?;
-    let v1 = expect_ok(store.save_user(&user, &first, None).await, "create a user")?;
+    let v1 = expect_ok(
+        store
+            .save_user(&user, &first, None, CredentialChanges::NONE)
+            .await,
+        "create a user",
+    )?;
     let read = expect_ok(store.load_user(&user).await, "read a created user")?;
     check(
         read.as_ref().map(|r| (&r.value, r.version)) == Some((&first, v1)),
@@ -169,7 +185,9 @@ async fn users_crud(store: &dyn Store, run: &str) -> Result<(), ConformanceFailu
     second.passkeys.clear();
     second.throttle = ThrottleState::default();
     let v2 = expect_ok(
-        store.save_user(&user, &second, Some(v1)).await,
+        store
+            .save_user(&user, &second, Some(v1), CredentialChanges::NONE)
+            .await,
         "update a user",
     )?;
     check(v2 != v1, "update a user", || {
@@ -189,7 +207,9 @@ async fn users_crud(store: &dyn Store, run: &str) -> Result<(), ConformanceFailu
     })?;
     // A deleted user can be created again.
     expect_ok(
-        store.save_user(&user, &first, None).await,
+        store
+            .save_user(&user, &first, None, CredentialChanges::NONE)
+            .await,
         "re-create a deleted user",
     )?;
     Ok(())
@@ -199,24 +219,37 @@ async fn user_conflicts(store: &dyn Store, run: &str) -> Result<(), ConformanceF
     let user = format!("{run}-conflicts");
     let record = UserRecord::default();
     let v1 = expect_ok(
-        store.save_user(&user, &record, None).await,
+        store
+            .save_user(&user, &record, None, CredentialChanges::NONE)
+            .await,
         "create for conflicts",
     )?;
     expect_conflict(
-        store.save_user(&user, &record, None).await,
+        store
+            .save_user(&user, &record, None, CredentialChanges::NONE)
+            .await,
         "create an existing user",
     )?;
     let v2 = expect_ok(
-        store.save_user(&user, &record, Some(v1)).await,
+        store
+            .save_user(&user, &record, Some(v1), CredentialChanges::NONE)
+            .await,
         "update at the current version",
     )?;
     expect_conflict(
-        store.save_user(&user, &record, Some(v1)).await,
+        store
+            .save_user(&user, &record, Some(v1), CredentialChanges::NONE)
+            .await,
         "update at a stale version",
     )?;
     expect_conflict(
         store
-            .save_user(&format!("{run}-nobody"), &record, Some(v1))
+            .save_user(
+                &format!("{run}-nobody"),
+                &record,
+                Some(v1),
+                CredentialChanges::NONE,
+            )
             .await,
         "update a missing user",
     )?;
@@ -317,7 +350,9 @@ async fn concurrent_consumption(store: &dyn Store, run: &str) -> Result<(), Conf
     for round in 0..5 {
         let user = format!("{run}-race-{round}");
         let base = expect_ok(
-            store.save_user(&user, &UserRecord::default(), None).await,
+            store
+                .save_user(&user, &UserRecord::default(), None, CredentialChanges::NONE)
+                .await,
             "race setup",
         )?;
         let records: Vec<UserRecord> = (0..RACERS)
@@ -329,7 +364,7 @@ async fn concurrent_consumption(store: &dyn Store, run: &str) -> Result<(), Conf
         let results = join_all(
             records
                 .iter()
-                .map(|record| store.save_user(&user, record, Some(base))),
+                .map(|record| store.save_user(&user, record, Some(base), CredentialChanges::NONE)),
         )
         .await;
         let winners: Vec<usize> = results
@@ -386,7 +421,9 @@ async fn large_and_odd_values(store: &dyn Store, run: &str) -> Result<(), Confor
     let large = rich_record(50)?;
     for id in &odd_ids {
         let version = expect_ok(
-            store.save_user(id, &large, None).await,
+            store
+                .save_user(id, &large, None, CredentialChanges::NONE)
+                .await,
             "odd user ids and a large record",
         )?;
         let read = expect_ok(
@@ -417,6 +454,394 @@ async fn large_and_odd_values(store: &dyn Store, run: &str) -> Result<(), Confor
         taken.map(|c| c.expires_at) == Some(u64::MAX),
         "odd ceremony ids and large times",
         || "read back differently".into(),
+    )?;
+    Ok(())
+}
+
+fn credential(run: &str, name: &str) -> CredentialId {
+    CredentialId::from_bytes(format!("{run}-credential-{name}").as_bytes())
+}
+
+async fn owner(
+    store: &dyn Store,
+    id: &CredentialId,
+    check: &'static str,
+) -> Result<Option<String>, ConformanceFailure> {
+    expect_ok(store.credential_owner(id).await, check)
+}
+
+async fn credential_index(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> {
+    let ana = format!("{run}-index-ana");
+    let bob = format!("{run}-index-bob");
+    let (one, two) = (credential(run, "one"), credential(run, "two"));
+    let nobody = owner(store, &one, "an unbound credential has no owner").await?;
+    check(
+        nobody.is_none(),
+        "an unbound credential has no owner",
+        || format!("{nobody:?}"),
+    )?;
+    let record = UserRecord::default();
+    let bind_one = [one.clone()];
+    let v1 = expect_ok(
+        store
+            .save_user(
+                &ana,
+                &record,
+                None,
+                CredentialChanges {
+                    bind: &bind_one,
+                    unbind: &[],
+                },
+            )
+            .await,
+        "bind a credential with a new record",
+    )?;
+    let found = owner(store, &one, "a bound credential names its user").await?;
+    check(
+        found.as_deref() == Some(ana.as_str()),
+        "a bound credential names its user",
+        || format!("{found:?}"),
+    )?;
+    // Another user cannot bind it: nothing is written.
+    let taken = store
+        .save_user(
+            &bob,
+            &record,
+            None,
+            CredentialChanges {
+                bind: &bind_one,
+                unbind: &[],
+            },
+        )
+        .await;
+    check(
+        matches!(taken, Err(StoreError::CredentialInUse)),
+        "a credential bound to another user is refused",
+        || format!("got {taken:?}"),
+    )?;
+    let bob_record = expect_ok(store.load_user(&bob).await, "a refused bind writes nothing")?;
+    check(
+        bob_record.is_none(),
+        "a refused bind writes nothing",
+        || format!("{bob_record:?}"),
+    )?;
+    // Binding one's own credential again is no change; moving to another works.
+    let v2 = expect_ok(
+        store
+            .save_user(
+                &ana,
+                &record,
+                Some(v1),
+                CredentialChanges {
+                    bind: &bind_one,
+                    unbind: &[],
+                },
+            )
+            .await,
+        "bind one's own credential again",
+    )?;
+    let v3 = expect_ok(
+        store
+            .save_user(
+                &ana,
+                &record,
+                Some(v2),
+                CredentialChanges {
+                    bind: std::slice::from_ref(&two),
+                    unbind: &bind_one,
+                },
+            )
+            .await,
+        "bind one credential and unbind another",
+    )?;
+    let (first, second) = (
+        owner(store, &one, "an unbound credential is free").await?,
+        owner(store, &two, "a bound credential names its user").await?,
+    );
+    check(
+        first.is_none() && second.as_deref() == Some(ana.as_str()),
+        "an unbound credential is free",
+        || format!("one: {first:?}, two: {second:?}"),
+    )?;
+    // The freed credential can go to Bob; a stale write binds nothing.
+    let bob_v1 = expect_ok(
+        store
+            .save_user(
+                &bob,
+                &record,
+                None,
+                CredentialChanges {
+                    bind: &bind_one,
+                    unbind: &[],
+                },
+            )
+            .await,
+        "bind a freed credential",
+    )?;
+    let stale = store
+        .save_user(
+            &ana,
+            &record,
+            Some(v1),
+            CredentialChanges {
+                bind: &[credential(run, "three")],
+                unbind: &[],
+            },
+        )
+        .await;
+    check(
+        matches!(stale, Err(StoreError::Conflict)),
+        "a stale write binds nothing",
+        || format!("got {stale:?}"),
+    )?;
+    let three = owner(
+        store,
+        &credential(run, "three"),
+        "a stale write binds nothing",
+    )
+    .await?;
+    check(three.is_none(), "a stale write binds nothing", || {
+        format!("{three:?}")
+    })?;
+    // Bob cannot take Ana's credential with an update either; his record stays.
+    let taken = store
+        .save_user(
+            &bob,
+            &record,
+            Some(bob_v1),
+            CredentialChanges {
+                bind: std::slice::from_ref(&two),
+                unbind: &[],
+            },
+        )
+        .await;
+    check(
+        matches!(taken, Err(StoreError::CredentialInUse)),
+        "an update binding another user's credential is refused",
+        || format!("got {taken:?}"),
+    )?;
+    let bob_now = expect_ok(store.load_user(&bob).await, "a refused bind writes nothing")?;
+    check(
+        bob_now.map(|r| r.version) == Some(bob_v1),
+        "a refused bind writes nothing",
+        || "the version moved".into(),
+    )?;
+    // Deleting a user frees their credentials.
+    expect_ok(
+        store.delete_user(&ana, v3).await,
+        "delete a user with credentials",
+    )?;
+    let freed = owner(store, &two, "deleting a user unbinds their credentials").await?;
+    check(
+        freed.is_none(),
+        "deleting a user unbinds their credentials",
+        || format!("{freed:?}"),
+    )?;
+    Ok(())
+}
+
+async fn concurrent_registrations(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> {
+    const RACERS: usize = 16;
+    for round in 0..5 {
+        let id = [credential(run, &format!("race-{round}"))];
+        let users: Vec<String> = (0..RACERS)
+            .map(|i| format!("{run}-registrar-{round}-{i}"))
+            .collect();
+        let record = UserRecord::default();
+        let results = join_all(users.iter().map(|user| {
+            store.save_user(
+                user,
+                &record,
+                None,
+                CredentialChanges {
+                    bind: &id,
+                    unbind: &[],
+                },
+            )
+        }))
+        .await;
+        let winners: Vec<&String> = users
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(user, _)| user)
+            .collect();
+        check(
+            winners.len() == 1,
+            "concurrent registrations of one credential: exactly one wins",
+            || format!("{} won: {results:?}", winners.len()),
+        )?;
+        for result in &results {
+            check(
+                matches!(result, Ok(_) | Err(StoreError::CredentialInUse)),
+                "concurrent registrations: losers see CredentialInUse",
+                || format!("{result:?}"),
+            )?;
+        }
+        let bound = owner(store, &id[0], "concurrent registrations").await?;
+        check(
+            bound.as_ref() == winners.first().copied(),
+            "concurrent registrations: the winner owns the credential",
+            || format!("{bound:?}"),
+        )?;
+    }
+    Ok(())
+}
+
+async fn expiry(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> {
+    // Ceremonies: counted per organisation, purged when expired. Times are
+    // tiny, so that nothing else in a shared database expires with them.
+    let (a, b) = (format!("{run}-org-a"), format!("{run}-org-b"));
+    let ceremonies = [(&a, 1), (&a, 2), (&a, 3), (&b, 2)];
+    for (i, (org, expires_at)) in ceremonies.iter().enumerate() {
+        expect_ok(
+            store
+                .insert_ceremony(
+                    &format!("{run}-expiring-{i}"),
+                    &ceremony_of(org, *expires_at)?,
+                )
+                .await,
+            "insert ceremonies that expire",
+        )?;
+    }
+    let counts = (
+        expect_ok(store.count_ceremonies(&a).await, "count ceremonies")?,
+        expect_ok(store.count_ceremonies(&b).await, "count ceremonies")?,
+    );
+    check(
+        counts == (3, 1),
+        "count ceremonies per organisation",
+        || format!("got {counts:?}, expected (3, 1)"),
+    )?;
+    let purged = expect_ok(store.purge_expired(2).await, "purge expired ceremonies")?;
+    check(purged >= 3, "purge expired ceremonies", || {
+        format!("{purged} purged, expected at least this run's 3")
+    })?;
+    let counts = (
+        expect_ok(store.count_ceremonies(&a).await, "count after a purge")?,
+        expect_ok(store.count_ceremonies(&b).await, "count after a purge")?,
+    );
+    check(
+        counts == (1, 0),
+        "a purge deletes exactly the ceremonies expired at that time",
+        || format!("got {counts:?}, expected (1, 0)"),
+    )?;
+    let again = expect_ok(store.purge_expired(2).await, "purge again")?;
+    check(again == 0, "a purge returns how many it deleted", || {
+        format!("the second purge deleted {again}")
+    })?;
+    let left = expect_ok(
+        store.take_ceremony(&format!("{run}-expiring-2")).await,
+        "an unexpired ceremony survives a purge",
+    )?;
+    check(
+        left.map(|c| c.expires_at) == Some(3),
+        "an unexpired ceremony survives a purge",
+        || "it was purged".into(),
+    )?;
+
+    // Users: records whose lapsed state needs cleaning are found.
+    let lapsing = |expires_at| UserRecord {
+        challenge: Some(SignInChallenge {
+            id: "c".into(),
+            expires_at,
+            passkey: None,
+            methods: Vec::new(),
+            recovery: false,
+        }),
+        ..UserRecord::default()
+    };
+    let users = [
+        (format!("{run}-lapsed-5"), lapsing(5)),
+        (format!("{run}-lapsed-10"), lapsing(10)),
+        (format!("{run}-lapsed-never"), UserRecord::default()),
+    ];
+    for (user, record) in &users {
+        expect_ok(
+            store
+                .save_user(user, record, None, CredentialChanges::NONE)
+                .await,
+            "save records with lapsing state",
+        )?;
+    }
+    let found = expect_ok(store.expired_users(7, 10_000).await, "find lapsed records")?;
+    let mine: Vec<&String> = found.iter().filter(|u| u.starts_with(run)).collect();
+    check(
+        mine == [&users[0].0],
+        "find exactly the records with lapsed state",
+        || format!("found {mine:?}"),
+    )?;
+    let one = expect_ok(
+        store.expired_users(u64::MAX, 1).await,
+        "lapsed records, limited",
+    )?;
+    check(one.len() == 1, "lapsed records, limited", || {
+        format!("{} for a limit of 1", one.len())
+    })?;
+    // Cleaning the record takes it off the list.
+    let version =
+        expect_ok(store.load_user(&users[0].0).await, "read a lapsed record")?.map(|v| v.version);
+    expect_ok(
+        store
+            .save_user(
+                &users[0].0,
+                &UserRecord::default(),
+                version,
+                CredentialChanges::NONE,
+            )
+            .await,
+        "clean a lapsed record",
+    )?;
+    let found = expect_ok(
+        store.expired_users(7, 10_000).await,
+        "a cleaned record is not lapsed",
+    )?;
+    check(
+        !found.contains(&users[0].0),
+        "a cleaned record is not lapsed",
+        || "it was still listed".into(),
+    )?;
+    Ok(())
+}
+
+async fn paging(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> {
+    let prefix = format!("{run}-list-");
+    let ids: Vec<String> = (0..5).map(|i| format!("{prefix}{i}")).collect();
+    for id in &ids {
+        expect_ok(
+            store
+                .save_user(id, &UserRecord::default(), None, CredentialChanges::NONE)
+                .await,
+            "save users to page through",
+        )?;
+    }
+    // In byte order, nothing sorts between "<prefix>" and this run's ids.
+    let mut after = format!("{run}-list");
+    let mut seen = Vec::new();
+    loop {
+        let page = expect_ok(
+            store.list_users(Some(&after), 2).await,
+            "page through users",
+        )?;
+        check(page.len() <= 2, "a page holds at most the limit", || {
+            format!("{} ids", page.len())
+        })?;
+        let mine: Vec<String> = page
+            .iter()
+            .filter(|id| id.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let done = mine.len() < page.len() || page.len() < 2;
+        seen.extend(mine);
+        match page.last() {
+            Some(last) if !done => after = last.clone(),
+            _ => break,
+        }
+    }
+    check(
+        seen == ids,
+        "paging visits every user once, in order",
+        || format!("saw {seen:?}"),
     )?;
     Ok(())
 }

@@ -131,6 +131,21 @@ impl Keyring {
     pub fn needs_reseal(&self, sealed: &SealedSecret) -> bool {
         sealed.key_id != self.current.id
     }
+
+    /// `sealed` under the current key, if it is under another key of the
+    /// keyring (`None` if it is already under the current key).
+    pub(crate) fn reseal(
+        &self,
+        sealed: &SealedSecret,
+        user: &str,
+        random: &dyn Randomness,
+    ) -> Result<Option<SealedSecret>, TwoFactorError> {
+        if !self.needs_reseal(sealed) {
+            return Ok(None);
+        }
+        let secret = self.open(sealed, user)?;
+        self.seal(&secret, user, random).map(Some)
+    }
 }
 
 fn aad(key_id: &str, user: &str) -> Vec<u8> {

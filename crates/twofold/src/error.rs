@@ -71,6 +71,14 @@ pub enum TwoFactorError {
     /// Setup could not build the QR code or URI.
     #[error("the enrolment could not be prepared: {0}")]
     Enrollment(String),
+    /// Too much is in flight: too many costly checks waiting for the offload,
+    /// or too many username-less sign-ins outstanding. Nothing was changed;
+    /// try again shortly.
+    #[error("too many requests are in flight; try again shortly")]
+    Busy,
+    /// Offloaded work did not complete (it panicked, or its thread was lost).
+    #[error("a background computation did not complete")]
+    OffloadLost,
 }
 
 impl From<StoreError> for TwoFactorError {

@@ -124,6 +124,17 @@ pub enum Event {
         /// When.
         at: u64,
     },
+    /// An administrator unlocked another user's second step, keeping their factors.
+    Unlocked {
+        /// Who did it.
+        actor: String,
+        /// Whose.
+        target: String,
+        /// Why, as the actor wrote it.
+        reason: String,
+        /// When.
+        at: u64,
+    },
     /// The organisation's enforcement changed.
     EnforcementChanged {
         /// Who changed it.

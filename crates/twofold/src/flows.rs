@@ -3,10 +3,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
-use twofold_backup::{BackupCodeSet, BackupConfig, BackupVerification, NewBackupCodes};
+use twofold_backup::{
+    BackupCodeSet, BackupConfig, BackupVerification, HashMemory, InputError, NewBackupCodes,
+    NormalizedCode,
+};
 use twofold_passkey::{
     AuthenticationResponse, CredentialId, PasskeyConfig, PasskeyError, PasskeyUser, Passkeys,
 };
@@ -16,17 +20,36 @@ use twofold_policy::{
 };
 use twofold_totp::{Code, OtpAuthUri, Secret, Totp, TotpParams, Verification};
 
-use crate::crypto::Keyring;
+use crate::crypto::{Keyring, SealedSecret};
 use crate::env::{Clock, OsRandomness, Randomness, RngAdapter, SystemClock, random_id};
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, EventSink, Factor};
+use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{
-    CeremonyRecord, OrganizationRecord, PendingPasskey, PendingTotp, SignInChallenge, Store,
-    StoreError, ThrottleState, TotpFactor, UserRecord, Version,
+    CeremonyRecord, CredentialChanges, OrganizationRecord, PendingPasskey, PendingTotp,
+    SignInChallenge, Store, StoreError, ThrottleState, TotpFactor, UserRecord, Version,
 };
+
+std::thread_local! {
+    /// Argon2id's working memory, kept per thread: on the offload's threads,
+    /// the process holds one block per thread, however many codes it hashes.
+    static HASH_MEMORY: std::cell::RefCell<HashMemory> =
+        std::cell::RefCell::new(HashMemory::new());
+}
+
+/// Runs `hash` with this thread's kept Argon2id memory.
+fn with_hash_memory<T>(hash: impl FnOnce(&mut HashMemory) -> T) -> T {
+    HASH_MEMORY.with(|memory| match memory.try_borrow_mut() {
+        Ok(mut memory) => hash(&mut memory),
+        // Never re-entered; if it were, fresh memory is correct, only slower.
+        Err(_) => hash(&mut HashMemory::new()),
+    })
+}
 
 /// How many times an operation re-reads and retries after losing a conditional write.
 const MAX_ATTEMPTS: usize = 16;
+/// The most user records one automatic sweep rewrites.
+const SWEEP_BATCH: usize = 64;
 
 /// Who the operation is for, as the application knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,11 +220,20 @@ pub struct TwoFactorConfig {
     pub challenge_ttl_seconds: u64,
     /// The policy of organisations that have not stored one.
     pub default_policy: PolicyDocument,
+    /// How many username-less sign-in ceremonies one organisation may have
+    /// outstanding: they are created by a page anyone can open, so they are
+    /// bounded. Beyond it, starting one fails with `Busy` until some expire.
+    pub max_outstanding_ceremonies: u64,
+    /// How often the facade sweeps expired state by itself (ceremonies, lapsed
+    /// setups and challenges), in seconds; 0 turns the automatic sweep off (then
+    /// schedule [`TwoFactor::purge_expired`] yourself).
+    pub sweep_interval_seconds: u64,
 }
 
 impl TwoFactorConfig {
     /// Defaults: 10-minute setups, 5-minute challenges, 10 backup codes (low at 3),
-    /// the clinic example policy.
+    /// at most 1,000 outstanding username-less ceremonies per organisation, a
+    /// sweep of expired state every minute, the clinic example policy.
     pub fn new(issuer: &str, passkeys: PasskeyConfig) -> TwoFactorConfig {
         TwoFactorConfig {
             issuer: issuer.to_string(),
@@ -212,8 +244,32 @@ impl TwoFactorConfig {
             enrollment_ttl_seconds: 600,
             challenge_ttl_seconds: 300,
             default_policy: PolicyDocument::example_clinic(),
+            max_outstanding_ceremonies: 1_000,
+            sweep_interval_seconds: 60,
         }
     }
+}
+
+/// What a sweep of expired state removed: from [`TwoFactor::purge_expired`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    /// Expired username-less ceremonies deleted.
+    pub ceremonies: u64,
+    /// User records rewritten without their lapsed setups and challenges.
+    pub users: u64,
+}
+
+/// What [`TwoFactor::reseal_all`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resealed {
+    /// User records visited.
+    pub users: u64,
+    /// Records rewritten: secrets re-sealed under the current key, passkeys
+    /// bound in the credential index.
+    pub rewritten: u64,
+    /// Users whose secret could not be opened with any key of the keyring, with
+    /// the key id it is sealed under: the key that must not be retired yet.
+    pub unreadable: Vec<(String, String)>,
 }
 
 /// The two-factor facade. Cheap to share (`Arc<TwoFactor>`); every method is
@@ -224,10 +280,13 @@ pub struct TwoFactor {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Randomness>,
     sink: Option<Arc<dyn EventSink>>,
+    offload: Arc<dyn Offload>,
     passkeys: Passkeys,
     config: TwoFactorConfig,
     default_policy: Arc<Policy>,
     policies: Mutex<HashMap<String, (Version, Arc<Policy>)>>,
+    /// When the last automatic sweep ran (Unix seconds).
+    last_sweep: AtomicU64,
 }
 
 impl fmt::Debug for TwoFactor {
@@ -258,9 +317,70 @@ struct OrgPolicy {
     enforcement_since: Option<u64>,
 }
 
+/// What a user write does to the credential index besides the record's own changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Index {
+    /// Bind what the write added, unbind what it removed.
+    Changes,
+    /// Also (re)bind every credential of the record: for records written
+    /// before the index existed.
+    BindAll,
+}
+
+/// The error for a credential id that another user holds.
+fn credential_in_use() -> TwoFactorError {
+    TwoFactorError::Passkey(PasskeyError::CredentialNotAllowed {
+        reason: "it is already registered",
+    })
+}
+
+/// Requires a password re-entry within the policy's freshness window.
+fn require_fresh(
+    policy: &Policy,
+    reauthenticated_at: Option<u64>,
+    now: u64,
+) -> Result<(), TwoFactorError> {
+    if policy.reauthentication_is_fresh(
+        reauthenticated_at.map(Timestamp::from_unix_seconds),
+        Timestamp::from_unix_seconds(now),
+    ) {
+        Ok(())
+    } else {
+        Err(TwoFactorError::Denied(Reason::ReauthenticationRequired))
+    }
+}
+
+/// Refuses an action by one account on another of a different organisation.
+fn same_organization(actor: &Account<'_>, target: &Account<'_>) -> Result<(), TwoFactorError> {
+    if actor.organization == target.organization {
+        Ok(())
+    } else {
+        Err(TwoFactorError::Denied(Reason::OtherOrganization))
+    }
+}
+
+/// The stored backup-code set, if any; a set that does not decode is corrupt.
+fn backup_set(record: &UserRecord) -> Result<Option<BackupCodeSet>, TwoFactorError> {
+    record
+        .backup_codes
+        .as_deref()
+        .map(|text| {
+            BackupCodeSet::decode(text)
+                .map_err(|error| TwoFactorError::Corrupt(format!("backup codes: {error}")))
+        })
+        .transpose()
+}
+
+/// Whether a user needs a new backup-code set with their next factor: they have
+/// no unused codes.
+fn needs_backup_codes(record: &UserRecord) -> Result<bool, TwoFactorError> {
+    Ok(backup_set(record)?.is_none_or(|set| set.remaining() == 0))
+}
+
 impl TwoFactor {
     /// A facade over `store`, sealing TOTP secrets with `keyring`, on the system
-    /// clock and the OS CSPRNG. Fails if the default policy is invalid.
+    /// clock and the OS CSPRNG, with Argon2 on an [`OffloadPool`] (as many
+    /// threads as there are cores). Fails if the default policy is invalid.
     pub fn new(
         store: Arc<dyn Store>,
         keyring: Keyring,
@@ -275,10 +395,12 @@ impl TwoFactor {
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandomness),
             sink: None,
+            offload: Arc::new(OffloadPool::default()),
             passkeys: Passkeys::new(config.passkeys.clone()),
             config,
             default_policy,
             policies: Mutex::new(HashMap::new()),
+            last_sweep: AtomicU64::new(0),
         })
     }
 
@@ -304,6 +426,13 @@ impl TwoFactor {
         self
     }
 
+    /// Runs Argon2 (backup codes) on `offload` instead of the default.
+    #[must_use]
+    pub fn with_offload(mut self, offload: Arc<dyn Offload>) -> TwoFactor {
+        self.offload = offload;
+        self
+    }
+
     /// The settings.
     pub fn config(&self) -> &TwoFactorConfig {
         &self.config
@@ -320,6 +449,45 @@ impl TwoFactor {
     fn done<T>(&self, value: T, events: Vec<Event>) -> Done<T> {
         self.emit(&events);
         Done { value, events }
+    }
+
+    /// Runs `job` on the offload (off the executor, bounded) and returns its result.
+    async fn offload<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, TwoFactorError> {
+        let slot = Arc::new(Mutex::new(None));
+        let out = Arc::clone(&slot);
+        self.offload
+            .run(Box::new(move || {
+                let value = job();
+                *out.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+            }))
+            .await
+            .map_err(|error| match error {
+                OffloadError::Busy => TwoFactorError::Busy,
+                _ => TwoFactorError::OffloadLost,
+            })?;
+        let value = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        value.ok_or(TwoFactorError::OffloadLost)
+    }
+
+    /// A new backup-code set, generated on the offload (one Argon2id evaluation
+    /// per code): its stored form and the codes to show once.
+    async fn generate_backup_codes(&self) -> Result<(String, NewBackupCodes), TwoFactorError> {
+        let config = self.config.backup_codes;
+        let random = Arc::clone(&self.random);
+        self.offload(move || {
+            with_hash_memory(|memory| {
+                BackupCodeSet::generate_in(&config, &mut RngAdapter(&*random), memory)
+            })
+            .map(|(set, codes)| (set.encode(), codes))
+            .map_err(|error| match error {
+                twofold_backup::Error::Random => TwoFactorError::RandomnessUnavailable,
+                other => TwoFactorError::Enrollment(other.to_string()),
+            })
+        })
+        .await?
     }
 
     async fn organization(&self, organization: &str) -> Result<OrgPolicy, TwoFactorError> {
@@ -358,6 +526,19 @@ impl TwoFactor {
     async fn update_user<T>(
         &self,
         user: &str,
+        change: impl FnMut(&mut UserRecord) -> Change<T>,
+    ) -> Result<T, Failure> {
+        self.write_user(user, Index::Changes, change).await
+    }
+
+    /// The one conditional-write loop for user records: read, change, write if
+    /// still at the version read, else again. Every write also drops what has
+    /// lapsed, re-seals secrets under the current key, and updates the
+    /// credential index in the same atomic step.
+    async fn write_user<T>(
+        &self,
+        user: &str,
+        index: Index,
         mut change: impl FnMut(&mut UserRecord) -> Change<T>,
     ) -> Result<T, Failure> {
         for _ in 0..MAX_ATTEMPTS {
@@ -366,13 +547,33 @@ impl TwoFactor {
                 Some(versioned) => (versioned.value, Some(versioned.version)),
                 None => (UserRecord::default(), None),
             };
+            let before = record.credential_ids();
             let (failure, value) = match change(&mut record) {
                 Change::Keep(value) => return Ok(value),
                 Change::Fail(failure) => return Err(failure),
                 Change::Write(value) => (None, Some(value)),
                 Change::WriteThenFail(failure) => (Some(failure), None),
             };
-            match self.store.save_user(user, &record, version).await {
+            self.tidy(&mut record, user, self.clock.now());
+            let after = record.credential_ids();
+            let bind: Vec<CredentialId> = match index {
+                Index::BindAll => after.clone(),
+                Index::Changes => after
+                    .iter()
+                    .filter(|id| !before.contains(id))
+                    .cloned()
+                    .collect(),
+            };
+            let unbind: Vec<CredentialId> = before
+                .iter()
+                .filter(|id| !after.contains(id))
+                .cloned()
+                .collect();
+            let changes = CredentialChanges {
+                bind: &bind,
+                unbind: &unbind,
+            };
+            match self.store.save_user(user, &record, version, changes).await {
                 Ok(_) => {
                     return match (failure, value) {
                         (Some(failure), _) => {
@@ -384,12 +585,59 @@ impl TwoFactor {
                     };
                 }
                 Err(StoreError::Conflict) => continue,
+                Err(StoreError::CredentialInUse) => {
+                    return Err(Failure::from(credential_in_use()));
+                }
                 Err(error) => return Err(Failure::from(error)),
             }
         }
         Err(Failure::from(TwoFactorError::Contended))
     }
 
+    /// Before a record is written: drops lapsed setups and challenges, and
+    /// re-seals secrets sealed under an older key of the keyring. A secret under
+    /// a key the keyring lacks is left as it is (opening it reports the key id).
+    fn tidy(&self, record: &mut UserRecord, user: &str, now: u64) {
+        if record
+            .pending_totp
+            .as_ref()
+            .is_some_and(|p| now >= p.expires_at)
+        {
+            record.pending_totp = None;
+        }
+        if record
+            .pending_passkey
+            .as_ref()
+            .is_some_and(|p| now >= p.expires_at)
+        {
+            record.pending_passkey = None;
+        }
+        if record
+            .challenge
+            .as_ref()
+            .is_some_and(|c| now >= c.expires_at)
+        {
+            record.challenge = None;
+        }
+        let reseal = |sealed: &mut SealedSecret| {
+            if self.keyring.needs_reseal(sealed)
+                && let Ok(Some(fresh)) = self.keyring.reseal(sealed, user, &*self.random)
+            {
+                *sealed = fresh;
+            }
+        };
+        if let Some(totp) = record.totp.as_mut() {
+            reseal(&mut totp.secret);
+        }
+        if let Some(pending) = record.pending_totp.as_mut() {
+            reseal(&mut pending.secret);
+        }
+    }
+
+    /// What the policy needs to know about a user. A backup-code set that does
+    /// not decode counts as none here, so that it never blocks signing in with
+    /// a factor; [`status`](Self::status) and
+    /// [`verify_backup_code`](Self::verify_backup_code) report it as corrupt.
     fn facts<'a>(
         account: &Account<'a>,
         record: &UserRecord,
@@ -403,11 +651,7 @@ impl TwoFactor {
         if !record.passkeys.is_empty() {
             enrolled = enrolled.with(Method::Passkey);
         }
-        let remaining = record
-            .backup_codes
-            .as_deref()
-            .and_then(|text| BackupCodeSet::decode(text).ok())
-            .map(|set| set.remaining());
+        let remaining = backup_set(record).ok().flatten().map(|set| set.remaining());
         let first = record
             .first_sign_in_since_enforcement
             .filter(|first| org.enforcement_since.is_none_or(|since| *first >= since))
@@ -474,12 +718,14 @@ impl TwoFactor {
         Failure { error, events }
     }
 
-    /// The open challenge `challenge_id`, if it exists, has not expired, and the
-    /// throttle lets the user answer now. Borrowed, not cloned: it is on the hot path.
+    /// The open challenge `challenge_id`, if it exists, has not expired, offered
+    /// `method` (`None`: a backup code, offered as recovery), and the throttle
+    /// lets the user answer now. Borrowed, not cloned: it is on the hot path.
     fn answerable<'r>(
         policy: &Policy,
         record: &'r UserRecord,
         challenge_id: &str,
+        method: Option<Method>,
         now: u64,
     ) -> Result<&'r SignInChallenge, TwoFactorError> {
         let challenge = record
@@ -490,6 +736,13 @@ impl TwoFactor {
         if now >= challenge.expires_at {
             return Err(TwoFactorError::Expired);
         }
+        let offered = match method {
+            Some(method) => challenge.methods.contains(&method),
+            None => challenge.recovery,
+        };
+        if !offered {
+            return Err(TwoFactorError::Denied(Reason::MethodNotAllowed));
+        }
         if let Some(retry_after_seconds) = Self::throttled(policy, record, now) {
             return Err(TwoFactorError::Locked {
                 retry_after_seconds,
@@ -498,40 +751,156 @@ impl TwoFactor {
         Ok(challenge)
     }
 
-    fn new_backup_codes(&self) -> Result<(String, NewBackupCodes), TwoFactorError> {
-        let (set, codes) =
-            BackupCodeSet::generate_with(&self.config.backup_codes, &mut RngAdapter(&*self.random))
-                .map_err(|error| match error {
-                    twofold_backup::Error::Random => TwoFactorError::RandomnessUnavailable,
-                    other => TwoFactorError::Enrollment(other.to_string()),
-                })?;
-        Ok((set.encode(), codes))
-    }
-
-    /// A new backup-code set if the user has no unused codes (their first factor,
-    /// or all codes spent): stored in `record`, returned to show once.
+    /// Puts the pre-generated backup-code set (its stored form) into `record` if
+    /// the user has no unused codes (their first factor, or all codes spent);
+    /// returns whether it did, so that the caller shows the codes once.
+    /// Generation is costly, so it happens before the write loop; if a
+    /// concurrent change made new codes necessary after all, the write gives up.
     fn backup_codes_for_first_factor(
-        &self,
         record: &mut UserRecord,
+        generated: Option<&str>,
         account: &Account<'_>,
         now: u64,
         events: &mut Vec<Event>,
-    ) -> Result<Option<NewBackupCodes>, TwoFactorError> {
-        let has_unused = record
-            .backup_codes
-            .as_deref()
-            .and_then(|text| BackupCodeSet::decode(text).ok())
-            .is_some_and(|set| set.remaining() > 0);
-        if has_unused {
-            return Ok(None);
+    ) -> Result<bool, TwoFactorError> {
+        if !needs_backup_codes(record)? {
+            return Ok(false);
         }
-        let (stored, codes) = self.new_backup_codes()?;
-        record.backup_codes = Some(stored);
+        let stored = generated.ok_or(TwoFactorError::Contended)?;
+        record.backup_codes = Some(stored.to_string());
         events.push(Event::BackupCodesRegenerated {
             user: account.user.to_string(),
             at: now,
         });
-        Ok(Some(codes))
+        Ok(true)
+    }
+
+    /// Backup codes for a user's next factor, generated only if they will need them.
+    async fn backup_codes_if_needed(
+        &self,
+        user: &str,
+    ) -> Result<Option<(String, NewBackupCodes)>, TwoFactorError> {
+        let record = self
+            .store
+            .load_user(user)
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        if needs_backup_codes(&record)? {
+            Ok(Some(self.generate_backup_codes().await?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    // ----- maintenance -----
+
+    /// Sweeps expired state: deletes expired username-less ceremonies, and
+    /// rewrites the records of users whose setups or challenges have lapsed,
+    /// without them. The facade also does this by itself, at most once per
+    /// `sweep_interval_seconds` and a bounded batch at a time; call this to
+    /// schedule maintenance yourself (it sweeps until nothing expired is left).
+    pub async fn purge_expired(&self) -> Result<Purged, TwoFactorError> {
+        let now = self.clock.now();
+        let mut purged = Purged {
+            ceremonies: self.store.purge_expired(now).await?,
+            users: 0,
+        };
+        loop {
+            let batch = self.sweep_users(now, SWEEP_BATCH).await?;
+            purged.users += batch;
+            if batch < SWEEP_BATCH as u64 {
+                return Ok(purged);
+            }
+        }
+    }
+
+    /// Rewrites up to `limit` records holding lapsed state; returns how many.
+    async fn sweep_users(&self, now: u64, limit: usize) -> Result<u64, TwoFactorError> {
+        let mut swept = 0;
+        for user in self.store.expired_users(now, limit).await? {
+            // Rewritten only if something in it has still lapsed (another
+            // request may have cleaned it meanwhile); `tidy` drops it.
+            let rewritten = self
+                .update_user(&user, |record| {
+                    if record.expires_at().is_some_and(|at| at <= now) {
+                        Change::Write(true)
+                    } else {
+                        Change::Keep(false)
+                    }
+                })
+                .await
+                .map_err(|failure| failure.error)?;
+            swept += u64::from(rewritten);
+        }
+        Ok(swept)
+    }
+
+    /// The automatic sweep: at most once per interval, one bounded batch.
+    /// Its failures never fail the request that triggered it; the next one retries.
+    async fn sweep_if_due(&self, now: u64) {
+        let interval = self.config.sweep_interval_seconds;
+        if interval == 0 {
+            return;
+        }
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now < last.saturating_add(interval)
+            || self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if self.store.purge_expired(now).await.is_ok() {
+            let _ = self.sweep_users(now, SWEEP_BATCH).await;
+        }
+    }
+
+    /// Rewrites every user record in its current form, so that an old key can
+    /// be retired on purpose: TOTP secrets are re-sealed under the keyring's
+    /// current key (records are re-sealed at their next write anyway), and
+    /// passkeys registered before the credential index existed are bound in it.
+    /// Pages through the store `batch` users at a time.
+    pub async fn reseal_all(&self, batch: usize) -> Result<Resealed, TwoFactorError> {
+        let batch = batch.max(1);
+        let mut report = Resealed::default();
+        let mut after: Option<String> = None;
+        loop {
+            let users = self.store.list_users(after.as_deref(), batch).await?;
+            for user in &users {
+                report.users += 1;
+                let outcome = self
+                    .write_user(user, Index::BindAll, |record| {
+                        let sealed = [
+                            record.totp.as_ref().map(|t| &t.secret),
+                            record.pending_totp.as_ref().map(|p| &p.secret),
+                        ];
+                        let mut stale = false;
+                        for secret in sealed.into_iter().flatten() {
+                            if self.keyring.open(secret, user).is_err() {
+                                return Change::Keep(Err(secret.key_id().to_string()));
+                            }
+                            stale |= self.keyring.needs_reseal(secret);
+                        }
+                        if stale || !record.passkeys.is_empty() {
+                            Change::Write(Ok(true))
+                        } else {
+                            Change::Keep(Ok(false))
+                        }
+                    })
+                    .await
+                    .map_err(|failure| failure.error)?;
+                match outcome {
+                    Ok(rewritten) => report.rewritten += u64::from(rewritten),
+                    Err(key_id) => report.unreadable.push((user.clone(), key_id)),
+                }
+            }
+            if users.len() < batch {
+                return Ok(report);
+            }
+            after = users.last().cloned();
+        }
     }
 
     // ----- status -----
@@ -546,6 +915,7 @@ impl TwoFactor {
             .map(|v| v.value)
             .unwrap_or_default();
         let now = self.clock.now();
+        backup_set(&record)?;
         let (facts, remaining, low) = Self::facts(
             account,
             &record,
@@ -574,14 +944,15 @@ impl TwoFactor {
             locked: Self::throttled(&org.policy, &record, now),
         })
     }
-
     // ----- sign-in -----
 
     /// The second step, after the application verified the password: allow, a
-    /// challenge (single-use, expiring), setup first, or locked.
+    /// challenge (single-use, expiring, bound to the methods it offers), setup
+    /// first, or locked.
     pub async fn begin_sign_in(&self, account: &Account<'_>) -> Result<Done<SignInStep>, Failure> {
         let org = self.organization(account.organization).await?;
         let now = self.clock.now();
+        self.sweep_if_due(now).await;
         let step = self
             .update_user(account.user, |record| {
                 if let Some(retry_after_seconds) = Self::throttled(&org.policy, record, now) {
@@ -598,7 +969,7 @@ impl TwoFactor {
                 {
                     // This sign-in starts the user's grace period.
                     record.first_sign_in_since_enforcement = Some(now);
-                    facts = Self::facts(account, record, &org, low).0;
+                    facts.first_sign_in_since_enforcement = Some(at);
                     changed = true;
                 }
                 let decision: Decision<SignIn> = org.policy.sign_in(&facts, at);
@@ -638,6 +1009,8 @@ impl TwoFactor {
                             id: challenge_id.clone(),
                             expires_at,
                             passkey: passkey_state,
+                            methods: methods.iter().collect(),
+                            recovery,
                         });
                         return Change::Write(SignInStep::Challenge {
                             challenge_id,
@@ -658,7 +1031,8 @@ impl TwoFactor {
         Ok(self.done(step, Vec::new()))
     }
 
-    /// Answers challenge `challenge_id` with a 6-digit code from the authenticator app.
+    /// Answers challenge `challenge_id` with a 6-digit code from the authenticator
+    /// app; only if the challenge offered the authenticator app.
     pub async fn verify_totp(
         &self,
         account: &Account<'_>,
@@ -669,7 +1043,9 @@ impl TwoFactor {
         let now = self.clock.now();
         let events = self
             .update_user(account.user, |record| {
-                if let Err(error) = Self::answerable(&org.policy, record, challenge_id, now) {
+                if let Err(error) =
+                    Self::answerable(&org.policy, record, challenge_id, Some(Method::Totp), now)
+                {
                     return fail(error);
                 }
                 let Some(factor) = &record.totp else {
@@ -727,6 +1103,11 @@ impl TwoFactor {
     }
 
     /// Answers challenge `challenge_id` with a backup code ("use a backup code").
+    ///
+    /// The code is hashed once (Argon2id, on the offload), before the
+    /// conditional write, which then only compares digests however often it
+    /// retries. A request that would be refused anyway (no such challenge,
+    /// throttled, unreadable input) is refused before any hashing.
     pub async fn verify_backup_code(
         &self,
         account: &Account<'_>,
@@ -735,25 +1116,50 @@ impl TwoFactor {
     ) -> Result<Done<SignedIn>, Failure> {
         let org = self.organization(account.organization).await?;
         let now = self.clock.now();
+        let record = self
+            .store
+            .load_user(account.user)
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        let set = backup_set(&record)?;
+        Self::answerable(&org.policy, &record, challenge_id, None, now)?;
+        let set = set.ok_or(TwoFactorError::NotEnrolled("backup codes"))?;
+        let typed = NormalizedCode::parse(input)
+            .map_err(|error| TwoFactorError::InvalidCode(error.to_string()))?;
+        if typed.len() != set.code_length() {
+            return Err(Failure::from(TwoFactorError::InvalidCode(
+                InputError::WrongLength {
+                    expected: set.code_length(),
+                    found: typed.len(),
+                }
+                .to_string(),
+            )));
+        }
+        let input = input.to_string();
+        let hashed = self
+            .offload(move || with_hash_memory(|memory| set.hash_input_in(&input, memory)))
+            .await?
+            .map_err(|error| match error {
+                twofold_backup::Error::Input(error) => {
+                    TwoFactorError::InvalidCode(error.to_string())
+                }
+                other => TwoFactorError::Corrupt(format!("backup codes: {other}")),
+            })?;
         let (remaining, events) = self
             .update_user(account.user, |record| {
-                if let Err(error) = Self::answerable(&org.policy, record, challenge_id, now) {
+                if let Err(error) = Self::answerable(&org.policy, record, challenge_id, None, now) {
                     return fail(error);
                 }
-                let Some(text) = record.backup_codes.as_deref() else {
-                    return fail(TwoFactorError::NotEnrolled("backup codes"));
+                let mut set = match backup_set(record) {
+                    Ok(Some(set)) => set,
+                    Ok(None) => return fail(TwoFactorError::NotEnrolled("backup codes")),
+                    Err(error) => return fail(error),
                 };
-                let mut set = match BackupCodeSet::decode(text) {
-                    Ok(set) => set,
-                    Err(error) => {
-                        return fail(TwoFactorError::Corrupt(format!("backup codes: {error}")));
-                    }
-                };
-                let outcome = match set.consume(input) {
+                let outcome = match set.consume_hashed(&hashed) {
                     Ok(outcome) => outcome,
-                    Err(twofold_backup::Error::Input(error)) => {
-                        return fail(TwoFactorError::InvalidCode(error.to_string()));
-                    }
+                    // The set was regenerated since the code was hashed.
+                    Err(twofold_backup::Error::OtherSet) => return fail(TwoFactorError::Contended),
                     Err(error) => {
                         return fail(TwoFactorError::Corrupt(format!("backup codes: {error}")));
                     }
@@ -810,7 +1216,9 @@ impl TwoFactor {
         ))
     }
 
-    /// Answers challenge `challenge_id` with a passkey (the JSON of `credential.toJSON()`).
+    /// Answers challenge `challenge_id` with a passkey (the JSON of
+    /// `credential.toJSON()`). A response whose user handle names another user
+    /// is refused.
     pub async fn verify_passkey(
         &self,
         account: &Account<'_>,
@@ -821,9 +1229,21 @@ impl TwoFactor {
         let now = self.clock.now();
         let response = AuthenticationResponse::from_json(response_json)
             .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
+        if response
+            .user_handle()
+            .is_some_and(|handle| handle != account.user.as_bytes())
+        {
+            return Err(Failure::from(another_users_handle()));
+        }
         let events = self
             .update_user(account.user, |record| {
-                let passkey_state = match Self::answerable(&org.policy, record, challenge_id, now) {
+                let passkey_state = match Self::answerable(
+                    &org.policy,
+                    record,
+                    challenge_id,
+                    Some(Method::Passkey),
+                    now,
+                ) {
                     Ok(challenge) => challenge.passkey.clone(),
                     Err(error) => return fail(error),
                 };
@@ -871,11 +1291,23 @@ impl TwoFactor {
     }
 
     /// Starts a username-less passkey sign-in for `organization`'s sign-in page.
+    ///
+    /// Anyone can open that page, so ceremonies are bounded: single use, expiring,
+    /// swept, and at most `max_outstanding_ceremonies` per organisation (beyond
+    /// it: [`TwoFactorError::Busy`]).
     pub async fn begin_passkey_sign_in(
         &self,
         organization: &str,
     ) -> Result<Done<PasskeySignInStart>, Failure> {
         let now = self.clock.now();
+        self.sweep_if_due(now).await;
+        let cap = self.config.max_outstanding_ceremonies;
+        if self.store.count_ceremonies(organization).await? >= cap {
+            self.store.purge_expired(now).await?;
+            if self.store.count_ceremonies(organization).await? >= cap {
+                return Err(Failure::from(TwoFactorError::Busy));
+            }
+        }
         let (options, state) = self
             .passkeys
             .start_discoverable_authentication(now)
@@ -907,8 +1339,13 @@ impl TwoFactor {
     }
 
     /// Finishes a username-less passkey sign-in; returns the user id (check that
-    /// it belongs to the organisation). The ceremony is taken from the store
-    /// first, so it is used at most once.
+    /// it belongs to the organisation).
+    ///
+    /// The ceremony is taken from the store first, so it is used at most once.
+    /// The user is found through the store's credential index, never through
+    /// the response's unsigned user handle (which, if present, must name the
+    /// same user). The caller has proved nothing yet, so an answer that does
+    /// not verify changes no user's record: it is refused, never counted.
     pub async fn finish_passkey_sign_in(
         &self,
         ceremony_id: &str,
@@ -925,32 +1362,26 @@ impl TwoFactor {
         if now >= ceremony.expires_at {
             return Err(Failure::from(TwoFactorError::Expired));
         }
-        let organization = ceremony.organization.as_str();
-        let org = self.organization(organization).await?;
-        let user = response
-            .user_handle()
-            .and_then(|handle| std::str::from_utf8(handle).ok())
-            .map(str::to_string)
-            .ok_or(Failure::from(TwoFactorError::Passkey(
+        let Some(user) = self
+            .store
+            .credential_owner(&response.credential_id())
+            .await?
+        else {
+            return Err(Failure::from(TwoFactorError::Passkey(
                 PasskeyError::CredentialNotAllowed {
-                    reason: "the response names no user",
+                    reason: "it is not registered",
                 },
-            )))?;
-        let account = Account {
-            user: &user,
-            organization,
-            role: "",
-            name: "",
+            )));
         };
+        if response
+            .user_handle()
+            .is_some_and(|handle| handle != user.as_bytes())
+        {
+            return Err(Failure::from(another_users_handle()));
+        }
+        let org = self.organization(&ceremony.organization).await?;
         let events = self
             .update_user(&user, |record| {
-                if record.passkeys.is_empty() {
-                    return fail(TwoFactorError::Passkey(
-                        PasskeyError::CredentialNotAllowed {
-                            reason: "it is not registered to this user",
-                        },
-                    ));
-                }
                 if let Some(retry_after_seconds) = Self::throttled(&org.policy, record, now) {
                     return fail(TwoFactorError::Locked {
                         retry_after_seconds,
@@ -970,17 +1401,7 @@ impl TwoFactor {
                             at: now,
                         }])
                     }
-                    Err(error @ (PasskeyError::MalformedResponse(_) | PasskeyError::Expired)) => {
-                        fail(TwoFactorError::Passkey(error))
-                    }
-                    Err(error) => Change::WriteThenFail(Self::count_failure(
-                        &org.policy,
-                        record,
-                        &account,
-                        Factor::Passkey,
-                        TwoFactorError::Passkey(error),
-                        now,
-                    )),
+                    Err(error) => fail(TwoFactorError::Passkey(error)),
                 }
             })
             .await?;
@@ -989,69 +1410,82 @@ impl TwoFactor {
 
     // ----- enrolment -----
 
-    /// Setup is refused where the policy does not offer second factors (`off`).
-    async fn check_enrolment_offered(&self, account: &Account<'_>) -> Result<(), Failure> {
+    /// Adding a factor needs the policy to offer `method` to the user's role,
+    /// and (when `fresh` says so) a recent password re-entry.
+    async fn check_enrolment(
+        &self,
+        account: &Account<'_>,
+        method: Method,
+        reauthenticated_at: Option<u64>,
+        now: u64,
+    ) -> Result<(), Failure> {
         let org = self.organization(account.organization).await?;
-        if org.policy.enrolment_offered(account.role) {
-            Ok(())
-        } else {
-            Err(Failure::from(TwoFactorError::Denied(Reason::NotRequired)))
+        if !org.policy.enrolment_offered(account.role) {
+            return Err(Failure::from(TwoFactorError::Denied(Reason::NotRequired)));
         }
+        if !org
+            .policy
+            .methods_for(account.role)
+            .is_some_and(|methods| methods.contains(method))
+        {
+            return Err(Failure::from(TwoFactorError::Denied(
+                Reason::MethodNotAllowed,
+            )));
+        }
+        require_fresh(&org.policy, reauthenticated_at, now)?;
+        Ok(())
     }
 
     /// "Set up authenticator app": a new secret, as QR code and manual-entry text.
     /// Beginning again replaces the previous pending secret ("the QR is
     /// regenerated each time"); a pending setup expires.
+    ///
+    /// Needs a password re-entry within the policy's window (`reauthenticated_at`,
+    /// from the application; the sign-in's own password counts right after it),
+    /// and a policy that allows the authenticator app for the user's role.
     pub async fn begin_totp_enrollment(
         &self,
         account: &Account<'_>,
+        reauthenticated_at: Option<u64>,
     ) -> Result<Done<TotpEnrollment>, Failure> {
-        self.check_enrolment_offered(account).await?;
         let now = self.clock.now();
-        let expires_at = now.saturating_add(self.config.enrollment_ttl_seconds);
-        let (enrollment, events) = self
-            .update_user(account.user, |record| {
-                let secret = match Secret::generate_with(&mut RngAdapter(&*self.random)) {
-                    Ok(secret) => secret,
-                    Err(_) => return fail(TwoFactorError::RandomnessUnavailable),
-                };
-                let sealed = match self.keyring.seal(&secret, account.user, &*self.random) {
-                    Ok(sealed) => sealed,
-                    Err(error) => return fail(error),
-                };
-                let uri =
-                    match OtpAuthUri::totp(Some(&self.config.issuer), account.name, secret.clone())
-                    {
-                        Ok(uri) => uri
-                            .with_algorithm(self.config.totp.algorithm)
-                            .with_digits(self.config.totp.digits),
-                        Err(error) => return fail(TwoFactorError::Enrollment(error.to_string())),
-                    };
-                let qr_svg = match uri.to_qr_svg() {
-                    Ok(svg) => svg,
-                    Err(error) => return fail(TwoFactorError::Enrollment(error.to_string())),
-                };
-                record.pending_totp = Some(PendingTotp {
-                    secret: sealed,
-                    created_at: now,
-                    expires_at,
-                    params: self.config.totp,
-                });
-                Change::Write((
-                    TotpEnrollment {
-                        otpauth_uri: uri.to_uri_string(),
-                        qr_svg,
-                        manual_entry_secret: secret.to_manual_entry(),
-                        expires_at,
-                    },
-                    vec![Event::EnrollmentBegun {
-                        user: account.user.to_string(),
-                        factor: Factor::Totp,
-                        at: now,
-                    }],
-                ))
-            })
+        self.check_enrolment(account, Method::Totp, reauthenticated_at, now)
             .await?;
+        self.sweep_if_due(now).await;
+        let expires_at = now.saturating_add(self.config.enrollment_ttl_seconds);
+        let secret = Secret::generate_with(&mut RngAdapter(&*self.random))
+            .map_err(|_| TwoFactorError::RandomnessUnavailable)?;
+        let sealed = self.keyring.seal(&secret, account.user, &*self.random)?;
+        let uri = OtpAuthUri::totp(Some(&self.config.issuer), account.name, secret.clone())
+            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?
+            .with_algorithm(self.config.totp.algorithm)
+            .with_digits(self.config.totp.digits);
+        // Rendering the QR code takes about a millisecond: off the executor too.
+        let (otpauth_uri, qr_svg) = self
+            .offload(move || uri.to_qr_svg().map(|svg| (uri.to_uri_string(), svg)))
+            .await?
+            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?;
+        let enrollment = TotpEnrollment {
+            otpauth_uri,
+            qr_svg,
+            manual_entry_secret: secret.to_manual_entry(),
+            expires_at,
+        };
+        self.update_user(account.user, |record| {
+            record.pending_totp = Some(PendingTotp {
+                secret: sealed.clone(),
+                created_at: now,
+                expires_at,
+                params: self.config.totp,
+            });
+            Change::Write(())
+        })
+        .await?;
+        let events = vec![Event::EnrollmentBegun {
+            user: account.user.to_string(),
+            factor: Factor::Totp,
+            at: now,
+        }];
         Ok(self.done(enrollment, events))
     }
 
@@ -1064,6 +1498,17 @@ impl TwoFactor {
         input: &str,
     ) -> Result<Done<FactorConfirmed>, Failure> {
         let now = self.clock.now();
+        let org = self.organization(account.organization).await?;
+        if !org
+            .policy
+            .methods_for(account.role)
+            .is_some_and(|methods| methods.contains(Method::Totp))
+        {
+            return Err(Failure::from(TwoFactorError::Denied(
+                Reason::MethodNotAllowed,
+            )));
+        }
+        let generated = self.backup_codes_if_needed(account.user).await?;
         let (confirmed, events) = self
             .update_user(account.user, |record| {
                 let Some(pending) = record.pending_totp.clone() else {
@@ -1098,11 +1543,16 @@ impl TwoFactor {
                         at: now,
                     },
                 ];
-                let backup_codes =
-                    match self.backup_codes_for_first_factor(record, account, now, &mut events) {
-                        Ok(codes) => codes,
-                        Err(error) => return fail(error),
-                    };
+                let codes_installed = match Self::backup_codes_for_first_factor(
+                    record,
+                    generated.as_ref().map(|(stored, _)| stored.as_str()),
+                    account,
+                    now,
+                    &mut events,
+                ) {
+                    Ok(installed) => installed,
+                    Err(error) => return fail(error),
+                };
                 record.totp = Some(TotpFactor {
                     secret: pending.secret,
                     last_step: Some(step),
@@ -1110,26 +1560,29 @@ impl TwoFactor {
                     params: pending.params,
                 });
                 record.pending_totp = None;
-                Change::Write((
-                    FactorConfirmed {
-                        credential_id: None,
-                        backup_codes,
-                    },
-                    events,
-                ))
+                Change::Write((codes_installed, events))
             })
             .await?;
+        let confirmed = FactorConfirmed {
+            credential_id: None,
+            backup_codes: generated.filter(|_| confirmed).map(|(_, codes)| codes),
+        };
         Ok(self.done(confirmed, events))
     }
 
     /// "Set up passkey": the options for `parseCreationOptionsFromJSON`, excluding
-    /// the user's existing passkeys.
+    /// the user's existing passkeys. Needs a fresh password re-entry and a
+    /// policy that allows passkeys for the user's role, as
+    /// [`begin_totp_enrollment`](Self::begin_totp_enrollment) does.
     pub async fn begin_passkey_registration(
         &self,
         account: &Account<'_>,
+        reauthenticated_at: Option<u64>,
     ) -> Result<Done<Value>, Failure> {
-        self.check_enrolment_offered(account).await?;
         let now = self.clock.now();
+        self.check_enrolment(account, Method::Passkey, reauthenticated_at, now)
+            .await?;
+        self.sweep_if_due(now).await;
         let user = PasskeyUser {
             id: account.user.as_bytes(),
             name: account.name,
@@ -1164,7 +1617,9 @@ impl TwoFactor {
     }
 
     /// Finishes "Set up passkey" with the browser's `credential.toJSON()`, naming
-    /// it `name`. The registration state is used once, whatever the outcome.
+    /// it `name`. The registration state is used once, whatever the outcome. A
+    /// credential id already registered to anyone is refused (WebAuthn §7.1
+    /// step 22), atomically with the write, through the store's credential index.
     pub async fn finish_passkey_registration(
         &self,
         account: &Account<'_>,
@@ -1172,13 +1627,23 @@ impl TwoFactor {
         name: &str,
     ) -> Result<Done<FactorConfirmed>, Failure> {
         let now = self.clock.now();
+        let org = self.organization(account.organization).await?;
+        if !org
+            .policy
+            .methods_for(account.role)
+            .is_some_and(|methods| methods.contains(Method::Passkey))
+        {
+            return Err(Failure::from(TwoFactorError::Denied(
+                Reason::MethodNotAllowed,
+            )));
+        }
+        let generated = self.backup_codes_if_needed(account.user).await?;
         let (confirmed, events) = self
             .update_user(account.user, |record| {
                 let Some(pending) = record.pending_passkey.take() else {
                     return fail(TwoFactorError::NoPendingEnrollment);
                 };
-                let existing: Vec<CredentialId> =
-                    record.passkeys.iter().map(|p| p.id().clone()).collect();
+                let existing: Vec<CredentialId> = record.credential_ids();
                 let credential = match self.passkeys.finish_registration(
                     response_json,
                     &pending.state,
@@ -1208,20 +1673,26 @@ impl TwoFactor {
                         at: now,
                     },
                 ];
-                let backup_codes =
-                    match self.backup_codes_for_first_factor(record, account, now, &mut events) {
-                        Ok(codes) => codes,
-                        Err(error) => return fail(error),
-                    };
-                Change::Write((
-                    FactorConfirmed {
-                        credential_id: Some(credential_id),
-                        backup_codes,
-                    },
-                    events,
-                ))
+                let codes_installed = match Self::backup_codes_for_first_factor(
+                    record,
+                    generated.as_ref().map(|(stored, _)| stored.as_str()),
+                    account,
+                    now,
+                    &mut events,
+                ) {
+                    Ok(installed) => installed,
+                    Err(error) => return fail(error),
+                };
+                Change::Write(((credential_id, codes_installed), events))
             })
             .await?;
+        let (credential_id, codes_installed) = confirmed;
+        let confirmed = FactorConfirmed {
+            credential_id: Some(credential_id),
+            backup_codes: generated
+                .filter(|_| codes_installed)
+                .map(|(_, codes)| codes),
+        };
         Ok(self.done(confirmed, events))
     }
 
@@ -1245,8 +1716,9 @@ impl TwoFactor {
         Ok(self.done((), Vec::new()))
     }
 
-    /// Removes one of the user's passkeys. Removing the last factor turns 2FA
-    /// off, so it follows the self-disable rules (policy and fresh re-authentication).
+    /// Removes one of the user's passkeys, after a fresh password re-entry.
+    /// Removing the last factor turns 2FA off, so it also follows the
+    /// self-disable rules, and deletes the backup codes with it.
     pub async fn remove_passkey(
         &self,
         account: &Account<'_>,
@@ -1255,12 +1727,18 @@ impl TwoFactor {
     ) -> Result<Done<()>, Failure> {
         let org = self.organization(account.organization).await?;
         let now = self.clock.now();
+        require_fresh(&org.policy, reauthenticated_at, now)?;
         let events = self
             .update_user(account.user, |record| {
                 let Some(index) = record.passkeys.iter().position(|p| p.id() == id) else {
                     return fail(TwoFactorError::NotEnrolled("that passkey"));
                 };
                 let last_factor = record.totp.is_none() && record.passkeys.len() == 1;
+                let mut events = vec![Event::FactorRemoved {
+                    user: account.user.to_string(),
+                    factor: Factor::Passkey,
+                    at: now,
+                }];
                 if last_factor {
                     let (facts, _, _) = Self::facts(account, record, &org, 0);
                     let decision = org.policy.self_disable(
@@ -1271,13 +1749,15 @@ impl TwoFactor {
                     if decision.outcome == Permission::Denied {
                         return fail(TwoFactorError::Denied(decision.reason));
                     }
+                    clear_factors(record);
+                    events.push(Event::TwoFactorDisabled {
+                        user: account.user.to_string(),
+                        at: now,
+                    });
+                } else {
+                    record.passkeys.remove(index);
                 }
-                record.passkeys.remove(index);
-                Change::Write(vec![Event::FactorRemoved {
-                    user: account.user.to_string(),
-                    factor: Factor::Passkey,
-                    at: now,
-                }])
+                Change::Write(events)
             })
             .await?;
         Ok(self.done((), events))
@@ -1291,41 +1771,28 @@ impl TwoFactor {
     ) -> Result<Done<NewBackupCodes>, Failure> {
         let org = self.organization(account.organization).await?;
         let now = self.clock.now();
-        if !org.policy.reauthentication_is_fresh(
-            reauthenticated_at.map(Timestamp::from_unix_seconds),
-            Timestamp::from_unix_seconds(now),
-        ) {
-            return Err(Failure::from(TwoFactorError::Denied(
-                Reason::ReauthenticationRequired,
-            )));
-        }
-        let (codes, events) = self
+        require_fresh(&org.policy, reauthenticated_at, now)?;
+        let (stored, codes) = self.generate_backup_codes().await?;
+        let events = self
             .update_user(account.user, |record| {
                 if record.totp.is_none() && record.passkeys.is_empty() {
                     return fail(TwoFactorError::NotEnrolled("a second factor"));
                 }
-                match self.new_backup_codes() {
-                    Ok((stored, codes)) => {
-                        record.backup_codes = Some(stored);
-                        Change::Write((
-                            codes,
-                            vec![Event::BackupCodesRegenerated {
-                                user: account.user.to_string(),
-                                at: now,
-                            }],
-                        ))
-                    }
-                    Err(error) => fail(error),
-                }
+                record.backup_codes = Some(stored.clone());
+                Change::Write(vec![Event::BackupCodesRegenerated {
+                    user: account.user.to_string(),
+                    at: now,
+                }])
             })
             .await?;
         Ok(self.done(codes, events))
     }
 
-    // ----- turning 2FA off -----
+    // ----- turning 2FA off, and administration -----
 
     /// "Disable 2FA": only if the policy allows it, with the application's proof
-    /// that the password was just re-entered.
+    /// that the password was just re-entered. Deletes every factor and the
+    /// backup codes.
     pub async fn disable(
         &self,
         account: &Account<'_>,
@@ -1355,15 +1822,20 @@ impl TwoFactor {
     }
 
     /// An owner or admin resets another user's 2FA ("Settings → Staff"), with a
-    /// reason, per policy. Returns whether the user must enrol at their next sign-in.
+    /// reason, per policy, after re-entering their own password. Both accounts
+    /// must belong to one organisation. Returns whether the user must enrol at
+    /// their next sign-in.
     pub async fn admin_reset(
         &self,
         actor: &Account<'_>,
         target: &Account<'_>,
         reason: &str,
+        reauthenticated_at: Option<u64>,
     ) -> Result<Done<bool>, Failure> {
+        same_organization(actor, target)?;
         let org = self.organization(target.organization).await?;
         let now = self.clock.now();
+        require_fresh(&org.policy, reauthenticated_at, now)?;
         let (must_enrol, events) = self
             .update_user(target.user, |record| {
                 let (facts, _, _) = Self::facts(target, record, &org, 0);
@@ -1395,14 +1867,54 @@ impl TwoFactor {
         Ok(self.done(must_enrol, events))
     }
 
+    /// An owner or admin unlocks another user's second step (after too many
+    /// wrong codes), keeping their factors: with a reason, per policy
+    /// (`may_unlock`), after re-entering their own password; both accounts in
+    /// one organisation. The only way out of a lockout at the failure ceiling
+    /// besides a reset.
+    pub async fn admin_unlock(
+        &self,
+        actor: &Account<'_>,
+        target: &Account<'_>,
+        reason: &str,
+        reauthenticated_at: Option<u64>,
+    ) -> Result<Done<()>, Failure> {
+        same_organization(actor, target)?;
+        let org = self.organization(target.organization).await?;
+        let now = self.clock.now();
+        require_fresh(&org.policy, reauthenticated_at, now)?;
+        let decision = org.policy.admin_unlock(
+            &UserFacts::new(actor.user, actor.role),
+            &UserFacts::new(target.user, target.role),
+            reason,
+        );
+        if decision.outcome == Permission::Denied {
+            return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
+        }
+        let events = self
+            .update_user(target.user, |record| {
+                record.throttle = ThrottleState::default();
+                Change::Write(vec![Event::Unlocked {
+                    actor: actor.user.to_string(),
+                    target: target.user.to_string(),
+                    reason: reason.to_string(),
+                    at: now,
+                }])
+            })
+            .await?;
+        Ok(self.done((), events))
+    }
+
     // ----- enforcement -----
 
     /// The owner changes the organisation's enforcement ("Settings → Security →
-    /// 2FA enforcement"), per policy, with its lock-out guard.
+    /// 2FA enforcement"), per policy, with its lock-out guard, after re-entering
+    /// their password.
     pub async fn change_enforcement(
         &self,
         actor: &Account<'_>,
         mode: Mode,
+        reauthenticated_at: Option<u64>,
     ) -> Result<Done<()>, Failure> {
         let now = self.clock.now();
         let actor_record = self
@@ -1425,6 +1937,7 @@ impl TwoFactor {
             };
             let policy = Policy::from_document(record.policy.clone())
                 .map_err(|e| Failure::from(TwoFactorError::Policy(e)))?;
+            require_fresh(&policy, reauthenticated_at, now)?;
             let org = OrgPolicy {
                 policy: Arc::new(policy),
                 enforcement_since: record.enforcement_since,
@@ -1492,6 +2005,14 @@ impl TwoFactor {
     }
 }
 
+/// The error for a passkey response whose user handle names another user.
+fn another_users_handle() -> TwoFactorError {
+    TwoFactorError::Passkey(PasskeyError::CredentialNotAllowed {
+        reason: "its user handle names another user",
+    })
+}
+
+/// Turns 2FA off in a record: every factor, the backup codes, anything pending.
 fn clear_factors(record: &mut UserRecord) {
     record.totp = None;
     record.pending_totp = None;

@@ -7,6 +7,7 @@ mod env;
 mod error;
 mod events;
 mod flows;
+mod offload;
 pub mod store;
 
 pub use crypto::{Keyring, SealedSecret, SecretKey};
@@ -14,12 +15,13 @@ pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemCloc
 pub use error::{Failure, TwoFactorError};
 pub use events::{Event, EventSink, Factor};
 pub use flows::{
-    Account, Done, FactorConfirmed, PasskeySignInStart, PasskeySummary, SignInStep, SignedIn,
-    Status, TotpEnrollment, TwoFactor, TwoFactorConfig,
+    Account, Done, FactorConfirmed, PasskeySignInStart, PasskeySummary, Purged, Resealed,
+    SignInStep, SignedIn, Status, TotpEnrollment, TwoFactor, TwoFactorConfig,
 };
+pub use offload::{DangerouslyInline, Job, Offload, OffloadError, OffloadFuture, OffloadPool};
+pub use store::{CredentialChanges, Store, StoreError, StoreFuture, Version, Versioned};
 #[cfg(feature = "memory-store")]
 pub use store::{MemoryContents, MemoryStore};
-pub use store::{Store, StoreError, StoreFuture, Version, Versioned};
 
 // The factor crates' types that appear in this crate's API.
 pub use twofold_backup::{BackupConfig, HashParams, NewBackupCodes};

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
-use twofold_passkey::{AuthenticationState, PasskeyCredential, RegistrationState};
-use twofold_policy::PolicyDocument;
+use twofold_passkey::{AuthenticationState, CredentialId, PasskeyCredential, RegistrationState};
+use twofold_policy::{Method, PolicyDocument};
 use twofold_totp::TotpParams;
 
 use crate::crypto::SealedSecret;
@@ -43,9 +43,37 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A write would bind a passkey credential id that is already bound to
+    /// another user; nothing was written.
+    #[error("the passkey credential is registered to another user")]
+    CredentialInUse,
     /// The backend failed (connection, I/O, …); its error is the source.
     #[error("the store backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Passkey credential ids that a user write binds to its user, or unbinds, in
+/// the same atomic step as the record: the store's credential index (credential
+/// id → user), which keeps every credential id bound to at most one user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CredentialChanges<'a> {
+    /// Ids to bind to the user (already bound to the same user: nothing to do).
+    pub bind: &'a [CredentialId],
+    /// Ids to unbind from the user.
+    pub unbind: &'a [CredentialId],
+}
+
+impl CredentialChanges<'_> {
+    /// No change to the index: the common write.
+    pub const NONE: CredentialChanges<'static> = CredentialChanges {
+        bind: &[],
+        unbind: &[],
+    };
+
+    /// Whether there is nothing to bind or unbind.
+    pub fn is_empty(&self) -> bool {
+        self.bind.is_empty() && self.unbind.is_empty()
+    }
 }
 
 /// Everything twofold keeps about one user's second factors. It never holds a
@@ -77,6 +105,27 @@ pub struct UserRecord {
     /// The user's first sign-in after enforcement began (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_sign_in_since_enforcement: Option<u64>,
+}
+
+impl UserRecord {
+    /// The earliest time at which something in the record lapses (a pending
+    /// setup, an open challenge), if anything does: stores index it so that
+    /// [`Store::expired_users`] finds records to clean.
+    pub fn expires_at(&self) -> Option<u64> {
+        [
+            self.pending_totp.as_ref().map(|p| p.expires_at),
+            self.pending_passkey.as_ref().map(|p| p.expires_at),
+            self.challenge.as_ref().map(|c| c.expires_at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The ids of the record's passkeys.
+    pub fn credential_ids(&self) -> Vec<CredentialId> {
+        self.passkeys.iter().map(|p| p.id().clone()).collect()
+    }
 }
 
 /// A confirmed authenticator app.
@@ -136,12 +185,20 @@ pub struct SignInChallenge {
     /// The passkey ceremony state, if a passkey was offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passkey: Option<AuthenticationState>,
+    /// The methods the challenge offered: only these may answer it.
+    #[serde(default)]
+    pub methods: Vec<Method>,
+    /// Whether a backup code may answer it.
+    #[serde(default)]
+    pub recovery: bool,
 }
 
 impl PartialEq for SignInChallenge {
     fn eq(&self, other: &SignInChallenge) -> bool {
         self.id == other.id
             && self.expires_at == other.expires_at
+            && self.methods == other.methods
+            && self.recovery == other.recovery
             && serde_json::to_value(&self.passkey).ok() == serde_json::to_value(&other.passkey).ok()
     }
 }
@@ -187,21 +244,50 @@ pub struct OrganizationRecord {
 /// `Conflict` otherwise. `take_ceremony` reads and deletes in one atomic step.
 /// Together these let the facade spend every one-time thing exactly once.
 ///
+/// The store also keeps a **credential index** (passkey credential id → user),
+/// updated in the same atomic step as the user record it belongs to, so that a
+/// credential id is never bound to two users and a username-less sign-in finds
+/// its user without trusting the browser.
+///
 /// Implementations must pass [`conformance::run`](crate::conformance::run).
 pub trait Store: Send + Sync {
     /// Reads a user's record.
     fn load_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Option<Versioned<UserRecord>>>;
 
-    /// Writes a user's record conditionally; returns the new version.
+    /// Writes a user's record conditionally and, in the same atomic step,
+    /// applies `credentials` to the credential index; returns the new version.
+    ///
+    /// If an id in `credentials.bind` is bound to another user, nothing is
+    /// written and the write fails with [`StoreError::CredentialInUse`]; of two
+    /// concurrent writes binding one id to two users, at most one succeeds.
+    /// Index the record's [`UserRecord::expires_at`] for
+    /// [`expired_users`](Store::expired_users).
     fn save_user<'a>(
         &'a self,
         user: &'a str,
         record: &'a UserRecord,
         expected: Option<Version>,
+        credentials: CredentialChanges<'a>,
     ) -> StoreFuture<'a, Version>;
 
-    /// Deletes a user's record if it is still at `expected` (`Conflict` otherwise).
+    /// Deletes a user's record if it is still at `expected` (`Conflict`
+    /// otherwise), and unbinds every credential id bound to the user.
     fn delete_user<'a>(&'a self, user: &'a str, expected: Version) -> StoreFuture<'a, ()>;
+
+    /// The user a passkey credential id is bound to, if any.
+    fn credential_owner<'a>(&'a self, id: &'a CredentialId) -> StoreFuture<'a, Option<String>>;
+
+    /// Up to `limit` ids of users whose record's [`UserRecord::expires_at`] is at
+    /// or before `now`: records holding lapsed setups or challenges, to clean.
+    fn expired_users<'a>(&'a self, now: u64, limit: usize) -> StoreFuture<'a, Vec<String>>;
+
+    /// Up to `limit` user ids, in the store's order of ids, after `after` (from
+    /// the start if `None`): paging through every user, for bulk maintenance.
+    fn list_users<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<String>>;
 
     /// Stores a new single-use ceremony under a fresh id (`Conflict` if the id exists).
     fn insert_ceremony<'a>(
@@ -213,6 +299,13 @@ pub trait Store: Send + Sync {
     /// Reads and deletes a ceremony atomically: of any number of concurrent
     /// calls with one id, at most one gets it.
     fn take_ceremony<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<CeremonyRecord>>;
+
+    /// How many ceremonies of `organization` are stored (expired or not).
+    fn count_ceremonies<'a>(&'a self, organization: &'a str) -> StoreFuture<'a, u64>;
+
+    /// Deletes every ceremony whose `expires_at` is at or before `now`; returns
+    /// how many it deleted.
+    fn purge_expired<'a>(&'a self, now: u64) -> StoreFuture<'a, u64>;
 
     /// Reads an organisation's settings.
     fn load_organization<'a>(
@@ -235,21 +328,23 @@ pub use memory::{MemoryContents, MemoryStore};
 #[cfg(feature = "memory-store")]
 mod memory {
     use std::collections::{BTreeMap, HashMap};
-    use std::sync::{Mutex, PoisonError};
+    use std::ops::Bound;
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+
+    use twofold_passkey::CredentialId;
 
     use super::{
-        CeremonyRecord, OrganizationRecord, Store, StoreError, StoreFuture, UserRecord, Version,
-        Versioned,
+        CeremonyRecord, CredentialChanges, OrganizationRecord, Store, StoreError, StoreFuture,
+        UserRecord, Version, Versioned,
     };
 
     /// A store in memory, **for tests and demos**: everything is lost when the
     /// process ends, and nothing is shared between processes. It is a faithful
-    /// implementation of the contract (conditional writes, atomic take).
+    /// implementation of the contract (conditional writes, atomic take, the
+    /// credential index updated with its record).
     #[derive(Debug, Default)]
     pub struct MemoryStore {
-        users: Mutex<HashMap<String, Versioned<UserRecord>>>,
-        ceremonies: Mutex<HashMap<String, CeremonyRecord>>,
-        organizations: Mutex<HashMap<String, Versioned<OrganizationRecord>>>,
+        state: Mutex<MemoryContents>,
     }
 
     /// A copy of everything a [`MemoryStore`] holds, from
@@ -259,6 +354,8 @@ mod memory {
     pub struct MemoryContents {
         /// User records by user id.
         pub users: BTreeMap<String, Versioned<UserRecord>>,
+        /// The credential index: credential id → user id.
+        pub credentials: HashMap<CredentialId, String>,
         /// Open username-less ceremonies by id.
         pub ceremonies: BTreeMap<String, CeremonyRecord>,
         /// Organisation records by organisation id.
@@ -271,30 +368,22 @@ mod memory {
             MemoryStore::default()
         }
 
-        /// A copy of everything stored, sorted by key.
+        /// A copy of everything stored.
         pub fn contents(&self) -> MemoryContents {
-            fn copy<T: Clone>(map: &Mutex<HashMap<String, T>>) -> BTreeMap<String, T> {
-                map.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.clone()))
-                    .collect()
-            }
-            MemoryContents {
-                users: copy(&self.users),
-                ceremonies: copy(&self.ceremonies),
-                organizations: copy(&self.organizations),
-            }
+            self.lock().clone()
+        }
+
+        fn lock(&self) -> MutexGuard<'_, MemoryContents> {
+            self.state.lock().unwrap_or_else(PoisonError::into_inner)
         }
     }
 
     fn conditional_put<T: Clone>(
-        map: &Mutex<HashMap<String, Versioned<T>>>,
+        map: &mut BTreeMap<String, Versioned<T>>,
         key: &str,
         value: &T,
         expected: Option<Version>,
     ) -> Result<Version, StoreError> {
-        let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
         let current = map.get(key).map(|v| v.version);
         if current != expected {
             return Err(StoreError::Conflict);
@@ -310,18 +399,16 @@ mod memory {
         Ok(version)
     }
 
+    fn ready<'a, T: Send + 'a>(result: Result<T, StoreError>) -> StoreFuture<'a, T> {
+        Box::pin(async move { result })
+    }
+
     impl Store for MemoryStore {
         fn load_user<'a>(
             &'a self,
             user: &'a str,
         ) -> StoreFuture<'a, Option<Versioned<UserRecord>>> {
-            let found = self
-                .users
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(user)
-                .cloned();
-            Box::pin(async move { Ok(found) })
+            ready(Ok(self.lock().users.get(user).cloned()))
         }
 
         fn save_user<'a>(
@@ -329,20 +416,78 @@ mod memory {
             user: &'a str,
             record: &'a UserRecord,
             expected: Option<Version>,
+            credentials: CredentialChanges<'a>,
         ) -> StoreFuture<'a, Version> {
-            let result = conditional_put(&self.users, user, record, expected);
-            Box::pin(async move { result })
+            let mut state = self.lock();
+            let taken = credentials
+                .bind
+                .iter()
+                .any(|id| state.credentials.get(id).is_some_and(|owner| owner != user));
+            let result = if taken {
+                // The version check comes first: a stale write is a conflict either way.
+                if state.users.get(user).map(|v| v.version) == expected {
+                    Err(StoreError::CredentialInUse)
+                } else {
+                    Err(StoreError::Conflict)
+                }
+            } else {
+                conditional_put(&mut state.users, user, record, expected)
+            };
+            if result.is_ok() {
+                for id in credentials.unbind {
+                    if state.credentials.get(id).is_some_and(|owner| owner == user) {
+                        state.credentials.remove(id);
+                    }
+                }
+                for id in credentials.bind {
+                    state.credentials.insert(id.clone(), user.to_string());
+                }
+            }
+            ready(result)
         }
 
         fn delete_user<'a>(&'a self, user: &'a str, expected: Version) -> StoreFuture<'a, ()> {
-            let mut map = self.users.lock().unwrap_or_else(PoisonError::into_inner);
-            let result = if map.get(user).map(|v| v.version) == Some(expected) {
-                map.remove(user);
+            let mut state = self.lock();
+            let result = if state.users.get(user).map(|v| v.version) == Some(expected) {
+                state.users.remove(user);
+                state.credentials.retain(|_, owner| owner != user);
                 Ok(())
             } else {
                 Err(StoreError::Conflict)
             };
-            Box::pin(async move { result })
+            ready(result)
+        }
+
+        fn credential_owner<'a>(&'a self, id: &'a CredentialId) -> StoreFuture<'a, Option<String>> {
+            ready(Ok(self.lock().credentials.get(id).cloned()))
+        }
+
+        fn expired_users<'a>(&'a self, now: u64, limit: usize) -> StoreFuture<'a, Vec<String>> {
+            let expired = self
+                .lock()
+                .users
+                .iter()
+                .filter(|(_, record)| record.value.expires_at().is_some_and(|at| at <= now))
+                .map(|(id, _)| id.clone())
+                .take(limit)
+                .collect();
+            ready(Ok(expired))
+        }
+
+        fn list_users<'a>(
+            &'a self,
+            after: Option<&'a str>,
+            limit: usize,
+        ) -> StoreFuture<'a, Vec<String>> {
+            let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let ids = self
+                .lock()
+                .users
+                .range::<str, _>((start, Bound::Unbounded))
+                .map(|(id, _)| id.clone())
+                .take(limit)
+                .collect();
+            ready(Ok(ids))
         }
 
         fn insert_ceremony<'a>(
@@ -350,39 +495,43 @@ mod memory {
             id: &'a str,
             ceremony: &'a CeremonyRecord,
         ) -> StoreFuture<'a, ()> {
-            let mut map = self
-                .ceremonies
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let result = if map.contains_key(id) {
+            let mut state = self.lock();
+            let result = if state.ceremonies.contains_key(id) {
                 Err(StoreError::Conflict)
             } else {
-                map.insert(id.to_string(), ceremony.clone());
+                state.ceremonies.insert(id.to_string(), ceremony.clone());
                 Ok(())
             };
-            Box::pin(async move { result })
+            ready(result)
         }
 
         fn take_ceremony<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<CeremonyRecord>> {
-            let taken = self
-                .ceremonies
+            ready(Ok(self.lock().ceremonies.remove(id)))
+        }
+
+        fn count_ceremonies<'a>(&'a self, organization: &'a str) -> StoreFuture<'a, u64> {
+            let count = self
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(id);
-            Box::pin(async move { Ok(taken) })
+                .ceremonies
+                .values()
+                .filter(|c| c.organization == organization)
+                .count();
+            ready(Ok(u64::try_from(count).unwrap_or(u64::MAX)))
+        }
+
+        fn purge_expired<'a>(&'a self, now: u64) -> StoreFuture<'a, u64> {
+            let mut state = self.lock();
+            let before = state.ceremonies.len();
+            state.ceremonies.retain(|_, c| c.expires_at > now);
+            let purged = before - state.ceremonies.len();
+            ready(Ok(u64::try_from(purged).unwrap_or(u64::MAX)))
         }
 
         fn load_organization<'a>(
             &'a self,
             organization: &'a str,
         ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>> {
-            let found = self
-                .organizations
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(organization)
-                .cloned();
-            Box::pin(async move { Ok(found) })
+            ready(Ok(self.lock().organizations.get(organization).cloned()))
         }
 
         fn save_organization<'a>(
@@ -391,8 +540,13 @@ mod memory {
             record: &'a OrganizationRecord,
             expected: Option<Version>,
         ) -> StoreFuture<'a, Version> {
-            let result = conditional_put(&self.organizations, organization, record, expected);
-            Box::pin(async move { result })
+            let result = conditional_put(
+                &mut self.lock().organizations,
+                organization,
+                record,
+                expected,
+            );
+            ready(result)
         }
     }
 }

@@ -160,7 +160,12 @@ async fn tampered_records_are_typed_errors() {
         let record: twofold::store::UserRecord = serde_json::from_value(record).unwrap();
         let current = h.store.load_user("ana").await.unwrap().unwrap().version;
         h.store
-            .save_user("ana", &record, Some(current))
+            .save_user(
+                "ana",
+                &record,
+                Some(current),
+                twofold::CredentialChanges::NONE,
+            )
             .await
             .unwrap();
         let id = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
@@ -204,7 +209,10 @@ async fn a_secret_copied_to_another_user_does_not_open() {
     let (secret, _) = enrol_totp(&h, &account("ana", "staff")).await;
     let ana_record = h.store.load_user("ana").await.unwrap().unwrap().value;
     let bob = account("bob", "staff");
-    h.store.save_user("bob", &ana_record, None).await.unwrap();
+    h.store
+        .save_user("bob", &ana_record, None, twofold::CredentialChanges::NONE)
+        .await
+        .unwrap();
     let id = challenge_id(h.twofold.begin_sign_in(&bob).await.unwrap().value);
     let error = h
         .twofold
@@ -223,29 +231,13 @@ async fn keys_rotate_without_re_enrolment() {
     let h = harness_with(Arc::clone(&store));
     let ana = account("ana", "staff");
     let (secret, _) = enrol_totp(&h, &ana).await;
-    // A new current key; the old one kept for opening.
-    let rotated = TwoFactor::new(
-        Arc::clone(&store),
-        Keyring::new(SecretKey::new("k2", [9u8; 32]))
-            .with_previous(SecretKey::new("k1", [7u8; 32])),
-        common::config(),
-    )
-    .unwrap()
-    .with_clock(h.clock.clone());
-    let id = challenge_id(rotated.begin_sign_in(&ana).await.unwrap().value);
-    rotated
-        .verify_totp(&ana, &id, &code(&secret, h.clock.now()))
-        .await
-        .unwrap();
-    // Without the old key, the record is under an unknown key: a clear error.
-    let forgetful = TwoFactor::new(
-        Arc::clone(&store),
-        Keyring::new(SecretKey::new("k2", [9u8; 32])),
-        common::config(),
-    )
-    .unwrap()
-    .with_clock(h.clock.clone());
-    h.clock.advance(30);
+    let facade = |keyring: Keyring| {
+        TwoFactor::new(Arc::clone(&store), keyring, common::config())
+            .unwrap()
+            .with_clock(h.clock.clone())
+    };
+    // Without the key the record is sealed under, a clear error names that key.
+    let forgetful = facade(Keyring::new(SecretKey::new("k2", [9u8; 32])));
     let id = challenge_id(forgetful.begin_sign_in(&ana).await.unwrap().value);
     let error = forgetful
         .verify_totp(&ana, &id, &code(&secret, h.clock.now()))
@@ -255,6 +247,26 @@ async fn keys_rotate_without_re_enrolment() {
         matches!(&error.error, TwoFactorError::UnknownKey { key_id } if key_id == "k1"),
         "{error:?}"
     );
+    // A new current key, the old one kept for opening: Ana signs in, and her
+    // secret is re-sealed under the new key by that write.
+    let rotated = facade(
+        Keyring::new(SecretKey::new("k2", [9u8; 32]))
+            .with_previous(SecretKey::new("k1", [7u8; 32])),
+    );
+    let id = challenge_id(rotated.begin_sign_in(&ana).await.unwrap().value);
+    rotated
+        .verify_totp(&ana, &id, &code(&secret, h.clock.now()))
+        .await
+        .unwrap();
+    let sealed = store.load_user("ana").await.unwrap().unwrap().value;
+    assert_eq!(sealed.totp.unwrap().secret.key_id(), "k2");
+    // So the old key can go.
+    h.clock.advance(30);
+    let id = challenge_id(forgetful.begin_sign_in(&ana).await.unwrap().value);
+    forgetful
+        .verify_totp(&ana, &id, &code(&secret, h.clock.now()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -267,7 +279,11 @@ async fn changing_the_totp_configuration_never_breaks_an_existing_enrolment() {
         .unwrap()
         .with_clock(clock.clone());
     let ana = account("ana", "staff");
-    let setup = before.begin_totp_enrollment(&ana).await.unwrap().value;
+    let setup = before
+        .begin_totp_enrollment(&ana, Some(clock.now()))
+        .await
+        .unwrap()
+        .value;
     assert!(setup.otpauth_uri.contains("digits=8"));
     let secret = twofold_totp::Secret::from_base32(&setup.manual_entry_secret).unwrap();
     let eight =

@@ -1,10 +1,10 @@
 //! 64 tasks race with the same TOTP code, the same backup code and the same
 //! passkey ceremony; in each of 200 trials exactly one wins.
 //!
-//! The races contend by construction, not by luck: the store holds the first
-//! load of every racer at a barrier until all 64 have read the record, so that
-//! they all hold the same version and 63 conditional writes must lose. The
-//! conflicts are counted and asserted.
+//! The races contend by construction, not by luck: the store holds each load
+//! of the racers at a barrier until all 64 have read the record, so that they
+//! all hold the same version and 63 conditional writes must lose. The conflicts
+//! are counted and asserted.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -18,37 +18,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{
-    Harness, account, code, enrol_totp, harness_with, register_passkey, use_passkey,
-    username_less_response,
+    Call, Harness, Interpose, Wrapped, account, code, enrol_totp, harness_with, register_passkey,
+    use_passkey, username_less_response,
 };
-use twofold::store::{
-    CeremonyRecord, OrganizationRecord, Store, StoreError, StoreFuture, UserRecord, Version,
-    Versioned,
-};
-use twofold::{Clock, MemoryStore, SignInStep, TwoFactorError};
+use twofold::store::{Store, StoreError, StoreFuture};
+use twofold::{Clock, SignInStep, TwoFactorError};
 
-/// A MemoryStore whose first `TASKS` user loads after `arm` wait for each
-/// other before returning, and which counts lost conditional writes.
-struct ContendedStore {
-    inner: MemoryStore,
+/// Holds user loads after `arm` until `TASKS` of them have loaded, and counts
+/// lost conditional writes.
+struct Contention {
     held: AtomicUsize,
     barrier: tokio::sync::Barrier,
     conflicts: AtomicUsize,
 }
 
-impl ContendedStore {
-    fn new() -> ContendedStore {
-        ContendedStore {
-            inner: MemoryStore::new(),
-            held: AtomicUsize::new(0),
-            barrier: tokio::sync::Barrier::new(TASKS),
-            conflicts: AtomicUsize::new(0),
-        }
-    }
+type ContendedStore = Wrapped<Contention>;
 
-    /// Holds the next `TASKS` user loads, and starts counting conflicts afresh.
-    fn arm(&self) {
-        self.held.store(TASKS, Ordering::SeqCst);
+impl Contention {
+    /// Holds the next `loads` user loads, `TASKS` at a time, and starts
+    /// counting conflicts afresh.
+    fn arm(&self, loads: usize) {
+        self.held.store(loads, Ordering::SeqCst);
         self.conflicts.store(0, Ordering::SeqCst);
     }
 
@@ -58,67 +48,37 @@ impl ContendedStore {
     }
 }
 
-impl Store for ContendedStore {
-    fn load_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Option<Versioned<UserRecord>>> {
-        let hold = self
-            .held
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        let loaded = self.inner.load_user(user);
+impl Interpose for Contention {
+    fn call<'a, T: Send + 'a>(
+        &'a self,
+        call: Call,
+        start: impl FnOnce() -> StoreFuture<'a, T> + Send + 'a,
+    ) -> StoreFuture<'a, T> {
+        let hold = call == Call::LoadUser
+            && self
+                .held
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        let started = start();
         Box::pin(async move {
-            let loaded = loaded.await;
+            let result = started.await;
             if hold {
                 self.barrier.wait().await;
             }
-            loaded
-        })
-    }
-    fn save_user<'a>(
-        &'a self,
-        user: &'a str,
-        record: &'a UserRecord,
-        expected: Option<Version>,
-    ) -> StoreFuture<'a, Version> {
-        let saved = self.inner.save_user(user, record, expected);
-        Box::pin(async move {
-            let saved = saved.await;
-            if matches!(saved, Err(StoreError::Conflict)) {
+            if call == Call::SaveUser && matches!(result, Err(StoreError::Conflict)) {
                 self.conflicts.fetch_add(1, Ordering::SeqCst);
             }
-            saved
+            result
         })
-    }
-    fn delete_user<'a>(&'a self, user: &'a str, expected: Version) -> StoreFuture<'a, ()> {
-        self.inner.delete_user(user, expected)
-    }
-    fn insert_ceremony<'a>(
-        &'a self,
-        id: &'a str,
-        ceremony: &'a CeremonyRecord,
-    ) -> StoreFuture<'a, ()> {
-        self.inner.insert_ceremony(id, ceremony)
-    }
-    fn take_ceremony<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<CeremonyRecord>> {
-        self.inner.take_ceremony(id)
-    }
-    fn load_organization<'a>(
-        &'a self,
-        organization: &'a str,
-    ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>> {
-        self.inner.load_organization(organization)
-    }
-    fn save_organization<'a>(
-        &'a self,
-        organization: &'a str,
-        record: &'a OrganizationRecord,
-        expected: Option<Version>,
-    ) -> StoreFuture<'a, Version> {
-        self.inner.save_organization(organization, record, expected)
     }
 }
 
 fn contended() -> (Harness, Arc<ContendedStore>) {
-    let store = Arc::new(ContendedStore::new());
+    let store = Arc::new(Wrapped::new(Contention {
+        held: AtomicUsize::new(0),
+        barrier: tokio::sync::Barrier::new(TASKS),
+        conflicts: AtomicUsize::new(0),
+    }));
     (harness_with(store.clone()), store)
 }
 
@@ -174,7 +134,7 @@ async fn the_same_totp_code_wins_once() {
         h.clock.advance(30);
         let (id, _) = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
         let typed = code(&secret, h.clock.now());
-        store.arm();
+        store.hook.arm(TASKS);
         let wins = race(|| {
             let twofold = Arc::clone(&h.twofold);
             let (id, typed) = (id.clone(), typed.clone());
@@ -189,7 +149,7 @@ async fn the_same_totp_code_wins_once() {
         .await;
         assert_eq!(wins, 1, "trial {trial}");
         assert_eq!(
-            store.conflicts(),
+            store.hook.conflicts(),
             TASKS - 1,
             "trial {trial}: every loser lost a write"
         );
@@ -223,7 +183,8 @@ async fn the_same_backup_code_wins_once() {
         }
         let backup = codes[trial % 10].clone();
         let (id, _) = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
-        store.arm();
+        // Each racer reads twice: before hashing its code, and in the write loop.
+        store.hook.arm(2 * TASKS);
         let wins = race(|| {
             let twofold = Arc::clone(&h.twofold);
             let (id, backup) = (id.clone(), backup.clone());
@@ -238,7 +199,7 @@ async fn the_same_backup_code_wins_once() {
         .await;
         assert_eq!(wins, 1, "trial {trial}");
         assert_eq!(
-            store.conflicts(),
+            store.hook.conflicts(),
             TASKS - 1,
             "trial {trial}: every loser lost a write"
         );
@@ -258,7 +219,7 @@ async fn the_same_passkey_ceremony_wins_once() {
     for trial in 0..TRIALS {
         let (id, options) = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
         let posted = use_passkey(&mut authenticator, options.unwrap());
-        store.arm();
+        store.hook.arm(TASKS);
         let wins = race(|| {
             let twofold = Arc::clone(&h.twofold);
             let (id, posted) = (id.clone(), posted.clone());
@@ -273,7 +234,7 @@ async fn the_same_passkey_ceremony_wins_once() {
         .await;
         assert_eq!(wins, 1, "trial {trial}");
         assert_eq!(
-            store.conflicts(),
+            store.hook.conflicts(),
             TASKS - 1,
             "trial {trial}: every loser lost a write"
         );
@@ -307,5 +268,75 @@ async fn the_same_username_less_ceremony_wins_once() {
         })
         .await;
         assert_eq!(wins, 1, "trial {trial}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_credential_id_registered_by_two_users_at_once_goes_to_exactly_one() {
+    let h = common::harness();
+    for trial in 0..50u32 {
+        let id = format!("race-credential-{trial}").into_bytes();
+        let users = [format!("ana-{trial}"), format!("bob-{trial}")];
+        let mut posted = Vec::new();
+        for user in &users {
+            let account = account(user, "staff");
+            let options = h
+                .twofold
+                .begin_passkey_registration(&account, Some(h.clock.now()))
+                .await
+                .unwrap()
+                .value;
+            let mut authenticator = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+            posted.push(common::with_credential_id(
+                &common::create_passkey(&mut authenticator, options),
+                &id,
+            ));
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let racers: Vec<_> = users
+            .iter()
+            .zip(posted)
+            .map(|(user, json)| {
+                let (twofold, barrier, user) =
+                    (Arc::clone(&h.twofold), Arc::clone(&barrier), user.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    twofold
+                        .finish_passkey_registration(&account(&user, "staff"), &json, "key")
+                        .await
+                        .map(|_| user)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for racer in racers {
+            match racer.await.unwrap() {
+                Ok(user) => winners.push(user),
+                Err(failure) => assert!(
+                    matches!(failure.error, TwoFactorError::Passkey(_)),
+                    "trial {trial}: {failure:?}"
+                ),
+            }
+        }
+        assert_eq!(winners.len(), 1, "trial {trial}: {winners:?}");
+        let owner = h
+            .store
+            .credential_owner(&twofold::CredentialId::from_bytes(&id))
+            .await
+            .unwrap();
+        assert_eq!(owner.as_ref(), winners.first(), "trial {trial}");
+        for user in &users {
+            let passkeys = h
+                .twofold
+                .status(&account(user, "staff"))
+                .await
+                .unwrap()
+                .passkeys;
+            assert_eq!(
+                passkeys.len(),
+                usize::from(winners.contains(user)),
+                "trial {trial}"
+            );
+        }
     }
 }

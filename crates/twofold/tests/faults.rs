@@ -25,13 +25,13 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{Harness, account, code, enrol_totp, harness_with, register_passkey, use_passkey};
-use serde_json::{Value, json};
-use twofold::store::{
-    CeremonyRecord, OrganizationRecord, Store, StoreError, StoreFuture, UserRecord, Version,
-    Versioned,
+use common::{
+    Call, Harness, Interpose, Wrapped, account, code, enrol_totp, harness_with_config,
+    register_passkey, use_passkey,
 };
-use twofold::{Clock, MemoryStore, Mode, PolicyDocument, SignInStep, TwoFactorError};
+use serde_json::{Value, json};
+use twofold::store::{StoreError, StoreFuture, Version};
+use twofold::{Clock, Mode, PolicyDocument, SignInStep, TwoFactorError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -43,38 +43,26 @@ enum Fault {
     LostAck,
 }
 
-/// What kind of store call it was, as logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Read,
-    /// A conditional write (it can lose with `Conflict`).
-    ConditionalWrite,
-    /// `take_ceremony`: it deletes, but has no version to conflict on.
-    Take,
-}
-
-/// Wraps a MemoryStore; call number `fail_at` fails with `fault`.
-struct FaultyStore {
-    inner: MemoryStore,
+/// Fails call number `fail_at` with `fault`; logs every call.
+struct Faults {
     calls: AtomicUsize,
     fail_at: AtomicUsize,
     fault: Mutex<Fault>,
-    log: Mutex<Vec<(&'static str, Call)>>,
+    log: Mutex<Vec<Call>>,
 }
 
-impl Default for FaultyStore {
-    fn default() -> FaultyStore {
-        FaultyStore {
-            inner: MemoryStore::new(),
-            calls: AtomicUsize::new(0),
-            fail_at: AtomicUsize::new(usize::MAX),
-            fault: Mutex::new(Fault::Backend),
-            log: Mutex::new(Vec::new()),
-        }
-    }
+type FaultyStore = Wrapped<Faults>;
+
+fn faulty_store() -> FaultyStore {
+    Wrapped::new(Faults {
+        calls: AtomicUsize::new(0),
+        fail_at: AtomicUsize::new(usize::MAX),
+        fault: Mutex::new(Fault::Backend),
+        log: Mutex::new(Vec::new()),
+    })
 }
 
-impl FaultyStore {
+impl Faults {
     fn arm(&self, at: usize, fault: Fault) {
         self.calls.store(0, Ordering::SeqCst);
         self.log.lock().unwrap().clear();
@@ -86,101 +74,46 @@ impl FaultyStore {
         self.fail_at.store(usize::MAX, Ordering::SeqCst);
     }
 
-    fn log(&self) -> Vec<(&'static str, Call)> {
+    fn log(&self) -> Vec<Call> {
         self.log.lock().unwrap().clone()
     }
+}
 
-    /// Runs one store call, with the armed fault if this is the call to fail.
-    /// `call` starts the inner call: MemoryStore does its work when called, not
-    /// when polled, so a call that must not reach the store is never started.
+impl Interpose for Faults {
     fn call<'a, T: Send + 'a>(
         &'a self,
-        name: &'static str,
-        kind: Call,
-        call: impl FnOnce() -> StoreFuture<'a, T>,
+        call: Call,
+        start: impl FnOnce() -> StoreFuture<'a, T> + Send + 'a,
     ) -> StoreFuture<'a, T> {
         let index = self.calls.fetch_add(1, Ordering::SeqCst);
-        self.log.lock().unwrap().push((name, kind));
+        self.log.lock().unwrap().push(call);
         if index != self.fail_at.load(Ordering::SeqCst) {
-            return call();
+            return start();
         }
-        match (*self.fault.lock().unwrap(), kind) {
-            (Fault::Backend, _) => {
-                Box::pin(async { Err(StoreError::Backend("injected fault".into())) })
-            }
-            (Fault::Conflict, Call::ConditionalWrite) => {
+        match *self.fault.lock().unwrap() {
+            Fault::Backend => Box::pin(async { Err(StoreError::Backend("injected fault".into())) }),
+            Fault::Conflict if call.is_conditional_write() => {
                 Box::pin(async { Err(StoreError::Conflict) })
             }
-            (Fault::LostAck, Call::ConditionalWrite | Call::Take) => {
-                let call = call();
+            Fault::LostAck if call.is_write() => {
+                let started = start();
                 Box::pin(async move {
                     // The write happens; only its answer is lost.
-                    call.await?;
+                    started.await?;
                     Err(StoreError::Backend("injected lost acknowledgement".into()))
                 })
             }
-            // The cases below are never armed (see `applies`).
-            _ => call(),
+            // Never armed (see `applies`).
+            _ => start(),
         }
     }
 }
 
-fn applies(fault: Fault, kind: Call) -> bool {
+fn applies(fault: Fault, call: Call) -> bool {
     match fault {
         Fault::Backend => true,
-        Fault::Conflict => kind == Call::ConditionalWrite,
-        Fault::LostAck => kind != Call::Read,
-    }
-}
-
-impl Store for FaultyStore {
-    fn load_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Option<Versioned<UserRecord>>> {
-        self.call("load_user", Call::Read, || self.inner.load_user(user))
-    }
-    fn save_user<'a>(
-        &'a self,
-        user: &'a str,
-        record: &'a UserRecord,
-        expected: Option<Version>,
-    ) -> StoreFuture<'a, Version> {
-        self.call("save_user", Call::ConditionalWrite, || {
-            self.inner.save_user(user, record, expected)
-        })
-    }
-    fn delete_user<'a>(&'a self, user: &'a str, expected: Version) -> StoreFuture<'a, ()> {
-        self.call("delete_user", Call::ConditionalWrite, || {
-            self.inner.delete_user(user, expected)
-        })
-    }
-    fn insert_ceremony<'a>(
-        &'a self,
-        id: &'a str,
-        ceremony: &'a CeremonyRecord,
-    ) -> StoreFuture<'a, ()> {
-        self.call("insert_ceremony", Call::ConditionalWrite, || {
-            self.inner.insert_ceremony(id, ceremony)
-        })
-    }
-    fn take_ceremony<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<CeremonyRecord>> {
-        self.call("take_ceremony", Call::Take, || self.inner.take_ceremony(id))
-    }
-    fn load_organization<'a>(
-        &'a self,
-        organization: &'a str,
-    ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>> {
-        self.call("load_organization", Call::Read, || {
-            self.inner.load_organization(organization)
-        })
-    }
-    fn save_organization<'a>(
-        &'a self,
-        organization: &'a str,
-        record: &'a OrganizationRecord,
-        expected: Option<Version>,
-    ) -> StoreFuture<'a, Version> {
-        self.call("save_organization", Call::ConditionalWrite, || {
-            self.inner.save_organization(organization, record, expected)
-        })
+        Fault::Conflict => call.is_conditional_write(),
+        Fault::LostAck => call.is_write(),
     }
 }
 
@@ -189,6 +122,11 @@ impl Store for FaultyStore {
 /// Everything stored, as JSON.
 fn snapshot(store: &FaultyStore) -> Value {
     let contents = store.inner.contents();
+    let credentials: std::collections::BTreeMap<String, &String> = contents
+        .credentials
+        .iter()
+        .map(|(id, user)| (id.to_base64url(), user))
+        .collect();
     let versioned = |version: Version, value: Value| json!({ "version": version, "value": value });
     json!({
         "users": contents.users.iter().map(|(id, v)| {
@@ -200,6 +138,12 @@ fn snapshot(store: &FaultyStore) -> Value {
         "ceremonies": contents.ceremonies.iter().map(|(id, c)| {
             (id.clone(), serde_json::to_value(c).unwrap())
         }).collect::<serde_json::Map<_, _>>(),
+        // Which users hold credentials, how many each (the ids are random).
+        "credentials": credentials.values().fold(serde_json::Map::new(), |mut map, user| {
+            let count = map.get(user.as_str()).and_then(Value::as_u64).unwrap_or(0);
+            map.insert((*user).clone(), json!(count + 1));
+            map
+        }),
     })
 }
 
@@ -312,8 +256,17 @@ fn spent(error: &TwoFactorError) -> bool {
 }
 
 async fn fresh(case: &Case) -> (Arc<FaultyStore>, Arc<Harness>, Context) {
-    let store = Arc::new(FaultyStore::default());
-    let h = Arc::new(harness_with(store.clone()));
+    let store = Arc::new(faulty_store());
+    // The automatic sweep is best-effort (its failures never fail a request);
+    // here it is off, and `purge_expired` is a case of its own.
+    let mut config = common::config();
+    config.sweep_interval_seconds = 0;
+    let h = Arc::new(harness_with_config(
+        store.clone(),
+        common::keyring(),
+        common::START,
+        config,
+    ));
     let context = (case.setup)(Arc::clone(&h)).await;
     (store, h, context)
 }
@@ -324,14 +277,14 @@ async fn inject_everywhere(case: &Case) -> usize {
     let name = case.name;
     // The clean run: its calls, and the state it leaves.
     let (store, h, context) = fresh(case).await;
-    store.arm(usize::MAX, Fault::Backend);
+    store.hook.arm(usize::MAX, Fault::Backend);
     (case.operation)(Arc::clone(&h), context)
         .await
         .unwrap_or_else(|e| panic!("{name}: the clean run failed: {e:?}"));
-    let calls = store.log();
+    let calls = store.hook.log();
     assert!(!calls.is_empty(), "{name}: {calls:?}");
     let clean = snapshot(&store);
-    let take_at = calls.iter().position(|(call, _)| *call == "take_ceremony");
+    let take_at = calls.iter().position(|call| *call == Call::TakeCeremony);
     assert_eq!(
         take_at.is_some(),
         case.kind == Kind::TakesCeremonyFirst,
@@ -339,23 +292,23 @@ async fn inject_everywhere(case: &Case) -> usize {
     );
 
     let mut checked = 0;
-    for (at, &(call, kind)) in calls.iter().enumerate() {
+    for (at, &call) in calls.iter().enumerate() {
         for fault in [Fault::Backend, Fault::Conflict, Fault::LostAck] {
-            if !applies(fault, kind) {
+            if !applies(fault, call) {
                 continue;
             }
             checked += 1;
-            let what = format!("{name}: {fault:?} at call {at} ({call})");
+            let what = format!("{name}: {fault:?} at call {at} ({call:?})");
             let (store, h, context) = fresh(case).await;
             let before = snapshot(&store);
-            store.arm(at, fault);
+            store.hook.arm(at, fault);
             let result = (case.operation)(Arc::clone(&h), context.clone()).await;
-            store.disarm();
+            store.hook.disarm();
             assert_eq!(
-                store.log().get(at).map(|(c, _)| *c),
+                store.hook.log().get(at).copied(),
                 Some(call),
                 "{what}: the faulted run took another path: {:?}",
-                store.log()
+                store.hook.log()
             );
 
             if fault == Fault::Conflict {
@@ -464,7 +417,7 @@ async fn totp_enrollment_survives_faults() {
             operation: |h, _| {
                 Box::pin(async move {
                     h.twofold
-                        .begin_totp_enrollment(&ana())
+                        .begin_totp_enrollment(&ana(), Some(h.clock.now()))
                         .await
                         .map(|_| ())
                         .map_err(|f| f.error)
@@ -476,7 +429,12 @@ async fn totp_enrollment_survives_faults() {
             kind: Kind::OneTime,
             setup: |h| {
                 Box::pin(async move {
-                    let setup = h.twofold.begin_totp_enrollment(&ana()).await.unwrap().value;
+                    let setup = h
+                        .twofold
+                        .begin_totp_enrollment(&ana(), Some(h.clock.now()))
+                        .await
+                        .unwrap()
+                        .value;
                     Context {
                         input: code(&setup.manual_entry_secret, h.clock.now()),
                         ..Context::default()
@@ -672,7 +630,7 @@ async fn passkey_management_survives_faults() {
             operation: |h, _| {
                 Box::pin(async move {
                     h.twofold
-                        .begin_passkey_registration(&ana())
+                        .begin_passkey_registration(&ana(), Some(h.clock.now()))
                         .await
                         .map(|_| ())
                         .map_err(|f| f.error)
@@ -688,7 +646,7 @@ async fn passkey_management_survives_faults() {
                         webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
                     let options = h
                         .twofold
-                        .begin_passkey_registration(&ana())
+                        .begin_passkey_registration(&ana(), Some(h.clock.now()))
                         .await
                         .unwrap()
                         .value;
@@ -810,7 +768,12 @@ async fn administration_survives_faults() {
             operation: |h, _| {
                 Box::pin(async move {
                     h.twofold
-                        .admin_reset(&account("olga", "owner"), &ana(), "lost phone")
+                        .admin_reset(
+                            &account("olga", "owner"),
+                            &ana(),
+                            "lost phone",
+                            Some(h.clock.now()),
+                        )
                         .await
                         .map(|_| ())
                         .map_err(|f| f.error)
@@ -829,12 +792,32 @@ async fn administration_survives_faults() {
             operation: |h, _| {
                 Box::pin(async move {
                     h.twofold
-                        .change_enforcement(&account("olga", "owner"), Mode::Required)
+                        .change_enforcement(
+                            &account("olga", "owner"),
+                            Mode::Required,
+                            Some(h.clock.now()),
+                        )
                         .await
                         .map(|_| ())
                         .map_err(|f| f.error)
                 })
             },
+        },
+        Case {
+            name: "purge expired state",
+            kind: Kind::Repeatable,
+            setup: |h| {
+                Box::pin(async move {
+                    h.twofold.begin_passkey_sign_in(common::ORG).await.unwrap();
+                    h.twofold
+                        .begin_totp_enrollment(&ana(), Some(h.clock.now()))
+                        .await
+                        .unwrap();
+                    h.clock.advance(3600);
+                    Context::default()
+                })
+            },
+            operation: |h, _| Box::pin(async move { h.twofold.purge_expired().await.map(|_| ()) }),
         },
         Case {
             name: "set a policy",

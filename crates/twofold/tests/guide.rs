@@ -26,7 +26,11 @@ fn challenge_id(step: &SignInStep) -> String {
 async fn step_2_set_up_authenticator_app_shows_a_qr_code_with_the_manual_entry_secret_beside_it() {
     let h = harness();
     let ana = account("ana", "staff");
-    let setup = h.twofold.begin_totp_enrollment(&ana).await.unwrap();
+    let setup = h
+        .twofold
+        .begin_totp_enrollment(&ana, Some(h.clock.now()))
+        .await
+        .unwrap();
     let setup_value = &setup.value;
     assert!(setup_value.qr_svg.starts_with("<?xml") || setup_value.qr_svg.contains("<svg"));
     assert!(
@@ -75,7 +79,12 @@ async fn step_2_set_up_authenticator_app_shows_a_qr_code_with_the_manual_entry_s
 async fn steps_3_to_5_scan_confirm_with_the_6_digit_code_and_save_10_backup_codes() {
     let h = harness();
     let ana = account("ana", "staff");
-    let setup = h.twofold.begin_totp_enrollment(&ana).await.unwrap().value;
+    let setup = h
+        .twofold
+        .begin_totp_enrollment(&ana, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
     let confirmed = h
         .twofold
         .confirm_totp_enrollment(&ana, &code(&setup.manual_entry_secret, h.clock.now()))
@@ -124,7 +133,12 @@ async fn steps_3_to_5_scan_confirm_with_the_6_digit_code_and_save_10_backup_code
 async fn step_4_the_confirming_code_can_never_be_reused_to_sign_in() {
     let h = harness();
     let ana = account("ana", "staff");
-    let setup = h.twofold.begin_totp_enrollment(&ana).await.unwrap().value;
+    let setup = h
+        .twofold
+        .begin_totp_enrollment(&ana, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
     let confirming = code(&setup.manual_entry_secret, h.clock.now());
     h.twofold
         .confirm_totp_enrollment(&ana, &confirming)
@@ -261,7 +275,7 @@ async fn step_8_owner_enforces_2fa_and_every_user_must_enable_it_on_their_next_s
     // Only the owner may enforce, and not without a second factor of their own.
     let refused = h
         .twofold
-        .change_enforcement(&owner, Mode::Required)
+        .change_enforcement(&owner, Mode::Required, Some(h.clock.now()))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -272,7 +286,7 @@ async fn step_8_owner_enforces_2fa_and_every_user_must_enable_it_on_their_next_s
     enrol_totp(&h, &admin).await;
     let refused = h
         .twofold
-        .change_enforcement(&admin, Mode::Required)
+        .change_enforcement(&admin, Mode::Required, Some(h.clock.now()))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -281,7 +295,7 @@ async fn step_8_owner_enforces_2fa_and_every_user_must_enable_it_on_their_next_s
     ));
     let changed = h
         .twofold
-        .change_enforcement(&owner, Mode::Required)
+        .change_enforcement(&owner, Mode::Required, Some(h.clock.now()))
         .await
         .unwrap();
     assert!(matches!(
@@ -361,7 +375,12 @@ async fn expected_outcome_backup_codes_work_if_the_phone_is_lost_each_once() {
 async fn troubleshooting_qr_code_wont_scan_use_the_manual_entry_secret_instead() {
     let h = harness();
     let ana = account("ana", "staff");
-    let setup = h.twofold.begin_totp_enrollment(&ana).await.unwrap().value;
+    let setup = h
+        .twofold
+        .begin_totp_enrollment(&ana, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
     // Typed by hand, in lowercase with the spaces: the app derives the same codes.
     let typed = setup.manual_entry_secret.to_lowercase();
     let confirmed = h
@@ -413,6 +432,7 @@ async fn troubleshooting_lost_phone_no_backup_codes_owner_or_admin_disables_2fa_
             &admin,
             &staff,
             "lost phone; identity checked at the front desk",
+            Some(h.clock.now()),
         )
         .await
         .unwrap();
@@ -448,7 +468,7 @@ async fn troubleshooting_lost_phone_no_backup_codes_owner_or_admin_disables_2fa_
     ] {
         let error = h
             .twofold
-            .admin_reset(&actor, &target, reason)
+            .admin_reset(&actor, &target, reason, Some(h.clock.now()))
             .await
             .unwrap_err();
         assert!(
@@ -467,12 +487,12 @@ async fn troubleshooting_lost_phone_under_enforcement_the_user_must_enrol_again_
     enrol_totp(&h, &owner).await;
     enrol_totp(&h, &staff).await;
     h.twofold
-        .change_enforcement(&owner, Mode::Required)
+        .change_enforcement(&owner, Mode::Required, Some(h.clock.now()))
         .await
         .unwrap();
     let reset = h
         .twofold
-        .admin_reset(&owner, &staff, "lost phone")
+        .admin_reset(&owner, &staff, "lost phone", Some(h.clock.now()))
         .await
         .unwrap();
     assert!(reset.value, "must enrol at the next sign-in");
@@ -506,7 +526,7 @@ async fn troubleshooting_want_to_disable_2fa_possible_if_not_enforced_after_re_e
 
     enrol_totp(&h, &owner).await;
     h.twofold
-        .change_enforcement(&owner, Mode::Required)
+        .change_enforcement(&owner, Mode::Required, Some(h.clock.now()))
         .await
         .unwrap();
     let enforced = h
@@ -519,7 +539,7 @@ async fn troubleshooting_want_to_disable_2fa_possible_if_not_enforced_after_re_e
         TwoFactorError::Denied(Reason::EnforcedForUser)
     ));
     h.twofold
-        .change_enforcement(&owner, Mode::Optional)
+        .change_enforcement(&owner, Mode::Optional, Some(h.clock.now()))
         .await
         .unwrap();
 
@@ -537,9 +557,19 @@ async fn troubleshooting_owner_enforced_but_staff_cant_enable_retry_the_qr_is_re
  {
     let h = harness();
     let sam = account("sam", "staff");
-    let first = h.twofold.begin_totp_enrollment(&sam).await.unwrap().value;
+    let first = h
+        .twofold
+        .begin_totp_enrollment(&sam, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
     // The network blips; the user retries and gets a new QR code.
-    let second = h.twofold.begin_totp_enrollment(&sam).await.unwrap().value;
+    let second = h
+        .twofold
+        .begin_totp_enrollment(&sam, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
     assert_ne!(first.manual_entry_secret, second.manual_entry_secret);
     assert_ne!(first.qr_svg, second.qr_svg);
     // The first secret no longer confirms; the new one does.
@@ -559,7 +589,12 @@ async fn troubleshooting_owner_enforced_but_staff_cant_enable_retry_the_qr_is_re
 async fn a_pending_setup_expires() {
     let h = harness();
     let sam = account("sam", "staff");
-    let setup = h.twofold.begin_totp_enrollment(&sam).await.unwrap().value;
+    let setup = h
+        .twofold
+        .begin_totp_enrollment(&sam, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
     h.clock.advance(601);
     let error = h
         .twofold
@@ -742,14 +777,20 @@ async fn passkeys_are_named_listed_renamed_and_removed() {
         .remove_passkey(&ana, &id, Some(h.clock.now()))
         .await
         .unwrap();
+    // The last factor: 2FA is off, and the backup codes went with it.
     assert!(matches!(
         removed.events[..],
-        [Event::FactorRemoved {
-            factor: Factor::Passkey,
-            ..
-        }]
+        [
+            Event::FactorRemoved {
+                factor: Factor::Passkey,
+                ..
+            },
+            Event::TwoFactorDisabled { .. }
+        ]
     ));
-    assert!(h.twofold.status(&ana).await.unwrap().passkeys.is_empty());
+    let status = h.twofold.status(&ana).await.unwrap();
+    assert!(status.passkeys.is_empty() && !status.enabled);
+    assert_eq!(status.backup_codes_remaining, None);
 }
 
 #[tokio::test]

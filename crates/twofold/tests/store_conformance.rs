@@ -7,10 +7,10 @@
     clippy::indexing_slicing
 )]
 
-use twofold::MemoryStore;
 use twofold::store::{
     CeremonyRecord, OrganizationRecord, Store, StoreFuture, UserRecord, Version, Versioned,
 };
+use twofold::{CredentialChanges, CredentialId, MemoryStore};
 
 #[tokio::test]
 async fn memory_store_passes_the_conformance_suite() {
@@ -23,10 +23,18 @@ async fn memory_store_passes_the_conformance_suite() {
     twofold::conformance::run(&store).await.unwrap();
 }
 
-/// A store whose conditional writes are not conditional.
-struct LastWriterWins(MemoryStore);
+/// A store that breaks one part of the contract.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flaw {
+    /// Conditional writes are not conditional: the last writer wins.
+    LastWriterWins,
+    /// The credential index is never written.
+    ForgetfulIndex,
+}
 
-impl Store for LastWriterWins {
+struct Broken(MemoryStore, Flaw);
+
+impl Store for Broken {
     fn load_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Option<Versioned<UserRecord>>> {
         self.0.load_user(user)
     }
@@ -34,15 +42,35 @@ impl Store for LastWriterWins {
         &'a self,
         user: &'a str,
         record: &'a UserRecord,
-        _expected: Option<Version>,
+        expected: Option<Version>,
+        credentials: CredentialChanges<'a>,
     ) -> StoreFuture<'a, Version> {
-        Box::pin(async move {
-            let current = self.0.load_user(user).await?.map(|v| v.version);
-            self.0.save_user(user, record, current).await
-        })
+        match self.1 {
+            Flaw::LastWriterWins => Box::pin(async move {
+                let current = self.0.load_user(user).await?.map(|v| v.version);
+                self.0.save_user(user, record, current, credentials).await
+            }),
+            Flaw::ForgetfulIndex => {
+                self.0
+                    .save_user(user, record, expected, CredentialChanges::NONE)
+            }
+        }
     }
     fn delete_user<'a>(&'a self, user: &'a str, expected: Version) -> StoreFuture<'a, ()> {
         self.0.delete_user(user, expected)
+    }
+    fn credential_owner<'a>(&'a self, id: &'a CredentialId) -> StoreFuture<'a, Option<String>> {
+        self.0.credential_owner(id)
+    }
+    fn expired_users<'a>(&'a self, now: u64, limit: usize) -> StoreFuture<'a, Vec<String>> {
+        self.0.expired_users(now, limit)
+    }
+    fn list_users<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<String>> {
+        self.0.list_users(after, limit)
     }
     fn insert_ceremony<'a>(
         &'a self,
@@ -53,6 +81,12 @@ impl Store for LastWriterWins {
     }
     fn take_ceremony<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<CeremonyRecord>> {
         self.0.take_ceremony(id)
+    }
+    fn count_ceremonies<'a>(&'a self, organization: &'a str) -> StoreFuture<'a, u64> {
+        self.0.count_ceremonies(organization)
+    }
+    fn purge_expired<'a>(&'a self, now: u64) -> StoreFuture<'a, u64> {
+        self.0.purge_expired(now)
     }
     fn load_organization<'a>(
         &'a self,
@@ -72,7 +106,7 @@ impl Store for LastWriterWins {
 
 #[tokio::test]
 async fn the_suite_catches_a_store_without_conditional_writes() {
-    let failure = twofold::conformance::run(&LastWriterWins(MemoryStore::new()))
+    let failure = twofold::conformance::run(&Broken(MemoryStore::new(), Flaw::LastWriterWins))
         .await
         .unwrap_err();
     assert!(
@@ -81,4 +115,12 @@ async fn the_suite_catches_a_store_without_conditional_writes() {
             || failure.check.contains("concurrent"),
         "{failure}"
     );
+}
+
+#[tokio::test]
+async fn the_suite_catches_a_store_that_forgets_the_credential_index() {
+    let failure = twofold::conformance::run(&Broken(MemoryStore::new(), Flaw::ForgetfulIndex))
+        .await
+        .unwrap_err();
+    assert!(failure.check.contains("credential"), "{failure}");
 }

@@ -55,6 +55,7 @@ pub fn router(app: App) -> Router {
         .route("/settings/security/enforcement", post(set_enforcement))
         .route("/settings/staff", get(settings_staff))
         .route("/settings/staff/disable", post(staff_disable))
+        .route("/settings/staff/unlock", post(staff_unlock))
         .route("/settings/audit", get(audit_page))
         .layer(axum::middleware::from_fn(csrf::guard))
         .layer(sessions)
@@ -78,6 +79,9 @@ enum Auth {
         user: String,
         can_defer: bool,
         reason: String,
+        /// When the password was entered: setup right after it counts as fresh.
+        #[serde(default)]
+        password_at: u64,
     },
     /// Fully signed in.
     SignedIn { user: String, password_at: u64 },
@@ -94,6 +98,22 @@ fn account(user: &User) -> Account<'_> {
         role: &user.role,
         name: &user.email,
     }
+}
+
+/// A clear "not now" page (503), with `Retry-After` when a wait is known.
+fn unavailable(text: &str, retry_after_seconds: Option<u64>) -> Response {
+    let page = Page::bare("Try again shortly")
+        .body(&format!("<p id=\"unavailable\">{}</p>", esc(text)))
+        .render();
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, page).into_response();
+    if let Some(seconds) = retry_after_seconds
+        && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn internal(app: &App, what: &str, error: &dyn std::fmt::Display) -> Response {
@@ -174,8 +194,8 @@ const REAUTH_SECONDS: u64 = 300;
 /// What an enrolment request is about to do.
 #[derive(Clone, Copy)]
 enum Gate<'a> {
-    /// Start a change (new app, new passkey): with 2FA already on, the password
-    /// must have been entered recently or be given now.
+    /// Start a change (new app, new passkey): the password must have been
+    /// entered recently or be given now.
     Change(Option<&'a str>),
     /// Finish a change started under `Change`.
     Finish,
@@ -221,12 +241,20 @@ async fn recent_password(
     }
 }
 
-/// The user who may set up a factor: signed in (with a fresh password when 2FA
-/// is already on), or forced into setup (only while they still have no factor).
-async fn enroller(app: &App, session: &Session, gate: Gate<'_>) -> Result<(User, bool), Refused> {
-    let (user, password_at) = match auth(session).await {
-        Some(Auth::SignedIn { user, password_at }) => (user, Some(password_at)),
-        Some(Auth::MustEnrol { user, .. }) => (user, None),
+/// The user who may set up a factor, whether they were forced into setup, and
+/// when they last entered their password (the proof twofold asks for): signed
+/// in (with a fresh password to start a change), or forced into setup (only
+/// while they still have no factor; the sign-in's password counts).
+async fn enroller(
+    app: &App,
+    session: &Session,
+    gate: Gate<'_>,
+) -> Result<(User, bool, u64), Refused> {
+    let (user, password_at, forced_at) = match auth(session).await {
+        Some(Auth::SignedIn { user, password_at }) => (user, Some(password_at), 0),
+        Some(Auth::MustEnrol {
+            user, password_at, ..
+        }) => (user, None, password_at),
         _ => return Err(Refused::sign_in()),
     };
     let user = load_user(app, &user).await.map_err(|response| Refused {
@@ -249,23 +277,23 @@ async fn enroller(app: &App, session: &Session, gate: Gate<'_>) -> Result<(User,
             let _ = session.flush().await;
             Err(Refused::sign_in())
         }
-        None => Ok((user, true)),
+        None => Ok((user, true, forced_at)),
         Some(password_at) => {
-            if let Gate::Change(given) = gate
-                && status.enabled
-                && recent_password(app, session, &user, password_at, given)
-                    .await
-                    .is_none()
-            {
-                let message = "Re-enter your password to change how you sign in.";
-                flash(session, "error", message).await;
-                return Err(Refused {
-                    response: Redirect::to("/profile/security").into_response(),
-                    status: StatusCode::FORBIDDEN,
-                    message,
-                });
+            let Gate::Change(given) = gate else {
+                return Ok((user, false, password_at));
+            };
+            match recent_password(app, session, &user, password_at, given).await {
+                Some(at) => Ok((user, false, at)),
+                None => {
+                    let message = "Re-enter your password to change how you sign in.";
+                    flash(session, "error", message).await;
+                    Err(Refused {
+                        response: Redirect::to("/profile/security").into_response(),
+                        status: StatusCode::FORBIDDEN,
+                        message,
+                    })
+                }
             }
-            Ok((user, false))
         }
     }
 }
@@ -324,7 +352,7 @@ fn explain(error: &TwoFactorError) -> String {
         TwoFactorError::Locked {
             retry_after_seconds: None,
         } => "Too many wrong codes. Your account is locked until an owner or admin \
-              resets your 2FA from Settings → Staff."
+              unlocks it (or resets your 2FA) from Settings → Staff."
             .to_string(),
         TwoFactorError::InvalidCode(why) => format!("That code could not be read: {why}."),
         TwoFactorError::NoChallenge | TwoFactorError::Expired => {
@@ -455,6 +483,7 @@ async fn sign_in(
                 user: user.id.clone(),
                 can_defer,
                 reason: reason.to_string(),
+                password_at: app.now(),
             };
             if let Err(response) = set_auth(&app, &session, &auth).await {
                 return response;
@@ -512,11 +541,30 @@ async fn factor_failure(
 ) -> Response {
     record(app, &user.clinic, &failure.events).await;
     match &failure.error {
+        TwoFactorError::UnknownKey { key_id } => {
+            // The operator's fault, not the user's: say what to do, and tell the log.
+            app.log(&format!(
+                "error: {}'s secret is sealed under key id {key_id:?}, which the keyring \
+                 lacks: add that key back as a previous key",
+                user.id
+            ));
+            return unavailable(
+                "Your authenticator app cannot be checked right now: the server is missing \
+                 the key your setup was stored with. Your clinic's administrator has been \
+                 told. Use a passkey or a backup code meanwhile.",
+                None,
+            );
+        }
+        TwoFactorError::Busy => {
+            return unavailable(
+                "The server is busy checking codes. Try again in a few seconds.",
+                Some(5),
+            );
+        }
         TwoFactorError::Store(_)
         | TwoFactorError::Contended
         | TwoFactorError::Corrupt(_)
         | TwoFactorError::SecretUnreadable
-        | TwoFactorError::UnknownKey { .. }
         | TwoFactorError::Policy(_)
         | TwoFactorError::RandomnessUnavailable => {
             return internal(app, "two-factor operation", &failure.error);
@@ -730,6 +778,7 @@ async fn forced_setup_page(State(app): State<App>, session: Session) -> Response
         user,
         can_defer,
         reason,
+        ..
     }) = auth(&session).await
     else {
         return Redirect::to("/").into_response();
@@ -850,15 +899,11 @@ async fn personal_security(app: &App, user: &User, token: &str) -> Result<String
     if status.totp {
         body.push_str(r#"<p id="totp-state">Authenticator app: set up.</p>"#);
     }
-    // With 2FA on, changing factors needs the password (unless entered in the last 5 minutes).
+    // Changing factors needs the password (unless entered in the last 5 minutes).
     let password_field = |id: &str| {
-        if status.enabled {
-            format!(
-                r#"<label>Your password (if you signed in more than 5 minutes ago) <input type="password" name="password" id="{id}" autocomplete="current-password"></label>"#
-            )
-        } else {
-            String::new()
-        }
+        format!(
+            r#"<label>Your password (if you signed in more than 5 minutes ago) <input type="password" name="password" id="{id}" autocomplete="current-password"></label>"#
+        )
     };
     let _ = write!(
         body,
@@ -977,14 +1022,14 @@ async fn totp_begin(
     session: Session,
     Form(form): Form<MaybePassword>,
 ) -> Response {
-    let (user, forced) =
+    let (user, forced, password_at) =
         match enroller(&app, &session, Gate::Change(Some(form.password.as_str()))).await {
             Ok(enroller) => enroller,
             Err(refused) => return refused.response,
         };
     let enrollment = match app
         .two_factor()
-        .begin_totp_enrollment(&account(&user))
+        .begin_totp_enrollment(&account(&user), Some(password_at))
         .await
     {
         Ok(done) => {
@@ -1077,7 +1122,7 @@ async fn totp_confirm(
     session: Session,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let (user, forced) = match enroller(&app, &session, Gate::Finish).await {
+    let (user, forced, _) = match enroller(&app, &session, Gate::Finish).await {
         Ok(enroller) => enroller,
         Err(refused) => return refused.response,
     };
@@ -1270,14 +1315,14 @@ async fn passkey_begin(
     session: Session,
     Json(body): Json<MaybePassword>,
 ) -> Response {
-    let (user, _) = match enroller(&app, &session, Gate::Change(Some(body.password.as_str()))).await
-    {
-        Ok(enroller) => enroller,
-        Err(refused) => return json_error(refused.status, refused.message),
-    };
+    let (user, _, password_at) =
+        match enroller(&app, &session, Gate::Change(Some(body.password.as_str()))).await {
+            Ok(enroller) => enroller,
+            Err(refused) => return json_error(refused.status, refused.message),
+        };
     match app
         .two_factor()
-        .begin_passkey_registration(&account(&user))
+        .begin_passkey_registration(&account(&user), Some(password_at))
         .await
     {
         Ok(done) => {
@@ -1296,7 +1341,7 @@ async fn passkey_finish(
     session: Session,
     Json(body): Json<CredentialBody>,
 ) -> Response {
-    let (user, forced) = match enroller(&app, &session, Gate::Finish).await {
+    let (user, forced, _) = match enroller(&app, &session, Gate::Finish).await {
         Ok(enroller) => enroller,
         Err(refused) => return json_error(refused.status, refused.message),
     };
@@ -1430,6 +1475,7 @@ async fn settings_security(
             body,
             r#"<form method="post" action="/settings/security/enforcement">{}
 <label>2FA enforcement: <select name="mode" id="enforcement-mode">{}{}{}</select></label>
+<label>Your password (if you signed in more than 5 minutes ago) <input type="password" name="password" id="enforcement-password" autocomplete="current-password"></label>
 <button id="save-enforcement">Save</button></form>
 <p>Required: after the change, every user must enable 2FA on their next sign-in.</p>"#,
             csrf_field(&token),
@@ -1459,14 +1505,24 @@ async fn settings_security(
 #[derive(Deserialize)]
 struct ModeForm {
     mode: String,
+    #[serde(default)]
+    password: String,
 }
 
 async fn set_enforcement(
     State(app): State<App>,
     session: Session,
-    Member { user, .. }: Member,
+    Member { user, password_at }: Member,
     Form(form): Form<ModeForm>,
 ) -> Response {
+    let password_at = recent_password(
+        &app,
+        &session,
+        &user,
+        password_at,
+        Some(form.password.as_str()),
+    )
+    .await;
     let mode = match form.mode.as_str() {
         "Off" => Mode::Off,
         "Optional" => Mode::Optional,
@@ -1478,7 +1534,7 @@ async fn set_enforcement(
     };
     match app
         .two_factor()
-        .change_enforcement(&account(&user), mode)
+        .change_enforcement(&account(&user), mode, password_at)
         .await
     {
         Ok(done) => {
@@ -1543,17 +1599,38 @@ async fn settings_staff(
             (false, None) if status.enforced => "Off (must set up at next sign-in)".to_string(),
             (false, None) => "Off".to_string(),
         };
-        let action = if may_reset(member) && (status.enabled || status.locked.is_some()) {
+        let staff_form = |action: &str, class: &str, button: &str, placeholder: &str| {
             format!(
-                r#"<form method="post" action="/settings/staff/disable" class="staff-disable">{}<input type="hidden" name="user" value="{}">
-<input type="text" name="reason" class="reset-reason" placeholder="Reason (e.g. lost phone)" maxlength="200" required>
-<button class="disable-user-2fa">Disable 2FA</button></form>"#,
+                r#"<form method="post" action="/settings/staff/{action}" class="staff-{action}">{}<input type="hidden" name="user" value="{}">
+<input type="text" name="reason" class="{class}-reason" placeholder="{placeholder}" maxlength="200" required>
+<input type="password" name="password" class="{class}-password" placeholder="Your password (if signed in over 5 minutes ago)" autocomplete="current-password">
+<button class="{button}">{}</button></form>"#,
                 csrf_field(&token),
-                esc(&member.id)
+                esc(&member.id),
+                if action == "unlock" {
+                    "Unlock"
+                } else {
+                    "Disable 2FA"
+                },
             )
-        } else {
-            String::new()
         };
+        let mut action = String::new();
+        if may_reset(member) && status.locked.is_some() {
+            action.push_str(&staff_form(
+                "unlock",
+                "unlock",
+                "unlock-user",
+                "Reason (e.g. locked out by mistake)",
+            ));
+        }
+        if may_reset(member) && (status.enabled || status.locked.is_some()) {
+            action.push_str(&staff_form(
+                "disable",
+                "reset",
+                "disable-user-2fa",
+                "Reason (e.g. lost phone)",
+            ));
+        }
         let _ = write!(
             body,
             r#"<tr class="staff-row" data-email="{email}"><td>{name}<br><small>{email}</small></td><td>{role}</td><td class="status">{state}</td><td>{factors}</td><td>{action}</td></tr>"#,
@@ -1576,29 +1653,63 @@ async fn settings_staff(
 struct StaffDisableForm {
     user: String,
     reason: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The staff member a Settings → Staff form names, in the actor's clinic, with
+/// the actor's proof of a recent password; or the page to go back to.
+async fn staff_target(
+    app: &App,
+    session: &Session,
+    actor: &User,
+    password_at: u64,
+    form: &StaffDisableForm,
+) -> Result<(User, Option<u64>), Response> {
+    let password_at = recent_password(
+        app,
+        session,
+        actor,
+        password_at,
+        Some(form.password.as_str()),
+    )
+    .await;
+    if form.reason.trim().chars().count() > MAX_REASON {
+        flash(session, "error", "A reason has at most 200 characters.").await;
+        return Err(Redirect::to("/settings/staff").into_response());
+    }
+    match db::user_by_id(app.pool(), &form.user).await {
+        Ok(Some(target)) if target.clinic == actor.clinic => Ok((target, password_at)),
+        Ok(_) => {
+            flash(session, "error", "No such user in your clinic.").await;
+            Err(Redirect::to("/settings/staff").into_response())
+        }
+        Err(error) => Err(internal(app, "staff", &error)),
+    }
 }
 
 async fn staff_disable(
     State(app): State<App>,
     session: Session,
-    Member { user: actor, .. }: Member,
+    Member {
+        user: actor,
+        password_at,
+    }: Member,
     Form(form): Form<StaffDisableForm>,
 ) -> Response {
-    if form.reason.trim().chars().count() > MAX_REASON {
-        flash(&session, "error", "A reason has at most 200 characters.").await;
-        return Redirect::to("/settings/staff").into_response();
-    }
-    let target = match db::user_by_id(app.pool(), &form.user).await {
-        Ok(Some(target)) if target.clinic == actor.clinic => target,
-        Ok(_) => {
-            flash(&session, "error", "No such user in your clinic.").await;
-            return Redirect::to("/settings/staff").into_response();
-        }
-        Err(error) => return internal(&app, "staff", &error),
+    let (target, password_at) = match staff_target(&app, &session, &actor, password_at, &form).await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     match app
         .two_factor()
-        .admin_reset(&account(&actor), &account(&target), form.reason.trim())
+        .admin_reset(
+            &account(&actor),
+            &account(&target),
+            form.reason.trim(),
+            password_at,
+        )
         .await
     {
         Ok(done) => {
@@ -1617,6 +1728,41 @@ async fn staff_disable(
                 ),
             )
             .await;
+            Redirect::to("/settings/staff").into_response()
+        }
+        Err(failure) => factor_failure(&app, &session, &actor, failure, "/settings/staff").await,
+    }
+}
+
+/// Settings → Staff → Unlock: clears a lockout, keeping the user's factors.
+async fn staff_unlock(
+    State(app): State<App>,
+    session: Session,
+    Member {
+        user: actor,
+        password_at,
+    }: Member,
+    Form(form): Form<StaffDisableForm>,
+) -> Response {
+    let (target, password_at) = match staff_target(&app, &session, &actor, password_at, &form).await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match app
+        .two_factor()
+        .admin_unlock(
+            &account(&actor),
+            &account(&target),
+            form.reason.trim(),
+            password_at,
+        )
+        .await
+    {
+        Ok(done) => {
+            record(&app, &actor.clinic, &done.events).await;
+            let text = format!("{} is unlocked; their 2FA is unchanged.", target.name);
+            flash(&session, "ok", &text).await;
             Redirect::to("/settings/staff").into_response()
         }
         Err(failure) => factor_failure(&app, &session, &actor, failure, "/settings/staff").await,

@@ -183,7 +183,11 @@ async fn enrol_with_codes(running: &common::Running, email: &str) -> (String, Ve
         name: &user.email,
     };
     let tf = running.app.two_factor();
-    let setup = tf.begin_totp_enrollment(&account).await.unwrap().value;
+    let setup = tf
+        .begin_totp_enrollment(&account, Some(running.app.now()))
+        .await
+        .unwrap()
+        .value;
     let code = code_at(&setup.manual_entry_secret, running.app.now());
     let confirmed = tf.confirm_totp_enrollment(&account, &code).await.unwrap();
     let codes = confirmed
@@ -345,6 +349,7 @@ async fn half_signed_in_sessions_reach_nothing_else() {
                 name: &owner_user.email,
             },
             twofold::Mode::Required,
+            Some(running.app.now()),
         )
         .await
         .unwrap();
@@ -808,4 +813,72 @@ async fn wrong_passwords_never_regenerate_codes_or_disable_2fa() {
     let regenerate = post("/security/backup-codes/regenerate", staff.3).await;
     assert_eq!(location(&regenerate), "/security/backup-codes");
     assert!(!backup_code_works(&running, staff.0, &codes[1]).await);
+}
+
+#[tokio::test]
+async fn an_owner_unlocks_a_locked_staff_member_who_keeps_their_factors() {
+    let clock = TestClock::at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let (owner, staff) = (twofold_clinic::SEED[0], twofold_clinic::SEED[2]);
+    let (secret, _) = enrol_with_codes(&running, staff.0).await;
+    // Ten wrong codes lock Sam for an hour.
+    let sam = running.app.user_by_email(staff.0).await.unwrap().unwrap();
+    let sam_account = twofold::Account {
+        user: &sam.id,
+        organization: &sam.clinic,
+        role: &sam.role,
+        name: &sam.email,
+    };
+    let tf = running.app.two_factor();
+    for _ in 0..10 {
+        clock.advance(1000);
+        let twofold::SignInStep::Challenge { challenge_id, .. } =
+            tf.begin_sign_in(&sam_account).await.unwrap().value
+        else {
+            panic!("expected a challenge")
+        };
+        let now = running.app.now();
+        let window: Vec<String> = [now - 30, now, now + 30]
+            .iter()
+            .map(|t| code_at(&secret, *t))
+            .collect();
+        let wrong = ["123456", "654321", "111111", "222222"]
+            .into_iter()
+            .find(|candidate| !window.iter().any(|code| code == candidate))
+            .unwrap();
+        tf.verify_totp(&sam_account, &challenge_id, wrong)
+            .await
+            .unwrap_err();
+    }
+    assert!(tf.status(&sam_account).await.unwrap().locked.is_some());
+    let client = client();
+    assert_eq!(
+        sign_in(&client, base, owner.0, owner.3).await,
+        "/profile/security"
+    );
+    let csrf = token(&client, base, "/settings/staff").await;
+    let page = client
+        .get(format!("{base}/settings/staff"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("staff-unlock"), "no Unlock for a locked user");
+    let response = client
+        .post(format!("{base}/settings/staff/unlock"))
+        .form(&[
+            ("user", sam.id.as_str()),
+            ("reason", "locked out by a typo spree"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/settings/staff");
+    let status = tf.status(&sam_account).await.unwrap();
+    assert_eq!(status.locked, None);
+    assert!(status.enabled && status.totp, "unlocking kept the factors");
 }

@@ -53,6 +53,8 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
     pub events: Arc<Recorder>,
     pub store: Arc<dyn Store>,
+    /// The store, when it is a `MemoryStore` (`harness()`), for `contents()`.
+    pub memory: Option<Arc<MemoryStore>>,
 }
 
 pub fn keyring() -> Keyring {
@@ -70,22 +72,61 @@ pub fn config() -> TwoFactorConfig {
 }
 
 pub fn harness_with(store: Arc<dyn Store>) -> Harness {
-    let clock = Arc::new(TestClock(AtomicU64::new(START)));
+    harness_with_keyring(store, keyring(), START)
+}
+
+/// A facade over `store` sealing with `keyring`, its clock at `now`.
+pub fn harness_with_keyring(store: Arc<dyn Store>, keyring: Keyring, now: u64) -> Harness {
+    harness_with_config(store, keyring, now, config())
+}
+
+/// A facade over `store` with `config`.
+pub fn harness_with_config(
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    now: u64,
+    config: TwoFactorConfig,
+) -> Harness {
+    harness_with_offload(store, keyring, now, config, None)
+}
+
+/// A facade over `store` with `config`, and `offload` if given.
+pub fn harness_with_offload(
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    now: u64,
+    config: TwoFactorConfig,
+    offload: Option<Arc<dyn twofold::Offload>>,
+) -> Harness {
+    let clock = Arc::new(TestClock(AtomicU64::new(now)));
     let events = Arc::new(Recorder::default());
-    let twofold = TwoFactor::new(Arc::clone(&store), keyring(), config())
+    let mut twofold = TwoFactor::new(Arc::clone(&store), keyring, config)
         .unwrap()
         .with_clock(clock.clone())
         .with_event_sink(events.clone());
+    if let Some(offload) = offload {
+        twofold = twofold.with_offload(offload);
+    }
     Harness {
         twofold: Arc::new(twofold),
         clock,
         events,
         store,
+        memory: None,
     }
 }
 
 pub fn harness() -> Harness {
-    harness_with(Arc::new(MemoryStore::new()))
+    let memory = Arc::new(MemoryStore::new());
+    Harness {
+        memory: Some(Arc::clone(&memory)),
+        ..harness_with(memory)
+    }
+}
+
+/// The harness's `MemoryStore`.
+pub fn memory(h: &Harness) -> &MemoryStore {
+    h.memory.as_deref().expect("a harness() over a MemoryStore")
 }
 
 pub fn account<'a>(user: &'a str, role: &'a str) -> Account<'a> {
@@ -120,7 +161,7 @@ pub fn wrong_code(manual_entry_secret: &str, time: u64) -> String {
 pub async fn enrol_totp(h: &Harness, account: &Account<'_>) -> (String, Vec<String>) {
     let setup = h
         .twofold
-        .begin_totp_enrollment(account)
+        .begin_totp_enrollment(account, Some(h.clock.now()))
         .await
         .unwrap()
         .value;
@@ -169,7 +210,7 @@ pub async fn register_passkey(
     let mut authenticator = SoftPasskey::new(true);
     let options = h
         .twofold
-        .begin_passkey_registration(account)
+        .begin_passkey_registration(account, Some(h.clock.now()))
         .await
         .unwrap()
         .value;
@@ -199,5 +240,208 @@ pub fn username_less_response(
     posted["response"]["userHandle"] = serde_json::json!(
         <base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(user.as_bytes())
     );
+    posted.to_string()
+}
+
+/// Which store call an [`Interpose`] sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    LoadUser,
+    SaveUser,
+    DeleteUser,
+    CredentialOwner,
+    ExpiredUsers,
+    ListUsers,
+    InsertCeremony,
+    TakeCeremony,
+    CountCeremonies,
+    PurgeExpired,
+    LoadOrganization,
+    SaveOrganization,
+}
+
+impl Call {
+    /// A write whose version or key can make it lose (`Conflict`).
+    pub fn is_conditional_write(self) -> bool {
+        matches!(
+            self,
+            Call::SaveUser | Call::DeleteUser | Call::InsertCeremony | Call::SaveOrganization
+        )
+    }
+
+    /// A call that changes what is stored.
+    pub fn is_write(self) -> bool {
+        self.is_conditional_write() || matches!(self, Call::TakeCeremony | Call::PurgeExpired)
+    }
+}
+
+/// Sees every call of a [`Wrapped`] store: `start` starts the inner call (a
+/// MemoryStore does its work when called, so a call that must not reach the
+/// store is never started).
+pub trait Interpose: Send + Sync {
+    fn call<'a, T: Send + 'a>(
+        &'a self,
+        call: Call,
+        start: impl FnOnce() -> twofold::StoreFuture<'a, T> + Send + 'a,
+    ) -> twofold::StoreFuture<'a, T>;
+}
+
+/// A MemoryStore whose every call passes through `hook`.
+pub struct Wrapped<I> {
+    pub inner: MemoryStore,
+    pub hook: I,
+}
+
+impl<I: Interpose> Wrapped<I> {
+    pub fn new(hook: I) -> Wrapped<I> {
+        Wrapped {
+            inner: MemoryStore::new(),
+            hook,
+        }
+    }
+}
+
+impl<I: Interpose> Store for Wrapped<I> {
+    fn load_user<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> twofold::StoreFuture<'a, Option<twofold::Versioned<twofold::store::UserRecord>>> {
+        self.hook
+            .call(Call::LoadUser, || self.inner.load_user(user))
+    }
+    fn save_user<'a>(
+        &'a self,
+        user: &'a str,
+        record: &'a twofold::store::UserRecord,
+        expected: Option<twofold::Version>,
+        credentials: twofold::CredentialChanges<'a>,
+    ) -> twofold::StoreFuture<'a, twofold::Version> {
+        self.hook.call(Call::SaveUser, move || {
+            self.inner.save_user(user, record, expected, credentials)
+        })
+    }
+    fn delete_user<'a>(
+        &'a self,
+        user: &'a str,
+        expected: twofold::Version,
+    ) -> twofold::StoreFuture<'a, ()> {
+        self.hook.call(Call::DeleteUser, move || {
+            self.inner.delete_user(user, expected)
+        })
+    }
+    fn credential_owner<'a>(
+        &'a self,
+        id: &'a twofold::CredentialId,
+    ) -> twofold::StoreFuture<'a, Option<String>> {
+        self.hook
+            .call(Call::CredentialOwner, || self.inner.credential_owner(id))
+    }
+    fn expired_users<'a>(
+        &'a self,
+        now: u64,
+        limit: usize,
+    ) -> twofold::StoreFuture<'a, Vec<String>> {
+        self.hook.call(Call::ExpiredUsers, move || {
+            self.inner.expired_users(now, limit)
+        })
+    }
+    fn list_users<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> twofold::StoreFuture<'a, Vec<String>> {
+        self.hook
+            .call(Call::ListUsers, move || self.inner.list_users(after, limit))
+    }
+    fn insert_ceremony<'a>(
+        &'a self,
+        id: &'a str,
+        ceremony: &'a twofold::store::CeremonyRecord,
+    ) -> twofold::StoreFuture<'a, ()> {
+        self.hook.call(Call::InsertCeremony, || {
+            self.inner.insert_ceremony(id, ceremony)
+        })
+    }
+    fn take_ceremony<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> twofold::StoreFuture<'a, Option<twofold::store::CeremonyRecord>> {
+        self.hook
+            .call(Call::TakeCeremony, || self.inner.take_ceremony(id))
+    }
+    fn count_ceremonies<'a>(&'a self, organization: &'a str) -> twofold::StoreFuture<'a, u64> {
+        self.hook.call(Call::CountCeremonies, || {
+            self.inner.count_ceremonies(organization)
+        })
+    }
+    fn purge_expired<'a>(&'a self, now: u64) -> twofold::StoreFuture<'a, u64> {
+        self.hook
+            .call(Call::PurgeExpired, move || self.inner.purge_expired(now))
+    }
+    fn load_organization<'a>(
+        &'a self,
+        organization: &'a str,
+    ) -> twofold::StoreFuture<'a, Option<twofold::Versioned<twofold::store::OrganizationRecord>>>
+    {
+        self.hook.call(Call::LoadOrganization, || {
+            self.inner.load_organization(organization)
+        })
+    }
+    fn save_organization<'a>(
+        &'a self,
+        organization: &'a str,
+        record: &'a twofold::store::OrganizationRecord,
+        expected: Option<twofold::Version>,
+    ) -> twofold::StoreFuture<'a, twofold::Version> {
+        self.hook.call(Call::SaveOrganization, move || {
+            self.inner.save_organization(organization, record, expected)
+        })
+    }
+}
+
+/// A registration response, rewritten to carry credential id `id`: an attacker
+/// controls their authenticator and the browser side.
+pub fn with_credential_id(registration_json: &str, id: &[u8]) -> String {
+    let mut posted: serde_json::Value = serde_json::from_str(registration_json).unwrap();
+    let object = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(
+        posted["response"]["attestationObject"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut cbor: serde_cbor_2::Value = serde_cbor_2::from_slice(&object).unwrap();
+    let serde_cbor_2::Value::Map(map) = &mut cbor else {
+        panic!("attestation object")
+    };
+    // The relying party asks for no attestation, so a browser may replace the
+    // authenticator's statement with "none", as this does: then nothing signs
+    // the authenticator data.
+    map.insert(
+        serde_cbor_2::Value::Text("fmt".into()),
+        serde_cbor_2::Value::Text("none".into()),
+    );
+    map.insert(
+        serde_cbor_2::Value::Text("attStmt".into()),
+        serde_cbor_2::Value::Map(Default::default()),
+    );
+    let Some(serde_cbor_2::Value::Bytes(auth_data)) =
+        map.get_mut(&serde_cbor_2::Value::Text("authData".into()))
+    else {
+        panic!("authData")
+    };
+    // rpIdHash 32, flags 1, signCount 4, AAGUID 16, then the id's length and the id.
+    let length = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
+    let mut forged = auth_data[..53].to_vec();
+    forged.extend_from_slice(&u16::try_from(id.len()).unwrap().to_be_bytes());
+    forged.extend_from_slice(id);
+    forged.extend_from_slice(&auth_data[55 + length..]);
+    *auth_data = forged;
+    posted["response"]["attestationObject"] = serde_json::json!(
+        <base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(
+            &serde_cbor_2::to_vec(&cbor).unwrap()
+        )
+    );
+    posted["id"] =
+        serde_json::json!(<base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(id));
+    posted["rawId"] =
+        serde_json::json!(<base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(id));
     posted.to_string()
 }

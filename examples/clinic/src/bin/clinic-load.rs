@@ -313,7 +313,7 @@ async fn set_up(
     };
     let enrollment = app
         .two_factor()
-        .begin_totp_enrollment(&account)
+        .begin_totp_enrollment(&account, Some(app.now()))
         .await
         .map_err(|failure| failure.error)?
         .value;
