@@ -388,14 +388,11 @@ impl Policy {
                 Rule::Role(actor_index),
             );
         }
-        let after_reset = UserFacts {
-            enrolled: Methods::NONE,
-            has_backup_codes: false,
-            ..*target
-        };
+        // Whether enforcement applies does not depend on the factors the
+        // target has, so it is the same after the reset as before it.
         decision(
             ResetPermission::Allowed {
-                must_enrol_at_next_sign_in: self.enforcement_applies(&after_reset, now),
+                must_enrol_at_next_sign_in: self.enforcement_applies(target, now),
             },
             Reason::Permitted,
             Rule::Role(actor_index),

@@ -363,3 +363,28 @@ fn after_100_consecutive_failures_only_an_administrator_opens_the_account() {
     assert_eq!(unlock("admin", "owner"), Permission::Denied);
     assert_eq!(unlock("staff", "staff"), Permission::Denied);
 }
+
+#[test]
+fn outcomes_are_ordered_from_least_to_most_restrictive() {
+    let deadline = NOW;
+    let outcomes = [
+        SignIn::Allow,
+        SignIn::Challenge {
+            methods: Methods::ALL,
+            recovery: true,
+        },
+        SignIn::MustEnrol {
+            deadline,
+            methods: Methods::ALL,
+            can_defer: true,
+        },
+        SignIn::MustEnrol {
+            deadline,
+            methods: Methods::ALL,
+            can_defer: false,
+        },
+        SignIn::Blocked,
+    ];
+    let ranks: Vec<u8> = outcomes.iter().map(SignIn::strictness).collect();
+    assert_eq!(ranks, [0, 1, 2, 3, 4]);
+}

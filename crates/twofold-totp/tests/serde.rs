@@ -55,3 +55,21 @@ fn secrets_serialize_only_by_name() {
     assert_eq!(back.secret, stored.secret);
     assert!(serde_json::from_str::<Stored>(&json.replace("JBSW", "JB1W")).is_err());
 }
+
+#[test]
+fn windows_digits_and_periods_round_trip_with_validation() {
+    use twofold_totp::{Digits, Period, Window};
+    let window = Window::new(2, 3).unwrap();
+    let json = serde_json::to_string(&window).unwrap();
+    assert_eq!(json, r#"{"back":2,"ahead":3}"#);
+    assert_eq!(serde_json::from_str::<Window>(&json).unwrap(), window);
+    assert!(serde_json::from_str::<Window>(r#"{"back":11,"ahead":0}"#).is_err());
+    assert_eq!(serde_json::to_string(&Digits::SEVEN).unwrap(), "7");
+    assert_eq!(serde_json::from_str::<Digits>("8").unwrap(), Digits::EIGHT);
+    assert!(serde_json::from_str::<Digits>("9").is_err());
+    assert_eq!(
+        serde_json::to_string(&Period::new(60).unwrap()).unwrap(),
+        "60"
+    );
+    assert!(serde_json::from_str::<Period>("0").is_err());
+}

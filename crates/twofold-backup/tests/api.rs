@@ -1,0 +1,119 @@
+//! The small parts of the public API: accessors, input bounds, the checks that
+//! decide whether a set needs regenerating, and `Debug` output that never shows
+//! a code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use twofold_backup::{
+    BackupCodeSet, BackupConfig, HashParams, InputError, MAX_CODE_LENGTH, MAX_INPUT_BYTES,
+    NormalizedCode,
+};
+
+fn cheap() -> HashParams {
+    HashParams::new(64, 1, 1).unwrap()
+}
+
+#[test]
+fn parameters_and_configuration_read_back() {
+    let params = HashParams::new(4096, 3, 2).unwrap();
+    assert_eq!(
+        (
+            params.memory_kib(),
+            params.iterations(),
+            params.parallelism()
+        ),
+        (4096, 3, 2)
+    );
+    let config = BackupConfig::new(12, 8)
+        .unwrap()
+        .with_hash_params(params)
+        .with_minimum_hash_params(cheap());
+    assert_eq!(config.hash_params(), params);
+    assert_eq!(config.minimum_hash_params(), cheap());
+    let (set, codes) = BackupCodeSet::generate(&config).unwrap();
+    assert_eq!(set.hash_params(), params);
+    assert_eq!((set.len(), codes.len()), (12, 12));
+    assert!(!set.is_empty() && !codes.is_empty());
+    assert_eq!(set.is_used(0), Some(false));
+    assert_eq!(set.is_used(12), None);
+}
+
+#[test]
+fn every_cost_must_reach_the_minimum() {
+    let minimum = HashParams::new(1024, 2, 2).unwrap();
+    for (params, enough) in [
+        (HashParams::new(1024, 2, 2).unwrap(), true),
+        (HashParams::new(2048, 3, 2).unwrap(), true),
+        (HashParams::new(512, 2, 2).unwrap(), false),
+        (HashParams::new(1024, 1, 2).unwrap(), false),
+        (HashParams::new(1024, 2, 1).unwrap(), false),
+        (HashParams::new(4096, 9, 1).unwrap(), false),
+    ] {
+        assert_eq!(params.is_at_least(&minimum), enough, "{params:?}");
+    }
+}
+
+#[test]
+fn input_is_read_up_to_its_limits_and_refused_beyond() {
+    let code = "7KQ4MXR2PD";
+    let padded = |total: usize| format!("{}{code}", " ".repeat(total - code.len()));
+    assert_eq!(
+        NormalizedCode::parse(&padded(MAX_INPUT_BYTES))
+            .unwrap()
+            .as_str(),
+        code
+    );
+    assert_eq!(
+        NormalizedCode::parse(&padded(MAX_INPUT_BYTES + 1)).unwrap_err(),
+        InputError::TooLong {
+            max_bytes: MAX_INPUT_BYTES
+        }
+    );
+    let longest = "7".repeat(MAX_CODE_LENGTH);
+    let parsed = NormalizedCode::parse(&longest).unwrap();
+    assert_eq!(
+        (parsed.len(), parsed.as_str()),
+        (MAX_CODE_LENGTH, longest.as_str())
+    );
+    assert_eq!(
+        NormalizedCode::parse(&"7".repeat(MAX_CODE_LENGTH + 1)).unwrap_err(),
+        InputError::WrongLength {
+            expected: MAX_CODE_LENGTH,
+            found: MAX_CODE_LENGTH + 1
+        }
+    );
+    assert!(NormalizedCode::parse(" - ").unwrap().is_empty());
+    assert!(!NormalizedCode::parse("7").unwrap().is_empty());
+}
+
+#[test]
+fn debug_output_never_shows_a_code() {
+    let (set, codes) = BackupCodeSet::generate(
+        &BackupConfig::default()
+            .with_hash_params(cheap())
+            .with_minimum_hash_params(cheap()),
+    )
+    .unwrap();
+    let first = codes.iter().next().unwrap().to_string();
+    let normalized = NormalizedCode::parse(&first).unwrap();
+    let shown = [
+        format!("{set:?}"),
+        format!("{codes:?}"),
+        format!("{:?}", codes.codes()[0]),
+        format!("{normalized:?}"),
+    ];
+    assert!(shown[0].starts_with("BackupCodeSet") && shown[0].contains("remaining: 10"));
+    assert_eq!(shown[1], "NewBackupCodes(10 codes, …)");
+    assert_eq!(shown[2], "BackupCode(…)");
+    assert_eq!(shown[3], "NormalizedCode(10 symbols, …)");
+    for text in &shown {
+        assert!(
+            !text.contains(&first) && !text.contains(normalized.as_str()),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Rules of the facade that the guide's walk-through does not reach on its own,
+//! each pinned because a mutation test showed that nothing else would notice
+//! it breaking: grace periods, recovery, where passkeys are offered, what
+//! removing a passkey leaves, and what `Debug` may show.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::{ORG, account, code, enrol_totp, harness, register_passkey};
+use twofold::{Clock, Event, Method, Mode, PolicyDocument, SecretKey, SignInStep};
+
+const DAY: u64 = 86_400;
+
+fn deadline(step: &SignInStep) -> u64 {
+    match step {
+        SignInStep::MustEnrol { deadline, .. } => *deadline,
+        other => panic!("expected setup first, got {other:?}"),
+    }
+}
+
+fn challenge(step: SignInStep) -> (String, bool, Option<serde_json::Value>) {
+    match step {
+        SignInStep::Challenge {
+            challenge_id,
+            recovery,
+            passkey_options,
+            ..
+        } => (challenge_id, recovery, passkey_options),
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+/// The clinic policy with a week's grace period.
+fn a_week_of_grace() -> PolicyDocument {
+    let mut document = PolicyDocument::example_clinic();
+    document.enforcement.grace_seconds = 7 * DAY;
+    document
+}
+
+#[tokio::test]
+async fn the_grace_period_counts_from_the_first_sign_in_after_enforcement_began() {
+    let h = harness();
+    let (olga, sam) = (account("olga", "owner"), account("sam", "staff"));
+    enrol_totp(&h, &olga).await;
+    h.twofold.set_policy(ORG, a_week_of_grace()).await.unwrap();
+    let require = async |mode| {
+        h.twofold
+            .change_enforcement(&olga, mode, Some(h.clock.now()))
+            .await
+            .unwrap();
+    };
+    require(Mode::Required).await;
+    h.clock.advance(DAY);
+    let first = h.clock.now();
+    let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
+    assert_eq!(deadline(&step), first + 7 * DAY);
+    // Later sign-ins, and saving "Required" again, keep that deadline.
+    h.clock.advance(DAY);
+    require(Mode::Required).await;
+    h.clock.advance(DAY);
+    let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
+    assert_eq!(
+        deadline(&step),
+        first + 7 * DAY,
+        "the grace period restarted"
+    );
+    // Enforcement off and on again: a new period, from the next sign-in.
+    require(Mode::Optional).await;
+    h.clock.advance(DAY);
+    require(Mode::Required).await;
+    h.clock.advance(DAY);
+    let again = h.clock.now();
+    let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
+    assert_eq!(
+        deadline(&step),
+        again + 7 * DAY,
+        "the old sign-in still counted"
+    );
+}
+
+#[tokio::test]
+async fn recovery_is_offered_while_unused_codes_remain_and_new_factors_bring_codes_only_then() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let (_, codes) = enrol_totp(&h, &ana).await;
+    for (used, typed) in codes.iter().enumerate() {
+        let (id, recovery, _) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+        assert!(recovery, "{used} codes used, 10 - {used} left");
+        h.twofold
+            .verify_backup_code(&ana, &id, typed)
+            .await
+            .unwrap();
+        if used == 8 {
+            // One code left: a new factor brings no new codes.
+            let (_, added) = register_passkey(&h, &ana, "first key").await;
+            assert!(
+                added.value.backup_codes.is_none(),
+                "codes replaced while one was left"
+            );
+        }
+    }
+    let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
+    let (_, recovery, _) = challenge(step);
+    assert!(!recovery, "recovery offered with every code spent");
+    // None left: the next factor brings a new set.
+    let (_, added) = register_passkey(&h, &ana, "second key").await;
+    assert_eq!(added.value.backup_codes.map(|c| c.len()), Some(10));
+}
+
+#[tokio::test]
+async fn passkeys_are_offered_only_where_the_policy_allows_them() {
+    let h = harness();
+    let adam = account("adam", "admin");
+    enrol_totp(&h, &adam).await;
+    register_passkey(&h, &adam, "key").await;
+    let (_, _, options) = challenge(h.twofold.begin_sign_in(&adam).await.unwrap().value);
+    assert!(options.is_some());
+    let mut document = PolicyDocument::example_clinic();
+    document.roles.get_mut("admin").unwrap().methods = Some(vec![Method::Totp]);
+    h.twofold.set_policy(ORG, document).await.unwrap();
+    let step = h.twofold.begin_sign_in(&adam).await.unwrap().value;
+    let SignInStep::Challenge { methods, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(*methods, Method::Totp.into());
+    let (_, _, options) = challenge(step);
+    assert!(
+        options.is_none(),
+        "a passkey ceremony was started for a TOTP-only role"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_passkey_beside_an_authenticator_app_keeps_the_app_and_the_codes() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (_, added) = register_passkey(&h, &ana, "key").await;
+    let removed = h
+        .twofold
+        .remove_passkey(
+            &ana,
+            &added.value.credential_id.unwrap(),
+            Some(h.clock.now()),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(removed.events[..], [Event::FactorRemoved { .. }]));
+    let status = h.twofold.status(&ana).await.unwrap();
+    assert!(status.enabled && status.totp && status.passkeys.is_empty());
+    assert_eq!(status.backup_codes_remaining, Some(10));
+    let (id, _, _) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    h.twofold
+        .verify_totp(&ana, &id, &code(&secret, h.clock.now()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_a_secret() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let setup = h
+        .twofold
+        .begin_totp_enrollment(&ana, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
+    let shown = format!("{setup:?}");
+    assert!(shown.starts_with("TotpEnrollment") && shown.contains("expires_at"));
+    let secret: String = setup.manual_entry_secret.split_whitespace().collect();
+    assert!(
+        !shown.contains(&secret[..8]) && !shown.contains("otpauth"),
+        "{shown}"
+    );
+    assert!(format!("{:?}", h.twofold).contains("Smile Dental"));
+    let key = SecretKey::new("2026-11", [0x5a; 32]);
+    assert_eq!(key.id(), "2026-11");
+    assert_eq!(format!("{key:?}"), r#"SecretKey("2026-11", …)"#);
+    let record = h.store.load_user("ana").await.unwrap().unwrap().value;
+    let sealed = record.pending_totp.unwrap().secret;
+    assert_eq!(format!("{sealed:?}"), r#"SealedSecret(key "k1", …)"#);
+}
+
+#[test]
+fn a_sealed_secret_with_a_short_nonce_does_not_read() {
+    let good = r#"{"key_id":"k1","nonce":"AAAAAAAAAAAAAAAA","ciphertext":"AAAA"}"#;
+    assert!(serde_json::from_str::<twofold::SealedSecret>(good).is_ok());
+    // Eight bytes of valid base64 where twelve belong.
+    let short = r#"{"key_id":"k1","nonce":"AAAAAAAAAAA","ciphertext":"AAAA"}"#;
+    assert!(serde_json::from_str::<twofold::SealedSecret>(short).is_err());
+}
