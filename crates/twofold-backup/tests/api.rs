@@ -117,3 +117,92 @@ fn debug_output_never_shows_a_code() {
         );
     }
 }
+
+/// A counter as randomness: two fresh ones give the same bytes, so two sets
+/// generated from them share their salt and codes.
+struct Repeating(u8);
+
+impl rand_core::TryRng for Repeating {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut bytes = [0u8; 4];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut bytes = [0u8; 8];
+        self.try_fill_bytes(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for byte in dst {
+            self.0 = self.0.wrapping_add(1);
+            *byte = self.0;
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Repeating {}
+
+#[test]
+fn a_digest_for_other_parameters_is_refused_even_under_the_same_salt() {
+    let config = |memory| {
+        BackupConfig::new(3, 10)
+            .unwrap()
+            .with_hash_params(HashParams::new(memory, 1, 1).unwrap())
+            .with_minimum_hash_params(cheap())
+    };
+    // Same salt and codes; only the Argon2 memory differs.
+    let (first, codes) = BackupCodeSet::generate_with(&config(64), &mut Repeating(0)).unwrap();
+    let (second, _) = BackupCodeSet::generate_with(&config(128), &mut Repeating(0)).unwrap();
+    let typed = first.hash_input(codes.iter().next().unwrap()).unwrap();
+    assert_eq!(
+        first.verify_hashed(&typed),
+        Ok(twofold_backup::BackupVerification::Matched { slot: 0 })
+    );
+    assert_eq!(
+        second.verify_hashed(&typed),
+        Err(twofold_backup::Error::OtherSet)
+    );
+}
+
+#[test]
+fn a_stored_set_is_refused_as_too_long_only_beyond_its_limit() {
+    use twofold_backup::{DecodeError, MAX_ENCODED_BYTES};
+    let at_limit = "x".repeat(MAX_ENCODED_BYTES);
+    assert!(matches!(
+        BackupCodeSet::decode(&at_limit),
+        Err(DecodeError::UnsupportedFormat { .. })
+    ));
+    let beyond = "x".repeat(MAX_ENCODED_BYTES + 1);
+    assert!(matches!(
+        BackupCodeSet::decode(&beyond),
+        Err(DecodeError::TooLong { .. })
+    ));
+}
+
+#[test]
+fn working_memory_and_hashed_input_show_no_secret() {
+    let (set, codes) = BackupCodeSet::generate(
+        &BackupConfig::default()
+            .with_hash_params(cheap())
+            .with_minimum_hash_params(cheap()),
+    )
+    .unwrap();
+    let mut memory = twofold_backup::HashMemory::new();
+    assert_eq!(format!("{memory:?}"), "HashMemory { bytes: 0 }");
+    let typed = set
+        .hash_input_in(codes.iter().next().unwrap(), &mut memory)
+        .unwrap();
+    assert_eq!(format!("{memory:?}"), "HashMemory { bytes: 65536 }");
+    let shown = format!("{typed:?}");
+    assert!(
+        shown.starts_with("HashedInput") && shown.contains("length: 10"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("digest") && !shown.contains("salt"),
+        "{shown}"
+    );
+}

@@ -127,3 +127,15 @@ async fn a_panicking_job_is_lost_and_the_pool_goes_on() {
     assert_eq!(lost.await, Err(OffloadError::Lost));
     pool.run(Box::new(|| {})).await.unwrap();
 }
+
+#[test]
+fn the_pool_says_its_size_and_has_at_least_one_thread() {
+    let pool = OffloadPool::new(3, 10, Duration::from_secs(1));
+    assert_eq!(pool.threads(), 3);
+    assert_eq!(OffloadPool::new(0, 0, Duration::ZERO).threads(), 1);
+    let shown = format!("{pool:?}");
+    assert!(
+        shown.starts_with("OffloadPool") && shown.contains("threads: 3"),
+        "{shown}"
+    );
+}

@@ -195,3 +195,91 @@ fn a_sealed_secret_with_a_short_nonce_does_not_read() {
     let short = r#"{"key_id":"k1","nonce":"AAAAAAAAAAA","ciphertext":"AAAA"}"#;
     assert!(serde_json::from_str::<twofold::SealedSecret>(short).is_err());
 }
+
+#[tokio::test]
+async fn purge_expired_cleans_every_record_however_many_batches_it_takes() {
+    let h = harness();
+    h.twofold.begin_passkey_sign_in(ORG).await.unwrap();
+    for i in 0..70 {
+        h.twofold
+            .begin_totp_enrollment(&account(&format!("u{i}"), "staff"), Some(h.clock.now()))
+            .await
+            .unwrap();
+    }
+    h.clock.advance(3600);
+    let purged = h.twofold.purge_expired().await.unwrap();
+    assert_eq!((purged.ceremonies, purged.users), (1, 70));
+    let contents = common::memory(&h).contents();
+    assert!(
+        contents
+            .users
+            .values()
+            .all(|u| u.value.pending_totp.is_none())
+    );
+    assert_eq!(
+        h.twofold.purge_expired().await.unwrap(),
+        twofold::Purged::default()
+    );
+}
+
+#[tokio::test]
+async fn the_automatic_sweep_runs_at_most_once_per_interval() {
+    let mut config = common::config();
+    config.challenge_ttl_seconds = 10;
+    config.sweep_interval_seconds = 60;
+    let memory = std::sync::Arc::new(twofold::MemoryStore::new());
+    let h = common::harness_with_config(memory.clone(), common::keyring(), common::START, config);
+    let start = async || h.twofold.begin_passkey_sign_in(ORG).await.unwrap();
+    let outstanding = || memory.contents().ceremonies.len();
+    start().await; // sweeps (the first call), then stores ceremony A (expires at +10)
+    h.clock.advance(30);
+    start().await; // not due: A, though expired, stays
+    assert_eq!(outstanding(), 2);
+    h.clock.advance(30);
+    start().await; // due at exactly the interval: A and B (expired at +40) go
+    assert_eq!(outstanding(), 1);
+}
+
+/// An offload that is always full.
+struct AlwaysBusy;
+
+impl twofold::Offload for AlwaysBusy {
+    fn run(&self, _job: twofold::Job) -> twofold::OffloadFuture {
+        Box::pin(async { Err(twofold::OffloadError::Busy) })
+    }
+}
+
+#[tokio::test]
+async fn a_full_offload_is_a_busy_answer_and_changes_nothing() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    enrol_totp(&h, &ana).await;
+    let (id, _, _) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let busy = common::harness_with_offload(
+        h.store.clone(),
+        common::keyring(),
+        h.clock.now(),
+        common::config(),
+        Some(std::sync::Arc::new(AlwaysBusy)),
+    );
+    let before = h.store.load_user("ana").await.unwrap();
+    let refused = busy
+        .twofold
+        .verify_backup_code(&ana, &id, "AAAAA-AAAAA")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.error, twofold::TwoFactorError::Busy),
+        "{refused:?}"
+    );
+    let refused = busy
+        .twofold
+        .begin_totp_enrollment(&ana, Some(h.clock.now()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.error, twofold::TwoFactorError::Busy),
+        "{refused:?}"
+    );
+    assert_eq!(h.store.load_user("ana").await.unwrap(), before);
+}
