@@ -34,13 +34,15 @@ pub struct AuditEntry {
     pub at: u64,
     /// The event's name (`admin_reset`, …).
     pub event: String,
-    /// The user the event is about, or who acted.
+    /// Who acted.
     pub actor: String,
+    /// Whom it is about (the actor, for what users do themselves).
+    pub subject: String,
     /// The event as JSON (never a secret: twofold's events carry none).
     pub detail: String,
 }
 
-const SCHEMA: [&str; 2] = [
+const SCHEMA: [&str; 10] = [
     "CREATE TABLE IF NOT EXISTS clinic_users (
         id TEXT PRIMARY KEY,
         clinic TEXT NOT NULL,
@@ -49,15 +51,43 @@ const SCHEMA: [&str; 2] = [
         role TEXT NOT NULL,
         password_hash TEXT NOT NULL
     )",
-    "CREATE TABLE IF NOT EXISTS clinic_audit (
+    // The audit log: `actor` did it, `subject` is whom it is about.
+    "CREATE TABLE IF NOT EXISTS clinic_events (
         id TEXT PRIMARY KEY,
         clinic TEXT NOT NULL,
         at BIGINT NOT NULL,
         n BIGINT NOT NULL,
         event TEXT NOT NULL,
         actor TEXT NOT NULL,
+        subject TEXT NOT NULL,
         detail TEXT NOT NULL
     )",
+    "CREATE INDEX IF NOT EXISTS clinic_events_by_time ON clinic_events (clinic, at, n)",
+    // Sessions, by the SHA-256 of their id (the cookie's value is never stored).
+    "CREATE TABLE IF NOT EXISTS clinic_sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT,
+        data TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS clinic_sessions_by_user ON clinic_sessions (user_id)",
+    "CREATE INDEX IF NOT EXISTS clinic_sessions_by_last_seen ON clinic_sessions (last_seen)",
+    // Failed password entries, per account and per client address.
+    "CREATE TABLE IF NOT EXISTS clinic_password_failures (
+        key TEXT PRIMARY KEY,
+        failures BIGINT NOT NULL,
+        last_failure BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS clinic_password_failures_by_time ON clinic_password_failures (last_failure)",
+    // New backup codes on their way to the page that shows them, sealed: read once.
+    "CREATE TABLE IF NOT EXISTS clinic_code_slots (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        sealed TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS clinic_code_slots_by_expiry ON clinic_code_slots (expires_at)",
 ];
 
 pub(crate) async fn migrate(pool: &AnyPool) -> Result<(), sqlx::Error> {
@@ -72,6 +102,37 @@ pub(crate) fn random_id() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A fresh password for a seeded demo account: 15 random characters from an
+/// unambiguous alphabet of 32, in groups of five (75 bits).
+pub(crate) fn random_password() -> Result<String, getrandom::Error> {
+    const ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz23456789#";
+    let mut bytes = [0u8; 15];
+    getrandom::fill(&mut bytes)?;
+    let symbols: String = bytes
+        .iter()
+        .map(|b| char::from(ALPHABET.get(usize::from(b & 31)).copied().unwrap_or(b'a')))
+        .collect();
+    Ok(format!(
+        "{}-{}-{}",
+        symbols.get(..5).unwrap_or_default(),
+        symbols.get(5..10).unwrap_or_default(),
+        symbols.get(10..).unwrap_or_default()
+    ))
+}
+
+pub(crate) async fn set_password_hash(
+    pool: &AnyPool,
+    user: &str,
+    hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE clinic_users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Argon2id with the crate's recommended parameters (19 MiB, t = 2).
@@ -168,52 +229,86 @@ pub(crate) async fn users_of(pool: &AnyPool, clinic: &str) -> Result<Vec<User>, 
 /// Orders entries written in the same second by one process.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
+/// One audit-log entry to write.
+pub(crate) struct NewAuditEntry<'a> {
+    pub clinic: &'a str,
+    pub at: u64,
+    pub event: &'a str,
+    pub actor: &'a str,
+    pub subject: &'a str,
+    pub detail: &'a str,
+}
+
 pub(crate) async fn append_audit(
     pool: &AnyPool,
-    clinic: &str,
-    at: u64,
-    event: &str,
-    actor: &str,
-    detail: &str,
+    entry: &NewAuditEntry<'_>,
 ) -> Result<(), sqlx::Error> {
     let id = random_id().map_err(|error| sqlx::Error::Protocol(error.to_string()))?;
     sqlx::query(
-        "INSERT INTO clinic_audit (id, clinic, at, n, event, actor, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO clinic_events (id, clinic, at, n, event, actor, subject, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
-    .bind(clinic)
-    .bind(to_i64(at))
+    .bind(entry.clinic)
+    .bind(to_i64(entry.at))
     .bind(to_i64(SEQUENCE.fetch_add(1, Ordering::Relaxed)))
-    .bind(event)
-    .bind(actor)
-    .bind(detail)
+    .bind(entry.event)
+    .bind(entry.actor)
+    .bind(entry.subject)
+    .bind(entry.detail)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-pub(crate) async fn audit_log(
+/// Which audit entries to read: optionally only those by or about `user`, and
+/// only of `kind`; page `page` (from 0) of `per_page`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only entries by or about this user id.
+    pub user: Option<String>,
+    /// Only entries of this event name.
+    pub kind: Option<String>,
+    /// The page, from 0, newest first.
+    pub page: u64,
+    /// Entries per page.
+    pub per_page: u64,
+}
+
+/// A page of the audit log, newest first, and whether older entries follow.
+pub(crate) async fn audit_page(
     pool: &AnyPool,
     clinic: &str,
-) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    sqlx::query(
-        "SELECT at, event, actor, detail FROM clinic_audit WHERE clinic = $1 \
-         ORDER BY at DESC, n DESC LIMIT 200",
+    query: &AuditQuery,
+) -> Result<(Vec<AuditEntry>, bool), sqlx::Error> {
+    let per_page = query.per_page.clamp(1, 500);
+    let rows = sqlx::query(
+        "SELECT at, event, actor, subject, detail FROM clinic_events WHERE clinic = $1 \
+         AND ($2 = '' OR actor = $2 OR subject = $2) AND ($3 = '' OR event = $3) \
+         ORDER BY at DESC, n DESC LIMIT $4 OFFSET $5",
     )
     .bind(clinic)
+    .bind(query.user.clone().unwrap_or_default())
+    .bind(query.kind.clone().unwrap_or_default())
+    .bind(to_i64(per_page + 1))
+    .bind(to_i64(query.page.saturating_mul(per_page)))
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(AuditEntry {
-            at: u64::try_from(row.try_get::<i64, _>("at")?).unwrap_or(0),
-            event: row.try_get("event")?,
-            actor: row.try_get("actor")?,
-            detail: row.try_get("detail")?,
+    .await?;
+    let more = rows.len() as u64 > per_page;
+    let entries = rows
+        .iter()
+        .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+        .map(|row| {
+            Ok(AuditEntry {
+                at: u64::try_from(row.try_get::<i64, _>("at")?).unwrap_or(0),
+                event: row.try_get("event")?,
+                actor: row.try_get("actor")?,
+                subject: row.try_get("subject")?,
+                detail: row.try_get("detail")?,
+            })
         })
-    })
-    .collect()
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((entries, more))
 }
 
 #[cfg(test)]

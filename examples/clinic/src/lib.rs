@@ -9,23 +9,39 @@
 //! password hashes, sessions (tower-sessions), CSRF tokens, the pages, and an
 //! audit log fed by twofold's events.
 
+mod assets;
 mod csrf;
 mod db;
 mod html;
+mod keys;
+mod sessions;
+mod slots;
+mod throttle;
 mod web;
 
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use twofold::{Clock, Keyring, PasskeyConfig, RelyingParty, SecretKey, TwoFactor, TwoFactorConfig};
+use twofold::{
+    Clock, Keyring, Offload, OffloadError, OffloadPool, PasskeyConfig, RelyingParty, SecretKey,
+    TwoFactor, TwoFactorConfig,
+};
 use twofold_store_sqlx::SqlStore;
 
-pub use db::{AuditEntry, User};
+pub use db::{AuditEntry, AuditQuery, User};
+pub use keys::{
+    NamedKey, load_or_create as load_or_create_keys, parse_key, parse_keys, private_dir,
+    private_file,
+};
+pub use sessions::{DbSessions, IDLE_SECONDS, LIFETIME_SECONDS};
 pub use web::router;
 
 /// The demo clinic's id, as twofold's organisation.
 pub const CLINIC: &str = "smile-dental";
 
-/// The seeded accounts: (email, name, role, demo password).
+/// The seeded accounts: (email, name, role, test password). The app itself
+/// seeds them with random passwords ([`App::seed`]); tests seed them with
+/// these ([`App::seed_with`]).
 pub const SEED: [(&str, &str, &str, &str); 4] = [
     (
         "olivia@smile.example",
@@ -125,12 +141,19 @@ pub struct Config {
     pub database_url: String,
     /// The origin users type into the browser (`http://localhost:3000`); passkeys are bound to it.
     pub origin: String,
-    /// The 32-byte key that seals TOTP secrets at rest.
-    pub secret_key: [u8; 32],
+    /// The keys that seal TOTP secrets at rest: the first is current, the
+    /// others only open (see [`parse_keys`] for the format).
+    pub keys: Vec<NamedKey>,
     /// The clock (injected so that tests and the load run can move time).
     pub clock: Arc<dyn Clock>,
     /// Where log lines go.
     pub log: Arc<dyn Log>,
+    /// Where Argon2 runs (passwords and backup codes alike); `None`: an
+    /// [`OffloadPool`] with a thread per core.
+    pub offload: Option<Arc<dyn Offload>>,
+    /// Whether the client's address is the last entry of `X-Forwarded-For`
+    /// (behind a proxy that sets it) rather than the connection's peer.
+    pub trust_forwarded_for: bool,
 }
 
 /// The shared state behind every request.
@@ -140,9 +163,13 @@ pub struct App(Arc<Inner>);
 struct Inner {
     two_factor: TwoFactor,
     store: SqlStore,
+    sessions: DbSessions,
+    offload: Arc<dyn Offload>,
+    slot_key: [u8; 32],
     clock: Arc<dyn Clock>,
     log: Arc<dyn Log>,
     secure_cookies: bool,
+    trust_forwarded_for: bool,
 }
 
 impl App {
@@ -155,19 +182,35 @@ impl App {
             .map_err(|error| AppError::Config(error.to_string()))?;
         let store = SqlStore::connect(&config.database_url).await?;
         db::migrate(store.pool()).await?;
-        let keyring = Keyring::new(SecretKey::new("clinic-1", config.secret_key));
+        let (current, older) = config
+            .keys
+            .split_first()
+            .ok_or_else(|| AppError::Config("no sealing key".into()))?;
+        let keyring = older.iter().fold(
+            Keyring::new(SecretKey::new(&current.id, current.bytes)),
+            |keyring, key| keyring.with_previous(SecretKey::new(&key.id, key.bytes)),
+        );
+        let offload = config
+            .offload
+            .unwrap_or_else(|| Arc::new(OffloadPool::default()));
         let two_factor = TwoFactor::new(
             Arc::new(store.clone()),
             keyring,
             TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp)),
         )?
-        .with_clock(config.clock.clone());
+        .with_clock(config.clock.clone())
+        .with_offload(Arc::clone(&offload));
+        let sessions = DbSessions::new(store.pool().clone(), config.clock.clone());
         Ok(App(Arc::new(Inner {
             two_factor,
             store,
+            sessions,
+            offload,
+            slot_key: current.bytes,
             clock: config.clock,
             log: config.log,
             secure_cookies: config.origin.starts_with("https://"),
+            trust_forwarded_for: config.trust_forwarded_for,
         })))
     }
 
@@ -195,12 +238,88 @@ impl App {
         self.0.log.line(line);
     }
 
-    /// Creates the demo clinic's accounts if there are none yet. Returns whether it did.
-    pub async fn seed(&self) -> Result<bool, AppError> {
+    /// The sessions, for revoking a user's.
+    pub fn sessions(&self) -> &DbSessions {
+        &self.0.sessions
+    }
+
+    pub(crate) fn slot_key(&self) -> &[u8; 32] {
+        &self.0.slot_key
+    }
+
+    pub(crate) fn trust_forwarded_for(&self) -> bool {
+        self.0.trust_forwarded_for
+    }
+
+    /// Runs `job` on the offload (off the executor, bounded with the facade's
+    /// own Argon2 work).
+    pub(crate) async fn offload<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, OffloadError> {
+        let slot = Arc::new(Mutex::new(None));
+        let out = Arc::clone(&slot);
+        self.0
+            .offload
+            .run(Box::new(move || {
+                *out.lock().unwrap_or_else(PoisonError::into_inner) = Some(job());
+            }))
+            .await?;
+        let value = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        value.ok_or(OffloadError::Lost)
+    }
+
+    /// Whether `password` matches `hash`, checked on the offload.
+    pub(crate) async fn verify_password(
+        &self,
+        password: &str,
+        hash: &str,
+    ) -> Result<bool, OffloadError> {
+        let (password, hash) = (
+            zeroize::Zeroizing::new(password.to_string()),
+            hash.to_string(),
+        );
+        self.offload(move || db::verify_password(&password, &hash))
+            .await
+    }
+
+    async fn hash_password(&self, password: &str) -> Result<String, AppError> {
+        let password = zeroize::Zeroizing::new(password.to_string());
+        self.offload(move || db::hash_password(&password))
+            .await
+            .map_err(|error| AppError::Password(error.to_string()))?
+    }
+
+    /// Creates the demo clinic's accounts with fresh random passwords, if there
+    /// are none yet: returns `(email, password)` of each, to show this once.
+    pub async fn seed(&self) -> Result<Option<Vec<(String, String)>>, AppError> {
+        let mut passwords = Vec::with_capacity(SEED.len());
+        for _ in SEED {
+            passwords
+                .push(db::random_password().map_err(|error| AppError::Config(error.to_string()))?);
+        }
+        let mut fresh = [""; 4];
+        for (slot, password) in fresh.iter_mut().zip(&passwords) {
+            *slot = password.as_str();
+        }
+        if !self.seed_with(&fresh).await? {
+            return Ok(None);
+        }
+        Ok(Some(
+            SEED.iter()
+                .zip(passwords)
+                .map(|((email, ..), password)| (email.to_string(), password))
+                .collect(),
+        ))
+    }
+
+    /// Creates the demo clinic's accounts with these passwords (in [`SEED`]'s
+    /// order), if there are none yet. Returns whether it did.
+    pub async fn seed_with(&self, passwords: &[&str; 4]) -> Result<bool, AppError> {
         if db::count_users(self.pool(), CLINIC).await? > 0 {
             return Ok(false);
         }
-        for (email, name, role, password) in SEED {
+        for ((email, name, role, _), password) in SEED.iter().zip(passwords) {
             self.create_user(CLINIC, email, name, role, password)
                 .await?;
         }
@@ -216,7 +335,7 @@ impl App {
         role: &str,
         password: &str,
     ) -> Result<String, AppError> {
-        let hash = db::hash_password(password)?;
+        let hash = self.hash_password(password).await?;
         let id = db::random_id().map_err(|error| AppError::Config(error.to_string()))?;
         db::insert_user(
             self.pool(),
@@ -233,15 +352,54 @@ impl App {
         Ok(id)
     }
 
+    /// Sets a new password for the account with this email, and ends its
+    /// sessions. Returns whether there is such an account.
+    pub async fn set_password(&self, email: &str, password: &str) -> Result<bool, AppError> {
+        let Some(user) = self.user_by_email(email).await? else {
+            return Ok(false);
+        };
+        let hash = self.hash_password(password).await?;
+        db::set_password_hash(self.pool(), &user.id, &hash).await?;
+        self.sessions()
+            .revoke_user(&user.id, None)
+            .await
+            .map_err(|error| AppError::Config(error.to_string()))?;
+        Ok(true)
+    }
+
     /// The account with this email.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, AppError> {
         Ok(db::user_by_email(self.pool(), email).await?)
     }
 
-    /// The clinic's audit log, newest first.
+    /// The clinic's newest 500 audit entries.
     pub async fn audit_log(&self, clinic: &str) -> Result<Vec<AuditEntry>, AppError> {
-        Ok(db::audit_log(self.pool(), clinic).await?)
+        let query = AuditQuery {
+            per_page: 500,
+            ..AuditQuery::default()
+        };
+        Ok(db::audit_page(self.pool(), clinic, &query).await?.0)
     }
+
+    /// Re-seals every TOTP secret under the current key (see [`keys`](crate::keys)).
+    pub async fn reseal(&self) -> Result<twofold::Resealed, AppError> {
+        Ok(self.two_factor().reseal_all(100).await?)
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, with each request's
+/// peer address (for password throttling).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// The host of an origin (`http://localhost:3000` → `localhost`).
@@ -249,40 +407,6 @@ fn url_host(origin: &str) -> Option<String> {
     let rest = origin.split_once("://")?.1;
     let host = rest.split(['/', ':']).next()?;
     (!host.is_empty()).then(|| host.to_string())
-}
-
-/// Reads the sealing key from `path` (64 hex digits), creating it with fresh
-/// randomness on the first run.
-pub fn load_or_create_key(path: &std::path::Path) -> Result<[u8; 32], AppError> {
-    let io = |source| AppError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_key(text.trim()).ok_or_else(|| {
-            AppError::Config(format!("{} does not hold 64 hex digits", path.display()))
-        }),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = [0u8; 32];
-            getrandom::fill(&mut key).map_err(|error| AppError::Config(error.to_string()))?;
-            let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            std::fs::write(path, text + "\n").map_err(io)?;
-            Ok(key)
-        }
-        Err(error) => Err(io(error)),
-    }
-}
-
-/// 64 hex digits → 32 bytes.
-pub fn parse_key(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut key = [0u8; 32];
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(key)
 }
 
 #[cfg(test)]
@@ -301,16 +425,5 @@ mod tests {
         );
         assert_eq!(url_host("localhost"), None);
         assert_eq!(url_host("http://"), None);
-    }
-
-    #[test]
-    fn keys_parse() {
-        let hex = "00ff".repeat(16);
-        let key = parse_key(&hex).unwrap();
-        assert_eq!(key[0], 0);
-        assert_eq!(key[1], 0xff);
-        assert_eq!(parse_key("00ff"), None);
-        assert_eq!(parse_key(&"zz".repeat(32)), None);
-        assert_eq!(parse_key(&"é".repeat(32)), None);
     }
 }

@@ -1,79 +1,64 @@
 //! The dental-clinic demo app.
 //!
 //! Run with `cargo run -p twofold-clinic`, then open http://localhost:3000.
-//!
-//! Options (or environment variables):
-//! - `--port N` (`CLINIC_PORT`, default 3000);
-//! - `--data-dir DIR` (`CLINIC_DATA_DIR`, default `./clinic-data`): the SQLite
-//!   database and the key that seals TOTP secrets;
-//! - `--database-url URL` (`CLINIC_DATABASE_URL`): `postgres://…` for PostgreSQL
-//!   instead of the SQLite file;
-//! - `--origin URL` (`CLINIC_ORIGIN`, default `http://localhost:PORT`): the address
-//!   users type; an `https://` origin (behind a TLS proxy) makes cookies `Secure`.
+//! `--help` lists the options; see the clinic README for keys and passwords.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use twofold::SystemClock;
-use twofold_clinic::{App, AppError, Config, SEED, StdoutLog};
+use twofold_clinic::{App, AppError, Config, StdoutLog};
 
+/// The Smile Dental demo: sign-in with a second factor, as the clinic's staff
+/// guide describes it.
+#[derive(Debug, Parser)]
+#[command(name = "twofold-clinic", version)]
 struct Options {
+    /// The port to serve on (on 127.0.0.1).
+    #[arg(long, env = "CLINIC_PORT", default_value_t = 3000)]
     port: u16,
+    /// Where the SQLite database and the key file live (created private: 0700).
+    #[arg(long, env = "CLINIC_DATA_DIR", default_value = "clinic-data")]
     data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of the SQLite file.
+    #[arg(long, env = "CLINIC_DATABASE_URL")]
     database_url: Option<String>,
+    /// The address users type (default `http://localhost:PORT`); an `https://`
+    /// origin (behind a TLS proxy) makes cookies `Secure`.
+    #[arg(long, env = "CLINIC_ORIGIN")]
     origin: Option<String>,
-}
-
-fn options() -> Result<Options, String> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mut options = Options {
-        port: 3000,
-        data_dir: PathBuf::from(env("CLINIC_DATA_DIR").unwrap_or_else(|| "clinic-data".into())),
-        database_url: env("CLINIC_DATABASE_URL"),
-        origin: env("CLINIC_ORIGIN"),
-    };
-    let mut port = env("CLINIC_PORT");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--port" => port = Some(value()?),
-            "--data-dir" => options.data_dir = PathBuf::from(value()?),
-            "--database-url" => options.database_url = Some(value()?),
-            "--origin" => options.origin = Some(value()?),
-            "-h" | "--help" => {
-                return Err(
-                    "usage: twofold-clinic [--port N] [--data-dir DIR] [--database-url URL] [--origin URL]"
-                        .into(),
-                );
-            }
-            other => return Err(format!("unknown option {other:?} (try --help)")),
-        }
-    }
-    if let Some(port) = port {
-        options.port = port
-            .parse()
-            .map_err(|_| format!("the port must be a number from 1 to 65535, not {port:?}"))?;
-    }
-    Ok(options)
+    /// Sealing keys instead of the key file: `ID:HEX,ID:HEX`, the first current.
+    #[arg(long, env = "CLINIC_SECRET_KEYS", hide_env_values = true)]
+    secret_keys: Option<String>,
+    /// Take the client's address from `X-Forwarded-For` (behind a proxy that sets it).
+    #[arg(long, env = "CLINIC_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+    /// Set the password of the account with this email, read from standard
+    /// input (one line), end its sessions, and exit.
+    #[arg(long, value_name = "EMAIL")]
+    set_password: Option<String>,
+    /// Re-seal every TOTP secret under the current key, report, and exit.
+    #[arg(long)]
+    reseal: bool,
 }
 
 async fn run(options: Options) -> Result<(), AppError> {
-    std::fs::create_dir_all(&options.data_dir).map_err(|source| AppError::Io {
-        path: options.data_dir.display().to_string(),
-        source,
-    })?;
-    let database_url = options.database_url.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            options.data_dir.join("clinic.sqlite3").display()
-        )
-    });
-    let secret_key = match std::env::var("CLINIC_SECRET_KEY") {
-        Ok(hex) => twofold_clinic::parse_key(hex.trim())
-            .ok_or_else(|| AppError::Config("CLINIC_SECRET_KEY must be 64 hex digits".into()))?,
-        Err(_) => twofold_clinic::load_or_create_key(&options.data_dir.join("secret.key"))?,
+    twofold_clinic::private_dir(&options.data_dir)?;
+    let database_url = match options.database_url.clone() {
+        Some(url) => url,
+        None => {
+            let file = options.data_dir.join("clinic.sqlite3");
+            twofold_clinic::private_file(&file)?;
+            format!("sqlite://{}?mode=rwc", file.display())
+        }
+    };
+    let keys = match &options.secret_keys {
+        Some(text) => twofold_clinic::parse_keys(text, ',')
+            .map_err(|problem| AppError::Config(format!("CLINIC_SECRET_KEYS: {problem}")))?,
+        None => twofold_clinic::load_or_create_keys(&options.data_dir.join("secret.key"))?,
     };
     let origin = options
         .origin
@@ -82,11 +67,47 @@ async fn run(options: Options) -> Result<(), AppError> {
     let app = App::start(Config {
         database_url: database_url.clone(),
         origin: origin.clone(),
-        secret_key,
+        keys,
         clock: Arc::new(SystemClock),
         log: Arc::new(StdoutLog),
+        offload: None,
+        trust_forwarded_for: options.trust_forwarded_for,
     })
     .await?;
+    if let Some(email) = &options.set_password {
+        let mut password = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut password)
+            .map_err(|source| AppError::Io {
+                path: "standard input".into(),
+                source,
+            })?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        if password.chars().count() < 12 {
+            return Err(AppError::Config(
+                "a password has at least 12 characters".into(),
+            ));
+        }
+        if !app.set_password(email, password).await? {
+            return Err(AppError::Config(format!(
+                "no account has the email {email}"
+            )));
+        }
+        println!("The password of {email} is set; its sessions are ended.");
+        return Ok(());
+    }
+    if options.reseal {
+        let report = app.reseal().await?;
+        println!(
+            "Re-sealed {} of {} records under the current key.",
+            report.rewritten, report.users
+        );
+        for (user, key) in &report.unreadable {
+            println!("  user {user}: sealed under key {key:?}, which is not given: keep that key");
+        }
+        return Ok(());
+    }
     let seeded = app.seed().await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await
@@ -103,34 +124,34 @@ async fn run(options: Options) -> Result<(), AppError> {
         "PostgreSQL".to_string()
     };
     println!("Smile Dental demo: {origin}  (storage: {storage})");
-    println!(
-        "{} demo accounts (email / password):",
-        if seeded { "Created the" } else { "The" }
-    );
-    for (email, name, role, password) in SEED {
-        println!("  {email:<22} {password:<18} {name} ({role})");
+    match seeded {
+        Some(accounts) => {
+            println!("Created the demo accounts. Their passwords are shown this once:");
+            for (email, password) in accounts {
+                println!("  {email:<22} {password}");
+            }
+            println!(
+                "Change one with: twofold-clinic --set-password EMAIL  (reads the new one from stdin)"
+            );
+        }
+        None => println!(
+            "Demo accounts: olivia@, adam@, sam@ and sara@smile.example (passwords as first printed)."
+        ),
     }
     println!("Stop with Ctrl-C.");
-    axum::serve(listener, twofold_clinic::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|source| AppError::Io {
-            path: "server".into(),
-            source,
-        })
+    twofold_clinic::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|source| AppError::Io {
+        path: "server".into(),
+        source,
+    })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::parse();
     match run(options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

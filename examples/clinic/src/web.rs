@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Form, FromRequestParts, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,27 +13,29 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use twofold::{
     Account, CredentialId, Event, FactorConfirmed, Failure, Method, Mode, NewBackupCodes, Reason,
     SignInStep, TwoFactorError,
 };
 use twofold_policy::Timestamp;
 
-use crate::db::{self, User};
+use crate::db::{self, AuditQuery, NewAuditEntry, User};
 use crate::html::{Nav, Page, csrf_field, esc, notice};
-use crate::{App, csrf};
+use crate::throttle::{self, Keys};
+use crate::{App, assets, csrf, slots};
 
-/// The application's routes, with sessions and CSRF protection.
+/// The application's routes, with sessions (in the database), CSRF protection
+/// and the security headers.
 pub fn router(app: App) -> Router {
-    let sessions = SessionManagerLayer::new(MemoryStore::default())
+    // The cookie lasts the browser session; the server ends sessions that are
+    // idle or too old (see `sessions`).
+    let sessions = SessionManagerLayer::new(app.sessions().clone())
         .with_name("clinic_session")
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(app.secure_cookies())
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::hours(8),
-        ));
+        .with_expiry(Expiry::OnSessionEnd);
     Router::new()
         .route("/", get(home))
         .route("/signin", get(sign_in_page).post(sign_in))
@@ -57,8 +61,12 @@ pub fn router(app: App) -> Router {
         .route("/settings/staff/disable", post(staff_disable))
         .route("/settings/staff/unlock", post(staff_unlock))
         .route("/settings/audit", get(audit_page))
+        .route("/security/sessions/others", post(sign_out_others))
+        .route("/assets/app.css", get(assets::style))
+        .route("/assets/app.js", get(assets::script))
         .layer(axum::middleware::from_fn(csrf::guard))
         .layer(sessions)
+        .layer(axum::middleware::from_fn(assets::headers))
         .with_state(app)
 }
 
@@ -187,6 +195,166 @@ async fn member(app: &App, session: &Session) -> Result<(User, u64), Response> {
     }
 }
 
+/// The client's address, for throttling password entries: the connection's
+/// peer, or the last `X-Forwarded-For` entry behind a trusted proxy.
+struct Client(String);
+
+impl FromRequestParts<App> for Client {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Client, Response> {
+        let forwarded = app
+            .trust_forwarded_for()
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|list| list.rsplit(',').next())
+            .map(|last| last.trim().to_string())
+            .filter(|last| !last.is_empty());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        Ok(Client(
+            forwarded.or(peer).unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}
+
+/// Why a password entry was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// No password given, and the last one is not recent.
+    Missing,
+    /// The wrong password (or no such account).
+    Wrong,
+    /// Too many wrong passwords: wait this long first.
+    Wait(u64),
+    /// The server is too busy checking passwords right now.
+    Busy,
+}
+
+impl Refusal {
+    /// Words for the user; `otherwise` for a missing or wrong password.
+    fn text(self, otherwise: &str) -> String {
+        match self {
+            Refusal::Missing | Refusal::Wrong => otherwise.to_string(),
+            Refusal::Wait(seconds) => format!(
+                "Too many wrong passwords. Try again in {}.",
+                wait_text(seconds)
+            ),
+            Refusal::Busy => {
+                "The server is busy checking passwords. Try again in a few seconds.".to_string()
+            }
+        }
+    }
+}
+
+/// Checks a password for `email` (whose account is `user`, if it exists) from
+/// `client`: throttled per account and per address before any hashing;
+/// hashed on the offload, with a stand-in hash for unknown accounts, so that
+/// neither the time taken nor the throttle tells them apart; failures and the
+/// start of a back-off are audited. Returns when it was entered.
+async fn check_password(
+    app: &App,
+    user: Option<&User>,
+    email: &str,
+    password: &str,
+    client: &Client,
+) -> Result<u64, Refusal> {
+    let keys = Keys::new(email, &client.0);
+    let now = app.now();
+    match throttle::wait(app.pool(), &keys, now).await {
+        Ok(0) => {}
+        Ok(seconds) => return Err(Refusal::Wait(seconds)),
+        Err(error) => {
+            app.log(&format!("error: password throttle: {error}"));
+            return Err(Refusal::Busy);
+        }
+    }
+    let hash = user.map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
+    let matched = app
+        .verify_password(password, &hash)
+        .await
+        .map_err(|_| Refusal::Busy)?;
+    if matched && user.is_some() {
+        if let Err(error) = throttle::succeed(app.pool(), &keys).await {
+            app.log(&format!("error: password throttle: {error}"));
+        }
+        return Ok(now);
+    }
+    let failures = match throttle::fail(app.pool(), &keys, now).await {
+        Ok(failures) => failures,
+        Err(error) => {
+            app.log(&format!("error: password throttle: {error}"));
+            return Err(Refusal::Wrong);
+        }
+    };
+    match user {
+        Some(user) => {
+            let detail = json!({ "user": user.id, "failures": failures, "address": client.0 });
+            audit(
+                app,
+                &user.clinic,
+                now,
+                "password_failed",
+                &user.id,
+                &user.id,
+                &detail,
+            )
+            .await;
+            if throttle::starts_back_off(failures) {
+                let detail = json!({
+                    "user": user.id,
+                    "failures": failures,
+                    "wait_seconds": throttle::account_wait(failures),
+                    "address": client.0,
+                });
+                audit(
+                    app,
+                    &user.clinic,
+                    now,
+                    "password_lockout",
+                    &user.id,
+                    &user.id,
+                    &detail,
+                )
+                .await;
+            }
+        }
+        None => app.log(&format!(
+            "sign-in: a wrong password for an unknown account from {}",
+            client.0
+        )),
+    }
+    Err(Refusal::Wrong)
+}
+
+/// Writes one audit entry (and the log line).
+async fn audit(
+    app: &App,
+    clinic: &str,
+    at: u64,
+    event: &str,
+    actor: &str,
+    subject: &str,
+    detail: &Value,
+) {
+    let text = detail.to_string();
+    app.log(&format!("audit: {event} {text}"));
+    let entry = NewAuditEntry {
+        clinic,
+        at,
+        event,
+        actor,
+        subject,
+        detail: &text,
+    };
+    if let Err(error) = db::append_audit(app.pool(), &entry).await {
+        app.log(&format!("error: writing the audit log: {error}"));
+    }
+}
+
 /// How long a password entry counts as fresh for changing factors ("sudo mode"):
 /// the policy's default for self-disable.
 const REAUTH_SECONDS: u64 = 300;
@@ -205,7 +373,7 @@ enum Gate<'a> {
 struct Refused {
     response: Response,
     status: StatusCode,
-    message: &'static str,
+    message: String,
 }
 
 impl Refused {
@@ -213,7 +381,7 @@ impl Refused {
         Refused {
             response: Redirect::to("/signin").into_response(),
             status: StatusCode::UNAUTHORIZED,
-            message: "Sign in again.",
+            message: "Sign in again.".into(),
         }
     }
 }
@@ -226,18 +394,20 @@ async fn recent_password(
     user: &User,
     password_at: u64,
     given: Option<&str>,
-) -> Option<u64> {
+    client: &Client,
+) -> Result<u64, Refusal> {
     match given.filter(|password| !password.is_empty()) {
         Some(password) => {
-            let at = reauthenticate(app, user, password)?;
+            let at = check_password(app, Some(user), &user.email, password, client).await?;
             let auth = Auth::SignedIn {
                 user: user.id.clone(),
                 password_at: at,
             };
             let _ = session.insert(AUTH, &auth).await;
-            Some(at)
+            Ok(at)
         }
-        None => (app.now().saturating_sub(password_at) <= REAUTH_SECONDS).then_some(password_at),
+        None if app.now().saturating_sub(password_at) <= REAUTH_SECONDS => Ok(password_at),
+        None => Err(Refusal::Missing),
     }
 }
 
@@ -249,6 +419,7 @@ async fn enroller(
     app: &App,
     session: &Session,
     gate: Gate<'_>,
+    client: &Client,
 ) -> Result<(User, bool, u64), Refused> {
     let (user, password_at, forced_at) = match auth(session).await {
         Some(Auth::SignedIn { user, password_at }) => (user, Some(password_at), 0),
@@ -268,7 +439,7 @@ async fn enroller(
         .map_err(|error| Refused {
             response: internal(app, "status", &error),
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "Try again.",
+            message: "Try again.".into(),
         })?;
     match password_at {
         // A forced-setup session that outlived the user's own setup elsewhere
@@ -282,11 +453,11 @@ async fn enroller(
             let Gate::Change(given) = gate else {
                 return Ok((user, false, password_at));
             };
-            match recent_password(app, session, &user, password_at, given).await {
-                Some(at) => Ok((user, false, at)),
-                None => {
-                    let message = "Re-enter your password to change how you sign in.";
-                    flash(session, "error", message).await;
+            match recent_password(app, session, &user, password_at, given, client).await {
+                Ok(at) => Ok((user, false, at)),
+                Err(refusal) => {
+                    let message = refusal.text("Re-enter your password to change how you sign in.");
+                    flash(session, "error", &message).await;
                     Err(Refused {
                         response: Redirect::to("/profile/security").into_response(),
                         status: StatusCode::FORBIDDEN,
@@ -302,21 +473,17 @@ async fn enroller(
 async fn record(app: &App, clinic: &str, events: &[Event]) {
     for event in events {
         let detail = serde_json::to_value(event).unwrap_or(Value::Null);
-        let name = field(&detail, "event")
-            .as_str()
-            .unwrap_or("event")
-            .to_string();
+        let name = field(&detail, "event").as_str().unwrap_or("event");
         let actor = field(&detail, "actor")
             .as_str()
             .or_else(|| field(&detail, "user").as_str())
-            .unwrap_or("")
-            .to_string();
+            .unwrap_or("");
+        let subject = field(&detail, "target")
+            .as_str()
+            .or_else(|| field(&detail, "user").as_str())
+            .unwrap_or(actor);
         let at = field(&detail, "at").as_u64().unwrap_or_else(|| app.now());
-        let text = detail.to_string();
-        app.log(&format!("audit: {text}"));
-        if let Err(error) = db::append_audit(app.pool(), clinic, at, &name, &actor, &text).await {
-            app.log(&format!("error: writing the audit log: {error}"));
-        }
+        audit(app, clinic, at, name, actor, subject, &detail).await;
     }
 }
 
@@ -409,41 +576,43 @@ struct SignInForm {
 async fn sign_in(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let user = match db::user_by_email(app.pool(), &form.email).await {
         Ok(user) => user,
         Err(error) => return internal(&app, "sign-in", &error),
     };
-    let verified = match &user {
-        Some(user) => db::verify_password(&form.password, &user.password_hash),
-        None => {
-            // Spend the same effort for unknown accounts, so timing does not tell them apart.
-            let _ = db::verify_password(&form.password, dummy_hash());
-            false
-        }
-    };
-    let Some(user) = user.filter(|_| verified) else {
-        app.log("sign-in: wrong email or password");
+    if let Err(refusal) =
+        check_password(&app, user.as_ref(), &form.email, &form.password, &client).await
+    {
+        let (status, text) = match refusal {
+            Refusal::Wait(_) => (StatusCode::TOO_MANY_REQUESTS, refusal.text("")),
+            Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, refusal.text("")),
+            Refusal::Missing | Refusal::Wrong => (
+                StatusCode::UNAUTHORIZED,
+                "Wrong email or password.".to_string(),
+            ),
+        };
         let token = csrf::token(&session).await;
         return (
-            StatusCode::UNAUTHORIZED,
+            status,
             Page::bare("Sign in")
                 .csrf(&token)
-                .body(&sign_in_form(
-                    &token,
-                    &notice("error", "Wrong email or password."),
-                ))
+                .body(&sign_in_form(&token, &notice("error", &text)))
                 .render(),
         )
             .into_response();
+    }
+    let Some(user) = user else {
+        return internal(&app, "sign-in", &"a password matched no account");
     };
-    // A new session id at the privilege change (no fixation), and a new CSRF token.
+    // Whoever this browser's session belonged to before, nothing of it is
+    // carried over: no data, and a new session id (no fixation).
+    session.clear().await;
     if let Err(error) = session.cycle_id().await {
         return internal(&app, "session", &error);
     }
-    // Whoever this session belonged to before, it is now only this password step.
-    let _ = session.remove_value(AUTH).await;
     csrf::renew(&session).await;
     let step = app.two_factor().begin_sign_in(&account(&user)).await;
     let step = match step {
@@ -632,7 +801,7 @@ async fn second_step_page(State(app): State<App>, session: Session) -> Response 
             body,
             r#"<section id="passkey-step"><h2>Use a passkey</h2>
 <script type="application/json" id="passkey-options">{json}</script>
-<button type="button" id="use-passkey" onclick="passkeySignIn()">Use a passkey</button>
+<button type="button" id="use-passkey">Use a passkey</button>
 <p class="notice error" id="passkey-error" hidden></p></section>"#
         );
     }
@@ -829,6 +998,57 @@ async fn skip_setup(State(app): State<App>, session: Session) -> Response {
     }
 }
 
+/// Ends the user's other sessions (keeping this one); says how many, for a flash.
+async fn sign_out_elsewhere(app: &App, session: &Session, user: &User) -> String {
+    match app
+        .sessions()
+        .revoke_user(&user.id, session.id().as_ref())
+        .await
+    {
+        Ok(0) => String::new(),
+        Ok(1) => " You were signed out of 1 other session.".into(),
+        Ok(n) => format!(" You were signed out of {n} other sessions."),
+        Err(error) => {
+            app.log(&format!("error: ending other sessions: {error}"));
+            String::new()
+        }
+    }
+}
+
+/// "Sign out other sessions" (My Profile → Security): after a lost phone or a
+/// shared computer.
+async fn sign_out_others(
+    State(app): State<App>,
+    session: Session,
+    Member { user, .. }: Member,
+) -> Response {
+    let ended = sign_out_elsewhere(&app, &session, &user).await;
+    let text = if ended.is_empty() {
+        "You had no other sessions.".to_string()
+    } else {
+        ended.trim().to_string()
+    };
+    flash(&session, "ok", &text).await;
+    Redirect::to("/profile/security").into_response()
+}
+
+/// Owners and admins see the staff list and the audit log; staff do not.
+fn is_manager(user: &User) -> bool {
+    matches!(user.role.as_str(), "owner" | "admin")
+}
+
+fn managers_only() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Page::bare("Not for your role")
+            .body(
+                r#"<p id="managers-only">Only owners and admins see this page. Your own activity is on <a href="/profile/security">My Profile → Security</a>.</p>"#,
+            )
+            .render(),
+    )
+        .into_response()
+}
+
 async fn sign_out(State(app): State<App>, session: Session) -> Response {
     if let Err(error) = session.flush().await {
         return internal(&app, "session", &error);
@@ -854,7 +1074,7 @@ fn factor_setup_sections(token: &str) -> String {
 fn passkey_setup(extra: &str) -> String {
     format!(
         r#"<label>Passkey name <input type="text" id="passkey-name" maxlength="64" value="My passkey"></label>{extra}
-<button type="button" id="setup-passkey" onclick="passkeyRegister()">Set up passkey</button>
+<button type="button" id="setup-passkey">Set up passkey</button>
 <p class="notice error" id="passkey-error" hidden></p>"#
     )
 }
@@ -966,6 +1186,13 @@ async fn personal_security(app: &App, user: &User, token: &str) -> Result<String
         None => body.push_str("<p>Backup codes are created when you set up your first factor.</p>"),
     }
     body.push_str("</section>");
+    let _ = write!(
+        body,
+        r#"<section id="sessions"><h2>Sessions</h2>
+<p>Lost a phone, or signed in on a shared computer? End every other session of your account.</p>
+<form method="post" action="/security/sessions/others">{}<button id="sign-out-others">Sign out other sessions</button></form></section>"#,
+        csrf_field(token)
+    );
     if status.enabled {
         let _ = write!(
             body,
@@ -996,6 +1223,20 @@ async fn profile_security(
         Ok(panel) => body.push_str(&panel),
         Err(response) => return response,
     }
+    // Staff see their own activity here; the clinic's log is for owners and admins.
+    let mine = AuditQuery {
+        user: Some(user.id.clone()),
+        per_page: 20,
+        ..AuditQuery::default()
+    };
+    match db::audit_page(app.pool(), &user.clinic, &mine).await {
+        Ok((entries, _)) => {
+            body.push_str(r#"<section id="my-activity"><h2>Your recent activity</h2>"#);
+            body.push_str(&audit_table(&entries, &|_| user.name.clone()));
+            body.push_str("</section>");
+        }
+        Err(error) => return internal(&app, "audit log", &error),
+    }
     Page::bare("My Profile → Security")
         .nav(nav(&user, &token))
         .body(&body)
@@ -1020,13 +1261,14 @@ struct MaybePassword {
 async fn totp_begin(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Form(form): Form<MaybePassword>,
 ) -> Response {
-    let (user, forced, password_at) =
-        match enroller(&app, &session, Gate::Change(Some(form.password.as_str()))).await {
-            Ok(enroller) => enroller,
-            Err(refused) => return refused.response,
-        };
+    let gate = Gate::Change(Some(form.password.as_str()));
+    let (user, forced, password_at) = match enroller(&app, &session, gate, &client).await {
+        Ok(enroller) => enroller,
+        Err(refused) => return refused.response,
+    };
     let enrollment = match app
         .two_factor()
         .begin_totp_enrollment(&account(&user), Some(password_at))
@@ -1085,8 +1327,9 @@ async fn after_confirm(
     forced: bool,
     confirmed: FactorConfirmed,
 ) -> Result<&'static str, Response> {
+    let codes = confirmed.backup_codes.is_some();
     if let Some(codes) = confirmed.backup_codes {
-        stash_codes(app, session, &codes).await?;
+        stash_codes(app, session, user, &codes).await?;
     }
     if forced {
         let response = complete_sign_in(app, session, user, "/").await;
@@ -1094,25 +1337,26 @@ async fn after_confirm(
             return Err(response);
         }
     }
-    Ok(
-        if session
-            .get::<Vec<String>>(NEW_CODES)
-            .await
-            .ok()
-            .flatten()
-            .is_some()
-        {
-            "/security/backup-codes"
-        } else {
-            "/profile/security"
-        },
-    )
+    Ok(if codes {
+        "/security/backup-codes"
+    } else {
+        "/profile/security"
+    })
 }
 
-async fn stash_codes(app: &App, session: &Session, codes: &NewBackupCodes) -> Result<(), Response> {
+/// Puts new codes in a one-time slot for the next page, and its id in the session.
+async fn stash_codes(
+    app: &App,
+    session: &Session,
+    user: &User,
+    codes: &NewBackupCodes,
+) -> Result<(), Response> {
     let list: Vec<&str> = codes.iter().collect();
+    let slot = slots::put(app.pool(), app.slot_key(), &user.id, &list, app.now())
+        .await
+        .map_err(|error| internal(app, "backup-code slot", &error))?;
     session
-        .insert(NEW_CODES, &list)
+        .insert(NEW_CODES, &slot)
         .await
         .map_err(|error| internal(app, "session", &error))
 }
@@ -1120,9 +1364,10 @@ async fn stash_codes(app: &App, session: &Session, codes: &NewBackupCodes) -> Re
 async fn totp_confirm(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let (user, forced, _) = match enroller(&app, &session, Gate::Finish).await {
+    let (user, forced, _) = match enroller(&app, &session, Gate::Finish, &client).await {
         Ok(enroller) => enroller,
         Err(refused) => return refused.response,
     };
@@ -1165,23 +1410,36 @@ async fn totp_confirm(
     }
 }
 
-async fn show_backup_codes(session: Session, Member { user, .. }: Member) -> Response {
+async fn show_backup_codes(
+    State(app): State<App>,
+    session: Session,
+    Member { user, .. }: Member,
+) -> Response {
     let token = csrf::token(&session).await;
-    let codes = session
-        .remove::<Vec<String>>(NEW_CODES)
-        .await
-        .ok()
-        .flatten();
+    // The slot is read once, by the user it was made for, in the session it was made in.
+    let codes = match session.remove::<String>(NEW_CODES).await.ok().flatten() {
+        Some(slot) => {
+            match slots::take(app.pool(), app.slot_key(), &slot, &user.id, app.now()).await {
+                Ok(codes) => codes,
+                Err(error) => return internal(&app, "backup-code slot", &error),
+            }
+        }
+        None => None,
+    };
     let mut body = take_flash(&session).await;
     match codes {
         Some(codes) => {
-            let text = codes.join("\n");
+            let text = codes
+                .iter()
+                .map(|code| code.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
             let _ = write!(
                 body,
                 r#"<p>Save these {n} backup codes in a secure place (a password manager or an encrypted note). Each can be used once if you lose your phone. <strong>They are shown only once.</strong></p>
 <ol class="codes" id="backup-code-list">{items}</ol>
 <pre id="codes-text" hidden>{text}</pre>
-<button type="button" id="copy-codes" onclick="copyCodes()">Copy</button>
+<button type="button" id="copy-codes">Copy</button>
 <a class="button" id="download-codes" download="smile-dental-backup-codes.txt" href="data:text/plain;charset=utf-8,{href}">Download</a>
 <span id="copied" hidden>Copied.</span>
 <p class="notice error" id="passkey-error" hidden></p>
@@ -1223,25 +1481,20 @@ struct PasswordForm {
     password: String,
 }
 
-/// Re-checks the password for a sensitive action; the time of the check goes to twofold.
-fn reauthenticate(app: &App, user: &User, password: &str) -> Option<u64> {
-    db::verify_password(password, &user.password_hash).then(|| app.now())
-}
-
 async fn regenerate_codes(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Member { user, .. }: Member,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let Some(at) = reauthenticate(&app, &user, &form.password) else {
-        flash(
-            &session,
-            "error",
-            "That password is not correct; backup codes were not changed.",
-        )
-        .await;
-        return Redirect::to("/profile/security").into_response();
+    let at = match check_password(&app, Some(&user), &user.email, &form.password, &client).await {
+        Ok(at) => at,
+        Err(refusal) => {
+            let text = refusal.text("That password is not correct; backup codes were not changed.");
+            flash(&session, "error", &text).await;
+            return Redirect::to("/profile/security").into_response();
+        }
     };
     match app
         .two_factor()
@@ -1250,7 +1503,7 @@ async fn regenerate_codes(
     {
         Ok(done) => {
             record(&app, &user.clinic, &done.events).await;
-            if let Err(response) = stash_codes(&app, &session, &done.value).await {
+            if let Err(response) = stash_codes(&app, &session, &user, &done.value).await {
                 return response;
             }
             flash(
@@ -1268,22 +1521,28 @@ async fn regenerate_codes(
 async fn disable(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Member { user, .. }: Member,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let Some(at) = reauthenticate(&app, &user, &form.password) else {
-        flash(
-            &session,
-            "error",
-            "That password is not correct; 2FA is still on.",
-        )
-        .await;
-        return Redirect::to("/settings/security").into_response();
+    let at = match check_password(&app, Some(&user), &user.email, &form.password, &client).await {
+        Ok(at) => at,
+        Err(refusal) => {
+            let text = refusal.text("That password is not correct; 2FA is still on.");
+            flash(&session, "error", &text).await;
+            return Redirect::to("/settings/security").into_response();
+        }
     };
     match app.two_factor().disable(&account(&user), Some(at)).await {
         Ok(done) => {
             record(&app, &user.clinic, &done.events).await;
-            flash(&session, "ok", "2FA is off for your account.").await;
+            let ended = sign_out_elsewhere(&app, &session, &user).await;
+            flash(
+                &session,
+                "ok",
+                &format!("2FA is off for your account.{ended}"),
+            )
+            .await;
             Redirect::to("/settings/security").into_response()
         }
         Err(failure) => {
@@ -1313,13 +1572,14 @@ async fn disable(
 async fn passkey_begin(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Json(body): Json<MaybePassword>,
 ) -> Response {
-    let (user, _, password_at) =
-        match enroller(&app, &session, Gate::Change(Some(body.password.as_str()))).await {
-            Ok(enroller) => enroller,
-            Err(refused) => return json_error(refused.status, refused.message),
-        };
+    let gate = Gate::Change(Some(body.password.as_str()));
+    let (user, _, password_at) = match enroller(&app, &session, gate, &client).await {
+        Ok(enroller) => enroller,
+        Err(refused) => return json_error(refused.status, &refused.message),
+    };
     match app
         .two_factor()
         .begin_passkey_registration(&account(&user), Some(password_at))
@@ -1339,11 +1599,12 @@ async fn passkey_begin(
 async fn passkey_finish(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Json(body): Json<CredentialBody>,
 ) -> Response {
-    let (user, forced, _) = match enroller(&app, &session, Gate::Finish).await {
+    let (user, forced, _) = match enroller(&app, &session, Gate::Finish, &client).await {
         Ok(enroller) => enroller,
-        Err(refused) => return json_error(refused.status, refused.message),
+        Err(refused) => return json_error(refused.status, &refused.message),
     };
     let name = match body.name.trim() {
         "" => "Passkey",
@@ -1396,6 +1657,7 @@ const MAX_REASON: usize = 200;
 async fn passkey_remove(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Member { user, password_at }: Member,
     Form(form): Form<RemoveForm>,
 ) -> Response {
@@ -1403,23 +1665,18 @@ async fn passkey_remove(
         flash(&session, "error", "That passkey id could not be read.").await;
         return Redirect::to("/profile/security").into_response();
     };
-    let Some(password_at) = recent_password(
-        &app,
-        &session,
-        &user,
-        password_at,
-        Some(form.password.as_str()),
-    )
-    .await
-    else {
-        flash(
-            &session,
-            "error",
-            "Re-enter your password to remove a passkey (the password was wrong or missing).",
-        )
-        .await;
-        return Redirect::to("/profile/security").into_response();
-    };
+    let given = Some(form.password.as_str());
+    let password_at =
+        match recent_password(&app, &session, &user, password_at, given, &client).await {
+            Ok(at) => at,
+            Err(refusal) => {
+                let text = refusal.text(
+                "Re-enter your password to remove a passkey (the password was wrong or missing).",
+            );
+                flash(&session, "error", &text).await;
+                return Redirect::to("/profile/security").into_response();
+            }
+        };
     match app
         .two_factor()
         .remove_passkey(&account(&user), &id, Some(password_at))
@@ -1427,7 +1684,8 @@ async fn passkey_remove(
     {
         Ok(done) => {
             record(&app, &user.clinic, &done.events).await;
-            flash(&session, "ok", "Passkey removed.").await;
+            let ended = sign_out_elsewhere(&app, &session, &user).await;
+            flash(&session, "ok", &format!("Passkey removed.{ended}")).await;
             Redirect::to("/profile/security").into_response()
         }
         Err(failure) => factor_failure(&app, &session, &user, failure, "/profile/security").await,
@@ -1512,17 +1770,20 @@ struct ModeForm {
 async fn set_enforcement(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Member { user, password_at }: Member,
     Form(form): Form<ModeForm>,
 ) -> Response {
-    let password_at = recent_password(
-        &app,
-        &session,
-        &user,
-        password_at,
-        Some(form.password.as_str()),
-    )
-    .await;
+    let given = Some(form.password.as_str());
+    let password_at =
+        match recent_password(&app, &session, &user, password_at, given, &client).await {
+            Ok(at) => Some(at),
+            Err(refusal @ (Refusal::Wait(_) | Refusal::Busy)) => {
+                flash(&session, "error", &refusal.text("")).await;
+                return Redirect::to("/settings/security").into_response();
+            }
+            Err(_) => None,
+        };
     let mode = match form.mode.as_str() {
         "Off" => Mode::Off,
         "Optional" => Mode::Optional,
@@ -1556,6 +1817,9 @@ async fn settings_staff(
     session: Session,
     Member { user, .. }: Member,
 ) -> Response {
+    if !is_manager(&user) {
+        return managers_only();
+    }
     let token = csrf::token(&session).await;
     let staff = match db::users_of(app.pool(), &user.clinic).await {
         Ok(staff) => staff,
@@ -1665,15 +1929,20 @@ async fn staff_target(
     actor: &User,
     password_at: u64,
     form: &StaffDisableForm,
+    client: &Client,
 ) -> Result<(User, Option<u64>), Response> {
-    let password_at = recent_password(
-        app,
-        session,
-        actor,
-        password_at,
-        Some(form.password.as_str()),
-    )
-    .await;
+    if !is_manager(actor) {
+        return Err(managers_only());
+    }
+    let given = Some(form.password.as_str());
+    let password_at = match recent_password(app, session, actor, password_at, given, client).await {
+        Ok(at) => Some(at),
+        Err(refusal @ (Refusal::Wait(_) | Refusal::Busy)) => {
+            flash(session, "error", &refusal.text("")).await;
+            return Err(Redirect::to("/settings/staff").into_response());
+        }
+        Err(_) => None,
+    };
     if form.reason.trim().chars().count() > MAX_REASON {
         flash(session, "error", "A reason has at most 200 characters.").await;
         return Err(Redirect::to("/settings/staff").into_response());
@@ -1691,17 +1960,18 @@ async fn staff_target(
 async fn staff_disable(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Member {
         user: actor,
         password_at,
     }: Member,
     Form(form): Form<StaffDisableForm>,
 ) -> Response {
-    let (target, password_at) = match staff_target(&app, &session, &actor, password_at, &form).await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (target, password_at) =
+        match staff_target(&app, &session, &actor, password_at, &form, &client).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     match app
         .two_factor()
         .admin_reset(
@@ -1714,6 +1984,10 @@ async fn staff_disable(
     {
         Ok(done) => {
             record(&app, &actor.clinic, &done.events).await;
+            // Their sessions end with their factors: nobody stays signed in on the old ones.
+            if let Err(error) = app.sessions().revoke_user(&target.id, None).await {
+                return internal(&app, "sessions", &error);
+            }
             flash(
                 &session,
                 "ok",
@@ -1738,17 +2012,18 @@ async fn staff_disable(
 async fn staff_unlock(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Member {
         user: actor,
         password_at,
     }: Member,
     Form(form): Form<StaffDisableForm>,
 ) -> Response {
-    let (target, password_at) = match staff_target(&app, &session, &actor, password_at, &form).await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (target, password_at) =
+        match staff_target(&app, &session, &actor, password_at, &form, &client).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     match app
         .two_factor()
         .admin_unlock(
@@ -1769,35 +2044,58 @@ async fn staff_unlock(
     }
 }
 
-async fn audit_page(
-    State(app): State<App>,
-    session: Session,
-    Member { user, .. }: Member,
-) -> Response {
-    let token = csrf::token(&session).await;
-    let (entries, staff) = match (
-        db::audit_log(app.pool(), &user.clinic).await,
-        db::users_of(app.pool(), &user.clinic).await,
-    ) {
-        (Ok(entries), Ok(staff)) => (entries, staff),
-        (Err(error), _) | (_, Err(error)) => return internal(&app, "audit log", &error),
-    };
-    let name_of = |id: &str| {
-        staff
-            .iter()
-            .find(|u| u.id == id)
-            .map_or_else(|| id.to_string(), |u| u.name.clone())
-    };
+/// The audit page's query string.
+#[derive(Deserialize, Default)]
+struct AuditParams {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    page: u64,
+}
+
+/// The event names an owner can filter by.
+const AUDIT_KINDS: [&str; 16] = [
+    "sign_in_succeeded",
+    "sign_in_failed",
+    "locked_out",
+    "password_failed",
+    "password_lockout",
+    "enrollment_begun",
+    "enrollment_confirmed",
+    "factor_added",
+    "factor_removed",
+    "backup_code_used",
+    "backup_codes_regenerated",
+    "two_factor_disabled",
+    "admin_reset",
+    "unlocked",
+    "enforcement_changed",
+    "event",
+];
+
+/// Audit entries as a table; `name_of` turns user ids into names.
+fn audit_table(entries: &[db::AuditEntry], name_of: &dyn Fn(&str) -> String) -> String {
     let mut body = String::from(
         r#"<table id="audit"><tr><th>When</th><th>Event</th><th>Who</th><th>Details</th></tr>"#,
     );
-    for entry in &entries {
+    for entry in entries {
         let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
         let mut details = Vec::new();
-        if let Some(target) = field(&detail, "target").as_str() {
-            details.push(format!("user: {}", name_of(target)));
+        if entry.subject != entry.actor && !entry.subject.is_empty() {
+            details.push(format!("user: {}", name_of(&entry.subject)));
         }
-        for key in ["reason", "factor", "name", "from", "to", "remaining"] {
+        for key in [
+            "reason",
+            "factor",
+            "name",
+            "from",
+            "to",
+            "remaining",
+            "failures",
+            "address",
+        ] {
             match &field(&detail, key) {
                 Value::String(text) => details.push(format!("{key}: {text}")),
                 Value::Number(n) => details.push(format!("{key}: {n}")),
@@ -1814,6 +2112,79 @@ async fn audit_page(
         );
     }
     body.push_str("</table>");
+    body
+}
+
+/// Entries on one audit page.
+const AUDIT_PAGE: u64 = 50;
+
+async fn audit_page(
+    State(app): State<App>,
+    session: Session,
+    Member { user, .. }: Member,
+    Query(params): Query<AuditParams>,
+) -> Response {
+    if !is_manager(&user) {
+        return managers_only();
+    }
+    let token = csrf::token(&session).await;
+    let query = AuditQuery {
+        user: Some(params.user.clone()).filter(|u| !u.is_empty()),
+        kind: Some(params.kind.clone()).filter(|k| !k.is_empty()),
+        page: params.page,
+        per_page: AUDIT_PAGE,
+    };
+    let (page, staff) = match (
+        db::audit_page(app.pool(), &user.clinic, &query).await,
+        db::users_of(app.pool(), &user.clinic).await,
+    ) {
+        (Ok(page), Ok(staff)) => (page, staff),
+        (Err(error), _) | (_, Err(error)) => return internal(&app, "audit log", &error),
+    };
+    let (entries, more) = page;
+    let name_of = |id: &str| {
+        staff
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(|| id.to_string(), |u| u.name.clone())
+    };
+    let option = |value: &str, label: &str, chosen: &str| {
+        format!(
+            r#"<option value="{}"{}>{}</option>"#,
+            esc(value),
+            if value == chosen { " selected" } else { "" },
+            esc(label)
+        )
+    };
+    let mut body =
+        String::from(r#"<form method="get" action="/settings/audit" id="audit-filter">"#);
+    body.push_str(r#"<label>User <select name="user" id="audit-user">"#);
+    body.push_str(&option("", "everyone", &params.user));
+    for member in &staff {
+        body.push_str(&option(&member.id, &member.name, &params.user));
+    }
+    body.push_str(r#"</select></label><label>Event <select name="kind" id="audit-kind">"#);
+    body.push_str(&option("", "every event", &params.kind));
+    for kind in AUDIT_KINDS {
+        body.push_str(&option(kind, kind, &params.kind));
+    }
+    body.push_str(r#"</select></label><button id="audit-apply">Show</button></form>"#);
+    body.push_str(&audit_table(&entries, &name_of));
+    let link = |page: u64, id: &str, label: &str| {
+        format!(
+            r#"<a href="/settings/audit?user={}&amp;kind={}&amp;page={page}" id="{id}">{label}</a> "#,
+            esc(&params.user),
+            esc(&params.kind)
+        )
+    };
+    body.push_str(r#"<p class="pages">"#);
+    if params.page > 0 {
+        body.push_str(&link(params.page - 1, "audit-newer", "← Newer"));
+    }
+    if more {
+        body.push_str(&link(params.page + 1, "audit-older", "Older →"));
+    }
+    body.push_str("</p>");
     Page::bare("Audit log")
         .nav(nav(&user, &token))
         .body(&body)

@@ -189,12 +189,21 @@ async fn run(options: Options) -> Result<(), Error> {
     let app = App::start(Config {
         database_url,
         origin: base.clone(),
-        secret_key: key,
+        keys: vec![twofold_clinic::NamedKey {
+            id: "load-1".into(),
+            bytes: key,
+        }],
         clock: clock.clone(),
         log: Arc::new(NoLog),
+        offload: None,
+        trust_forwarded_for: false,
     })
     .await?;
-    tokio::spawn(axum::serve(listener, twofold_clinic::router(app.clone())).into_future());
+    tokio::spawn(twofold_clinic::serve(
+        listener,
+        app.clone(),
+        std::future::pending(),
+    ));
 
     // A fresh clinic, so that runs against a shared database do not collide.
     let mut run_id = [0u8; 6];

@@ -61,25 +61,76 @@ pub async fn start(clock: Arc<dyn Clock>) -> Running {
 
 /// Starts the app with an explicit origin (for example `https://localhost:PORT`).
 pub async fn start_with(clock: Arc<dyn Clock>, https: Option<()>) -> Running {
-    let dir = temp_dir("twofold-clinic-test");
+    start_custom(Options {
+        clock,
+        https: https.is_some(),
+        ..Options::default()
+    })
+    .await
+}
+
+/// How to start the app in a test.
+pub struct Options {
+    pub clock: Arc<dyn Clock>,
+    pub https: bool,
+    /// An existing data directory (a restart), or a fresh one.
+    pub dir: Option<PathBuf>,
+    pub keys: Vec<twofold_clinic::NamedKey>,
+    pub offload: Option<Arc<dyn twofold::Offload>>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            clock: Arc::new(twofold::SystemClock),
+            https: false,
+            dir: None,
+            keys: vec![key("test-1", 7)],
+            offload: None,
+        }
+    }
+}
+
+/// A sealing key named `id`, every byte `byte`.
+pub fn key(id: &str, byte: u8) -> twofold_clinic::NamedKey {
+    twofold_clinic::NamedKey {
+        id: id.into(),
+        bytes: [byte; 32],
+    }
+}
+
+/// Starts the app as `options` say, seeded with the test passwords (unless
+/// the directory holds a seeded database already).
+pub async fn start_custom(options: Options) -> Running {
+    let dir = options
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp_dir("twofold-clinic-test"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let scheme = if https.is_some() { "https" } else { "http" };
+    let scheme = if options.https { "https" } else { "http" };
     let base = format!("http://localhost:{port}");
     let log = Arc::new(MemoryLog::default());
     let app = App::start(Config {
         database_url: format!("sqlite://{}?mode=rwc", dir.join("clinic.sqlite3").display()),
         origin: format!("{scheme}://localhost:{port}"),
-        secret_key: [7; 32],
-        clock,
+        keys: options.keys,
+        clock: options.clock,
         log: log.clone(),
+        offload: options.offload,
+        trust_forwarded_for: false,
     })
     .await
     .unwrap();
-    assert!(app.seed().await.unwrap());
-    let router = twofold_clinic::router(app.clone());
+    let seeded = app.seed_with(&test_passwords()).await.unwrap();
+    assert_eq!(
+        seeded,
+        options.dir.is_none(),
+        "seeded only a fresh directory"
+    );
+    let served = app.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = twofold_clinic::serve(listener, served, std::future::pending()).await;
     });
     Running {
         base,
@@ -87,6 +138,11 @@ pub async fn start_with(clock: Arc<dyn Clock>, https: Option<()>) -> Running {
         log,
         dir,
     }
+}
+
+/// The seeded accounts' passwords in tests: those of `SEED`.
+pub fn test_passwords() -> [&'static str; 4] {
+    twofold_clinic::SEED.map(|(_, _, _, password)| password)
 }
 
 /// Now, aligned to 5 s into a 30 s TOTP step (so that a code computed "now"
