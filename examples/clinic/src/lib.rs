@@ -14,6 +14,7 @@ mod csrf;
 mod db;
 mod html;
 mod keys;
+mod lanes;
 mod sessions;
 mod slots;
 mod throttle;
@@ -170,6 +171,8 @@ struct Inner {
     log: Arc<dyn Log>,
     secure_cookies: bool,
     trust_forwarded_for: bool,
+    in_flight: throttle::InFlight,
+    lanes: lanes::Lanes,
 }
 
 impl App {
@@ -211,6 +214,8 @@ impl App {
             log: config.log,
             secure_cookies: config.origin.starts_with("https://"),
             trust_forwarded_for: config.trust_forwarded_for,
+            in_flight: throttle::InFlight::default(),
+            lanes: lanes::Lanes::default(),
         })))
     }
 
@@ -241,6 +246,16 @@ impl App {
     /// The sessions, for revoking a user's.
     pub fn sessions(&self) -> &DbSessions {
         &self.0.sessions
+    }
+
+    /// One Argon2 at a time per client address (see `lanes`).
+    pub(crate) async fn hash_turn(&self, address: &str) -> lanes::Turn<'_> {
+        self.0.lanes.turn(address).await
+    }
+
+    /// Password attempts in flight on this instance.
+    pub(crate) fn in_flight(&self) -> &throttle::InFlight {
+        &self.0.in_flight
     }
 
     pub(crate) fn slot_key(&self) -> &[u8; 32] {

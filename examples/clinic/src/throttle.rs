@@ -74,15 +74,104 @@ async fn failures(pool: &AnyPool, key: &str, now: u64) -> Result<(u64, u64), sql
     Ok((failures, last))
 }
 
-/// Seconds to wait before `keys` may try again (0: now).
-pub(crate) async fn wait(pool: &AnyPool, keys: &Keys, now: u64) -> Result<u64, sqlx::Error> {
-    let mut longest = 0;
-    for (key, free) in keys.all() {
-        let (failures, last) = failures(pool, key, now).await?;
-        let until = last.saturating_add(wait_after(failures, free));
-        longest = longest.max(until.saturating_sub(now));
+/// The wait for one key (0: go ahead): `failures` recorded, the last at
+/// `last`, `free` of them free, and `others` attempts on the key that came
+/// earlier and whose outcome is not recorded yet. Attempts in flight count against the free failures,
+/// and past them only one attempt at a time goes ahead, so that parallel
+/// guesses cannot stretch the budget.
+fn decide(failures: u64, last: u64, free: u64, others: u64, now: u64) -> u64 {
+    let until = last.saturating_add(wait_after(failures, free));
+    if until > now {
+        return until - now;
     }
-    Ok(longest)
+    if others > 0 && failures.saturating_add(others) >= free {
+        // Wait for the attempts in flight to be decided (a moment).
+        return 1;
+    }
+    0
+}
+
+/// Password attempts in flight on this instance, per key: counted in the
+/// process, never in the database, so that a request that dies halfway leaves
+/// nothing behind (the count drops with its [`Admission`]).
+#[derive(Debug, Default)]
+pub(crate) struct InFlight(std::sync::Mutex<std::collections::HashMap<String, u64>>);
+
+impl InFlight {
+    fn with<T>(&self, f: impl FnOnce(&mut std::collections::HashMap<String, u64>) -> T) -> T {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut map)
+    }
+
+    fn leave(&self, keys: &[String; 2]) {
+        self.with(|map| {
+            for key in keys {
+                if let Some(count) = map.get_mut(key) {
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        map.remove(key);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Attempts in flight on `key` (the map holds only keys with some).
+    #[cfg(test)]
+    fn count(&self, key: &str) -> u64 {
+        self.with(|map| map.get(key).copied().unwrap_or(0))
+    }
+}
+
+/// One admitted attempt, in flight until dropped.
+#[derive(Debug)]
+pub(crate) struct Admission<'a> {
+    in_flight: &'a InFlight,
+    keys: [String; 2],
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.in_flight.leave(&self.keys);
+    }
+}
+
+/// Admits one password attempt for `keys`, or says how long to wait. The
+/// attempt is registered in flight *before* the recorded failures are read, so
+/// that of two parallel attempts the later always sees the earlier: its
+/// recorded failure or its place in flight (or, conservatively, both). (Several instances each admit
+/// their own in-flight attempts: the budget is per instance while attempts are
+/// in flight, and shared once their failures are recorded.)
+pub(crate) async fn admit<'a>(
+    pool: &AnyPool,
+    in_flight: &'a InFlight,
+    keys: &Keys,
+    now: u64,
+) -> Result<Result<Admission<'a>, u64>, sqlx::Error> {
+    let admission = Admission {
+        in_flight,
+        keys: [keys.account.clone(), keys.address.clone()],
+    };
+    // How many attempts on each key came earlier and are still in flight.
+    let earlier: [u64; 2] = in_flight.with(|map| {
+        admission.keys.clone().map(|key| {
+            let count = map.entry(key).or_insert(0);
+            *count += 1;
+            *count - 1
+        })
+    });
+    let mut longest = 0;
+    for ((key, free), others) in keys.all().into_iter().zip(earlier) {
+        let (failures, last) = failures(pool, key, now).await?;
+        longest = longest.max(decide(failures, last, free, others, now));
+    }
+    if longest > 0 {
+        return Ok(Err(longest));
+    }
+    Ok(Ok(admission))
 }
 
 /// Counts a failure against both keys; returns the account's failures now.
@@ -137,6 +226,47 @@ pub(crate) fn account_wait(account_failures: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The gate: `free` attempts at once, then one at a time and only after
+    /// each doubled wait; attempts in flight count against the free ones.
+    #[test]
+    fn the_gate_counts_attempts_in_flight() {
+        let now = 1_000_000;
+        // Nothing recorded: up to `free` go ahead together, the next waits.
+        for others in 0..5 {
+            assert_eq!(decide(0, 0, 5, others, now), 0, "{others} in flight");
+        }
+        assert_eq!(decide(0, 0, 5, 5, now), 1);
+        assert_eq!(decide(3, now, 5, 2, now), 1);
+        assert_eq!(decide(3, now, 5, 1, now), 0);
+        // Past the free failures: the wait first, then one at a time.
+        assert_eq!(decide(5, now, 5, 0, now), 5);
+        assert_eq!(decide(5, now, 5, 0, now + 5), 0);
+        assert_eq!(decide(5, now, 5, 1, now + 5), 1);
+        assert_eq!(decide(6, now, 5, 0, now + 9), 1);
+        assert_eq!(decide(6, now, 5, 0, now + 10), 0);
+    }
+
+    #[test]
+    fn in_flight_attempts_leave_nothing_behind() {
+        let in_flight = InFlight::default();
+        let keys = [String::from("account:a"), String::from("address:x")];
+        let one = Admission {
+            in_flight: &in_flight,
+            keys: keys.clone(),
+        };
+        in_flight.with(|map| {
+            for key in &keys {
+                *map.entry(key.clone()).or_insert(0) += 2;
+            }
+        });
+        assert_eq!(in_flight.count("address:x"), 2);
+        drop(one);
+        assert_eq!(in_flight.count("address:x"), 1);
+        in_flight.leave(&keys);
+        assert_eq!(in_flight.count("account:a"), 0);
+        assert!(in_flight.with(|map| map.is_empty()));
+    }
 
     #[test]
     fn waits_start_after_the_free_failures_double_and_are_capped() {

@@ -264,19 +264,25 @@ async fn check_password(
 ) -> Result<u64, Refusal> {
     let keys = Keys::new(email, &client.0);
     let now = app.now();
-    match throttle::wait(app.pool(), &keys, now).await {
-        Ok(0) => {}
-        Ok(seconds) => return Err(Refusal::Wait(seconds)),
+    // Admitted before any hashing; parallel attempts count against the budget
+    // while they are in flight (the admission leaves when this returns).
+    let _admission = match throttle::admit(app.pool(), app.in_flight(), &keys, now).await {
+        Ok(Ok(admission)) => admission,
+        Ok(Err(seconds)) => return Err(Refusal::Wait(seconds)),
         Err(error) => {
             app.log(&format!("error: password throttle: {error}"));
             return Err(Refusal::Busy);
         }
-    }
+    };
     let hash = user.map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
+    // One hash at a time per address: a burst from one address waits in its
+    // own lane instead of in front of everyone else's sign-in.
+    let turn = app.hash_turn(&client.0).await;
     let matched = app
         .verify_password(password, &hash)
         .await
         .map_err(|_| Refusal::Busy)?;
+    drop(turn);
     if matched && user.is_some() {
         if let Err(error) = throttle::succeed(app.pool(), &keys).await {
             app.log(&format!("error: password throttle: {error}"));
@@ -868,12 +874,15 @@ async fn second_step_code(
 async fn second_step_backup(
     State(app): State<App>,
     session: Session,
+    client: Client,
     Form(form): Form<CodeForm>,
 ) -> Response {
     let (user, challenge) = match pending(&app, &session).await {
         Ok(pending) => pending,
         Err(response) => return response,
     };
+    // A backup code costs one Argon2: in the address's lane, like a password.
+    let _turn = app.hash_turn(&client.0).await;
     match app
         .two_factor()
         .verify_backup_code(&account(&user), &challenge, &form.code)

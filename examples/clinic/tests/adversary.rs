@@ -123,6 +123,56 @@ async fn unlimited_password_guessing_is_throttled_per_account_and_audited() {
     );
 }
 
+/// Guesses sent at once must not each pass the throttle before any of them is
+/// counted: the free failures are a budget that concurrency cannot stretch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlimited_password_guessing_in_parallel_gets_no_more_than_the_free_guesses() {
+    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let base = running.base.clone();
+    let (email, _, _, password) = twofold_clinic::SEED[1];
+    // Forty browsers, each with its sign-in form open, post a guess at once.
+    let mut ready = Vec::new();
+    for _ in 0..40 {
+        let browser = client();
+        let csrf = token(&browser, &base, "/signin").await;
+        ready.push((browser, csrf));
+    }
+    let guesses = ready.into_iter().map(|(browser, csrf)| {
+        let base = base.clone();
+        tokio::spawn(async move {
+            browser
+                .post(format!("{base}/signin"))
+                .form(&[
+                    ("email", email),
+                    ("password", "wrong guess"),
+                    ("csrf", &csrf),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    for guess in guesses.collect::<Vec<_>>() {
+        guess.await.unwrap();
+    }
+    let audit = running.app.audit_log(twofold_clinic::CLINIC).await.unwrap();
+    let checked = audit
+        .iter()
+        .filter(|entry| entry.event == "password_failed")
+        .count();
+    assert!(
+        checked <= 5,
+        "{checked} of 40 parallel guesses were checked; the account allows 5 before it waits"
+    );
+    let response = post_sign_in(&client(), &base, email, password).await;
+    assert!(
+        !location(&response).starts_with("/signin/")
+            && !location(&response).starts_with("/profile"),
+        "after 40 parallel guesses the right password signed in"
+    );
+}
+
 #[tokio::test]
 async fn unlimited_password_guessing_on_re_entry_is_throttled_too() {
     let running = common::start(TestClock::at(common::aligned_now())).await;

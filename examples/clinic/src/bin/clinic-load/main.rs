@@ -12,6 +12,14 @@
 //! codes are fresh (a code is accepted once).
 //!
 //! It prints the second-step sign-ins per second and the latency percentiles.
+//!
+//! With `--mixed` it runs the mixed run instead (see `mixed.rs`): `--users`
+//! (128) users signing in with password and TOTP, first alone and then while an
+//! attacker posts wrong passwords and wrong backup codes at ten times their
+//! rate, for `--seconds` (60) each, against a server in a child process whose
+//! peak RSS it reports.
+
+mod mixed;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,17 +46,23 @@ impl Log for NoLog {
 
 struct Options {
     database_url: Option<String>,
-    users: usize,
+    users: Option<usize>,
     rounds: usize,
-    seconds: u64,
+    seconds: Option<u64>,
+    mixed: bool,
+    serve: bool,
+    attack: mixed::Attack,
 }
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
         database_url: None,
-        users: 64,
+        users: None,
         rounds: 10,
-        seconds: 60,
+        seconds: None,
+        mixed: false,
+        serve: false,
+        attack: mixed::Attack::Both,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -61,17 +75,29 @@ fn options() -> Result<Options, String> {
         };
         match arg.as_str() {
             "--database-url" => options.database_url = Some(value()?),
-            "--users" => options.users = usize::try_from(number(value()?)?).unwrap_or(64),
+            "--users" => options.users = usize::try_from(number(value()?)?).ok(),
             "--rounds" => options.rounds = usize::try_from(number(value()?)?).unwrap_or(10),
-            "--seconds" => options.seconds = number(value()?)?,
+            "--seconds" => options.seconds = Some(number(value()?)?),
+            "--mixed" => options.mixed = true,
+            "--attack" => options.attack = value()?.parse()?,
+            // The mixed run's server process (started by the mixed run itself).
+            "--serve" => options.serve = true,
             other => {
                 return Err(format!(
-                    "unknown option {other:?}; options: --database-url URL --users N --rounds N --seconds N"
+                    "unknown option {other:?}; options: [--mixed [--attack both|passwords|codes]] \
+                     --database-url URL --users N --rounds N --seconds N"
                 ));
             }
         }
     }
     Ok(options)
+}
+
+struct BurstOptions {
+    database_url: Option<String>,
+    users: usize,
+    rounds: usize,
+    seconds: u64,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -164,6 +190,28 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn run(options: Options) -> Result<(), Error> {
+    if options.serve {
+        return mixed::serve(mixed::ServeOptions {
+            database_url: options.database_url.ok_or("--serve needs --database-url")?,
+            users: options.users.unwrap_or(128),
+        })
+        .await;
+    }
+    if options.mixed {
+        return mixed::run(mixed::MixedOptions {
+            database_url: options.database_url,
+            users: options.users.unwrap_or(128),
+            seconds: options.seconds.unwrap_or(60),
+            attack: options.attack,
+        })
+        .await;
+    }
+    let options = BurstOptions {
+        database_url: options.database_url,
+        users: options.users.unwrap_or(64),
+        rounds: options.rounds,
+        seconds: options.seconds.unwrap_or(60),
+    };
     let temp = std::env::temp_dir().join(format!("twofold-clinic-load-{}", std::process::id()));
     std::fs::create_dir_all(&temp)?;
     let database_url = options
