@@ -82,6 +82,47 @@ pub enum Mode {
     Required,
 }
 
+impl Mode {
+    /// Every mode, from the least to the most strict.
+    pub const ALL: [Mode; 3] = [Mode::Off, Mode::Optional, Mode::Required];
+
+    /// The name used in policy documents: `off`, `optional`, `required`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Optional => "optional",
+            Mode::Required => "required",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    /// The name used in policy documents (`optional`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A mode name that is not `off`, `optional` or `required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected an enforcement mode: off, optional or required")]
+#[non_exhaustive]
+pub struct ModeError;
+
+impl std::str::FromStr for Mode {
+    type Err = ModeError;
+
+    /// Reads a mode name, ignoring ASCII case and surrounding spaces (so that a
+    /// form's `Required` reads as `required`).
+    fn from_str(text: &str) -> Result<Mode, ModeError> {
+        let text = text.trim();
+        Mode::ALL
+            .into_iter()
+            .find(|mode| mode.as_str().eq_ignore_ascii_case(text))
+            .ok_or(ModeError)
+    }
+}
+
 /// Organisation-wide enforcement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,8 +11,8 @@ pub use decide::{
     Decision, DryRunReport, Permission, Reason, ResetPermission, SignIn, Throttle, UserFacts,
 };
 pub use document::{
-    DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode, PolicyDocument,
-    RoleDocument, SelfDisableDocument, ThrottleDocument,
+    DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode, ModeError,
+    PolicyDocument, RoleDocument, SelfDisableDocument, ThrottleDocument,
 };
 pub use methods::{Method, Methods};
 pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule};

@@ -349,3 +349,33 @@ fn timestamps_read_dates_and_utc_times() {
         assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
     }
 }
+
+/// `Mode` reads and writes the names the document uses; the serde form and
+/// `Display` agree, and `FromStr` takes any ASCII case (a form's `Required`).
+#[test]
+fn modes_read_and_write_their_document_names() {
+    for mode in Mode::ALL {
+        let name = mode.to_string();
+        assert_eq!(serde_json::to_string(&mode).unwrap(), format!("\"{name}\""));
+        assert_eq!(name.parse::<Mode>(), Ok(mode));
+        assert_eq!(name.to_uppercase().parse::<Mode>(), Ok(mode));
+        assert_eq!(format!(" {name} ").parse::<Mode>(), Ok(mode));
+    }
+    assert_eq!("Required".parse::<Mode>(), Ok(Mode::Required));
+    for bad in ["", "on", "require", "optional!", "off optional"] {
+        assert!(bad.parse::<Mode>().is_err(), "{bad:?}");
+    }
+}
+
+proptest::proptest! {
+    /// Any text parses to a mode exactly when, trimmed, it is a mode's name in
+    /// some ASCII case, and then to that mode.
+    #[test]
+    fn mode_parsing_accepts_exactly_the_names(text in ".{0,12}") {
+        let parsed = text.parse::<Mode>();
+        let expected = Mode::ALL
+            .into_iter()
+            .find(|mode| mode.to_string().eq_ignore_ascii_case(text.trim()));
+        proptest::prop_assert_eq!(parsed.ok(), expected);
+    }
+}

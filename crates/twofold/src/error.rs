@@ -5,6 +5,7 @@ use std::fmt;
 use twofold_policy::Reason;
 
 use crate::events::Event;
+use crate::lock::Lock;
 use crate::store::StoreError;
 
 /// Why an operation failed. Each variant says what the caller can do.
@@ -26,11 +27,11 @@ pub enum TwoFactorError {
     /// The code was already used (a replayed TOTP code or a used backup code).
     #[error("that code was already used")]
     CodeAlreadyUsed,
-    /// Too many failures: wait `retry_after_seconds`, or (if `None`) ask an administrator.
-    #[error("too many attempts")]
+    /// Too many failures: the second step is locked (see the [`Lock`]).
+    #[error("too many attempts: {lock}")]
     Locked {
-        /// Seconds to wait, or `None` until an administrator resets it.
-        retry_after_seconds: Option<u64>,
+        /// How long, or until whom.
+        lock: Lock,
     },
     /// There is no such open challenge (never issued, already used, or replaced).
     #[error("there is no open sign-in challenge with that id; sign in again")]
@@ -81,6 +82,77 @@ pub enum TwoFactorError {
     OffloadLost,
 }
 
+/// What kind of failure an error is: what the user can fix, and what is the
+/// server's. Apps decide their answer (a message, a status code, a log line)
+/// from this, never by matching variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The answer was wrong, already used or unreadable: try again.
+    Wrong,
+    /// The challenge, setup or ceremony is gone or expired: start again.
+    Expired,
+    /// Too many failures: wait, or ask an administrator (see the [`Lock`]).
+    Locked,
+    /// The policy does not allow it, or the factor is not set up.
+    Denied,
+    /// A recent password entry is needed first.
+    Reauthenticate,
+    /// Too much in flight, or too much contention: nothing changed; retry shortly.
+    Unavailable,
+    /// The server's fault (storage, keys, stored data, configuration): log it.
+    Server,
+}
+
+impl ErrorKind {
+    /// Whether the user can fix it (the first five kinds).
+    pub fn is_user_fixable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Wrong
+                | ErrorKind::Expired
+                | ErrorKind::Locked
+                | ErrorKind::Denied
+                | ErrorKind::Reauthenticate
+        )
+    }
+}
+
+impl TwoFactorError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            TwoFactorError::InvalidCode(_)
+            | TwoFactorError::WrongCode
+            | TwoFactorError::CodeAlreadyUsed => ErrorKind::Wrong,
+            TwoFactorError::Passkey(twofold_passkey::PasskeyError::Expired) => ErrorKind::Expired,
+            TwoFactorError::Passkey(_) => ErrorKind::Wrong,
+            TwoFactorError::Locked { .. } => ErrorKind::Locked,
+            TwoFactorError::NoChallenge
+            | TwoFactorError::Expired
+            | TwoFactorError::NoPendingEnrollment => ErrorKind::Expired,
+            TwoFactorError::Denied(Reason::ReauthenticationRequired) => ErrorKind::Reauthenticate,
+            TwoFactorError::Denied(_) | TwoFactorError::NotEnrolled(_) => ErrorKind::Denied,
+            TwoFactorError::Busy | TwoFactorError::Contended => ErrorKind::Unavailable,
+            TwoFactorError::Store(_)
+            | TwoFactorError::UnknownKey { .. }
+            | TwoFactorError::SecretUnreadable
+            | TwoFactorError::Corrupt(_)
+            | TwoFactorError::Policy(_)
+            | TwoFactorError::RandomnessUnavailable
+            | TwoFactorError::Enrollment(_)
+            | TwoFactorError::OffloadLost => ErrorKind::Server,
+        }
+    }
+}
+
+impl Failure {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.error.kind()
+    }
+}
+
 impl From<StoreError> for TwoFactorError {
     fn from(error: StoreError) -> TwoFactorError {
         match error {
@@ -100,6 +172,10 @@ pub struct Failure {
     pub error: TwoFactorError,
     /// What happened all the same.
     pub events: Vec<Event>,
+    /// The lock this failure started (a wrong answer that begins a back-off or a
+    /// lockout), or met ([`TwoFactorError::Locked`]): the wait comes with the
+    /// failure, so that an app needs no second `status()` call.
+    pub lock: Option<Lock>,
 }
 
 impl fmt::Display for Failure {
@@ -116,9 +192,14 @@ impl std::error::Error for Failure {
 
 impl From<TwoFactorError> for Failure {
     fn from(error: TwoFactorError) -> Failure {
+        let lock = match &error {
+            TwoFactorError::Locked { lock } => Some(*lock),
+            _ => None,
+        };
         Failure {
             error,
             events: Vec::new(),
+            lock,
         }
     }
 }
@@ -126,5 +207,72 @@ impl From<TwoFactorError> for Failure {
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Failure {
         Failure::from(TwoFactorError::from(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_the_kind_an_app_acts_on() {
+        use twofold_passkey::PasskeyError;
+        let table = [
+            (TwoFactorError::InvalidCode("x".into()), ErrorKind::Wrong),
+            (TwoFactorError::WrongCode, ErrorKind::Wrong),
+            (TwoFactorError::CodeAlreadyUsed, ErrorKind::Wrong),
+            (
+                TwoFactorError::Passkey(PasskeyError::InvalidRequest("x")),
+                ErrorKind::Wrong,
+            ),
+            (
+                TwoFactorError::Passkey(PasskeyError::Expired),
+                ErrorKind::Expired,
+            ),
+            (
+                TwoFactorError::Locked {
+                    lock: Lock::UntilReset,
+                },
+                ErrorKind::Locked,
+            ),
+            (TwoFactorError::NoChallenge, ErrorKind::Expired),
+            (TwoFactorError::Expired, ErrorKind::Expired),
+            (TwoFactorError::NoPendingEnrollment, ErrorKind::Expired),
+            (
+                TwoFactorError::Denied(Reason::ReauthenticationRequired),
+                ErrorKind::Reauthenticate,
+            ),
+            (
+                TwoFactorError::Denied(Reason::MethodNotAllowed),
+                ErrorKind::Denied,
+            ),
+            (TwoFactorError::NotEnrolled("passkeys"), ErrorKind::Denied),
+            (TwoFactorError::Busy, ErrorKind::Unavailable),
+            (TwoFactorError::Contended, ErrorKind::Unavailable),
+            (
+                TwoFactorError::UnknownKey { key_id: "k".into() },
+                ErrorKind::Server,
+            ),
+            (TwoFactorError::SecretUnreadable, ErrorKind::Server),
+            (TwoFactorError::Corrupt("x".into()), ErrorKind::Server),
+            (TwoFactorError::RandomnessUnavailable, ErrorKind::Server),
+            (TwoFactorError::Enrollment("x".into()), ErrorKind::Server),
+            (TwoFactorError::OffloadLost, ErrorKind::Server),
+        ];
+        for (error, kind) in table {
+            assert_eq!(error.kind(), kind, "{error:?}");
+            assert_eq!(
+                kind.is_user_fixable(),
+                !matches!(kind, ErrorKind::Unavailable | ErrorKind::Server),
+                "{kind:?}"
+            );
+            assert_eq!(Failure::from(error).kind(), kind);
+        }
+        // A failure built from a lock carries it.
+        let locked = Failure::from(TwoFactorError::Locked {
+            lock: Lock::RetryAfter { seconds: 5 },
+        });
+        assert_eq!(locked.lock, Some(Lock::RetryAfter { seconds: 5 }));
+        assert_eq!(Failure::from(TwoFactorError::WrongCode).lock, None);
     }
 }

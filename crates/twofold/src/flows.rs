@@ -24,6 +24,7 @@ use crate::crypto::{Keyring, SealedSecret};
 use crate::env::{Clock, OsRandomness, Randomness, RngAdapter, SystemClock, random_id};
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, EventSink, Factor};
+use crate::lock::Lock;
 use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{
     CeremonyRecord, CredentialChanges, OrganizationRecord, PendingPasskey, PendingTotp,
@@ -109,8 +110,8 @@ pub enum SignInStep {
     },
     /// Too many wrong codes: wait, or ask an administrator.
     Locked {
-        /// Seconds to wait, or `None` until an administrator resets it.
-        retry_after_seconds: Option<u64>,
+        /// How long, or until whom.
+        lock: Lock,
     },
     /// Sign-in cannot continue (for example, a role the policy does not know).
     Blocked {
@@ -197,8 +198,8 @@ pub struct Status {
     pub enforced: bool,
     /// Whether 2FA is on (any factor).
     pub enabled: bool,
-    /// If the second step is locked: seconds to wait (`Some(None)`: until an administrator resets it).
-    pub locked: Option<Option<u64>>,
+    /// If the second step is locked: how long, or until whom.
+    pub locked: Option<Lock>,
 }
 
 /// Settings of the facade.
@@ -667,7 +668,7 @@ impl TwoFactor {
         (facts, remaining, remaining.is_some_and(|r| r <= low))
     }
 
-    fn throttled(policy: &Policy, record: &UserRecord, now: u64) -> Option<Option<u64>> {
+    fn throttled(policy: &Policy, record: &UserRecord, now: u64) -> Option<Lock> {
         let decision = policy.throttle(
             record.throttle.failures,
             record
@@ -676,12 +677,16 @@ impl TwoFactor {
                 .map(Timestamp::from_unix_seconds),
             Timestamp::from_unix_seconds(now),
         );
-        match decision.outcome {
+        Self::lock_of(decision.outcome)
+    }
+
+    /// The lock a throttle decision imposes, if any.
+    fn lock_of(outcome: Throttle) -> Option<Lock> {
+        match outcome {
             Throttle::Allowed => None,
-            Throttle::RetryAfter { seconds } => Some(Some(seconds)),
-            Throttle::Locked { until } => {
-                Some(until.map(|u| u.as_unix_seconds().saturating_sub(now)))
-            }
+            Throttle::RetryAfter { seconds } => Some(Lock::RetryAfter { seconds }),
+            Throttle::Locked { until: Some(at) } => Some(Lock::Until { at }),
+            Throttle::Locked { until: None } => Some(Lock::UntilReset),
         }
     }
 
@@ -715,7 +720,11 @@ impl TwoFactor {
                 at: now,
             });
         }
-        Failure { error, events }
+        Failure {
+            error,
+            events,
+            lock: Self::lock_of(after.outcome),
+        }
     }
 
     /// The open challenge `challenge_id`, if it exists, has not expired, offered
@@ -743,10 +752,8 @@ impl TwoFactor {
         if !offered {
             return Err(TwoFactorError::Denied(Reason::MethodNotAllowed));
         }
-        if let Some(retry_after_seconds) = Self::throttled(policy, record, now) {
-            return Err(TwoFactorError::Locked {
-                retry_after_seconds,
-            });
+        if let Some(lock) = Self::throttled(policy, record, now) {
+            return Err(TwoFactorError::Locked { lock });
         }
         Ok(challenge)
     }
@@ -955,10 +962,8 @@ impl TwoFactor {
         self.sweep_if_due(now).await;
         let step = self
             .update_user(account.user, |record| {
-                if let Some(retry_after_seconds) = Self::throttled(&org.policy, record, now) {
-                    return Change::Keep(SignInStep::Locked {
-                        retry_after_seconds,
-                    });
+                if let Some(lock) = Self::throttled(&org.policy, record, now) {
+                    return Change::Keep(SignInStep::Locked { lock });
                 }
                 let low = self.config.backup_codes_low_threshold;
                 let (mut facts, _, _) = Self::facts(account, record, &org, low);
@@ -1382,10 +1387,8 @@ impl TwoFactor {
         let org = self.organization(&ceremony.organization).await?;
         let events = self
             .update_user(&user, |record| {
-                if let Some(retry_after_seconds) = Self::throttled(&org.policy, record, now) {
-                    return fail(TwoFactorError::Locked {
-                        retry_after_seconds,
-                    });
+                if let Some(lock) = Self::throttled(&org.policy, record, now) {
+                    return fail(TwoFactorError::Locked { lock });
                 }
                 match self.passkeys.finish_authentication(
                     &response,

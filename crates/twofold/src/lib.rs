@@ -7,17 +7,19 @@ mod env;
 mod error;
 mod events;
 mod flows;
+mod lock;
 mod offload;
 pub mod store;
 
 pub use crypto::{Keyring, SealedSecret, SecretKey};
 pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemClock};
-pub use error::{Failure, TwoFactorError};
+pub use error::{ErrorKind, Failure, TwoFactorError};
 pub use events::{Event, EventSink, Factor};
 pub use flows::{
     Account, Done, FactorConfirmed, PasskeySignInStart, PasskeySummary, Purged, Resealed,
     SignInStep, SignedIn, Status, TotpEnrollment, TwoFactor, TwoFactorConfig,
 };
+pub use lock::Lock;
 pub use offload::{DangerouslyInline, Job, Offload, OffloadError, OffloadFuture, OffloadPool};
 pub use store::{CredentialChanges, Store, StoreError, StoreFuture, Version, Versioned};
 #[cfg(feature = "memory-store")]
@@ -26,5 +28,5 @@ pub use store::{MemoryContents, MemoryStore};
 // The factor crates' types that appear in this crate's API.
 pub use twofold_backup::{BackupConfig, HashParams, NewBackupCodes};
 pub use twofold_passkey::{CredentialId, PasskeyConfig, RelyingParty};
-pub use twofold_policy::{Method, Methods, Mode, Policy, PolicyDocument, Reason};
+pub use twofold_policy::{Method, Methods, Mode, Policy, PolicyDocument, Reason, Timestamp};
 pub use twofold_totp::TotpParams;

@@ -19,7 +19,7 @@ use common::{
     use_passkey, username_less_response, with_credential_id, wrong_code,
 };
 use serde_json::{Value, json};
-use twofold::{Account, Clock, Method, Mode, PolicyDocument, SignInStep, TwoFactorError};
+use twofold::{Account, Clock, Lock, Method, Mode, PolicyDocument, SignInStep, TwoFactorError};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 fn challenge(step: SignInStep) -> (String, Option<Value>) {
@@ -467,7 +467,7 @@ async fn the_consecutive_failure_ceiling_locks_until_reset_after_100_failures() 
         matches!(
             step,
             SignInStep::Locked {
-                retry_after_seconds: None
+                lock: Lock::UntilReset
             }
         ),
         "after 100 failures: {step:?}"
@@ -553,7 +553,10 @@ async fn after_the_ceiling_only_an_administrator_unlocks_and_the_factors_stay() 
         let wrong = wrong_code(&secret, h.clock.now());
         h.twofold.verify_totp(&sam, &id, &wrong).await.unwrap_err();
     }
-    assert_eq!(h.twofold.status(&sam).await.unwrap().locked, Some(None));
+    assert_eq!(
+        h.twofold.status(&sam).await.unwrap().locked,
+        Some(Lock::UntilReset)
+    );
     // Not by a peer, not across organisations, not without a reason.
     let now = Some(h.clock.now());
     let other_clinic = Account {

@@ -13,7 +13,9 @@ use common::{
     account, code, enrol_totp, harness, register_passkey, use_passkey, username_less_response,
     wrong_code,
 };
-use twofold::{Clock, Event, Factor, Method, Mode, Reason, SignInStep, TwoFactorError};
+use twofold::{
+    Clock, Event, Factor, Lock, Method, Mode, Reason, SignInStep, Timestamp, TwoFactorError,
+};
 
 fn challenge_id(step: &SignInStep) -> String {
     match step {
@@ -648,18 +650,25 @@ async fn repeated_wrong_codes_lock_the_second_step_with_the_time_to_wait() {
         assert!(
             matches!(error.events[0], Event::SignInFailed { failures, .. } if failures == attempt)
         );
+        assert_eq!(error.lock, None, "attempt {attempt} starts no wait");
     }
-    // The fourth failure starts a 30-second wait.
-    h.twofold.verify_totp(&ana, &id, wrong).await.unwrap_err();
+    // The fourth failure starts a 30-second wait, and says so itself.
+    let fourth = h.twofold.verify_totp(&ana, &id, wrong).await.unwrap_err();
+    assert_eq!(fourth.lock, Some(Lock::RetryAfter { seconds: 30 }));
     let waiting = h.twofold.verify_totp(&ana, &id, &right).await.unwrap_err();
     assert!(
         matches!(
             waiting.error,
             TwoFactorError::Locked {
-                retry_after_seconds: Some(30)
+                lock: Lock::RetryAfter { seconds: 30 }
             }
         ),
         "{waiting:?}"
+    );
+    assert_eq!(waiting.lock, Some(Lock::RetryAfter { seconds: 30 }));
+    assert_eq!(
+        h.twofold.status(&ana).await.unwrap().locked,
+        Some(Lock::RetryAfter { seconds: 30 })
     );
     h.clock.advance(30);
     let id = challenge_id(&h.twofold.begin_sign_in(&ana).await.unwrap().value);
@@ -694,16 +703,28 @@ async fn repeated_wrong_codes_lock_the_second_step_with_the_time_to_wait() {
             "attempt {attempt}: {:?}",
             failure.events
         );
+        if attempt == 10 {
+            assert_eq!(
+                failure.lock,
+                Some(Lock::Until {
+                    at: Timestamp::from_unix_seconds(h.clock.now() + 3600)
+                })
+            );
+        }
     }
     let locked = h.twofold.begin_sign_in(&ana).await.unwrap().value;
+    let until = Lock::Until {
+        at: Timestamp::from_unix_seconds(h.clock.now() + 3600),
+    };
     assert!(
-        matches!(
-            locked,
-            SignInStep::Locked {
-                retry_after_seconds: Some(3600)
-            }
-        ),
+        matches!(locked, SignInStep::Locked { lock } if lock == until),
         "{locked:?}"
+    );
+    // The Staff page's question: the status says the same, as a time.
+    assert_eq!(h.twofold.status(&ana).await.unwrap().locked, Some(until));
+    assert_eq!(
+        until.seconds_left(Timestamp::from_unix_seconds(h.clock.now())),
+        Some(3600)
     );
     assert!(
         h.events

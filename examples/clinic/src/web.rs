@@ -15,10 +15,9 @@ use serde_json::{Value, json};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use twofold::{
-    Account, CredentialId, Event, FactorConfirmed, Failure, Method, Mode, NewBackupCodes, Reason,
-    SignInStep, TwoFactorError,
+    Account, CredentialId, ErrorKind, Event, FactorConfirmed, Failure, Lock, Method, Mode,
+    NewBackupCodes, Reason, SignInStep, Timestamp, TwoFactorError,
 };
-use twofold_policy::Timestamp;
 
 use crate::db::{self, AuditQuery, NewAuditEntry, User};
 use crate::html::{Nav, Page, csrf_field, esc, notice};
@@ -516,17 +515,7 @@ fn explain(error: &TwoFactorError) -> String {
         TwoFactorError::CodeAlreadyUsed => {
             "That code was already used. Wait for the next code and enter it.".to_string()
         }
-        TwoFactorError::Locked {
-            retry_after_seconds: Some(seconds),
-        } => format!(
-            "Too many wrong codes. Try again in {}.",
-            wait_text(*seconds)
-        ),
-        TwoFactorError::Locked {
-            retry_after_seconds: None,
-        } => "Too many wrong codes. Your account is locked until an owner or admin \
-              unlocks it (or resets your 2FA) from Settings → Staff."
-            .to_string(),
+        TwoFactorError::Locked { lock } => lock_text(*lock),
         TwoFactorError::InvalidCode(why) => format!("That code could not be read: {why}."),
         TwoFactorError::NoChallenge | TwoFactorError::Expired => {
             "This step has expired. Start again.".to_string()
@@ -665,13 +654,9 @@ async fn sign_in(
             }
             Redirect::to("/signin/setup").into_response()
         }
-        SignInStep::Locked {
-            retry_after_seconds,
-        } => {
+        SignInStep::Locked { lock } => {
             let _ = session.remove_value(AUTH).await;
-            let text = explain(&TwoFactorError::Locked {
-                retry_after_seconds,
-            });
+            let text = lock_text(lock);
             flash(&session, "error", &text).await;
             Redirect::to("/signin").into_response()
         }
@@ -730,20 +715,6 @@ async fn factor_failure(
                 None,
             );
         }
-        TwoFactorError::Busy => {
-            return unavailable(
-                "The server is busy checking codes. Try again in a few seconds.",
-                Some(5),
-            );
-        }
-        TwoFactorError::Store(_)
-        | TwoFactorError::Contended
-        | TwoFactorError::Corrupt(_)
-        | TwoFactorError::SecretUnreadable
-        | TwoFactorError::Policy(_)
-        | TwoFactorError::RandomnessUnavailable => {
-            return internal(app, "two-factor operation", &failure.error);
-        }
         TwoFactorError::NoChallenge | TwoFactorError::Expired if back.starts_with("/signin") => {
             let _ = session.remove_value(AUTH).await;
             flash(session, "error", "This sign-in has expired. Sign in again.").await;
@@ -751,18 +722,23 @@ async fn factor_failure(
         }
         _ => {}
     }
+    match failure.kind() {
+        ErrorKind::Unavailable => {
+            return unavailable(
+                "The server is busy checking codes. Try again in a few seconds.",
+                Some(5),
+            );
+        }
+        ErrorKind::Server => return internal(app, "two-factor operation", &failure.error),
+        _ => {}
+    }
     let mut text = explain(&failure.error);
-    // A wrong answer may start a back-off: say how long to wait right away.
-    if matches!(
-        failure.error,
-        TwoFactorError::WrongCode | TwoFactorError::CodeAlreadyUsed
-    ) && let Ok(status) = app.two_factor().status(&account(user)).await
-        && let Some(retry_after_seconds) = status.locked
+    // A wrong answer may start a back-off: the failure says how long to wait.
+    if !matches!(failure.error, TwoFactorError::Locked { .. })
+        && let Some(lock) = failure.lock
     {
         text.push(' ');
-        text.push_str(&explain(&TwoFactorError::Locked {
-            retry_after_seconds,
-        }));
+        text.push_str(&lock_text(lock));
     }
     flash(session, "error", &text).await;
     Redirect::to(back).into_response()
@@ -1093,6 +1069,36 @@ fn nav<'a>(user: &'a User, token: &'a str) -> Nav<'a> {
         name: &user.name,
         role: &user.role,
         csrf: token,
+    }
+}
+
+/// A lock in words for the user who meets it.
+fn lock_text(lock: Lock) -> String {
+    match lock {
+        Lock::RetryAfter { seconds } => {
+            format!("Too many wrong codes. Try again in {}.", wait_text(seconds))
+        }
+        Lock::Until { at } => format!(
+            "Too many wrong codes. Your account is locked until {}.",
+            when(at.as_unix_seconds())
+        ),
+        _ => "Too many wrong codes. Your account is locked until an owner or admin \
+              unlocks it (or resets your 2FA) from Settings → Staff."
+            .to_string(),
+    }
+}
+
+/// A lock in words for the Staff list.
+fn lock_state(lock: Lock) -> String {
+    match lock {
+        Lock::RetryAfter { seconds } => {
+            format!(
+                "Waiting after wrong codes: next try in {}",
+                wait_text(seconds)
+            )
+        }
+        Lock::Until { at } => format!("Locked until {}", when(at.as_unix_seconds())),
+        _ => "Locked until unlocked or reset".to_string(),
     }
 }
 
@@ -1793,11 +1799,9 @@ async fn set_enforcement(
             }
             Err(_) => None,
         };
-    let mode = match form.mode.as_str() {
-        "Off" => Mode::Off,
-        "Optional" => Mode::Optional,
-        "Required" => Mode::Required,
-        _ => {
+    let mode = match form.mode.parse::<Mode>() {
+        Ok(mode) => mode,
+        Err(_) => {
             flash(&session, "error", "Choose Off, Optional or Required.").await;
             return Redirect::to("/settings/security").into_response();
         }
@@ -1866,8 +1870,7 @@ async fn settings_staff(
             factors.push(format!("{n} backup codes"));
         }
         let state = match (status.enabled, status.locked) {
-            (_, Some(Some(until))) => format!("Locked until {}", when(until)),
-            (_, Some(None)) => "Locked".to_string(),
+            (_, Some(lock)) => lock_state(lock),
             (true, None) => "On".to_string(),
             (false, None) if status.enforced => "Off (must set up at next sign-in)".to_string(),
             (false, None) => "Off".to_string(),

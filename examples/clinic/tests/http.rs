@@ -836,6 +836,94 @@ async fn wrong_passwords_never_regenerate_codes_or_disable_2fa() {
     assert!(!backup_code_works(&running, staff.0, &codes[1]).await);
 }
 
+/// Settings → Staff shows a back-off as a wait and a lockout as the time it
+/// ends (it once showed "Locked until 1970-01-01 00:05:00 UTC" for a 5-minute
+/// back-off, formatting seconds to wait as a date).
+#[tokio::test]
+async fn the_staff_page_shows_the_right_lock() {
+    let clock = TestClock::at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let (owner, staff) = (twofold_clinic::SEED[0], twofold_clinic::SEED[2]);
+    let (secret, _) = enrol_with_codes(&running, staff.0).await;
+    let sam = running.app.user_by_email(staff.0).await.unwrap().unwrap();
+    let sam_account = twofold::Account {
+        user: &sam.id,
+        organization: &sam.clinic,
+        role: &sam.role,
+        name: &sam.email,
+    };
+    let tf = running.app.two_factor();
+    let fail_once = async |gap: u64| {
+        clock.advance(gap);
+        let twofold::SignInStep::Challenge { challenge_id, .. } =
+            tf.begin_sign_in(&sam_account).await.unwrap().value
+        else {
+            panic!("expected a challenge")
+        };
+        let now = running.app.now();
+        let window: Vec<String> = [now - 30, now, now + 30]
+            .iter()
+            .map(|t| code_at(&secret, *t))
+            .collect();
+        let wrong = ["123456", "654321", "111111", "222222"]
+            .into_iter()
+            .find(|candidate| !window.iter().any(|code| code == candidate))
+            .unwrap();
+        tf.verify_totp(&sam_account, &challenge_id, wrong)
+            .await
+            .unwrap_err()
+    };
+    let owner_client = client();
+    assert_eq!(
+        sign_in(&owner_client, base, owner.0, owner.3).await,
+        "/profile/security"
+    );
+    let staff_page = || async {
+        owner_client
+            .get(format!("{base}/settings/staff"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Four wrong codes start a 30-second wait.
+    for _ in 0..4 {
+        fail_once(1).await;
+    }
+    let page = staff_page().await;
+    assert!(
+        page.contains("next try in 30 seconds") && !page.contains("1970"),
+        "a back-off shown as: {}",
+        page.lines()
+            .find(|l| l.contains("Sam") || l.contains("sam@"))
+            .unwrap_or("")
+    );
+    // Ten in all (spaced past each wait) lock Sam for an hour: shown as the end.
+    for _ in 4..10 {
+        fail_once(1000).await;
+    }
+    // (The owner's session idled out meanwhile: sign in again.)
+    assert_eq!(
+        sign_in(&owner_client, base, owner.0, owner.3).await,
+        "/profile/security"
+    );
+    let until = twofold::Timestamp::from_unix_seconds(running.app.now() + 3600)
+        .to_string()
+        .replace('T', " ")
+        .replace('Z', " UTC");
+    let page = staff_page().await;
+    assert!(
+        page.contains(&format!("Locked until {until}")),
+        "a lockout to {until} shown as: {}",
+        page.lines()
+            .find(|l| l.contains("Locked"))
+            .unwrap_or("no lock")
+    );
+}
+
 #[tokio::test]
 async fn an_owner_unlocks_a_locked_staff_member_who_keeps_their_factors() {
     let clock = TestClock::at(common::aligned_now());
