@@ -125,7 +125,7 @@ fn facade(store: Arc<dyn Store>, clock: Arc<FixedClock>, hash: HashParams) -> Tw
     twofold
 }
 
-async fn enrol(twofold: &TwoFactor, user: &str, now: u64) -> String {
+async fn enroll(twofold: &TwoFactor, user: &str, now: u64) -> String {
     #[cfg(twofold_parent)]
     let setup = twofold.begin_totp_enrollment(&account(user)).await;
     #[cfg(not(twofold_parent))]
@@ -191,7 +191,7 @@ async fn run(scale: Scale) {
         .map(|i| format!("victim-{i}"))
         .collect();
     for user in &attackers {
-        enrol(&setup, user, START).await;
+        enroll(&setup, user, START).await;
         let mut record = store.load_user(user).await.unwrap().unwrap();
         record.value.backup_codes = Some(set.encode());
         #[cfg(twofold_parent)]
@@ -213,7 +213,7 @@ async fn run(scale: Scale) {
     let mut legitimate = Vec::new();
     for i in 0..scale.legitimate {
         let user = format!("staff-{i}");
-        let secret = enrol(&setup, &user, START).await;
+        let secret = enroll(&setup, &user, START).await;
         legitimate.push((user, secret));
     }
     // One step later: the confirming codes are spent.

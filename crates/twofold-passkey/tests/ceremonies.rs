@@ -34,7 +34,7 @@ fn passkeys() -> Passkeys {
     Passkeys::new(PasskeyConfig::new(rp))
 }
 
-fn enrol(
+fn enroll(
     passkeys: &Passkeys,
     authenticator: &mut impl webauthn_authenticator_rs::prelude::WebauthnAuthenticator,
     user: &PasskeyUser<'_>,
@@ -100,7 +100,7 @@ fn options_are_the_safe_passkey_defaults_in_browser_json() {
 fn register_then_authenticate_with_softtoken_and_softpasskey() {
     let passkeys = passkeys();
     let (mut token, _) = SoftToken::new(true).unwrap();
-    let mut credentials = vec![enrol(&passkeys, &mut token, &ANA)];
+    let mut credentials = vec![enroll(&passkeys, &mut token, &ANA)];
     assert_eq!(credentials[0].name(), "test key");
     assert_eq!(credentials[0].created_at(), NOW + 5);
     assert!(!credentials[0].backup_eligible());
@@ -114,7 +114,7 @@ fn register_then_authenticate_with_softtoken_and_softpasskey() {
     }
 
     let mut soft = SoftPasskey::new(true);
-    let second = enrol(&passkeys, &mut soft, &ANA);
+    let second = enroll(&passkeys, &mut soft, &ANA);
     credentials.push(second);
     let outcome = sign_in(&passkeys, &mut soft, &mut credentials, NOW + 1000).unwrap();
     assert_eq!(outcome.index, 1);
@@ -124,7 +124,7 @@ fn register_then_authenticate_with_softtoken_and_softpasskey() {
 fn existing_credentials_are_excluded_and_the_existence_hook_refuses_duplicates() {
     let passkeys = passkeys();
     let mut soft = SoftPasskey::new(true);
-    let existing = enrol(&passkeys, &mut soft, &ANA);
+    let existing = enroll(&passkeys, &mut soft, &ANA);
     let (options, state) = passkeys
         .start_registration(&ANA, std::slice::from_ref(&existing), NOW)
         .unwrap();
@@ -165,7 +165,7 @@ fn a_wrong_origin_is_rejected() {
         "{error:?}"
     );
 
-    let mut credentials = vec![enrol(&passkeys, &mut soft, &ANA)];
+    let mut credentials = vec![enroll(&passkeys, &mut soft, &ANA)];
     let (options, state) = passkeys.start_authentication(&credentials, NOW).unwrap();
     let json = authenticate(&mut soft, "https://phish.clinic.example", &options).unwrap();
     let response = AuthenticationResponse::from_json(&json).unwrap();
@@ -194,7 +194,7 @@ fn a_wrong_rp_id_is_rejected() {
         "{error:?}"
     );
 
-    let mut credentials = vec![enrol(&passkeys, &mut soft, &ANA)];
+    let mut credentials = vec![enroll(&passkeys, &mut soft, &ANA)];
     let (mut options, state) = passkeys.start_authentication(&credentials, NOW).unwrap();
     options["rpId"] = Value::from("app.clinic.example");
     let json = authenticate(&mut soft, ORIGIN, &options).unwrap();
@@ -225,7 +225,7 @@ fn missing_user_verification_is_rejected() {
     );
 
     let mut soft = SoftPasskey::new(true);
-    let credential = enrol(&passkeys, &mut soft, &ANA);
+    let credential = enroll(&passkeys, &mut soft, &ANA);
     let mut credentials = vec![credential];
     let (mut options, state) = passkeys.start_authentication(&credentials, NOW).unwrap();
     options["userVerification"] = Value::from("discouraged");
@@ -251,7 +251,7 @@ fn authenticate_without_uv(soft: &mut SoftPasskey, options: &Value) -> String {
 fn a_counter_regression_from_a_cloned_authenticator_is_detected() {
     let passkeys = passkeys();
     let (mut original, _) = SoftToken::new(true).unwrap();
-    let mut credentials = vec![enrol(&passkeys, &mut original, &ANA)];
+    let mut credentials = vec![enroll(&passkeys, &mut original, &ANA)];
     let mut clone = SoftToken::from_cbor(&original.to_cbor().unwrap()).unwrap();
     sign_in(&passkeys, &mut original, &mut credentials, NOW + 10).unwrap();
     sign_in(&passkeys, &mut original, &mut credentials, NOW + 20).unwrap();
@@ -302,7 +302,7 @@ fn an_expired_state_is_refused() {
 fn a_response_to_another_ceremony_is_a_challenge_mismatch() {
     let passkeys = passkeys();
     let mut soft = SoftPasskey::new(true);
-    let mut credentials = vec![enrol(&passkeys, &mut soft, &ANA)];
+    let mut credentials = vec![enroll(&passkeys, &mut soft, &ANA)];
     let (options, _first) = passkeys.start_authentication(&credentials, NOW).unwrap();
     let (_, second) = passkeys.start_authentication(&credentials, NOW).unwrap();
     let json = authenticate(&mut soft, ORIGIN, &options).unwrap();
@@ -320,7 +320,7 @@ fn a_response_to_another_ceremony_is_a_challenge_mismatch() {
 fn a_synced_passkey_with_counter_zero_signs_in_twice() {
     let passkeys = passkeys();
     let mut synced = SyncedPasskey::default();
-    let mut credentials = vec![enrol(&passkeys, &mut synced, &ANA)];
+    let mut credentials = vec![enroll(&passkeys, &mut synced, &ANA)];
     assert!(credentials[0].backup_eligible() && credentials[0].backed_up());
     assert_eq!(credentials[0].counter(), 0);
     for round in 1..=2 {
@@ -349,11 +349,11 @@ fn hardware_bound_only_refuses_synced_passkeys() {
 
     // A security key is fine.
     let mut key = SyncedPasskey::security_key();
-    let mut credentials = vec![enrol(&strict, &mut key, &ANA)];
+    let mut credentials = vec![enroll(&strict, &mut key, &ANA)];
     assert!(sign_in(&strict, &mut key, &mut credentials, NOW).is_ok());
     // A synced passkey registered under a lenient policy is refused at sign-in.
     let lenient = passkeys();
-    let mut synced_credentials = vec![enrol(&lenient, &mut synced, &ANA)];
+    let mut synced_credentials = vec![enroll(&lenient, &mut synced, &ANA)];
     let error = sign_in(&strict, &mut synced, &mut synced_credentials, NOW).unwrap_err();
     assert!(
         matches!(error, PasskeyError::CredentialNotAllowed { .. }),
@@ -365,7 +365,7 @@ fn hardware_bound_only_refuses_synced_passkeys() {
 fn a_backup_eligibility_upgrade_is_recorded() {
     let passkeys = passkeys();
     let mut key = SyncedPasskey::security_key();
-    let mut credentials = vec![enrol(&passkeys, &mut key, &ANA)];
+    let mut credentials = vec![enroll(&passkeys, &mut key, &ANA)];
     assert!(!credentials[0].backup_eligible());
     // The provider makes it syncable, then backs it up.
     key.backup_eligible = true;
@@ -380,8 +380,8 @@ fn a_backup_eligibility_upgrade_is_recorded() {
 fn username_less_sign_in_names_the_user() {
     let passkeys = passkeys();
     let mut synced = SyncedPasskey::default();
-    let mut ana = vec![enrol(&passkeys, &mut synced, &ANA)];
-    let mut sam = vec![enrol(&passkeys, &mut SyncedPasskey::default(), &SAM)];
+    let mut ana = vec![enroll(&passkeys, &mut synced, &ANA)];
+    let mut sam = vec![enroll(&passkeys, &mut SyncedPasskey::default(), &SAM)];
 
     let (options, state) = passkeys.start_discoverable_authentication(NOW).unwrap();
     assert_eq!(options["allowCredentials"], Value::Array(vec![]));
@@ -410,8 +410,8 @@ fn a_credential_not_offered_is_refused() {
     let passkeys = passkeys();
     let mut first = SoftPasskey::new(true);
     let mut second = SoftPasskey::new(true);
-    let a = enrol(&passkeys, &mut first, &ANA);
-    let b = enrol(&passkeys, &mut second, &ANA);
+    let a = enroll(&passkeys, &mut first, &ANA);
+    let b = enroll(&passkeys, &mut second, &ANA);
     let (options, state) = passkeys
         .start_authentication(std::slice::from_ref(&a), NOW)
         .unwrap();
@@ -492,7 +492,7 @@ fn malformed_responses_are_typed_errors() {
 fn records_and_states_round_trip_through_serde() {
     let passkeys = passkeys();
     let mut token = SoftPasskey::new(true);
-    let credential = enrol(&passkeys, &mut token, &ANA);
+    let credential = enroll(&passkeys, &mut token, &ANA);
     let stored = serde_json::to_string(&credential).unwrap();
     let back: PasskeyCredential = serde_json::from_str(&stored).unwrap();
     assert_eq!(back, credential);
@@ -529,7 +529,7 @@ fn tampered(json: &str, field: &str, change: impl FnOnce(&mut Vec<u8>)) -> Strin
 fn a_tampered_signature_or_authenticator_data_is_refused_and_changes_nothing() {
     let passkeys = passkeys();
     let mut soft = SoftPasskey::new(true);
-    let mut credentials = vec![enrol(&passkeys, &mut soft, &ANA)];
+    let mut credentials = vec![enroll(&passkeys, &mut soft, &ANA)];
     let (options, state) = passkeys.start_authentication(&credentials, NOW).unwrap();
     let genuine = authenticate(&mut soft, ORIGIN, &options).unwrap();
     let before = credentials.clone();
@@ -585,15 +585,15 @@ fn a_signature_by_another_key_is_refused() {
     let passkeys = passkeys();
     let mut ana = SoftPasskey::new(true);
     let mut mallory = SoftPasskey::new(true);
-    let mut credentials = vec![enrol(&passkeys, &mut ana, &ANA)];
-    let _ = enrol(&passkeys, &mut mallory, &ANA);
+    let mut credentials = vec![enroll(&passkeys, &mut ana, &ANA)];
+    let _ = enroll(&passkeys, &mut mallory, &ANA);
     let (options, state) = passkeys.start_authentication(&credentials, NOW).unwrap();
     let genuine: Value =
         serde_json::from_str(&authenticate(&mut ana, ORIGIN, &options).unwrap()).unwrap();
     // Mallory answers the same challenge with her own key…
     let mut mallory_options = options.clone();
     let (mallory_allowed, _) = passkeys
-        .start_authentication(&[enrol(&passkeys, &mut mallory, &ANA)], NOW)
+        .start_authentication(&[enroll(&passkeys, &mut mallory, &ANA)], NOW)
         .unwrap();
     mallory_options["allowCredentials"] = mallory_allowed["allowCredentials"].clone();
     let mut forged: Value =

@@ -68,7 +68,7 @@ pub enum SignIn {
     /// The user must set up a second factor: one of `methods`, by `deadline`.
     /// While `can_defer`, the application may let them continue this time
     /// (the grace period runs); otherwise setup comes before anything else.
-    MustEnrol {
+    MustEnroll {
         /// The end of the user's grace period.
         deadline: Timestamp,
         /// The methods that count.
@@ -82,15 +82,15 @@ pub enum SignIn {
 
 impl SignIn {
     /// How restrictive the outcome is, for comparing decisions: `Allow` < `Challenge`
-    /// < `MustEnrol` (deferrable) < `MustEnrol` < `Blocked`.
+    /// < `MustEnroll` (deferrable) < `MustEnroll` < `Blocked`.
     pub fn strictness(&self) -> u8 {
         match self {
             SignIn::Allow => 0,
             SignIn::Challenge { .. } => 1,
-            SignIn::MustEnrol {
+            SignIn::MustEnroll {
                 can_defer: true, ..
             } => 2,
-            SignIn::MustEnrol {
+            SignIn::MustEnroll {
                 can_defer: false, ..
             } => 3,
             SignIn::Blocked => 4,
@@ -110,11 +110,11 @@ pub enum Permission {
 /// Whether an administrator may reset another user's 2FA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResetPermission {
-    /// They may. When `must_enrol_at_next_sign_in`, enforcement applies to the
+    /// They may. When `must_enroll_at_next_sign_in`, enforcement applies to the
     /// target, who will be sent into setup at their next sign-in.
     Allowed {
-        /// Whether the target must enrol again at their next sign-in.
-        must_enrol_at_next_sign_in: bool,
+        /// Whether the target must enroll again at their next sign-in.
+        must_enroll_at_next_sign_in: bool,
     },
     /// They may not; the reason says why.
     Denied,
@@ -150,9 +150,9 @@ pub enum Reason {
     /// Enforcement is configured but starts later.
     RequiredFrom(Timestamp),
     /// Enforcement requires a second factor; the grace period runs until the deadline.
-    EnrolmentDue(Timestamp),
+    EnrollmentDue(Timestamp),
     /// Enforcement requires a second factor now (no grace left).
-    EnrolmentRequiredNow,
+    EnrollmentRequiredNow,
     /// The user's role is not in the policy.
     UnknownRole,
     /// Self-disable is refused while enforcement applies.
@@ -183,7 +183,7 @@ pub enum Reason {
     FailureCeiling,
     /// The method is not one the policy allows for the user's role.
     MethodNotAllowed,
-    /// The two accounts belong to different organisations.
+    /// The two accounts belong to different organizations.
     OtherOrganization,
     /// The actor's role may not unlock the target's role.
     RoleMayNotUnlock,
@@ -196,10 +196,10 @@ impl fmt::Display for Reason {
             Reason::FactorEnrolled => f.write_str("Your account requires a second factor on every sign-in."),
             Reason::Exempt => f.write_str("Your account is exempt from two-factor enforcement."),
             Reason::RequiredFrom(from) => write!(f, "Two-factor authentication will be required from {from}."),
-            Reason::EnrolmentDue(deadline) => write!(f, "Set up two-factor authentication before {deadline}."),
-            Reason::EnrolmentRequiredNow => f.write_str("Your organisation requires two-factor authentication: set it up to continue."),
+            Reason::EnrollmentDue(deadline) => write!(f, "Set up two-factor authentication before {deadline}."),
+            Reason::EnrollmentRequiredNow => f.write_str("Your organization requires two-factor authentication: set it up to continue."),
             Reason::UnknownRole => f.write_str("Your role is not covered by the security policy; contact your administrator."),
-            Reason::EnforcedForUser => f.write_str("Two-factor authentication is required by your organisation and cannot be disabled."),
+            Reason::EnforcedForUser => f.write_str("Two-factor authentication is required by your organization and cannot be disabled."),
             Reason::ReauthenticationRequired => f.write_str("Re-enter your password to continue."),
             Reason::CannotResetSelf => f.write_str("You cannot reset your own two-factor authentication."),
             Reason::ReasonRequired => f.write_str("A reason is required."),
@@ -212,8 +212,8 @@ impl fmt::Display for Reason {
             Reason::LockedOut => f.write_str("Too many incorrect codes: your account is locked."),
             Reason::LockoutEnded => f.write_str("The lockout has ended; you may try again."),
             Reason::FailureCeiling => f.write_str("Too many incorrect codes: your account is locked until an administrator unlocks it."),
-            Reason::MethodNotAllowed => f.write_str("Your organisation does not allow this sign-in method for your role."),
-            Reason::OtherOrganization => f.write_str("That user belongs to another organisation."),
+            Reason::MethodNotAllowed => f.write_str("Your organization does not allow this sign-in method for your role."),
+            Reason::OtherOrganization => f.write_str("That user belongs to another organization."),
             Reason::RoleMayNotUnlock => f.write_str("Your role may not unlock this user."),
         }
     }
@@ -223,7 +223,7 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DryRunReport {
     /// Users who would have to set up a second factor, with their deadline and whether they could defer.
-    pub must_enrol: Vec<(String, Decision<SignIn>)>,
+    pub must_enroll: Vec<(String, Decision<SignIn>)>,
     /// Users who could not sign in at all.
     pub blocked: Vec<(String, Decision<SignIn>)>,
     /// Users whose sign-in goes on as allowed or challenged.
@@ -233,8 +233,8 @@ pub struct DryRunReport {
 impl Policy {
     /// The second step of sign-in for a user whose password the application has verified.
     ///
-    /// Never allocates. The most restrictive of the organisation's and the role's
-    /// rules applies; an exemption lifts only the requirement to enrol, never a
+    /// Never allocates. The most restrictive of the organization's and the role's
+    /// rules applies; an exemption lifts only the requirement to enroll, never a
     /// factor the user already has.
     pub fn sign_in(&self, facts: &UserFacts<'_>, now: Timestamp) -> Decision<SignIn> {
         let Some(role) = self.role(facts.role) else {
@@ -267,11 +267,11 @@ impl Policy {
                 let deadline = started.plus_seconds(role.grace_seconds);
                 let can_defer = now < deadline;
                 let (reason, rule) = if can_defer {
-                    (Reason::EnrolmentDue(deadline), role.grace_rule)
+                    (Reason::EnrollmentDue(deadline), role.grace_rule)
                 } else {
-                    (Reason::EnrolmentRequiredNow, role.mode_rule)
+                    (Reason::EnrollmentRequiredNow, role.mode_rule)
                 };
-                let outcome = SignIn::MustEnrol {
+                let outcome = SignIn::MustEnroll {
                     deadline,
                     methods: role.methods,
                     can_defer,
@@ -305,7 +305,7 @@ impl Policy {
         }
         match self.from {
             Some(from) if now < from => {
-                Requirement::NotRequired(Reason::RequiredFrom(from), Rule::Organisation)
+                Requirement::NotRequired(Reason::RequiredFrom(from), Rule::Organization)
             }
             _ => Requirement::Required,
         }
@@ -392,7 +392,7 @@ impl Policy {
         // target has, so it is the same after the reset as before it.
         decision(
             ResetPermission::Allowed {
-                must_enrol_at_next_sign_in: self.enforcement_applies(target, now),
+                must_enroll_at_next_sign_in: self.enforcement_applies(target, now),
             },
             Reason::Permitted,
             Rule::Role(actor_index),
@@ -438,7 +438,7 @@ impl Policy {
         )
     }
 
-    /// Whether `actor` may set the organisation's mode to `new_mode`. Only roles
+    /// Whether `actor` may set the organization's mode to `new_mode`. Only roles
     /// granted it may; requiring 2FA is refused while the actor has no second
     /// factor that counts, so that they cannot lock themselves out.
     pub fn change_enforcement(
@@ -534,14 +534,14 @@ impl Policy {
     }
 
     /// Applies this (proposed) policy to `users` and reports who would have to
-    /// enrol, who would be blocked and who would be unaffected.
+    /// enroll, who would be blocked and who would be unaffected.
     pub fn dry_run(&self, users: &[UserFacts<'_>], now: Timestamp) -> DryRunReport {
         let mut report = DryRunReport::default();
         for facts in users {
             let decision = self.sign_in(facts, now);
             let entry = (facts.user.to_string(), decision);
             match decision.outcome {
-                SignIn::MustEnrol { .. } => report.must_enrol.push(entry),
+                SignIn::MustEnroll { .. } => report.must_enroll.push(entry),
                 SignIn::Blocked => report.blocked.push(entry),
                 SignIn::Allow | SignIn::Challenge { .. } => report.unaffected.push(entry),
             }

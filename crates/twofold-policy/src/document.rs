@@ -50,7 +50,7 @@ pub const DOCUMENT_VERSION: u32 = 1;
 pub struct PolicyDocument {
     /// The format version; must be [`DOCUMENT_VERSION`].
     pub version: u32,
-    /// Organisation-wide enforcement.
+    /// Organization-wide enforcement.
     #[serde(default)]
     pub enforcement: EnforcementDocument,
     /// Per-role rules, by role id. Roles are the application's own ids.
@@ -67,7 +67,7 @@ pub struct PolicyDocument {
     pub self_disable: SelfDisableDocument,
 }
 
-/// How strongly the organisation asks for a second factor.
+/// How strongly the organization asks for a second factor.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
@@ -123,7 +123,7 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// Organisation-wide enforcement.
+/// Organization-wide enforcement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnforcementDocument {
@@ -158,7 +158,7 @@ impl Default for EnforcementDocument {
 }
 
 /// The rules of one role. Enforcement overrides can only tighten the
-/// organisation's: the most restrictive rule wins.
+/// organization's: the most restrictive rule wins.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleDocument {
@@ -174,7 +174,7 @@ pub struct RoleDocument {
     /// The roles whose users this role may reset 2FA for (never the actor's own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub may_reset: Vec<String>,
-    /// Whether this role may change the organisation's enforcement.
+    /// Whether this role may change the organization's enforcement.
     #[serde(default, skip_serializing_if = "is_false")]
     pub may_change_enforcement: bool,
     /// The roles whose users this role may unlock (clear a lockout, keeping their

@@ -53,8 +53,8 @@ fn invalid(field: impl Into<String>, problem: impl Into<String>) -> PolicyError 
 /// the rule's path with [`Policy::rule_path`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
-    /// `enforcement`: the organisation-wide settings.
-    Organisation,
+    /// `enforcement`: the organization-wide settings.
+    Organization,
     /// `roles.<id>`: a role's rule (by index into the policy's roles).
     Role(usize),
     /// `exemptions[i]`.
@@ -104,7 +104,7 @@ pub(crate) struct CompiledExemption {
 /// "#)?;
 /// let facts = UserFacts::new("ana", "staff");
 /// let decision = policy.sign_in(&facts, Timestamp::from_unix_seconds(1_800_000_000));
-/// assert!(matches!(decision.outcome, SignIn::MustEnrol { can_defer: false, .. }));
+/// assert!(matches!(decision.outcome, SignIn::MustEnroll { can_defer: false, .. }));
 /// println!("{}", decision.reason); // UI text
 /// # Ok::<(), twofold_policy::PolicyError>(())
 /// ```
@@ -206,17 +206,17 @@ impl Policy {
             // The most restrictive rule wins: a role can tighten, never relax.
             let (mode, mode_rule) = match role.enforcement {
                 Some(mode) if mode > enforcement.mode => (mode, Rule::Role(index)),
-                _ => (enforcement.mode, Rule::Organisation),
+                _ => (enforcement.mode, Rule::Organization),
             };
             if let Some(grace) = role.grace_seconds {
                 check_duration(&field("grace_seconds"), grace)?;
             }
             let (grace_seconds, grace_rule) = match role.grace_seconds {
                 Some(grace) if grace < enforcement.grace_seconds => (grace, Rule::Role(index)),
-                _ => (enforcement.grace_seconds, Rule::Organisation),
+                _ => (enforcement.grace_seconds, Rule::Organization),
             };
             let (methods, methods_rule) = match &role.methods {
-                None => (org_methods, Rule::Organisation),
+                None => (org_methods, Rule::Organization),
                 Some(list) => {
                     let narrowed = list
                         .iter()
@@ -227,12 +227,12 @@ impl Policy {
                         return Err(invalid(
                             field("methods"),
                             format!(
-                                "allows no method that the organisation allows ({org_methods})"
+                                "allows no method that the organization allows ({org_methods})"
                             ),
                         ));
                     }
                     let rule = if narrowed == org_methods {
-                        Rule::Organisation
+                        Rule::Organization
                     } else {
                         Rule::Role(index)
                     };
@@ -368,7 +368,7 @@ impl Policy {
     /// `enforcement`, `roles.staff`, `exemptions[0]`, `throttle`, …
     pub fn rule_path(&self, rule: Rule) -> String {
         match rule {
-            Rule::Organisation => "enforcement".to_string(),
+            Rule::Organization => "enforcement".to_string(),
             Rule::Role(index) => match self.roles.get(index) {
                 Some(role) => format!("roles.{}", role.id),
                 None => format!("roles[{index}]"),
@@ -381,7 +381,7 @@ impl Policy {
         }
     }
 
-    /// The organisation-wide mode.
+    /// The organization-wide mode.
     pub fn mode(&self) -> Mode {
         self.org_mode
     }
@@ -392,11 +392,11 @@ impl Policy {
     }
 
     /// Whether users of `role` may add a second factor (every mode but `off`).
-    pub fn enrolment_offered(&self, role: &str) -> bool {
+    pub fn enrollment_offered(&self, role: &str) -> bool {
         self.role(role).is_some_and(|r| r.mode != Mode::Off)
     }
 
-    /// A copy of this policy's document with the organisation's mode changed: what
+    /// A copy of this policy's document with the organization's mode changed: what
     /// an owner's "2FA enforcement: Required" produces, to store and re-validate.
     pub fn with_mode(&self, mode: Mode) -> Result<Policy, PolicyError> {
         let mut document = self.document.clone();

@@ -92,7 +92,7 @@ fn a_full_document_reads_and_means_what_it_says() {
     let due = policy.sign_in(&staff, first.plus_seconds(86_400 * 6));
     assert_eq!(
         due.outcome,
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             deadline: first.plus_seconds(604_800),
             methods: Methods::ALL,
             can_defer: true
@@ -106,7 +106,7 @@ fn a_full_document_reads_and_means_what_it_says() {
     let over = policy.sign_in(&admin, first.plus_seconds(86_400 * 2));
     assert!(matches!(
         over.outcome,
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             can_defer: false,
             ..
         }
@@ -130,7 +130,7 @@ fn a_full_document_reads_and_means_what_it_says() {
         policy
             .sign_in(&kiosk, "2027-03-01".parse().unwrap())
             .outcome,
-        SignIn::MustEnrol { .. }
+        SignIn::MustEnroll { .. }
     ));
 
     // A hygienist's authenticator app does not count: passkeys only.
@@ -141,7 +141,7 @@ fn a_full_document_reads_and_means_what_it_says() {
     let decision = policy.sign_in(&hygienist, start);
     assert_eq!(
         decision.outcome,
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             deadline: start.plus_seconds(604_800),
             methods: Method::Passkey.into(),
             can_defer: true
@@ -151,7 +151,7 @@ fn a_full_document_reads_and_means_what_it_says() {
 
 #[test]
 fn the_most_restrictive_rule_wins_and_says_so() {
-    // The organisation requires; a role asking for less cannot relax it.
+    // The organization requires; a role asking for less cannot relax it.
     let policy = Policy::from_toml(
         r#"
         version = 1
@@ -170,7 +170,7 @@ fn the_most_restrictive_rule_wins_and_says_so() {
     let relaxed = policy.sign_in(&UserFacts::new("r", "relaxed"), now);
     assert_eq!(
         relaxed.outcome,
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             deadline: now.plus_seconds(100),
             methods: Methods::ALL,
             can_defer: true
@@ -180,7 +180,7 @@ fn the_most_restrictive_rule_wins_and_says_so() {
     let strict = policy.sign_in(&UserFacts::new("s", "strict"), now);
     assert_eq!(
         strict.outcome,
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             deadline: now.plus_seconds(10),
             methods: Methods::ALL,
             can_defer: true
@@ -188,7 +188,7 @@ fn the_most_restrictive_rule_wins_and_says_so() {
     );
     assert_eq!(policy.rule_path(strict.rule), "roles.strict");
 
-    // The organisation is optional; a role requiring 2FA applies to that role.
+    // The organization is optional; a role requiring 2FA applies to that role.
     let policy = Policy::from_toml(
         r#"
         version = 1
@@ -199,7 +199,7 @@ fn the_most_restrictive_rule_wins_and_says_so() {
     )
     .unwrap();
     let admin = policy.sign_in(&UserFacts::new("a", "admin"), now);
-    assert!(matches!(admin.outcome, SignIn::MustEnrol { .. }));
+    assert!(matches!(admin.outcome, SignIn::MustEnroll { .. }));
     assert_eq!(policy.rule_path(admin.rule), "roles.admin");
     assert_eq!(
         policy.sign_in(&UserFacts::new("s", "staff"), now).outcome,
@@ -212,7 +212,7 @@ fn off_offers_nothing_but_still_asks_for_existing_factors() {
     let policy =
         Policy::from_toml("version = 1\n[enforcement]\nmode = \"off\"\n[roles.staff]\n").unwrap();
     let now = Timestamp::from_unix_seconds(0);
-    assert!(!policy.enrolment_offered("staff"));
+    assert!(!policy.enrollment_offered("staff"));
     assert_eq!(
         policy.sign_in(&UserFacts::new("s", "staff"), now).outcome,
         SignIn::Allow

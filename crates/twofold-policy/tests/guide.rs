@@ -117,14 +117,14 @@ fn step_8_after_enforcement_every_user_must_enable_2fa_on_their_next_sign_in() {
         let decision = policy.sign_in(&UserFacts::new("new", role), NOW);
         assert_eq!(
             decision.outcome,
-            SignIn::MustEnrol {
+            SignIn::MustEnroll {
                 deadline: NOW,
                 methods: Methods::ALL,
                 can_defer: false
             },
             "{role}"
         );
-        assert_eq!(decision.reason, Reason::EnrolmentRequiredNow);
+        assert_eq!(decision.reason, Reason::EnrollmentRequiredNow);
         assert_eq!(policy.rule_path(decision.rule), "enforcement");
     }
     // Users who already have a factor are simply challenged.
@@ -146,12 +146,12 @@ fn troubleshooting_owner_enforced_but_staff_cannot_enable_a_retry_is_still_offer
     let later = NOW.plus_seconds(600);
     assert!(matches!(
         policy.sign_in(&staff, later).outcome,
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             can_defer: false,
             ..
         }
     ));
-    assert!(policy.enrolment_offered("staff"));
+    assert!(policy.enrollment_offered("staff"));
 }
 
 #[test]
@@ -230,7 +230,7 @@ fn troubleshooting_lost_phone_an_owner_or_admin_can_disable_2fa_from_settings_st
 }
 
 #[test]
-fn after_a_reset_under_enforcement_the_user_must_enrol_at_the_next_sign_in() {
+fn after_a_reset_under_enforcement_the_user_must_enroll_at_the_next_sign_in() {
     let policy = clinic().with_mode(Mode::Required).unwrap();
     let reset = policy.admin_reset(
         &with_totp("olga", "owner"),
@@ -241,13 +241,13 @@ fn after_a_reset_under_enforcement_the_user_must_enrol_at_the_next_sign_in() {
     assert_eq!(
         reset.outcome,
         ResetPermission::Allowed {
-            must_enrol_at_next_sign_in: true
+            must_enroll_at_next_sign_in: true
         }
     );
     let after = UserFacts::new("sam", "staff");
     assert!(matches!(
         policy.sign_in(&after, NOW).outcome,
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             can_defer: false,
             ..
         }
@@ -263,7 +263,7 @@ fn after_a_reset_under_enforcement_the_user_must_enrol_at_the_next_sign_in() {
     assert_eq!(
         reset.outcome,
         ResetPermission::Allowed {
-            must_enrol_at_next_sign_in: false
+            must_enroll_at_next_sign_in: false
         }
     );
 }
@@ -294,7 +294,7 @@ fn troubleshooting_disable_2fa_is_possible_if_not_enforced_after_re_entering_the
     );
     assert_eq!(
         decision.reason.to_string(),
-        "Two-factor authentication is required by your organisation and cannot be disabled."
+        "Two-factor authentication is required by your organization and cannot be disabled."
     );
 }
 
@@ -373,12 +373,12 @@ fn outcomes_are_ordered_from_least_to_most_restrictive() {
             methods: Methods::ALL,
             recovery: true,
         },
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             deadline,
             methods: Methods::ALL,
             can_defer: true,
         },
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             deadline,
             methods: Methods::ALL,
             can_defer: false,

@@ -53,13 +53,13 @@ fn sign_in_decisions_allocate_nothing() {
     assert_eq!(info.count_total, 0, "{info:?}");
     assert!(matches!(
         outcomes[0],
-        SignIn::MustEnrol {
+        SignIn::MustEnroll {
             can_defer: true,
             ..
         }
     ));
     assert!(matches!(outcomes[1], SignIn::Challenge { .. }));
-    assert!(matches!(outcomes[2], SignIn::MustEnrol { .. }));
+    assert!(matches!(outcomes[2], SignIn::MustEnroll { .. }));
     assert_eq!(outcomes[3], SignIn::Allow);
     assert_eq!(outcomes[4], SignIn::Blocked);
 

@@ -75,8 +75,8 @@ fn role() -> impl Strategy<Value = RoleDocument> {
         )
 }
 
-/// `methods` narrowed to the organisation's, or `None` where nothing would be left:
-/// the validator refuses a role whose methods miss the organisation's entirely.
+/// `methods` narrowed to the organization's, or `None` where nothing would be left:
+/// the validator refuses a role whose methods miss the organization's entirely.
 fn narrowed(methods: Option<Vec<Method>>, org: &[Method]) -> Option<Vec<Method>> {
     let kept: Vec<Method> = methods?.into_iter().filter(|m| org.contains(m)).collect();
     (!kept.is_empty()).then_some(kept)
@@ -254,12 +254,12 @@ fn at_least_as_strict(before: &SignIn, after: &SignIn) -> bool {
             b.is_subset(*a)
         }
         (
-            SignIn::MustEnrol {
+            SignIn::MustEnroll {
                 deadline: a,
                 methods: ma,
                 can_defer: da,
             },
-            SignIn::MustEnrol {
+            SignIn::MustEnroll {
                 deadline: b,
                 methods: mb,
                 can_defer: db,
@@ -273,7 +273,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
-    fn under_required_exactly_the_started_non_exempt_users_without_a_factor_must_enrol(
+    fn under_required_exactly_the_started_non_exempt_users_without_a_factor_must_enroll(
         mut doc in document(), facts in known_facts(), now in now(),
     ) {
         doc.enforcement.mode = Mode::Required;
@@ -287,7 +287,7 @@ proptest! {
         let decision = policy.sign_in(&f, now);
         if started && !exempt {
             match decision.outcome {
-                SignIn::MustEnrol { deadline, can_defer, methods: offered } => {
+                SignIn::MustEnroll { deadline, can_defer, methods: offered } => {
                     prop_assert_eq!(can_defer, now < deadline);
                     prop_assert_eq!(offered, methods);
                     let first = f.first_sign_in_since_enforcement.unwrap_or(now);
@@ -319,12 +319,12 @@ proptest! {
     fn an_unknown_role_is_blocked_and_never_offered_setup(policy in policy(), facts in facts(), now in now()) {
         let f = UserFacts { role: "ghost", ..facts.get() };
         prop_assert_eq!(policy.sign_in(&f, now).outcome, SignIn::Blocked);
-        prop_assert!(!policy.enrolment_offered("ghost"));
+        prop_assert!(!policy.enrollment_offered("ghost"));
         prop_assert!(!policy.enforcement_applies(&f, now));
     }
 
     #[test]
-    fn under_off_nobody_is_told_to_enrol(mut doc in document(), facts in known_facts(), now in now()) {
+    fn under_off_nobody_is_told_to_enroll(mut doc in document(), facts in known_facts(), now in now()) {
         doc.enforcement.mode = Mode::Off;
         for role in doc.roles.values_mut() {
             role.enforcement = role.enforcement.map(|_| Mode::Off);
@@ -332,8 +332,8 @@ proptest! {
         let policy = valid(doc);
         let f = facts.get();
         let decision = policy.sign_in(&f, now);
-        prop_assert!(!policy.enrolment_offered(facts.role));
-        // Nobody must enrol; whoever has a factor is still asked for it.
+        prop_assert!(!policy.enrollment_offered(facts.role));
+        // Nobody must enroll; whoever has a factor is still asked for it.
         if f.enrolled.is_empty() {
             prop_assert_eq!(decision.outcome, SignIn::Allow);
         } else {
@@ -393,7 +393,7 @@ proptest! {
             let after_reset = UserFacts { enrolled: Methods::NONE, has_backup_codes: false, ..target.get() };
             prop_assert_eq!(
                 decision.outcome,
-                ResetPermission::Allowed { must_enrol_at_next_sign_in: policy.enforcement_applies(&after_reset, now) }
+                ResetPermission::Allowed { must_enroll_at_next_sign_in: policy.enforcement_applies(&after_reset, now) }
             );
         } else {
             prop_assert_eq!(decision.outcome, ResetPermission::Denied);
@@ -478,9 +478,9 @@ proptest! {
     fn dry_run_sorts_every_user_once(policy in policy(), users in prop::collection::vec(facts(), 0..20), now in now()) {
         let facts: Vec<UserFacts<'_>> = users.iter().map(Facts::get).collect();
         let report = policy.dry_run(&facts, now);
-        prop_assert_eq!(report.must_enrol.len() + report.blocked.len() + report.unaffected.len(), facts.len());
-        for (_, decision) in &report.must_enrol {
-            prop_assert!(matches!(decision.outcome, SignIn::MustEnrol { .. }), "{:?}", decision);
+        prop_assert_eq!(report.must_enroll.len() + report.blocked.len() + report.unaffected.len(), facts.len());
+        for (_, decision) in &report.must_enroll {
+            prop_assert!(matches!(decision.outcome, SignIn::MustEnroll { .. }), "{:?}", decision);
         }
         for (_, decision) in &report.blocked {
             prop_assert_eq!(decision.outcome, SignIn::Blocked);
@@ -519,20 +519,20 @@ fn the_generators_reach_every_branch_of_the_properties() {
     let share = |hits: usize| hits * 100 / N;
 
     let cases = sample((document(), known_facts(), now()), N);
-    let must_enrol = cases
+    let must_enroll = cases
         .iter()
         .filter(|(doc, facts, now)| {
             let mut doc = doc.clone();
             doc.enforcement.mode = Mode::Required;
             matches!(
                 valid(doc).sign_in(&facts.get(), *now).outcome,
-                SignIn::MustEnrol { .. }
+                SignIn::MustEnroll { .. }
             )
         })
         .count();
     assert!(
-        share(must_enrol) >= 20,
-        "must enrol under required: {must_enrol} of {N}"
+        share(must_enroll) >= 20,
+        "must enroll under required: {must_enroll} of {N}"
     );
 
     let cases = sample((policy(), known_facts(), known_facts(), now()), N);

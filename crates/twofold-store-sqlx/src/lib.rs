@@ -480,7 +480,7 @@ impl Store for SqlStore {
     ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>> {
         Box::pin(self.load_versioned(
             "SELECT version, record FROM twofold_organizations WHERE id = $1",
-            "organisation record",
+            "organization record",
             organization,
         ))
     }

@@ -37,7 +37,7 @@ use twofold_store_sqlx::SqlStore;
 const TRIALS: usize = 100;
 const ORG: &str = "race-clinic";
 /// The one time every process of a test runs at: 2026-01-01T00:00:15Z. Users
-/// enrol at `NOW`; the race's codes are those of the next step.
+/// enroll at `NOW`; the race's codes are those of the next step.
 const NOW: u64 = 1_767_225_615;
 /// How long a worker may take before it counts as hung.
 const WORKER_DEADLINE: Duration = Duration::from_secs(180);
@@ -76,8 +76,8 @@ fn code(secret: &str, time: u64) -> String {
     totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, secret.expose_bytes(), time)
 }
 
-/// Enrols `count` users; returns (user, manual secret, backup codes) for each.
-async fn enrol_users(
+/// Enrolls `count` users; returns (user, manual secret, backup codes) for each.
+async fn enroll_users(
     twofold: &TwoFactor,
     prefix: &str,
     count: usize,
@@ -281,7 +281,7 @@ async fn race(url: &str, label: &str) {
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(url).await.unwrap());
     let twofold = facade(Arc::clone(&store), NOW);
     let prefix = format!("{label}-{}", run_id());
-    let users = enrol_users(&twofold, &prefix, TRIALS).await;
+    let users = enroll_users(&twofold, &prefix, TRIALS).await;
     // The race runs one step later: the confirming step is spent.
     let race_at = NOW + 30;
     let twofold = facade(Arc::clone(&store), race_at);
@@ -386,7 +386,7 @@ async fn crash(url: &str, label: &str) {
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(url).await.unwrap());
     let twofold = facade(Arc::clone(&store), NOW);
     let prefix = format!("{label}-crash-{}", run_id());
-    let users = enrol_users(&twofold, &prefix, USERS).await;
+    let users = enroll_users(&twofold, &prefix, USERS).await;
     let mut before = std::collections::HashMap::new();
     for (user, _, _) in &users {
         before.insert(

@@ -1,4 +1,4 @@
-//! QR codes of `otpauth://` URIs (feature `qr`), for the enrolment screen.
+//! QR codes of `otpauth://` URIs (feature `qr`), for the enrollment screen.
 
 use alloc::string::String;
 use alloc::vec::Vec;

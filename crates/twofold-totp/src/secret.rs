@@ -24,7 +24,7 @@ pub const MAX_SECRET_BYTES: usize = 128;
 /// refused before any work is done.
 pub const MAX_BASE32_INPUT_BYTES: usize = 1024;
 
-/// How strong a secret is, reported so that an application can re-enrol users
+/// How strong a secret is, reported so that an application can re-enroll users
 /// whose imported secret is weaker than the default floor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -309,9 +309,9 @@ async fn organizations(store: &dyn Store, run: &str) -> Result<(), ConformanceFa
     let org = format!("{run}-org");
     let missing = expect_ok(
         store.load_organization(&org).await,
-        "read a missing organisation",
+        "read a missing organization",
     )?;
-    check(missing.is_none(), "read a missing organisation", || {
+    check(missing.is_none(), "read a missing organization", || {
         format!("got {missing:?}")
     })?;
     let mut record = OrganizationRecord {
@@ -320,26 +320,26 @@ async fn organizations(store: &dyn Store, run: &str) -> Result<(), ConformanceFa
     };
     let v1 = expect_ok(
         store.save_organization(&org, &record, None).await,
-        "create an organisation",
+        "create an organization",
     )?;
     expect_conflict(
         store.save_organization(&org, &record, None).await,
-        "create an existing organisation",
+        "create an existing organization",
     )?;
     record.policy.enforcement.mode = Mode::Required;
     record.enforcement_since = Some(1_767_225_600);
     let v2 = expect_ok(
         store.save_organization(&org, &record, Some(v1)).await,
-        "update an organisation",
+        "update an organization",
     )?;
     expect_conflict(
         store.save_organization(&org, &record, Some(v1)).await,
-        "update an organisation at a stale version",
+        "update an organization at a stale version",
     )?;
-    let read = expect_ok(store.load_organization(&org).await, "read an organisation")?;
+    let read = expect_ok(store.load_organization(&org).await, "read an organization")?;
     check(
         read.as_ref().map(|r| (&r.value, r.version)) == Some((&record, v2)),
-        "read an organisation",
+        "read an organization",
         || format!("read {read:?}"),
     )?;
     Ok(())
@@ -689,7 +689,7 @@ async fn concurrent_registrations(store: &dyn Store, run: &str) -> Result<(), Co
 }
 
 async fn expiry(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> {
-    // Ceremonies: counted per organisation, purged when expired. Times are
+    // Ceremonies: counted per organization, purged when expired. Times are
     // tiny, so that nothing else in a shared database expires with them.
     let (a, b) = (format!("{run}-org-a"), format!("{run}-org-b"));
     let ceremonies = [(&a, 1), (&a, 2), (&a, 3), (&b, 2)];
@@ -710,7 +710,7 @@ async fn expiry(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> 
     );
     check(
         counts == (3, 1),
-        "count ceremonies per organisation",
+        "count ceremonies per organization",
         || format!("got {counts:?}, expected (3, 1)"),
     )?;
     let purged = expect_ok(store.purge_expired(2).await, "purge expired ceremonies")?;

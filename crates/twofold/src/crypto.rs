@@ -5,7 +5,7 @@
 //! same generation, but on a 20-byte secret Poly1305's fixed setup and
 //! finalisation cost dominated a sign-in, and AES-NI with carry-less multiply
 //! makes GCM several times cheaper on the servers this runs on. The nonce is
-//! 96 random bits per seal; a user's secret is sealed once per enrolment.
+//! 96 random bits per seal; a user's secret is sealed once per enrollment.
 
 use std::fmt;
 

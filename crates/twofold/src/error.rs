@@ -64,13 +64,13 @@ pub enum TwoFactorError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The stored policy is invalid.
-    #[error("the organisation's policy is invalid")]
+    #[error("the organization's policy is invalid")]
     Policy(#[source] twofold_policy::PolicyError),
     /// The randomness source failed.
     #[error("the randomness source is unavailable")]
     RandomnessUnavailable,
     /// Setup could not build the QR code or URI.
-    #[error("the enrolment could not be prepared: {0}")]
+    #[error("the enrollment could not be prepared: {0}")]
     Enrollment(String),
     /// Too much is in flight: too many costly checks waiting for the offload,
     /// or too many username-less sign-ins outstanding. Nothing was changed;

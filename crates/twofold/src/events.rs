@@ -15,7 +15,7 @@ pub enum Factor {
     BackupCode,
 }
 
-/// Something that happened to a user's second factors or the organisation's
+/// Something that happened to a user's second factors or the organization's
 /// enforcement. Serializes to JSON for an audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -135,11 +135,11 @@ pub enum Event {
         /// When.
         at: u64,
     },
-    /// The organisation's enforcement changed.
+    /// The organization's enforcement changed.
     EnforcementChanged {
         /// Who changed it.
         actor: String,
-        /// The organisation.
+        /// The organization.
         organization: String,
         /// Before.
         from: Mode,

@@ -57,7 +57,7 @@ const SWEEP_BATCH: usize = 64;
 pub struct Account<'a> {
     /// The application's stable user id.
     pub user: &'a str,
-    /// The user's organisation (clinic).
+    /// The user's organization (clinic).
     pub organization: &'a str,
     /// The user's role id, as the policy names roles.
     pub role: &'a str,
@@ -98,7 +98,7 @@ pub enum SignInStep {
     },
     /// The user must set up a second factor first (the guide: "every user must
     /// enable 2FA on their next sign-in"); while `can_defer`, they may skip it this time.
-    MustEnrol {
+    MustEnroll {
         /// The end of their grace period.
         deadline: u64,
         /// The methods that count.
@@ -213,15 +213,15 @@ pub struct TwoFactorConfig {
     pub backup_codes: BackupConfig,
     /// The low-remaining threshold for backup codes.
     pub backup_codes_low_threshold: usize,
-    /// TOTP parameters for new enrolments (the defaults every app supports).
+    /// TOTP parameters for new enrollments (the defaults every app supports).
     pub totp: TotpParams,
     /// How long a begun setup may be confirmed, in seconds.
     pub enrollment_ttl_seconds: u64,
     /// How long a sign-in challenge may be answered, in seconds.
     pub challenge_ttl_seconds: u64,
-    /// The policy of organisations that have not stored one.
+    /// The policy of organizations that have not stored one.
     pub default_policy: PolicyDocument,
-    /// How many username-less sign-in ceremonies one organisation may have
+    /// How many username-less sign-in ceremonies one organization may have
     /// outstanding: they are created by a page anyone can open, so they are
     /// bounded. Beyond it, starting one fails with `Busy` until some expire.
     pub max_outstanding_ceremonies: u64,
@@ -233,7 +233,7 @@ pub struct TwoFactorConfig {
 
 impl TwoFactorConfig {
     /// Defaults: 10-minute setups, 5-minute challenges, 10 backup codes (low at 3),
-    /// at most 1,000 outstanding username-less ceremonies per organisation, a
+    /// at most 1,000 outstanding username-less ceremonies per organization, a
     /// sweep of expired state every minute, the clinic example policy.
     pub fn new(issuer: &str, passkeys: PasskeyConfig) -> TwoFactorConfig {
         TwoFactorConfig {
@@ -351,7 +351,7 @@ fn require_fresh(
     }
 }
 
-/// Refuses an action by one account on another of a different organisation.
+/// Refuses an action by one account on another of a different organization.
 fn same_organization(actor: &Account<'_>, target: &Account<'_>) -> Result<(), TwoFactorError> {
     if actor.organization == target.organization {
         Ok(())
@@ -519,7 +519,7 @@ impl TwoFactor {
         })
     }
 
-    /// The organisation's current policy (its stored one, or the default).
+    /// The organization's current policy (its stored one, or the default).
     pub async fn policy(&self, organization: &str) -> Result<Arc<Policy>, TwoFactorError> {
         Ok(self.organization(organization).await?.policy)
     }
@@ -985,11 +985,11 @@ impl TwoFactor {
                     SignIn::Blocked => SignInStep::Blocked {
                         reason: decision.reason,
                     },
-                    SignIn::MustEnrol {
+                    SignIn::MustEnroll {
                         deadline,
                         methods,
                         can_defer,
-                    } => SignInStep::MustEnrol {
+                    } => SignInStep::MustEnroll {
                         deadline: deadline.as_unix_seconds(),
                         methods,
                         can_defer,
@@ -1298,7 +1298,7 @@ impl TwoFactor {
     /// Starts a username-less passkey sign-in for `organization`'s sign-in page.
     ///
     /// Anyone can open that page, so ceremonies are bounded: single use, expiring,
-    /// swept, and at most `max_outstanding_ceremonies` per organisation (beyond
+    /// swept, and at most `max_outstanding_ceremonies` per organization (beyond
     /// it: [`TwoFactorError::Busy`]).
     pub async fn begin_passkey_sign_in(
         &self,
@@ -1344,7 +1344,7 @@ impl TwoFactor {
     }
 
     /// Finishes a username-less passkey sign-in; returns the user id (check that
-    /// it belongs to the organisation).
+    /// it belongs to the organization).
     ///
     /// The ceremony is taken from the store first, so it is used at most once.
     /// The user is found through the store's credential index, never through
@@ -1411,11 +1411,11 @@ impl TwoFactor {
         Ok(self.done(user, events))
     }
 
-    // ----- enrolment -----
+    // ----- enrollment -----
 
     /// Adding a factor needs the policy to offer `method` to the user's role,
     /// and (when `fresh` says so) a recent password re-entry.
-    async fn check_enrolment(
+    async fn check_enrollment(
         &self,
         account: &Account<'_>,
         method: Method,
@@ -1423,7 +1423,7 @@ impl TwoFactor {
         now: u64,
     ) -> Result<(), Failure> {
         let org = self.organization(account.organization).await?;
-        if !org.policy.enrolment_offered(account.role) {
+        if !org.policy.enrollment_offered(account.role) {
             return Err(Failure::from(TwoFactorError::Denied(Reason::NotRequired)));
         }
         if !org
@@ -1452,7 +1452,7 @@ impl TwoFactor {
         reauthenticated_at: Option<u64>,
     ) -> Result<Done<TotpEnrollment>, Failure> {
         let now = self.clock.now();
-        self.check_enrolment(account, Method::Totp, reauthenticated_at, now)
+        self.check_enrollment(account, Method::Totp, reauthenticated_at, now)
             .await?;
         self.sweep_if_due(now).await;
         let expires_at = now.saturating_add(self.config.enrollment_ttl_seconds);
@@ -1583,7 +1583,7 @@ impl TwoFactor {
         reauthenticated_at: Option<u64>,
     ) -> Result<Done<Value>, Failure> {
         let now = self.clock.now();
-        self.check_enrolment(account, Method::Passkey, reauthenticated_at, now)
+        self.check_enrollment(account, Method::Passkey, reauthenticated_at, now)
             .await?;
         self.sweep_if_due(now).await;
         let user = PasskeyUser {
@@ -1826,7 +1826,7 @@ impl TwoFactor {
 
     /// An owner or admin resets another user's 2FA ("Settings → Staff"), with a
     /// reason, per policy, after re-entering their own password. Both accounts
-    /// must belong to one organisation. Returns whether the user must enrol at
+    /// must belong to one organization. Returns whether the user must enroll at
     /// their next sign-in.
     pub async fn admin_reset(
         &self,
@@ -1839,7 +1839,7 @@ impl TwoFactor {
         let org = self.organization(target.organization).await?;
         let now = self.clock.now();
         require_fresh(&org.policy, reauthenticated_at, now)?;
-        let (must_enrol, events) = self
+        let (must_enroll, events) = self
             .update_user(target.user, |record| {
                 let (facts, _, _) = Self::facts(target, record, &org, 0);
                 let decision = org.policy.admin_reset(
@@ -1849,7 +1849,7 @@ impl TwoFactor {
                     Timestamp::from_unix_seconds(now),
                 );
                 let ResetPermission::Allowed {
-                    must_enrol_at_next_sign_in,
+                    must_enroll_at_next_sign_in,
                 } = decision.outcome
                 else {
                     return fail(TwoFactorError::Denied(decision.reason));
@@ -1857,7 +1857,7 @@ impl TwoFactor {
                 clear_factors(record);
                 record.throttle = ThrottleState::default();
                 Change::Write((
-                    must_enrol_at_next_sign_in,
+                    must_enroll_at_next_sign_in,
                     vec![Event::AdminReset {
                         actor: actor.user.to_string(),
                         target: target.user.to_string(),
@@ -1867,13 +1867,13 @@ impl TwoFactor {
                 ))
             })
             .await?;
-        Ok(self.done(must_enrol, events))
+        Ok(self.done(must_enroll, events))
     }
 
     /// An owner or admin unlocks another user's second step (after too many
     /// wrong codes), keeping their factors: with a reason, per policy
     /// (`may_unlock`), after re-entering their own password; both accounts in
-    /// one organisation. The only way out of a lockout at the failure ceiling
+    /// one organization. The only way out of a lockout at the failure ceiling
     /// besides a reset.
     pub async fn admin_unlock(
         &self,
@@ -1910,7 +1910,7 @@ impl TwoFactor {
 
     // ----- enforcement -----
 
-    /// The owner changes the organisation's enforcement ("Settings → Security →
+    /// The owner changes the organization's enforcement ("Settings → Security →
     /// 2FA enforcement"), per policy, with its lock-out guard, after re-entering
     /// their password.
     pub async fn change_enforcement(
@@ -1979,7 +1979,7 @@ impl TwoFactor {
         Err(Failure::from(TwoFactorError::Contended))
     }
 
-    /// Stores a whole policy document for an organisation (validated first).
+    /// Stores a whole policy document for an organization (validated first).
     pub async fn set_policy(
         &self,
         organization: &str,

@@ -138,7 +138,7 @@ pub struct TotpFactor {
     /// When it was confirmed.
     pub enrolled_at: u64,
     /// Its parameters, as the authenticator app was given them, so that changing
-    /// the configuration never breaks an existing enrolment.
+    /// the configuration never breaks an existing enrollment.
     #[serde(default)]
     pub params: TotpParams,
 }
@@ -217,7 +217,7 @@ pub struct ThrottleState {
 /// A single-use ceremony that belongs to no user yet: a username-less passkey sign-in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CeremonyRecord {
-    /// The organisation whose sign-in page started it (its policy throttles the answer).
+    /// The organization whose sign-in page started it (its policy throttles the answer).
     #[serde(default)]
     pub organization: String,
     /// The passkey ceremony state.
@@ -226,7 +226,7 @@ pub struct CeremonyRecord {
     pub expires_at: u64,
 }
 
-/// An organisation's 2FA settings.
+/// An organization's 2FA settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrganizationRecord {
     /// The policy document.
@@ -307,13 +307,13 @@ pub trait Store: Send + Sync {
     /// how many it deleted.
     fn purge_expired<'a>(&'a self, now: u64) -> StoreFuture<'a, u64>;
 
-    /// Reads an organisation's settings.
+    /// Reads an organization's settings.
     fn load_organization<'a>(
         &'a self,
         organization: &'a str,
     ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>>;
 
-    /// Writes an organisation's settings conditionally; returns the new version.
+    /// Writes an organization's settings conditionally; returns the new version.
     fn save_organization<'a>(
         &'a self,
         organization: &'a str,
@@ -358,7 +358,7 @@ mod memory {
         pub credentials: HashMap<CredentialId, String>,
         /// Open username-less ceremonies by id.
         pub ceremonies: BTreeMap<String, CeremonyRecord>,
-        /// Organisation records by organisation id.
+        /// Organization records by organization id.
         pub organizations: BTreeMap<String, Versioned<OrganizationRecord>>,
     }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use common::{
-    Harness, ORG, account, code, create_passkey, enrol_totp, harness, register_passkey,
+    Harness, ORG, account, code, create_passkey, enroll_totp, harness, register_passkey,
     use_passkey, username_less_response, with_credential_id, wrong_code,
 };
 use serde_json::{Value, json};
@@ -159,7 +159,7 @@ fn passkeys_only_for_admins() -> PolicyDocument {
 async fn policy_methods_are_binding_a_totp_code_cannot_answer_a_passkey_only_challenge() {
     let h = harness();
     let adam = account("adam", "admin");
-    let (secret, _) = enrol_totp(&h, &adam).await;
+    let (secret, _) = enroll_totp(&h, &adam).await;
     register_passkey(&h, &adam, "key").await;
     h.twofold
         .set_policy(ORG, passkeys_only_for_admins())
@@ -194,20 +194,20 @@ async fn policy_methods_are_binding_a_forbidden_method_cannot_be_enrolled() {
         .await;
     assert!(
         refused.is_err(),
-        "TOTP enrolment was begun for a passkey-only role"
+        "TOTP enrollment was begun for a passkey-only role"
     );
 }
 
-// ----- 4. cross-organisation admin reset -----
+// ----- 4. cross-organization admin reset -----
 
 #[tokio::test]
-async fn cross_organisation_admin_reset_is_refused() {
+async fn cross_organization_admin_reset_is_refused() {
     let h = harness();
     let victim = Account {
         organization: "other-clinic",
         ..account("ana", "staff")
     };
-    enrol_totp(&h, &victim).await;
+    enroll_totp(&h, &victim).await;
     let before = stored(&h, "ana").await;
     let refused = h
         .twofold
@@ -287,7 +287,7 @@ fn argon2_on_the_executor_a_ticker_runs_while_a_backup_code_is_checked() {
             }
         });
         let ana = account("ana", "staff");
-        enrol_totp(&h, &ana).await;
+        enroll_totp(&h, &ana).await;
         let (id, _) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
         let start = ticks.load(Ordering::SeqCst);
         let refused = h
@@ -344,7 +344,7 @@ async fn nothing_is_cleaned_up_expired_ceremonies_and_pending_state_are_purged()
 async fn key_rotation_re_seals_at_the_next_write_so_the_old_key_can_be_retired() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     // The operator rotates: k2 is current, k1 still opens.
     let rotated = twofold::Keyring::new(twofold::SecretKey::new("k2", [9u8; 32]))
         .with_previous(twofold::SecretKey::new("k1", [7u8; 32]));
@@ -418,7 +418,7 @@ async fn stale_backup_codes_removing_the_last_factor_deletes_them() {
 async fn a_corrupt_backup_code_set_is_reported_as_corrupt() {
     let h = harness();
     let ana = account("ana", "staff");
-    enrol_totp(&h, &ana).await;
+    enroll_totp(&h, &ana).await;
     let mut record = h.store.load_user("ana").await.unwrap().unwrap();
     record.value.backup_codes = Some("twofold-backup-v1$garbage".into());
     h.store
@@ -443,7 +443,7 @@ async fn a_corrupt_backup_code_set_is_reported_as_corrupt() {
 async fn the_consecutive_failure_ceiling_locks_until_reset_after_100_failures() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     // One guess whenever the throttle lets the attacker try (a timed lockout
     // of an hour after every ten failures by default).
     let mut guesses = 0;
@@ -481,7 +481,7 @@ async fn freshness_every_factor_change_needs_a_recent_password() {
     let h = harness();
     let olga = account("olga", "owner");
     let ana = account("ana", "staff");
-    enrol_totp(&h, &olga).await;
+    enroll_totp(&h, &olga).await;
     let (_, added) = register_passkey(&h, &ana, "key").await;
     let key = added.value.credential_id.unwrap();
     // The policy's window is five minutes; a re-entry six minutes ago is stale.
@@ -529,7 +529,7 @@ async fn freshness_every_factor_change_needs_a_recent_password() {
             );
         }
     }
-    // A password entered just now (a forced enrolment right after sign-in) is fresh.
+    // A password entered just now (a forced enrollment right after sign-in) is fresh.
     h.twofold
         .begin_totp_enrollment(&ana, Some(h.clock.now()))
         .await
@@ -546,7 +546,7 @@ async fn freshness_every_factor_change_needs_a_recent_password() {
 async fn after_the_ceiling_only_an_administrator_unlocks_and_the_factors_stay() {
     let h = harness();
     let (olga, sam) = (account("olga", "owner"), account("sam", "staff"));
-    let (secret, _) = enrol_totp(&h, &sam).await;
+    let (secret, _) = enroll_totp(&h, &sam).await;
     for _ in 0..100 {
         h.clock.advance(3601);
         let (id, _) = challenge(h.twofold.begin_sign_in(&sam).await.unwrap().value);
@@ -557,7 +557,7 @@ async fn after_the_ceiling_only_an_administrator_unlocks_and_the_factors_stay() 
         h.twofold.status(&sam).await.unwrap().locked,
         Some(Lock::UntilReset)
     );
-    // Not by a peer, not across organisations, not without a reason.
+    // Not by a peer, not across organizations, not without a reason.
     let now = Some(h.clock.now());
     let other_clinic = Account {
         organization: "other-clinic",
@@ -598,8 +598,8 @@ async fn after_the_ceiling_only_an_administrator_unlocks_and_the_factors_stay() 
 async fn reseal_all_retires_an_old_key_on_purpose_and_names_what_it_cannot_open() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
-    enrol_totp(&h, &account("bob", "staff")).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
+    enroll_totp(&h, &account("bob", "staff")).await;
     // Carol's secret is under a key nobody has any more.
     let mut carol = h.store.load_user("bob").await.unwrap().unwrap().value;
     let mut sealed = serde_json::to_value(&carol.totp.as_ref().unwrap().secret).unwrap();
@@ -688,7 +688,7 @@ async fn the_ceremony_cap_is_a_typed_busy_and_expiry_frees_it() {
     }
     let busy = h.twofold.begin_passkey_sign_in(ORG).await.unwrap_err();
     assert!(matches!(busy.error, TwoFactorError::Busy), "{busy:?}");
-    // Another organisation's sign-in page is not affected.
+    // Another organization's sign-in page is not affected.
     h.twofold
         .begin_passkey_sign_in("other-clinic")
         .await
@@ -727,7 +727,7 @@ async fn one_argon2_evaluation_per_backup_code_attempt_whatever_the_contention()
         })),
     );
     let ana = account("ana", "staff");
-    enrol_totp(&h, &ana).await;
+    enroll_totp(&h, &ana).await;
     // A throttle that never waits, so that every attempt reaches its hash.
     let mut lenient = PolicyDocument::example_clinic();
     lenient.throttle.max_failures = 100;
@@ -789,7 +789,7 @@ async fn a_method_a_new_policy_forbids_is_still_asked_for_while_2fa_is_optional(
     // and no more of it can be enrolled.
     let h = harness();
     let adam = account("adam", "admin");
-    let (secret, _) = enrol_totp(&h, &adam).await;
+    let (secret, _) = enroll_totp(&h, &adam).await;
     h.twofold
         .set_policy(ORG, passkeys_only_for_admins())
         .await
@@ -817,7 +817,7 @@ async fn a_method_a_new_policy_forbids_is_still_asked_for_while_2fa_is_optional(
     h.clock.advance(30);
     let step = h.twofold.begin_sign_in(&adam).await.unwrap().value;
     assert!(
-        matches!(step, SignInStep::MustEnrol { methods, .. } if methods == Method::Passkey.into()),
+        matches!(step, SignInStep::MustEnroll { methods, .. } if methods == Method::Passkey.into()),
         "{step:?}"
     );
 }

@@ -10,7 +10,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{account, code, enrol_totp, harness, harness_with};
+use common::{account, code, enroll_totp, harness, harness_with};
 use twofold::store::Store;
 use twofold::{Clock, Keyring, MemoryStore, SecretKey, SignInStep, TwoFactor, TwoFactorError};
 
@@ -25,7 +25,7 @@ fn challenge_id(step: SignInStep) -> String {
 async fn malformed_codes_are_typed_errors_and_change_nothing() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, backup) = enrol_totp(&h, &ana).await;
+    let (secret, backup) = enroll_totp(&h, &ana).await;
     let id = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
     let before = h.store.load_user("ana").await.unwrap().unwrap();
     let huge = "9".repeat(1_000_000);
@@ -98,7 +98,7 @@ async fn unknown_users_and_unknown_or_expired_challenges() {
     assert!(matches!(error.error, TwoFactorError::NoChallenge));
 
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     let id = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
     let error = h
         .twofold
@@ -121,7 +121,7 @@ async fn unknown_users_and_unknown_or_expired_challenges() {
 async fn tampered_records_are_typed_errors() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     let original = h.store.load_user("ana").await.unwrap().unwrap();
     let json = serde_json::to_value(&original.value).unwrap();
 
@@ -206,7 +206,7 @@ async fn tampered_records_are_typed_errors() {
 #[tokio::test]
 async fn a_secret_copied_to_another_user_does_not_open() {
     let h = harness();
-    let (secret, _) = enrol_totp(&h, &account("ana", "staff")).await;
+    let (secret, _) = enroll_totp(&h, &account("ana", "staff")).await;
     let ana_record = h.store.load_user("ana").await.unwrap().unwrap().value;
     let bob = account("bob", "staff");
     h.store
@@ -226,11 +226,11 @@ async fn a_secret_copied_to_another_user_does_not_open() {
 }
 
 #[tokio::test]
-async fn keys_rotate_without_re_enrolment() {
+async fn keys_rotate_without_re_enrollment() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let h = harness_with(Arc::clone(&store));
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     let facade = |keyring: Keyring| {
         TwoFactor::new(Arc::clone(&store), keyring, common::config())
             .unwrap()
@@ -270,7 +270,7 @@ async fn keys_rotate_without_re_enrolment() {
 }
 
 #[tokio::test]
-async fn changing_the_totp_configuration_never_breaks_an_existing_enrolment() {
+async fn changing_the_totp_configuration_never_breaks_an_existing_enrollment() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let mut eight_digits = common::config();
     eight_digits.totp.digits = twofold_totp::Digits::EIGHT;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{
-    Call, Harness, Interpose, Wrapped, account, code, enrol_totp, harness_with, register_passkey,
+    Call, Harness, Interpose, Wrapped, account, code, enroll_totp, harness_with, register_passkey,
     use_passkey, username_less_response,
 };
 use twofold::store::{Store, StoreError, StoreFuture};
@@ -129,7 +129,7 @@ where
 async fn the_same_totp_code_wins_once() {
     let (h, store) = contended();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     for trial in 0..TRIALS {
         h.clock.advance(30);
         let (id, _) = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
@@ -168,7 +168,7 @@ async fn the_same_totp_code_wins_once() {
 async fn the_same_backup_code_wins_once() {
     let (h, store) = contended();
     let ana = account("ana", "staff");
-    let (_, mut codes) = enrol_totp(&h, &ana).await;
+    let (_, mut codes) = enroll_totp(&h, &ana).await;
     for trial in 0..TRIALS {
         if trial % 10 == 0 && trial > 0 {
             codes = h

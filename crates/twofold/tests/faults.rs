@@ -5,7 +5,7 @@
 //! - **lost acknowledgement**: the write commits, but its answer is lost, so the
 //!   facade sees a failure for a change that happened.
 //!
-//! After each faulted run the whole stored state (users, organisations and
+//! After each faulted run the whole stored state (users, organizations and
 //! ceremonies) is compared: with the state before the run where nothing may have
 //! changed, and with the state of a clean run of the same flow (random ids,
 //! keys and ceremony states masked) where the flow must have completed. So a
@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{
-    Call, Harness, Interpose, Wrapped, account, code, enrol_totp, harness_with_config,
+    Call, Harness, Interpose, Wrapped, account, code, enroll_totp, harness_with_config,
     register_passkey, use_passkey,
 };
 use serde_json::{Value, json};
@@ -411,7 +411,7 @@ async fn run(cases: &[Case]) {
 async fn totp_enrollment_survives_faults() {
     run(&[
         Case {
-            name: "begin TOTP enrolment",
+            name: "begin TOTP enrollment",
             kind: Kind::Repeatable,
             setup: |_| Box::pin(async { Context::default() }),
             operation: |h, _| {
@@ -425,7 +425,7 @@ async fn totp_enrollment_survives_faults() {
             },
         },
         Case {
-            name: "confirm TOTP enrolment",
+            name: "confirm TOTP enrollment",
             kind: Kind::OneTime,
             setup: |h| {
                 Box::pin(async move {
@@ -463,7 +463,7 @@ async fn sign_in_with_each_factor_survives_faults_and_spends_each_code_once() {
             kind: Kind::Repeatable,
             setup: |h| {
                 Box::pin(async move {
-                    enrol_totp(&h, &ana()).await;
+                    enroll_totp(&h, &ana()).await;
                     Context::default()
                 })
             },
@@ -482,7 +482,7 @@ async fn sign_in_with_each_factor_survives_faults_and_spends_each_code_once() {
             kind: Kind::OneTime,
             setup: |h| {
                 Box::pin(async move {
-                    let (secret, _) = enrol_totp(&h, &ana()).await;
+                    let (secret, _) = enroll_totp(&h, &ana()).await;
                     let (id, _) = challenge(h.twofold.begin_sign_in(&ana()).await.unwrap().value);
                     Context {
                         input: code(&secret, h.clock.now()),
@@ -506,7 +506,7 @@ async fn sign_in_with_each_factor_survives_faults_and_spends_each_code_once() {
             kind: Kind::OneTime,
             setup: |h| {
                 Box::pin(async move {
-                    let (_, backup) = enrol_totp(&h, &ana()).await;
+                    let (_, backup) = enroll_totp(&h, &ana()).await;
                     let (id, _) = challenge(h.twofold.begin_sign_in(&ana()).await.unwrap().value);
                     Context {
                         input: backup[0].clone(),
@@ -623,7 +623,7 @@ async fn passkey_management_survives_faults() {
             kind: Kind::Repeatable,
             setup: |h| {
                 Box::pin(async move {
-                    enrol_totp(&h, &ana()).await;
+                    enroll_totp(&h, &ana()).await;
                     Context::default()
                 })
             },
@@ -693,7 +693,7 @@ async fn passkey_management_survives_faults() {
             kind: Kind::OneTime,
             setup: |h| {
                 Box::pin(async move {
-                    enrol_totp(&h, &ana()).await;
+                    enroll_totp(&h, &ana()).await;
                     let (_, added) = register_passkey(&h, &ana(), "key").await;
                     Context {
                         credential: added.value.credential_id,
@@ -723,7 +723,7 @@ async fn administration_survives_faults() {
             kind: Kind::Repeatable,
             setup: |h| {
                 Box::pin(async move {
-                    enrol_totp(&h, &ana()).await;
+                    enroll_totp(&h, &ana()).await;
                     Context::default()
                 })
             },
@@ -742,7 +742,7 @@ async fn administration_survives_faults() {
             kind: Kind::Repeatable,
             setup: |h| {
                 Box::pin(async move {
-                    enrol_totp(&h, &ana()).await;
+                    enroll_totp(&h, &ana()).await;
                     Context::default()
                 })
             },
@@ -761,7 +761,7 @@ async fn administration_survives_faults() {
             kind: Kind::Repeatable,
             setup: |h| {
                 Box::pin(async move {
-                    enrol_totp(&h, &ana()).await;
+                    enroll_totp(&h, &ana()).await;
                     Context::default()
                 })
             },
@@ -785,7 +785,7 @@ async fn administration_survives_faults() {
             kind: Kind::Repeatable,
             setup: |h| {
                 Box::pin(async move {
-                    enrol_totp(&h, &account("olga", "owner")).await;
+                    enroll_totp(&h, &account("olga", "owner")).await;
                     Context::default()
                 })
             },
@@ -843,7 +843,7 @@ async fn the_snapshot_sees_what_a_flow_changes() {
         kind: Kind::OneTime,
         setup: |h| {
             Box::pin(async move {
-                let (_, backup) = enrol_totp(&h, &ana()).await;
+                let (_, backup) = enroll_totp(&h, &ana()).await;
                 let (id, _) = challenge(h.twofold.begin_sign_in(&ana()).await.unwrap().value);
                 Context {
                     input: backup[0].clone(),

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{
-    account, code, enrol_totp, harness, register_passkey, use_passkey, username_less_response,
+    account, code, enroll_totp, harness, register_passkey, use_passkey, username_less_response,
     wrong_code,
 };
 use twofold::{
@@ -162,7 +162,7 @@ async fn step_4_the_confirming_code_can_never_be_reused_to_sign_in() {
 async fn step_6_sign_out_and_in_the_platform_asks_for_the_6_digit_code() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
     let SignInStep::Challenge {
         methods,
@@ -193,7 +193,7 @@ async fn step_6_sign_out_and_in_the_platform_asks_for_the_6_digit_code() {
 async fn step_6_a_code_that_signed_in_is_refused_for_the_rest_of_its_step() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     let stored_step = |record: Option<twofold::Versioned<twofold::store::UserRecord>>| {
         record.unwrap().value.totp.unwrap().last_step.unwrap()
     };
@@ -232,7 +232,7 @@ async fn step_6_a_code_that_signed_in_is_refused_for_the_rest_of_its_step() {
 async fn step_7_optionally_add_a_passkey_too_and_sign_in_with_it() {
     let h = harness();
     let ana = account("ana", "staff");
-    enrol_totp(&h, &ana).await;
+    enroll_totp(&h, &ana).await;
     let (mut authenticator, added) = register_passkey(&h, &ana, "Work laptop").await;
     assert!(
         added.value.backup_codes.is_none(),
@@ -284,8 +284,8 @@ async fn step_8_owner_enforces_2fa_and_every_user_must_enable_it_on_their_next_s
         refused.error,
         TwoFactorError::Denied(Reason::ActorHasNoSecondFactor)
     ));
-    enrol_totp(&h, &owner).await;
-    enrol_totp(&h, &admin).await;
+    enroll_totp(&h, &owner).await;
+    enroll_totp(&h, &admin).await;
     let refused = h
         .twofold
         .change_enforcement(&admin, Mode::Required, Some(h.clock.now()))
@@ -314,9 +314,9 @@ async fn step_8_owner_enforces_2fa_and_every_user_must_enable_it_on_their_next_s
     assert!(
         matches!(
             step,
-            SignInStep::MustEnrol {
+            SignInStep::MustEnroll {
                 can_defer: false,
-                reason: Reason::EnrolmentRequiredNow,
+                reason: Reason::EnrollmentRequiredNow,
                 ..
             }
         ),
@@ -334,7 +334,7 @@ async fn step_8_owner_enforces_2fa_and_every_user_must_enable_it_on_their_next_s
 async fn expected_outcome_the_account_requires_2fa_on_every_sign_in() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     for _ in 0..3 {
         let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
         h.twofold
@@ -349,7 +349,7 @@ async fn expected_outcome_the_account_requires_2fa_on_every_sign_in() {
 async fn expected_outcome_backup_codes_work_if_the_phone_is_lost_each_once() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (_, backup) = enrol_totp(&h, &ana).await;
+    let (_, backup) = enroll_totp(&h, &ana).await;
     let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
     let used = h
         .twofold
@@ -396,7 +396,7 @@ async fn troubleshooting_qr_code_wont_scan_use_the_manual_entry_secret_instead()
 async fn troubleshooting_6_digit_code_rejected_time_skew_one_step_is_tolerated_two_are_not() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     h.clock.advance(600);
     for (skew, accepted) in [(-30i64, true), (30, true), (-60, false), (60, false)] {
         h.clock.advance(120); // a fresh step each round, so earlier successes do not make replays
@@ -427,7 +427,7 @@ async fn troubleshooting_lost_phone_no_backup_codes_owner_or_admin_disables_2fa_
     let h = harness();
     let admin = account("adam", "admin");
     let staff = account("sam", "staff");
-    enrol_totp(&h, &staff).await;
+    enroll_totp(&h, &staff).await;
     let reset = h
         .twofold
         .admin_reset(
@@ -481,13 +481,13 @@ async fn troubleshooting_lost_phone_no_backup_codes_owner_or_admin_disables_2fa_
 }
 
 #[tokio::test]
-async fn troubleshooting_lost_phone_under_enforcement_the_user_must_enrol_again_at_the_next_sign_in()
+async fn troubleshooting_lost_phone_under_enforcement_the_user_must_enroll_again_at_the_next_sign_in()
  {
     let h = harness();
     let owner = account("olga", "owner");
     let staff = account("sam", "staff");
-    enrol_totp(&h, &owner).await;
-    enrol_totp(&h, &staff).await;
+    enroll_totp(&h, &owner).await;
+    enroll_totp(&h, &staff).await;
     h.twofold
         .change_enforcement(&owner, Mode::Required, Some(h.clock.now()))
         .await
@@ -497,10 +497,10 @@ async fn troubleshooting_lost_phone_under_enforcement_the_user_must_enrol_again_
         .admin_reset(&owner, &staff, "lost phone", Some(h.clock.now()))
         .await
         .unwrap();
-    assert!(reset.value, "must enrol at the next sign-in");
+    assert!(reset.value, "must enroll at the next sign-in");
     assert!(matches!(
         h.twofold.begin_sign_in(&staff).await.unwrap().value,
-        SignInStep::MustEnrol {
+        SignInStep::MustEnroll {
             can_defer: false,
             ..
         }
@@ -513,7 +513,7 @@ async fn troubleshooting_want_to_disable_2fa_possible_if_not_enforced_after_re_e
     let h = harness();
     let owner = account("olga", "owner");
     let ana = account("ana", "staff");
-    enrol_totp(&h, &ana).await;
+    enroll_totp(&h, &ana).await;
     let now = h.clock.now();
     let no_password = h.twofold.disable(&ana, None).await.unwrap_err();
     assert!(matches!(
@@ -526,7 +526,7 @@ async fn troubleshooting_want_to_disable_2fa_possible_if_not_enforced_after_re_e
         TwoFactorError::Denied(Reason::ReauthenticationRequired)
     ));
 
-    enrol_totp(&h, &owner).await;
+    enroll_totp(&h, &owner).await;
     h.twofold
         .change_enforcement(&owner, Mode::Required, Some(h.clock.now()))
         .await
@@ -610,7 +610,7 @@ async fn a_pending_setup_expires() {
 async fn the_challenge_is_single_use_and_expires() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, backup) = enrol_totp(&h, &ana).await;
+    let (secret, backup) = enroll_totp(&h, &ana).await;
     let id = challenge_id(&h.twofold.begin_sign_in(&ana).await.unwrap().value);
     h.twofold
         .verify_backup_code(&ana, &id, &backup[0])
@@ -636,7 +636,7 @@ async fn the_challenge_is_single_use_and_expires() {
 async fn repeated_wrong_codes_lock_the_second_step_with_the_time_to_wait() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     let id = challenge_id(&h.twofold.begin_sign_in(&ana).await.unwrap().value);
     let right = code(&secret, h.clock.now());
     let wrong = wrong_code(&secret, h.clock.now());
@@ -740,7 +740,7 @@ async fn repeated_wrong_codes_lock_the_second_step_with_the_time_to_wait() {
 async fn backup_codes_can_be_regenerated_after_re_entering_the_password() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (_, old) = enrol_totp(&h, &ana).await;
+    let (_, old) = enroll_totp(&h, &ana).await;
     let denied = h
         .twofold
         .regenerate_backup_codes(&ana, None)
@@ -847,7 +847,7 @@ async fn status_for_the_security_page_and_the_staff_list() {
     let h = harness();
     let ana = account("ana", "staff");
     let sam = account("sam", "staff");
-    let (_, backup) = enrol_totp(&h, &ana).await;
+    let (_, backup) = enroll_totp(&h, &ana).await;
     for code in &backup[..7] {
         let id = challenge_id(&h.twofold.begin_sign_in(&ana).await.unwrap().value);
         h.twofold.verify_backup_code(&ana, &id, code).await.unwrap();

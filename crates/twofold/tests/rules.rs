@@ -11,14 +11,14 @@
 
 mod common;
 
-use common::{ORG, account, code, enrol_totp, harness, register_passkey};
+use common::{ORG, account, code, enroll_totp, harness, register_passkey};
 use twofold::{Clock, Event, Method, Mode, PolicyDocument, SecretKey, SignInStep};
 
 const DAY: u64 = 86_400;
 
 fn deadline(step: &SignInStep) -> u64 {
     match step {
-        SignInStep::MustEnrol { deadline, .. } => *deadline,
+        SignInStep::MustEnroll { deadline, .. } => *deadline,
         other => panic!("expected setup first, got {other:?}"),
     }
 }
@@ -46,7 +46,7 @@ fn a_week_of_grace() -> PolicyDocument {
 async fn the_grace_period_counts_from_the_first_sign_in_after_enforcement_began() {
     let h = harness();
     let (olga, sam) = (account("olga", "owner"), account("sam", "staff"));
-    enrol_totp(&h, &olga).await;
+    enroll_totp(&h, &olga).await;
     h.twofold.set_policy(ORG, a_week_of_grace()).await.unwrap();
     let require = async |mode| {
         h.twofold
@@ -87,7 +87,7 @@ async fn the_grace_period_counts_from_the_first_sign_in_after_enforcement_began(
 async fn recovery_is_offered_while_unused_codes_remain_and_new_factors_bring_codes_only_then() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (_, codes) = enrol_totp(&h, &ana).await;
+    let (_, codes) = enroll_totp(&h, &ana).await;
     for (used, typed) in codes.iter().enumerate() {
         let (id, recovery, _) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
         assert!(recovery, "{used} codes used, 10 - {used} left");
@@ -116,7 +116,7 @@ async fn recovery_is_offered_while_unused_codes_remain_and_new_factors_bring_cod
 async fn passkeys_are_offered_only_where_the_policy_allows_them() {
     let h = harness();
     let adam = account("adam", "admin");
-    enrol_totp(&h, &adam).await;
+    enroll_totp(&h, &adam).await;
     register_passkey(&h, &adam, "key").await;
     let (_, _, options) = challenge(h.twofold.begin_sign_in(&adam).await.unwrap().value);
     assert!(options.is_some());
@@ -139,7 +139,7 @@ async fn passkeys_are_offered_only_where_the_policy_allows_them() {
 async fn removing_a_passkey_beside_an_authenticator_app_keeps_the_app_and_the_codes() {
     let h = harness();
     let ana = account("ana", "staff");
-    let (secret, _) = enrol_totp(&h, &ana).await;
+    let (secret, _) = enroll_totp(&h, &ana).await;
     let (_, added) = register_passkey(&h, &ana, "key").await;
     let removed = h
         .twofold
@@ -253,7 +253,7 @@ impl twofold::Offload for AlwaysBusy {
 async fn a_full_offload_is_a_busy_answer_and_changes_nothing() {
     let h = harness();
     let ana = account("ana", "staff");
-    enrol_totp(&h, &ana).await;
+    enroll_totp(&h, &ana).await;
     let (id, _, _) = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
     let busy = common::harness_with_offload(
         h.store.clone(),

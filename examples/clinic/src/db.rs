@@ -13,7 +13,7 @@ use crate::AppError;
 pub struct User {
     /// Stable id (random hex).
     pub id: String,
-    /// The clinic (twofold's organisation).
+    /// The clinic (twofold's organization).
     pub clinic: String,
     /// Sign-in name.
     pub email: String,

@@ -37,7 +37,7 @@ pub use keys::{
 pub use sessions::{DbSessions, IDLE_SECONDS, LIFETIME_SECONDS};
 pub use web::router;
 
-/// The demo clinic's id, as twofold's organisation.
+/// The demo clinic's id, as twofold's organization.
 pub const CLINIC: &str = "smile-dental";
 
 /// The seeded accounts: (email, name, role, test password). The app itself

@@ -82,7 +82,7 @@ enum Auth {
         passkey: Option<Value>,
     },
     /// Password verified; the clinic requires 2FA and the user has none: setup only.
-    MustEnrol {
+    MustEnroll {
         user: String,
         can_defer: bool,
         reason: String,
@@ -189,7 +189,7 @@ async fn member(app: &App, session: &Session) -> Result<(User, u64), Response> {
         Some(Auth::SignedIn { user, password_at }) => {
             Ok((load_user(app, &user).await?, password_at))
         }
-        Some(Auth::MustEnrol { .. }) => Err(Redirect::to("/signin/setup").into_response()),
+        Some(Auth::MustEnroll { .. }) => Err(Redirect::to("/signin/setup").into_response()),
         _ => Err(Redirect::to("/signin").into_response()),
     }
 }
@@ -364,7 +364,7 @@ async fn audit(
 /// the policy's default for self-disable.
 const REAUTH_SECONDS: u64 = 300;
 
-/// What an enrolment request is about to do.
+/// What an enrollment request is about to do.
 #[derive(Clone, Copy)]
 enum Gate<'a> {
     /// Start a change (new app, new passkey): the password must have been
@@ -374,7 +374,7 @@ enum Gate<'a> {
     Finish,
 }
 
-/// Why an enrolment request was refused: a page for forms, words for `fetch`.
+/// Why an enrollment request was refused: a page for forms, words for `fetch`.
 struct Refused {
     response: Response,
     status: StatusCode,
@@ -428,7 +428,7 @@ async fn enroller(
 ) -> Result<(User, bool, u64), Refused> {
     let (user, password_at, forced_at) = match auth(session).await {
         Some(Auth::SignedIn { user, password_at }) => (user, Some(password_at), 0),
-        Some(Auth::MustEnrol {
+        Some(Auth::MustEnroll {
             user, password_at, ..
         }) => (user, None, password_at),
         _ => return Err(Refused::sign_in()),
@@ -536,7 +536,7 @@ fn explain(error: &TwoFactorError) -> String {
 async fn home(session: Session) -> Response {
     match auth(&session).await {
         Some(Auth::SignedIn { .. }) => Redirect::to("/profile/security").into_response(),
-        Some(Auth::MustEnrol { .. }) => Redirect::to("/signin/setup").into_response(),
+        Some(Auth::MustEnroll { .. }) => Redirect::to("/signin/setup").into_response(),
         Some(Auth::SecondStep { .. }) => Redirect::to("/signin/second-step").into_response(),
         None => Redirect::to("/signin").into_response(),
     }
@@ -640,10 +640,10 @@ async fn sign_in(
             }
             Redirect::to("/signin/second-step").into_response()
         }
-        SignInStep::MustEnrol {
+        SignInStep::MustEnroll {
             can_defer, reason, ..
         } => {
-            let auth = Auth::MustEnrol {
+            let auth = Auth::MustEnroll {
                 user: user.id.clone(),
                 can_defer,
                 reason: reason.to_string(),
@@ -928,7 +928,7 @@ async fn second_step_passkey(
 }
 
 async fn forced_setup_page(State(app): State<App>, session: Session) -> Response {
-    let Some(Auth::MustEnrol {
+    let Some(Auth::MustEnroll {
         user,
         can_defer,
         reason,
@@ -971,7 +971,7 @@ async fn forced_setup_page(State(app): State<App>, session: Session) -> Response
 
 async fn skip_setup(State(app): State<App>, session: Session) -> Response {
     match auth(&session).await {
-        Some(Auth::MustEnrol {
+        Some(Auth::MustEnroll {
             user,
             can_defer: true,
             ..

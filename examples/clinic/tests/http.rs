@@ -169,12 +169,12 @@ fn code_at(secret: &str, time: u64) -> String {
 
 /// Sets up an authenticator app for `email` through the facade (as another
 /// session would); returns the secret.
-async fn enrol(running: &common::Running, email: &str) -> String {
-    enrol_with_codes(running, email).await.0
+async fn enroll(running: &common::Running, email: &str) -> String {
+    enroll_with_codes(running, email).await.0
 }
 
 /// The same; returns the secret and the backup codes.
-async fn enrol_with_codes(running: &common::Running, email: &str) -> (String, Vec<String>) {
+async fn enroll_with_codes(running: &common::Running, email: &str) -> (String, Vec<String>) {
     let user = running.app.user_by_email(email).await.unwrap().unwrap();
     let account = twofold::Account {
         user: &user.id,
@@ -287,8 +287,8 @@ async fn every_form_on_every_page_carries_the_token() {
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let [owner, _, sam, sara] = twofold_clinic::SEED;
-    let owner_secret = enrol(&running, owner.0).await;
-    enrol(&running, sam.0).await;
+    let owner_secret = enroll(&running, owner.0).await;
+    enroll(&running, sam.0).await;
     clock.advance(30);
     let client = self::client();
     assert_eq!(
@@ -347,8 +347,8 @@ async fn half_signed_in_sessions_reach_nothing_else() {
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let [owner, _, sam, sara] = twofold_clinic::SEED;
-    enrol(&running, owner.0).await;
-    enrol(&running, sam.0).await;
+    enroll(&running, owner.0).await;
+    enroll(&running, sam.0).await;
     // Required, so that Sara (no factor) is sent to setup.
     let owner_user = running.app.user_by_email(owner.0).await.unwrap().unwrap();
     running
@@ -371,12 +371,12 @@ async fn half_signed_in_sessions_reach_nothing_else() {
         sign_in(&second_step, base, sam.0, sam.3).await,
         "/signin/second-step"
     );
-    let must_enrol = client();
+    let must_enroll = client();
     assert_eq!(
-        sign_in(&must_enrol, base, sara.0, sara.3).await,
+        sign_in(&must_enroll, base, sara.0, sara.3).await,
         "/signin/setup"
     );
-    for (client, home) in [(&second_step, "/signin"), (&must_enrol, "/signin/setup")] {
+    for (client, home) in [(&second_step, "/signin"), (&must_enroll, "/signin/setup")] {
         for path in [
             "/profile/security",
             "/settings/security",
@@ -441,22 +441,22 @@ async fn half_signed_in_sessions_reach_nothing_else() {
 
     // A forced-setup session that outlives the user's own setup (done in
     // another session) may not add a second factor: it must sign in again.
-    let csrf = token(&must_enrol, base, "/signin").await;
-    enrol(&running, sara.0).await;
-    let response = must_enrol
+    let csrf = token(&must_enroll, base, "/signin").await;
+    enroll(&running, sara.0).await;
+    let response = must_enroll
         .post(format!("{base}/security/totp/begin"))
         .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(location(&response), "/signin");
-    let response = must_enrol
+    let response = must_enroll
         .get(format!("{base}/signin/setup"))
         .send()
         .await
         .unwrap();
     assert_eq!(location(&response), "/");
-    let response = must_enrol.get(format!("{base}/")).send().await.unwrap();
+    let response = must_enroll.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(location(&response), "/signin");
 }
 
@@ -466,7 +466,7 @@ async fn changing_factors_with_2fa_on_needs_a_fresh_password() {
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
-    let secret = enrol(&running, owner.0).await;
+    let secret = enroll(&running, owner.0).await;
     clock.advance(30);
     let client = client();
     assert_eq!(
@@ -761,7 +761,7 @@ async fn wrong_passwords_never_regenerate_codes_or_disable_2fa() {
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let staff = twofold_clinic::SEED[2];
-    let (secret, codes) = enrol_with_codes(&running, staff.0).await;
+    let (secret, codes) = enroll_with_codes(&running, staff.0).await;
     clock.advance(30);
     let client = client();
     assert_eq!(
@@ -845,7 +845,7 @@ async fn the_staff_page_shows_the_right_lock() {
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let (owner, staff) = (twofold_clinic::SEED[0], twofold_clinic::SEED[2]);
-    let (secret, _) = enrol_with_codes(&running, staff.0).await;
+    let (secret, _) = enroll_with_codes(&running, staff.0).await;
     let sam = running.app.user_by_email(staff.0).await.unwrap().unwrap();
     let sam_account = twofold::Account {
         user: &sam.id,
@@ -930,7 +930,7 @@ async fn an_owner_unlocks_a_locked_staff_member_who_keeps_their_factors() {
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let (owner, staff) = (twofold_clinic::SEED[0], twofold_clinic::SEED[2]);
-    let (secret, _) = enrol_with_codes(&running, staff.0).await;
+    let (secret, _) = enroll_with_codes(&running, staff.0).await;
     // Ten wrong codes lock Sam for an hour.
     let sam = running.app.user_by_email(staff.0).await.unwrap().unwrap();
     let sam_account = twofold::Account {

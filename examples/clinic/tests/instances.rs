@@ -356,7 +356,7 @@ async fn two_instances_share_sign_ins_sessions_and_one_time_codes() {
     }
 
     // The TOTP race: the next step's code (the window accepts one ahead; the
-    // enrolment spent this one), posted to A and to B at once.
+    // enrollment spent this one), posted to A and to B at once.
     let code = code_at(&secret, enrolled_at + 30);
     let (x, y) = (client(), client());
     password_step(&x, &a.base, email, &password).await;

@@ -1,4 +1,4 @@
-//! Enrol an authenticator app from the terminal.
+//! Enroll an authenticator app from the terminal.
 //!
 //! Run with `cargo run -p twofold-quickstart`. It prints a fresh `otpauth://`
 //! URI, its QR code (scan it with Google Authenticator, Authy or 1Password), the

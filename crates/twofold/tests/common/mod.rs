@@ -158,7 +158,7 @@ pub fn wrong_code(manual_entry_secret: &str, time: u64) -> String {
 }
 
 /// Sets up an authenticator app for `account`; returns the manual-entry secret and the backup codes.
-pub async fn enrol_totp(h: &Harness, account: &Account<'_>) -> (String, Vec<String>) {
+pub async fn enroll_totp(h: &Harness, account: &Account<'_>) -> (String, Vec<String>) {
     let setup = h
         .twofold
         .begin_totp_enrollment(account, Some(h.clock.now()))

@@ -106,7 +106,7 @@ pub(crate) async fn serve(options: ServeOptions) -> Result<(), Error> {
     let clinic = format!("load-{run_id}");
     let mut setups = tokio::task::JoinSet::new();
     // A few at a time: setup is not what is measured, and the facade bounds
-    // the enrolments in flight per organisation.
+    // the enrollments in flight per organization.
     let permits = Arc::new(tokio::sync::Semaphore::new(4));
     // One more than asked: the last is the account whose password the attacker holds.
     for i in 0..=options.users {
