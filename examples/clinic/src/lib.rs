@@ -396,7 +396,7 @@ impl App {
         Ok(db::audit_page(self.pool(), clinic, &query).await?.0)
     }
 
-    /// Re-seals every TOTP secret under the current key (see [`keys`](crate::keys)).
+    /// Re-seals every TOTP secret under the current key (the key file format is in the README).
     pub async fn reseal(&self) -> Result<twofold::Resealed, AppError> {
         Ok(self.two_factor().reseal_all(100).await?)
     }
