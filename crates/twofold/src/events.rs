@@ -135,6 +135,14 @@ pub enum Event {
         /// When.
         at: u64,
     },
+    /// The application deleted the user, and twofold forgot everything about
+    /// them ([`TwoFactor::forget_user`](crate::TwoFactor::forget_user)).
+    UserForgotten {
+        /// The user.
+        user: String,
+        /// When.
+        at: u64,
+    },
     /// The organization's enforcement changed.
     EnforcementChanged {
         /// Who changed it.

@@ -1908,6 +1908,35 @@ impl TwoFactor {
         Ok(self.done((), events))
     }
 
+    // ----- erasure -----
+
+    /// Forgets a user entirely, for an application that deletes the account:
+    /// the record (factors, backup codes, pending setups, the throttle) is
+    /// deleted and every passkey credential id bound to the user is unbound, so
+    /// that nothing of them stays in the store ([`Store::delete_user`]).
+    /// Idempotent: a user without a record is already forgotten. It asks no
+    /// policy: deleting the account is the application's decision.
+    pub async fn forget_user(&self, account: &Account<'_>) -> Result<Done<()>, Failure> {
+        let now = self.clock.now();
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(loaded) = self.store.load_user(account.user).await? else {
+                return Ok(self.done((), Vec::new()));
+            };
+            match self.store.delete_user(account.user, loaded.version).await {
+                Ok(()) => {
+                    let events = vec![Event::UserForgotten {
+                        user: account.user.to_string(),
+                        at: now,
+                    }];
+                    return Ok(self.done((), events));
+                }
+                Err(StoreError::Conflict) => {}
+                Err(error) => return Err(Failure::from(error)),
+            }
+        }
+        Err(Failure::from(TwoFactorError::Contended))
+    }
+
     // ----- enforcement -----
 
     /// The owner changes the organization's enforcement ("Settings → Security →

@@ -271,7 +271,9 @@ pub trait Store: Send + Sync {
     ) -> StoreFuture<'a, Version>;
 
     /// Deletes a user's record if it is still at `expected` (`Conflict`
-    /// otherwise), and unbinds every credential id bound to the user.
+    /// otherwise), and unbinds every credential id bound to the user: the
+    /// erasure path, called by [`TwoFactor::forget_user`](crate::TwoFactor::forget_user)
+    /// when an application deletes an account. Nothing of the user may remain.
     fn delete_user<'a>(&'a self, user: &'a str, expected: Version) -> StoreFuture<'a, ()>;
 
     /// The user a passkey credential id is bound to, if any.

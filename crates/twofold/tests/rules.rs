@@ -283,3 +283,42 @@ async fn a_full_offload_is_a_busy_answer_and_changes_nothing() {
     );
     assert_eq!(h.store.load_user("ana").await.unwrap(), before);
 }
+
+/// The erasure path: an application deleting an account calls `forget_user`,
+/// and nothing of the user stays: no record, no bound credential id (another
+/// user may now register it), an event for the audit log; forgetting again
+/// succeeds with no event.
+#[tokio::test]
+async fn forget_user_leaves_nothing_of_the_user_in_the_store() {
+    let h = common::harness();
+    let ana = common::account("ana", "staff");
+    let bob = common::account("bob", "staff");
+    common::enroll_totp(&h, &ana).await;
+    let (_, added) = common::register_passkey(&h, &ana, "key").await;
+    let id = added.value.credential_id.unwrap();
+    common::enroll_totp(&h, &bob).await;
+    let memory = h.memory.clone().unwrap();
+    assert_eq!(
+        memory.contents().credentials.get(&id).map(String::as_str),
+        Some("ana")
+    );
+
+    let done = h.twofold.forget_user(&ana).await.unwrap();
+    assert!(
+        matches!(&done.events[..], [twofold::Event::UserForgotten { user, .. }] if user == "ana"),
+        "{:?}",
+        done.events
+    );
+    let contents = memory.contents();
+    assert!(!contents.users.contains_key("ana"), "Ana's record stayed");
+    assert!(
+        !contents.credentials.values().any(|owner| owner == "ana"),
+        "Ana's credential id stayed bound"
+    );
+    assert!(contents.users.contains_key("bob"), "Bob was forgotten too");
+    let status = h.twofold.status(&ana).await.unwrap();
+    assert!(!status.enabled && !status.totp && status.passkeys.is_empty());
+
+    let again = h.twofold.forget_user(&ana).await.unwrap();
+    assert!(again.events.is_empty(), "{:?}", again.events);
+}
