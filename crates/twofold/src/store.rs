@@ -249,7 +249,7 @@ pub struct OrganizationRecord {
 /// credential id is never bound to two users and a username-less sign-in finds
 /// its user without trusting the browser.
 ///
-/// Implementations must pass [`conformance::run`](crate::conformance::run).
+/// Implementations must pass `twofold::conformance::run` (the `conformance` feature).
 pub trait Store: Send + Sync {
     /// Reads a user's record.
     fn load_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Option<Versioned<UserRecord>>>;
