@@ -396,6 +396,38 @@ impl Policy {
         self.role(role).is_some_and(|r| r.mode != Mode::Off)
     }
 
+    /// Whether users of `role` may change the organization's enforcement
+    /// (false for a role the policy does not know).
+    pub fn may_change_enforcement(&self, role: &str) -> bool {
+        self.role(role).is_some_and(|r| r.may_change_enforcement)
+    }
+
+    /// Whether users of `actor_role` may reset the 2FA of users of
+    /// `target_role`: the role question only. [`admin_reset`](Policy::admin_reset)
+    /// decides an actual reset (never one's own, with a reason, and more).
+    pub fn may_reset(&self, actor_role: &str, target_role: &str) -> bool {
+        self.role_may(actor_role, target_role, |r| &r.may_reset)
+    }
+
+    /// Whether users of `actor_role` may unlock users of `target_role` (their
+    /// `may_unlock`, or else `may_reset`): the role question only;
+    /// [`admin_unlock`](Policy::admin_unlock) decides an actual unlock.
+    pub fn may_unlock(&self, actor_role: &str, target_role: &str) -> bool {
+        self.role_may(actor_role, target_role, |r| &r.may_unlock)
+    }
+
+    fn role_may(
+        &self,
+        actor_role: &str,
+        target_role: &str,
+        list: impl Fn(&CompiledRole) -> &Vec<usize>,
+    ) -> bool {
+        match (self.role(actor_role), self.role_index(target_role)) {
+            (Some(actor), Some(target)) => list(actor).contains(&target),
+            _ => false,
+        }
+    }
+
     /// A copy of this policy's document with the organization's mode changed: what
     /// an owner's "2FA enforcement: Required" produces, to store and re-validate.
     pub fn with_mode(&self, mode: Mode) -> Result<Policy, PolicyError> {

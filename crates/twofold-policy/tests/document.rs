@@ -379,3 +379,36 @@ proptest::proptest! {
         proptest::prop_assert_eq!(parsed.ok(), expected);
     }
 }
+
+/// The role questions agree with the decisions they stand for.
+#[test]
+fn role_questions_agree_with_the_decisions() {
+    let policy = Policy::example_clinic().unwrap();
+    let roles = ["owner", "admin", "staff", "ghost"];
+    for actor in roles {
+        assert_eq!(
+            policy.may_change_enforcement(actor),
+            actor == "owner",
+            "{actor} may change enforcement"
+        );
+        for target in roles {
+            let (a, t) = (UserFacts::new("a", actor), UserFacts::new("t", target));
+            let reset = policy.admin_reset(&a, &t, "reason", Timestamp::from_unix_seconds(0));
+            assert_eq!(
+                policy.may_reset(actor, target),
+                matches!(
+                    reset.outcome,
+                    twofold_policy::ResetPermission::Allowed { .. }
+                ),
+                "{actor} resets {target}: {reset:?}"
+            );
+            let unlock = policy.admin_unlock(&a, &t, "reason");
+            assert_eq!(
+                policy.may_unlock(actor, target),
+                unlock.outcome == twofold_policy::Permission::Allowed,
+                "{actor} unlocks {target}: {unlock:?}"
+            );
+        }
+    }
+    assert!(policy.may_reset("owner", "staff") && !policy.may_reset("staff", "staff"));
+}

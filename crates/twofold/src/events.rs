@@ -1,7 +1,7 @@
 //! Typed audit events, returned from each operation and delivered to an optional sink.
 
 use serde::Serialize;
-use twofold_policy::Mode;
+use twofold_policy::{Mode, Timestamp};
 
 /// A second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -158,8 +158,195 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event's name, as in its JSON form's `event` field (`admin_reset`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::EnrollmentBegun { .. } => "enrollment_begun",
+            Event::EnrollmentConfirmed { .. } => "enrollment_confirmed",
+            Event::FactorAdded { .. } => "factor_added",
+            Event::FactorRemoved { .. } => "factor_removed",
+            Event::BackupCodeUsed { .. } => "backup_code_used",
+            Event::BackupCodesRegenerated { .. } => "backup_codes_regenerated",
+            Event::SignInSucceeded { .. } => "sign_in_succeeded",
+            Event::SignInFailed { .. } => "sign_in_failed",
+            Event::LockedOut { .. } => "locked_out",
+            Event::TwoFactorDisabled { .. } => "two_factor_disabled",
+            Event::AdminReset { .. } => "admin_reset",
+            Event::Unlocked { .. } => "unlocked",
+            Event::UserForgotten { .. } => "user_forgotten",
+            Event::EnforcementChanged { .. } => "enforcement_changed",
+        }
+    }
+
+    /// When it happened.
+    pub fn at(&self) -> Timestamp {
+        let at = match self {
+            Event::EnrollmentBegun { at, .. }
+            | Event::EnrollmentConfirmed { at, .. }
+            | Event::FactorAdded { at, .. }
+            | Event::FactorRemoved { at, .. }
+            | Event::BackupCodeUsed { at, .. }
+            | Event::BackupCodesRegenerated { at, .. }
+            | Event::SignInSucceeded { at, .. }
+            | Event::SignInFailed { at, .. }
+            | Event::LockedOut { at, .. }
+            | Event::TwoFactorDisabled { at, .. }
+            | Event::AdminReset { at, .. }
+            | Event::Unlocked { at, .. }
+            | Event::UserForgotten { at, .. }
+            | Event::EnforcementChanged { at, .. } => *at,
+        };
+        Timestamp::from_unix_seconds(at)
+    }
+
+    /// Who acted: the administrator or owner for their actions, otherwise the
+    /// user themself.
+    pub fn actor(&self) -> &str {
+        match self {
+            Event::AdminReset { actor, .. }
+            | Event::Unlocked { actor, .. }
+            | Event::EnforcementChanged { actor, .. } => actor,
+            Event::EnrollmentBegun { user, .. }
+            | Event::EnrollmentConfirmed { user, .. }
+            | Event::FactorAdded { user, .. }
+            | Event::FactorRemoved { user, .. }
+            | Event::BackupCodeUsed { user, .. }
+            | Event::BackupCodesRegenerated { user, .. }
+            | Event::SignInSucceeded { user, .. }
+            | Event::SignInFailed { user, .. }
+            | Event::LockedOut { user, .. }
+            | Event::TwoFactorDisabled { user, .. }
+            | Event::UserForgotten { user, .. } => user,
+        }
+    }
+
+    /// Whose second factors it concerns: the user, or an administrator's
+    /// target (`None` for an organization-wide change).
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Event::AdminReset { target, .. } | Event::Unlocked { target, .. } => Some(target),
+            Event::EnforcementChanged { .. } => None,
+            _ => Some(self.actor()),
+        }
+    }
+
+    /// The other account an administrator acted on (`None` for the user's own
+    /// events and organization-wide ones).
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Event::AdminReset { target, .. } | Event::Unlocked { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+}
+
 /// Receives every event as it happens (an audit log, metrics).
 pub trait EventSink: Send + Sync {
     /// Records one event. Must not block for long; it runs on the request path.
     fn record(&self, event: &Event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_event() -> Vec<Event> {
+        let user = || "ana".to_string();
+        vec![
+            Event::EnrollmentBegun {
+                user: user(),
+                factor: Factor::Totp,
+                at: 1,
+            },
+            Event::EnrollmentConfirmed {
+                user: user(),
+                factor: Factor::Totp,
+                at: 2,
+            },
+            Event::FactorAdded {
+                user: user(),
+                factor: Factor::Passkey,
+                name: None,
+                at: 3,
+            },
+            Event::FactorRemoved {
+                user: user(),
+                factor: Factor::Passkey,
+                at: 4,
+            },
+            Event::BackupCodeUsed {
+                user: user(),
+                remaining: 9,
+                at: 5,
+            },
+            Event::BackupCodesRegenerated {
+                user: user(),
+                at: 6,
+            },
+            Event::SignInSucceeded {
+                user: user(),
+                factor: Factor::Totp,
+                at: 7,
+            },
+            Event::SignInFailed {
+                user: user(),
+                factor: Factor::Totp,
+                reason: "wrong".into(),
+                failures: 1,
+                at: 8,
+            },
+            Event::LockedOut {
+                user: user(),
+                until: None,
+                at: 9,
+            },
+            Event::TwoFactorDisabled {
+                user: user(),
+                at: 10,
+            },
+            Event::AdminReset {
+                actor: "olivia".into(),
+                target: user(),
+                reason: "r".into(),
+                at: 11,
+            },
+            Event::Unlocked {
+                actor: "olivia".into(),
+                target: user(),
+                reason: "r".into(),
+                at: 12,
+            },
+            Event::UserForgotten {
+                user: user(),
+                at: 13,
+            },
+            Event::EnforcementChanged {
+                actor: "olivia".into(),
+                organization: "smile".into(),
+                from: Mode::Optional,
+                to: Mode::Required,
+                at: 14,
+            },
+        ]
+    }
+
+    /// The accessors agree with the JSON form (the serde derive is the oracle).
+    #[test]
+    fn accessors_agree_with_the_json_form() {
+        for event in every_event() {
+            let json = serde_json::to_value(&event).unwrap_or_default();
+            assert_eq!(Some(event.kind()), json["event"].as_str(), "{event:?}");
+            assert_eq!(
+                Some(event.at().as_unix_seconds()),
+                json["at"].as_u64(),
+                "{event:?}"
+            );
+            let actor = json["actor"].as_str().or(json["user"].as_str());
+            assert_eq!(Some(event.actor()), actor, "{event:?}");
+            let subject = json["target"].as_str().or(json["user"].as_str());
+            assert_eq!(event.subject(), subject, "{event:?}");
+            assert_eq!(event.target(), json["target"].as_str(), "{event:?}");
+        }
+    }
 }

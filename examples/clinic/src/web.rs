@@ -477,18 +477,12 @@ async fn enroller(
 /// Writes twofold's events to the audit log and the log (events carry no secrets).
 async fn record(app: &App, clinic: &str, events: &[Event]) {
     for event in events {
+        // The event's own accessors; the JSON form is only the stored detail.
         let detail = serde_json::to_value(event).unwrap_or(Value::Null);
-        let name = field(&detail, "event").as_str().unwrap_or("event");
-        let actor = field(&detail, "actor")
-            .as_str()
-            .or_else(|| field(&detail, "user").as_str())
-            .unwrap_or("");
-        let subject = field(&detail, "target")
-            .as_str()
-            .or_else(|| field(&detail, "user").as_str())
-            .unwrap_or(actor);
-        let at = field(&detail, "at").as_u64().unwrap_or_else(|| app.now());
-        audit(app, clinic, at, name, actor, subject, &detail).await;
+        let actor = event.actor();
+        let subject = event.subject().unwrap_or(actor);
+        let at = event.at().as_unix_seconds();
+        audit(app, clinic, at, event.kind(), actor, subject, &detail).await;
     }
 }
 
@@ -1728,12 +1722,8 @@ async fn settings_security(
         Ok(policy) => policy,
         Err(error) => return internal(&app, "policy", &error),
     };
-    let mode = policy.document().enforcement.mode;
-    let may_change = policy
-        .document()
-        .roles
-        .get(&user.role)
-        .is_some_and(|role| role.may_change_enforcement);
+    let mode = policy.mode();
+    let may_change = policy.may_change_enforcement(&user.role);
     let mut body = take_flash(&session).await;
     body.push_str(r#"<section id="enforcement"><h2>2FA enforcement</h2>"#);
     if may_change {
@@ -1842,14 +1832,10 @@ async fn settings_staff(
         Ok(policy) => policy,
         Err(error) => return internal(&app, "policy", &error),
     };
-    let may_reset = |target: &User| {
-        target.id != user.id
-            && policy
-                .document()
-                .roles
-                .get(&user.role)
-                .is_some_and(|role| role.may_reset.contains(&target.role))
-    };
+    let may_reset =
+        |target: &User| target.id != user.id && policy.may_reset(&user.role, &target.role);
+    let may_unlock =
+        |target: &User| target.id != user.id && policy.may_unlock(&user.role, &target.role);
     let mut body = take_flash(&session).await;
     body.push_str(
         r#"<table id="staff"><tr><th>Name</th><th>Role</th><th>2FA</th><th>Factors</th><th></th></tr>"#,
@@ -1891,7 +1877,7 @@ async fn settings_staff(
             )
         };
         let mut action = String::new();
-        if may_reset(member) && status.locked.is_some() {
+        if may_unlock(member) && status.locked.is_some() {
             action.push_str(&staff_form(
                 "unlock",
                 "unlock",
