@@ -68,7 +68,15 @@ pub enum Event {
         /// When.
         at: u64,
     },
-    /// A new backup-code set replaced the old one.
+    /// The user's first backup-code set was created, with their first factor
+    /// (or their next factor after every code was spent).
+    BackupCodesCreated {
+        /// The user.
+        user: String,
+        /// When.
+        at: u64,
+    },
+    /// A new backup-code set replaced the old one, at the user's request.
     BackupCodesRegenerated {
         /// The user.
         user: String,
@@ -167,6 +175,7 @@ impl Event {
             Event::FactorAdded { .. } => "factor_added",
             Event::FactorRemoved { .. } => "factor_removed",
             Event::BackupCodeUsed { .. } => "backup_code_used",
+            Event::BackupCodesCreated { .. } => "backup_codes_created",
             Event::BackupCodesRegenerated { .. } => "backup_codes_regenerated",
             Event::SignInSucceeded { .. } => "sign_in_succeeded",
             Event::SignInFailed { .. } => "sign_in_failed",
@@ -187,6 +196,7 @@ impl Event {
             | Event::FactorAdded { at, .. }
             | Event::FactorRemoved { at, .. }
             | Event::BackupCodeUsed { at, .. }
+            | Event::BackupCodesCreated { at, .. }
             | Event::BackupCodesRegenerated { at, .. }
             | Event::SignInSucceeded { at, .. }
             | Event::SignInFailed { at, .. }
@@ -212,6 +222,7 @@ impl Event {
             | Event::FactorAdded { user, .. }
             | Event::FactorRemoved { user, .. }
             | Event::BackupCodeUsed { user, .. }
+            | Event::BackupCodesCreated { user, .. }
             | Event::BackupCodesRegenerated { user, .. }
             | Event::SignInSucceeded { user, .. }
             | Event::SignInFailed { user, .. }

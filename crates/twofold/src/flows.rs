@@ -775,7 +775,7 @@ impl TwoFactor {
         }
         let stored = generated.ok_or(TwoFactorError::Contended)?;
         record.backup_codes = Some(stored.to_string());
-        events.push(Event::BackupCodesRegenerated {
+        events.push(Event::BackupCodesCreated {
             user: account.user.to_string(),
             at: now,
         });

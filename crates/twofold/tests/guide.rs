@@ -109,7 +109,7 @@ async fn steps_3_to_5_scan_confirm_with_the_6_digit_code_and_save_10_backup_code
                 factor: Factor::Totp,
                 ..
             },
-            Event::BackupCodesRegenerated { .. }
+            Event::BackupCodesCreated { .. }
         ]
     ));
     let status = h.twofold.status(&ana).await.unwrap();

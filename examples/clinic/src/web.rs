@@ -640,7 +640,7 @@ async fn sign_in(
             let auth = Auth::MustEnroll {
                 user: user.id.clone(),
                 can_defer,
-                reason: reason.to_string(),
+                reason: reason_text(&reason),
                 password_at: app.now(),
             };
             if let Err(response) = set_auth(&app, &session, &auth).await {
@@ -656,7 +656,12 @@ async fn sign_in(
         }
         SignInStep::Blocked { reason } => {
             let _ = session.remove_value(AUTH).await;
-            flash(&session, "error", &format!("You cannot sign in: {reason}.")).await;
+            flash(
+                &session,
+                "error",
+                &format!("You cannot sign in: {}", reason_text(&reason)),
+            )
+            .await;
             Redirect::to("/signin").into_response()
         }
     }
@@ -940,7 +945,7 @@ async fn forced_setup_page(State(app): State<App>, session: Session) -> Response
     let _ = write!(
         body,
         "{}<p>Your clinic requires two-factor authentication. Set up a second factor to finish signing in as <strong>{}</strong>.</p>",
-        notice("info", &format!("2FA required: {reason}.")),
+        notice("info", &format!("2FA required: {}", reason)),
         esc(&user.email)
     );
     body.push_str(&factor_setup_sections(&token));
@@ -1063,6 +1068,30 @@ fn nav<'a>(user: &'a User, token: &'a str) -> Nav<'a> {
         name: &user.name,
         role: &user.role,
         csrf: token,
+    }
+}
+
+/// A policy reason in the clinic's words: "clinic" where the library says
+/// "organization", and always one sentence with one full stop.
+fn reason_text(reason: &Reason) -> String {
+    let text = match reason {
+        Reason::EnrollmentRequiredNow => {
+            "Your clinic requires two-factor authentication: set it up to continue.".to_string()
+        }
+        Reason::EnforcedForUser => {
+            "Two-factor authentication is required by your clinic and cannot be disabled."
+                .to_string()
+        }
+        Reason::MethodNotAllowed => {
+            "Your clinic does not allow this sign-in method for your role.".to_string()
+        }
+        Reason::OtherOrganization => "That user belongs to another clinic.".to_string(),
+        other => other.to_string().replace("organization", "clinic"),
+    };
+    if text.ends_with('.') {
+        text
+    } else {
+        format!("{text}.")
     }
 }
 
@@ -1562,7 +1591,7 @@ async fn disable(
                         .to_string(),
                 ),
                 TwoFactorError::Denied(reason) => {
-                    Some(format!("2FA cannot be disabled: {reason}."))
+                    Some(format!("2FA cannot be disabled: {}", reason_text(&reason)))
                 }
                 _ => None,
             };
@@ -2053,8 +2082,32 @@ struct AuditParams {
     page: u64,
 }
 
+/// An audit event's name in words a clinic owner reads.
+fn event_words(kind: &str) -> &str {
+    match kind {
+        "sign_in_succeeded" => "Signed in",
+        "sign_in_failed" => "Wrong code at sign-in",
+        "locked_out" => "Locked out after wrong codes",
+        "password_failed" => "Wrong password",
+        "password_lockout" => "Password attempts paused",
+        "enrollment_begun" => "Started setting up 2FA",
+        "enrollment_confirmed" => "Confirmed 2FA setup",
+        "factor_added" => "Added a sign-in method",
+        "factor_removed" => "Removed a sign-in method",
+        "backup_code_used" => "Signed in with a backup code",
+        "backup_codes_created" => "Backup codes created",
+        "backup_codes_regenerated" => "Backup codes regenerated",
+        "two_factor_disabled" => "Turned off 2FA",
+        "admin_reset" => "2FA reset by an owner or admin",
+        "unlocked" => "Unlocked by an owner or admin",
+        "user_forgotten" => "Account deleted",
+        "enforcement_changed" => "2FA enforcement changed",
+        other => other,
+    }
+}
+
 /// The event names an owner can filter by.
-const AUDIT_KINDS: [&str; 16] = [
+const AUDIT_KINDS: [&str; 17] = [
     "sign_in_succeeded",
     "sign_in_failed",
     "locked_out",
@@ -2065,6 +2118,7 @@ const AUDIT_KINDS: [&str; 16] = [
     "factor_added",
     "factor_removed",
     "backup_code_used",
+    "backup_codes_created",
     "backup_codes_regenerated",
     "two_factor_disabled",
     "admin_reset",
@@ -2102,9 +2156,10 @@ fn audit_table(entries: &[db::AuditEntry], name_of: &dyn Fn(&str) -> String) -> 
         }
         let _ = write!(
             body,
-            r#"<tr class="audit-entry" data-event="{event}"><td>{at}</td><td>{event}</td><td>{who}</td><td>{details}</td></tr>"#,
+            r#"<tr class="audit-entry" data-event="{event}"><td>{at}</td><td>{words}</td><td>{who}</td><td>{details}</td></tr>"#,
             at = when(entry.at),
             event = esc(&entry.event),
+            words = esc(event_words(&entry.event)),
             who = esc(&name_of(&entry.actor)),
             details = esc(&details.join("; ")),
         );
@@ -2164,7 +2219,7 @@ async fn audit_page(
     body.push_str(r#"</select></label><label>Event <select name="kind" id="audit-kind">"#);
     body.push_str(&option("", "every event", &params.kind));
     for kind in AUDIT_KINDS {
-        body.push_str(&option(kind, kind, &params.kind));
+        body.push_str(&option(kind, event_words(kind), &params.kind));
     }
     body.push_str(r#"</select></label><button id="audit-apply">Show</button></form>"#);
     body.push_str(&audit_table(&entries, &name_of));

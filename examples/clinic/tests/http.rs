@@ -337,8 +337,31 @@ async fn every_form_on_every_page_carries_the_token() {
         .send()
         .await
         .unwrap();
-    forms += forms_in(&setup.text().await.unwrap());
+    let setup = setup.text().await.unwrap();
+    // The guide's words: "clinic", one full stop.
+    assert!(
+        setup.contains("2FA required: Your clinic requires two-factor authentication")
+            && !setup.contains("organization")
+            && !setup.contains(".."),
+        "{setup}"
+    );
+    forms += forms_in(&setup);
     assert!(forms >= 16, "only {forms} forms seen");
+    // The audit log in words an owner reads, not raw event names.
+    let audit = client
+        .get(format!("{base}/settings/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        audit.contains(r#"data-event="enforcement_changed""#)
+            && audit.contains("<td>2FA enforcement changed</td>")
+            && !audit.contains("<td>enforcement_changed</td>"),
+        "{audit}"
+    );
 }
 
 #[tokio::test]
