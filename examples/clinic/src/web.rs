@@ -1591,7 +1591,7 @@ async fn disable(
                         .to_string(),
                 ),
                 TwoFactorError::Denied(reason) => {
-                    Some(format!("2FA cannot be disabled: {}", reason_text(&reason)))
+                    Some(format!("2FA cannot be disabled: {}", reason_text(reason)))
                 }
                 _ => None,
             };
