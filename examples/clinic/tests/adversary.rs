@@ -10,41 +10,13 @@
 
 mod common;
 
+use common::{client, code_at, location, token};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestClock;
-use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
-
-fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(response: &Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-async fn token(client: &Client, base: &str, path: &str) -> String {
-    let page = client
-        .get(format!("{base}{path}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let start = page.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
-    page[start..start + page[start..].find('"').unwrap()].to_string()
-}
 
 async fn post_sign_in(client: &Client, base: &str, email: &str, password: &str) -> Response {
     let csrf = token(client, base, "/signin").await;
@@ -54,12 +26,6 @@ async fn post_sign_in(client: &Client, base: &str, email: &str, password: &str) 
         .send()
         .await
         .unwrap()
-}
-
-fn code_at(secret: &str, time: u64) -> String {
-    let secret: String = secret.split_whitespace().collect();
-    let key = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &secret).unwrap();
-    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, time)
 }
 
 /// Sets up an authenticator app for `email` over HTTP, signed in on `client`,

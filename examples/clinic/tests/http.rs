@@ -11,19 +11,12 @@
 
 mod common;
 
-use reqwest::redirect::Policy;
+use common::{client, code_at, csrf_of, location, token};
+
 use reqwest::{Client, Response, StatusCode};
 
 use common::TestClock;
 use twofold::Clock;
-
-fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
 
 fn session_cookie(response: &Response) -> Option<String> {
     response
@@ -33,33 +26,6 @@ fn session_cookie(response: &Response) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with("clinic_session="))
         .map(str::to_string)
-}
-
-fn csrf_of(page: &str) -> String {
-    let marker = r#"name="csrf-token" content=""#;
-    let start = page.find(marker).expect("a CSRF meta tag") + marker.len();
-    page[start..][..page[start..].find('"').unwrap()].to_string()
-}
-
-fn location(response: &Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-async fn token(client: &Client, base: &str, path: &str) -> String {
-    csrf_of(
-        &client
-            .get(format!("{base}{path}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
 }
 
 /// Signs in with the password; returns the page the app sent the user to.
@@ -159,12 +125,6 @@ async fn every_post_needs_the_session_csrf_token() {
     assert_eq!(response.status(), StatusCode::OK);
     let options: serde_json::Value = response.json().await.unwrap();
     assert_eq!(options["rp"]["id"], "localhost");
-}
-
-fn code_at(secret: &str, time: u64) -> String {
-    let secret: String = secret.split_whitespace().collect();
-    let key = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &secret).unwrap();
-    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, time)
 }
 
 /// Sets up an authenticator app for `email` through the facade (as another
@@ -560,7 +520,10 @@ async fn the_session_id_changes_at_sign_in_and_the_old_one_is_worthless() {
     let after = session_cookie(&response).expect("a new session cookie at sign-in");
     assert_ne!(after.split(';').next().unwrap(), before_value);
     // The pre-sign-in id grants nothing.
-    let stale = Client::builder().redirect(Policy::none()).build().unwrap();
+    let stale = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let response = stale
         .get(format!("{base}/profile/security"))
         .header("cookie", &before_value)

@@ -16,42 +16,14 @@
 
 mod common;
 
+use common::{client, code_at, location, token};
+
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
-
-fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn location(response: &Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-async fn token(client: &Client, base: &str, path: &str) -> String {
-    let page = client
-        .get(format!("{base}{path}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let start = page.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
-    page[start..start + page[start..].find('"').unwrap()].to_string()
-}
 
 async fn post_form(client: &Client, base: &str, path: &str, form: &[(&str, &str)]) -> Response {
     let csrf_page = if path.starts_with("/signin/second-step") {
@@ -77,12 +49,6 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-fn code_at(secret: &str, time: u64) -> String {
-    let secret: String = secret.split_whitespace().collect();
-    let key = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &secret).unwrap();
-    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, time)
 }
 
 /// A database of its own on the test server, dropped when the test ends.

@@ -170,3 +170,52 @@ pub fn skip_notice(message: &str) {
         eprint!("{line}");
     }
 }
+
+// ----- HTTP helpers shared by the test files -----
+
+/// A browser: a cookie jar, and redirects left to the test.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A response's `Location` (empty if none).
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The CSRF token of a page (its `csrf-token` meta tag, on every page).
+pub fn csrf_of(page: &str) -> String {
+    let marker = r#"name="csrf-token" content=""#;
+    let start = page.find(marker).expect("a CSRF meta tag") + marker.len();
+    page[start..][..page[start..].find('"').unwrap()].to_string()
+}
+
+/// The CSRF token of the page at `path`, fetched with `client`.
+pub async fn token(client: &reqwest::Client, base: &str, path: &str) -> String {
+    csrf_of(
+        &client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+}
+
+/// The TOTP code of a base32 `secret` (spaces allowed) at `time`, from
+/// totp-lite (an independent implementation).
+pub fn code_at(secret: &str, time: u64) -> String {
+    let secret: String = secret.split_whitespace().collect();
+    let key = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &secret).unwrap();
+    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, time)
+}
