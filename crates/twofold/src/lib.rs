@@ -31,3 +31,12 @@ pub use twofold_backup::{BackupConfig, HashParams, NewBackupCodes};
 pub use twofold_passkey::{CredentialId, PasskeyConfig, RelyingParty};
 pub use twofold_policy::{Method, Methods, Mode, Policy, PolicyDocument, Reason, Timestamp};
 pub use twofold_totp::TotpParams;
+
+/// The factor crates, whole, for what the facade does not wrap (a load tool
+/// computing codes, say), so that an application depends on `twofold` alone.
+pub mod factors {
+    pub use twofold_backup as backup;
+    pub use twofold_passkey as passkey;
+    pub use twofold_policy as policy;
+    pub use twofold_totp as totp;
+}

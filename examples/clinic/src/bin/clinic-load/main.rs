@@ -26,9 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::redirect::Policy;
+use twofold::factors::totp::{Secret, Totp, TotpParams};
 use twofold::{Account, Clock};
 use twofold_clinic::{App, Config, Log};
-use twofold_totp::{Secret, Totp, TotpParams};
 
 struct StepClock(AtomicU64);
 

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::redirect::Policy;
 use twofold::Clock;
+use twofold::factors::totp::{Secret, Totp, TotpParams};
 use twofold_clinic::{App, Config};
-use twofold_totp::{Secret, Totp, TotpParams};
 
 use crate::{Error, NoLog, csrf_of, percentile};
 
