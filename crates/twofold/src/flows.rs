@@ -1459,21 +1459,9 @@ impl TwoFactor {
         let secret = Secret::generate_with(&mut RngAdapter(&*self.random))
             .map_err(|_| TwoFactorError::RandomnessUnavailable)?;
         let sealed = self.keyring.seal(&secret, account.user, &*self.random)?;
-        let uri = OtpAuthUri::totp(Some(&self.config.issuer), account.name, secret.clone())
-            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?
-            .with_algorithm(self.config.totp.algorithm)
-            .with_digits(self.config.totp.digits);
-        // Rendering the QR code takes about a millisecond: off the executor too.
-        let (otpauth_uri, qr_svg) = self
-            .offload(move || uri.to_qr_svg().map(|svg| (uri.to_uri_string(), svg)))
-            .await?
-            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?;
-        let enrollment = TotpEnrollment {
-            otpauth_uri,
-            qr_svg,
-            manual_entry_secret: secret.to_manual_entry(),
-            expires_at,
-        };
+        let enrollment = self
+            .totp_enrollment_view(account, secret, self.config.totp, expires_at)
+            .await?;
         self.update_user(account.user, |record| {
             record.pending_totp = Some(PendingTotp {
                 secret: sealed.clone(),
@@ -1490,6 +1478,56 @@ impl TwoFactor {
             at: now,
         }];
         Ok(self.done(enrollment, events))
+    }
+
+    /// The QR code and manual-entry secret of a TOTP setup in progress, again:
+    /// for the page that shows a wrong code's error beside the same QR code, so
+    /// that a mistyped code does not cost the user a new secret. `None` when no
+    /// setup is pending or it has lapsed.
+    pub async fn pending_totp_enrollment(
+        &self,
+        account: &Account<'_>,
+    ) -> Result<Option<TotpEnrollment>, TwoFactorError> {
+        let now = self.clock.now();
+        let Some(loaded) = self.store.load_user(account.user).await? else {
+            return Ok(None);
+        };
+        let Some(pending) = loaded.value.pending_totp else {
+            return Ok(None);
+        };
+        if now >= pending.expires_at {
+            return Ok(None);
+        }
+        let secret = self.keyring.open(&pending.secret, account.user)?;
+        self.totp_enrollment_view(account, secret, pending.params, pending.expires_at)
+            .await
+            .map(Some)
+    }
+
+    /// The URI, QR code and manual-entry text of `secret` for `account`.
+    async fn totp_enrollment_view(
+        &self,
+        account: &Account<'_>,
+        secret: Secret,
+        params: TotpParams,
+        expires_at: u64,
+    ) -> Result<TotpEnrollment, TwoFactorError> {
+        let manual_entry_secret = secret.to_manual_entry();
+        let uri = OtpAuthUri::totp(Some(&self.config.issuer), account.name, secret)
+            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?
+            .with_algorithm(params.algorithm)
+            .with_digits(params.digits);
+        // Rendering the QR code takes about a millisecond: off the executor too.
+        let (otpauth_uri, qr_svg) = self
+            .offload(move || uri.to_qr_svg().map(|svg| (uri.to_uri_string(), svg)))
+            .await?
+            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?;
+        Ok(TotpEnrollment {
+            otpauth_uri,
+            qr_svg,
+            manual_entry_secret,
+            expires_at,
+        })
     }
 
     /// Confirms the pending authenticator app with a code from it. On success the

@@ -587,6 +587,72 @@ async fn troubleshooting_owner_enforced_but_staff_cant_enable_retry_the_qr_is_re
         .unwrap();
 }
 
+/// "A wrong setup code": the page shows the error beside the same QR code and
+/// secret, which still confirm; after confirming, or once lapsed, nothing is
+/// pending.
+#[tokio::test]
+async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
+    let h = harness();
+    let sam = account("sam", "staff");
+    assert!(
+        h.twofold
+            .pending_totp_enrollment(&sam)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let setup = h
+        .twofold
+        .begin_totp_enrollment(&sam, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
+    let wrong = h
+        .twofold
+        .confirm_totp_enrollment(&sam, "000000")
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        wrong.error,
+        TwoFactorError::WrongCode | TwoFactorError::InvalidCode(_)
+    ));
+    let again = h
+        .twofold
+        .pending_totp_enrollment(&sam)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.manual_entry_secret, setup.manual_entry_secret);
+    assert_eq!(again.otpauth_uri, setup.otpauth_uri);
+    assert_eq!(again.qr_svg, setup.qr_svg);
+    assert_eq!(again.expires_at, setup.expires_at);
+    h.twofold
+        .confirm_totp_enrollment(&sam, &code(&again.manual_entry_secret, h.clock.now()))
+        .await
+        .unwrap();
+    assert!(
+        h.twofold
+            .pending_totp_enrollment(&sam)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let adam = account("adam", "admin");
+    h.twofold
+        .begin_totp_enrollment(&adam, Some(h.clock.now()))
+        .await
+        .unwrap();
+    h.clock.advance(601);
+    assert!(
+        h.twofold
+            .pending_totp_enrollment(&adam)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 #[tokio::test]
 async fn a_pending_setup_expires() {
     let h = harness();
