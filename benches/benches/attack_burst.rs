@@ -66,9 +66,16 @@ const START: u64 = 1_767_225_615;
 
 struct FixedClock(AtomicU64);
 
-impl Clock for FixedClock {
+impl FixedClock {
+    /// Unix seconds.
     fn now(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> twofold::Timestamp {
+        twofold::Timestamp::from_unix_seconds(FixedClock::now(self))
     }
 }
 
@@ -130,7 +137,10 @@ async fn enroll(twofold: &TwoFactor, user: &str, now: u64) -> String {
     let setup = twofold.begin_totp_enrollment(&account(user)).await;
     #[cfg(not(twofold_parent))]
     let setup = twofold
-        .begin_totp_enrollment(&account(user), Some(now))
+        .begin_totp_enrollment(
+            &account(user),
+            Some(twofold::Timestamp::from_unix_seconds(now)),
+        )
         .await;
     let secret = setup.unwrap().value.manual_entry_secret;
     twofold

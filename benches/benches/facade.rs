@@ -40,9 +40,16 @@ const NOW: u64 = 1_767_225_615;
 
 struct BenchClock(AtomicU64);
 
-impl Clock for BenchClock {
+impl BenchClock {
+    /// Unix seconds.
     fn now(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Clock for BenchClock {
+    fn now(&self) -> twofold::Timestamp {
+        twofold::Timestamp::from_unix_seconds(BenchClock::now(self))
     }
 }
 
@@ -64,9 +71,11 @@ fn verify(c: &mut Criterion) {
         role: "staff",
         name: "ana@clinic.example",
     };
-    let setup = ready(twofold.begin_totp_enrollment(&ana, Some(NOW)))
-        .unwrap()
-        .value;
+    let setup = ready(
+        twofold.begin_totp_enrollment(&ana, Some(twofold::Timestamp::from_unix_seconds(NOW))),
+    )
+    .unwrap()
+    .value;
     let secret = Secret::from_base32(&setup.manual_entry_secret).unwrap();
     let totp = Totp::new(&secret, TotpParams::default());
     let code_now = |clock: &BenchClock| totp.generate(clock.now()).unwrap().to_string();

@@ -25,9 +25,16 @@ use twofold_totp::{Secret, Totp, TotpParams};
 
 struct BenchClock(AtomicU64);
 
-impl Clock for BenchClock {
+impl BenchClock {
+    /// Unix seconds.
     fn now(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Clock for BenchClock {
+    fn now(&self) -> twofold::Timestamp {
+        twofold::Timestamp::from_unix_seconds(BenchClock::now(self))
     }
 }
 
@@ -54,7 +61,7 @@ fn bench_store(
         name: "ana",
     };
     let setup = runtime
-        .block_on(twofold.begin_totp_enrollment(&ana, Some(clock.now())))
+        .block_on(twofold.begin_totp_enrollment(&ana, Some(Clock::now(clock.as_ref()))))
         .unwrap()
         .value;
     let totp = Totp::new(

@@ -32,11 +32,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
-use twofold::CredentialId;
 use twofold::store::{
     CeremonyRecord, CredentialChanges, OrganizationRecord, Store, StoreError, StoreFuture,
     UserRecord, Version, Versioned,
 };
+use twofold::{CredentialId, Timestamp};
 
 /// The schema, embedded in the binary.
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -365,12 +365,12 @@ impl Store for SqlStore {
         })
     }
 
-    fn expired_users<'a>(&'a self, now: u64, limit: usize) -> StoreFuture<'a, Vec<String>> {
+    fn expired_users<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>> {
         Box::pin(async move {
             let rows = sqlx::query(
                 "SELECT id FROM twofold_users WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
             )
-            .bind(to_sql_time(now))
+            .bind(to_sql_time(now.as_unix_seconds()))
             .bind(to_sql_limit(limit))
             .fetch_all(&self.pool)
             .await
@@ -463,10 +463,10 @@ impl Store for SqlStore {
         })
     }
 
-    fn purge_expired<'a>(&'a self, now: u64) -> StoreFuture<'a, u64> {
+    fn purge_expired<'a>(&'a self, now: Timestamp) -> StoreFuture<'a, u64> {
         Box::pin(async move {
             let deleted = sqlx::query("DELETE FROM twofold_ceremonies WHERE expires_at <= $1")
-                .bind(to_sql_time(now))
+                .bind(to_sql_time(now.as_unix_seconds()))
                 .execute(&self.pool)
                 .await
                 .map_err(backend_error)?;

@@ -40,7 +40,10 @@ async fn corrupt_rows_are_contained(store: SqlStore, prefix: &str) {
             name: user,
         };
         twofold
-            .begin_totp_enrollment(&account, Some(twofold_totp::now()))
+            .begin_totp_enrollment(
+                &account,
+                Some(twofold::Timestamp::from_unix_seconds(twofold_totp::now())),
+            )
             .await
             .unwrap();
     }
@@ -98,7 +101,10 @@ async fn corrupt_rows_are_contained(store: SqlStore, prefix: &str) {
         SignInStep::Allow { .. }
     ));
     twofold
-        .begin_totp_enrollment(&healthy, Some(twofold_totp::now()))
+        .begin_totp_enrollment(
+            &healthy,
+            Some(twofold::Timestamp::from_unix_seconds(twofold_totp::now())),
+        )
         .await
         .unwrap();
 }

@@ -44,9 +44,16 @@ const WORKER_DEADLINE: Duration = Duration::from_secs(180);
 
 struct FixedClock(u64);
 
-impl Clock for FixedClock {
+impl FixedClock {
+    /// Unix seconds.
     fn now(&self) -> u64 {
         self.0
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> twofold::Timestamp {
+        twofold::Timestamp::from_unix_seconds(FixedClock::now(self))
     }
 }
 
@@ -86,7 +93,10 @@ async fn enroll_users(
     for i in 0..count {
         let user = format!("{prefix}-{i}");
         let setup = twofold
-            .begin_totp_enrollment(&account(&user), Some(NOW))
+            .begin_totp_enrollment(
+                &account(&user),
+                Some(twofold::Timestamp::from_unix_seconds(NOW)),
+            )
             .await
             .unwrap()
             .value;

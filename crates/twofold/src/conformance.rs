@@ -18,7 +18,7 @@ use std::fmt;
 
 use futures_util::future::join_all;
 use twofold_passkey::{CredentialId, PasskeyConfig, PasskeyCredential, Passkeys, RelyingParty};
-use twofold_policy::{Mode, PolicyDocument};
+use twofold_policy::{Mode, PolicyDocument, Timestamp};
 
 use crate::env::{OsRandomness, random_id};
 use crate::store::{
@@ -713,7 +713,10 @@ async fn expiry(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> 
         "count ceremonies per organization",
         || format!("got {counts:?}, expected (3, 1)"),
     )?;
-    let purged = expect_ok(store.purge_expired(2).await, "purge expired ceremonies")?;
+    let purged = expect_ok(
+        store.purge_expired(Timestamp::from_unix_seconds(2)).await,
+        "purge expired ceremonies",
+    )?;
     check(purged >= 3, "purge expired ceremonies", || {
         format!("{purged} purged, expected at least this run's 3")
     })?;
@@ -726,7 +729,10 @@ async fn expiry(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> 
         "a purge deletes exactly the ceremonies expired at that time",
         || format!("got {counts:?}, expected (1, 0)"),
     )?;
-    let again = expect_ok(store.purge_expired(2).await, "purge again")?;
+    let again = expect_ok(
+        store.purge_expired(Timestamp::from_unix_seconds(2)).await,
+        "purge again",
+    )?;
     check(again == 0, "a purge returns how many it deleted", || {
         format!("the second purge deleted {again}")
     })?;
@@ -764,7 +770,12 @@ async fn expiry(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> 
             "save records with lapsing state",
         )?;
     }
-    let found = expect_ok(store.expired_users(7, 10_000).await, "find lapsed records")?;
+    let found = expect_ok(
+        store
+            .expired_users(Timestamp::from_unix_seconds(7), 10_000)
+            .await,
+        "find lapsed records",
+    )?;
     let mine: Vec<&String> = found.iter().filter(|u| u.starts_with(run)).collect();
     check(
         mine == [&users[0].0],
@@ -772,7 +783,9 @@ async fn expiry(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> 
         || format!("found {mine:?}"),
     )?;
     let one = expect_ok(
-        store.expired_users(u64::MAX, 1).await,
+        store
+            .expired_users(Timestamp::from_unix_seconds(u64::MAX), 1)
+            .await,
         "lapsed records, limited",
     )?;
     check(one.len() == 1, "lapsed records, limited", || {
@@ -793,7 +806,9 @@ async fn expiry(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> 
         "clean a lapsed record",
     )?;
     let found = expect_ok(
-        store.expired_users(7, 10_000).await,
+        store
+            .expired_users(Timestamp::from_unix_seconds(7), 10_000)
+            .await,
         "a cleaned record is not lapsed",
     )?;
     check(

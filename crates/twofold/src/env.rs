@@ -2,13 +2,14 @@
 //! testable without sleeping.
 
 use rand_core::{TryCryptoRng, TryRng};
+use twofold_policy::Timestamp;
 
 use crate::error::TwoFactorError;
 
 /// The current time.
 pub trait Clock: Send + Sync {
-    /// Unix seconds.
-    fn now(&self) -> u64;
+    /// Now.
+    fn now(&self) -> Timestamp;
 }
 
 /// The system clock.
@@ -16,8 +17,51 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        twofold_totp::now()
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_seconds(twofold_totp::now())
+    }
+}
+
+/// A clock that moves only when told: for tests and demos, beside
+/// [`MemoryStore`](crate::MemoryStore). Share it (`Arc<ManualClock>`) between
+/// the facade and the test that moves it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use twofold::{Clock, ManualClock, Timestamp};
+///
+/// let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(1_000)));
+/// clock.advance(30);
+/// assert_eq!(clock.now(), Timestamp::from_unix_seconds(1_030));
+/// ```
+#[cfg(feature = "memory-store")]
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+#[cfg(feature = "memory-store")]
+impl ManualClock {
+    /// A clock standing at `now`.
+    pub fn new(now: Timestamp) -> ManualClock {
+        ManualClock(std::sync::atomic::AtomicU64::new(now.as_unix_seconds()))
+    }
+
+    /// Moves the clock `seconds` forward.
+    pub fn advance(&self, seconds: u64) {
+        self.0
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Sets the clock to `now` (backwards too: a clock that steps back).
+    pub fn set(&self, now: Timestamp) {
+        self.0
+            .store(now.as_unix_seconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(feature = "memory-store")]
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_seconds(self.0.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 

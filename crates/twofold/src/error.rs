@@ -348,7 +348,10 @@ mod tests {
         let corrupt = failure.source().and_then(|e| e.source());
         assert!(corrupt.is_some_and(|e| e.to_string().starts_with("the stored user record")));
         let decoder = corrupt.and_then(|e| e.source());
-        assert!(decoder.is_some_and(|e| e.is::<serde_json::Error>()), "{decoder:?}");
+        assert!(
+            decoder.is_some_and(|e| e.is::<serde_json::Error>()),
+            "{decoder:?}"
+        );
 
         let code = twofold_totp::Code::parse("12", twofold_totp::Digits::SIX).unwrap_err();
         let error = TwoFactorError::InvalidCode(code.clone().into());

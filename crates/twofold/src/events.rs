@@ -31,7 +31,7 @@ pub enum Event {
         /// The factor.
         factor: Factor,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// Setup of a factor was confirmed.
     EnrollmentConfirmed {
@@ -40,7 +40,7 @@ pub enum Event {
         /// The factor.
         factor: Factor,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// A factor was added (a confirmed authenticator app, a registered passkey).
     FactorAdded {
@@ -51,7 +51,7 @@ pub enum Event {
         /// A passkey's name.
         name: Option<String>,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// A factor was removed by the user.
     FactorRemoved {
@@ -60,7 +60,7 @@ pub enum Event {
         /// The factor.
         factor: Factor,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// A backup code was used.
     BackupCodeUsed {
@@ -69,7 +69,7 @@ pub enum Event {
         /// Unused codes left.
         remaining: usize,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// The user's first backup-code set was created, with their first factor
     /// (or their next factor after every code was spent).
@@ -77,14 +77,14 @@ pub enum Event {
         /// The user.
         user: String,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// A new backup-code set replaced the old one, at the user's request.
     BackupCodesRegenerated {
         /// The user.
         user: String,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// A second step succeeded.
     SignInSucceeded {
@@ -93,7 +93,7 @@ pub enum Event {
         /// With which factor.
         factor: Factor,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// A second step failed.
     SignInFailed {
@@ -106,23 +106,23 @@ pub enum Event {
         /// Consecutive failures now.
         failures: u32,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// Too many failures locked the account's second step.
     LockedOut {
         /// The user.
         user: String,
         /// Until when (`None`: until an administrator resets it).
-        until: Option<u64>,
+        until: Option<Timestamp>,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// The user turned off their own 2FA.
     TwoFactorDisabled {
         /// The user.
         user: String,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// An administrator reset another user's 2FA.
     AdminReset {
@@ -133,7 +133,7 @@ pub enum Event {
         /// Why, as the actor wrote it.
         reason: String,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// An administrator unlocked another user's second step, keeping their factors.
     Unlocked {
@@ -144,7 +144,7 @@ pub enum Event {
         /// Why, as the actor wrote it.
         reason: String,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// The application deleted the user, and twofold forgot everything about
     /// them ([`TwoFactor::forget_user`](crate::TwoFactor::forget_user)).
@@ -152,7 +152,7 @@ pub enum Event {
         /// The user.
         user: String,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
     /// The organization's enforcement changed.
     EnforcementChanged {
@@ -165,7 +165,7 @@ pub enum Event {
         /// After.
         to: Mode,
         /// When.
-        at: u64,
+        at: Timestamp,
     },
 }
 
@@ -193,7 +193,7 @@ impl Event {
 
     /// When it happened.
     pub fn at(&self) -> Timestamp {
-        let at = match self {
+        match self {
             Event::EnrollmentBegun { at, .. }
             | Event::EnrollmentConfirmed { at, .. }
             | Event::FactorAdded { at, .. }
@@ -209,8 +209,7 @@ impl Event {
             | Event::Unlocked { at, .. }
             | Event::UserForgotten { at, .. }
             | Event::EnforcementChanged { at, .. } => *at,
-        };
-        Timestamp::from_unix_seconds(at)
+        }
     }
 
     /// Who acted: the administrator or owner for their actions, otherwise the
@@ -292,76 +291,76 @@ mod tests {
             Event::EnrollmentBegun {
                 user: user(),
                 factor: Factor::Totp,
-                at: 1,
+                at: Timestamp::from_unix_seconds(1),
             },
             Event::EnrollmentConfirmed {
                 user: user(),
                 factor: Factor::Totp,
-                at: 2,
+                at: Timestamp::from_unix_seconds(2),
             },
             Event::FactorAdded {
                 user: user(),
                 factor: Factor::Passkey,
                 name: None,
-                at: 3,
+                at: Timestamp::from_unix_seconds(3),
             },
             Event::FactorRemoved {
                 user: user(),
                 factor: Factor::Passkey,
-                at: 4,
+                at: Timestamp::from_unix_seconds(4),
             },
             Event::BackupCodeUsed {
                 user: user(),
                 remaining: 9,
-                at: 5,
+                at: Timestamp::from_unix_seconds(5),
             },
             Event::BackupCodesRegenerated {
                 user: user(),
-                at: 6,
+                at: Timestamp::from_unix_seconds(6),
             },
             Event::SignInSucceeded {
                 user: user(),
                 factor: Factor::Totp,
-                at: 7,
+                at: Timestamp::from_unix_seconds(7),
             },
             Event::SignInFailed {
                 user: user(),
                 factor: Factor::Totp,
                 reason: "wrong".into(),
                 failures: 1,
-                at: 8,
+                at: Timestamp::from_unix_seconds(8),
             },
             Event::LockedOut {
                 user: user(),
                 until: None,
-                at: 9,
+                at: Timestamp::from_unix_seconds(9),
             },
             Event::TwoFactorDisabled {
                 user: user(),
-                at: 10,
+                at: Timestamp::from_unix_seconds(10),
             },
             Event::AdminReset {
                 actor: "olivia".into(),
                 target: user(),
                 reason: "r".into(),
-                at: 11,
+                at: Timestamp::from_unix_seconds(11),
             },
             Event::Unlocked {
                 actor: "olivia".into(),
                 target: user(),
                 reason: "r".into(),
-                at: 12,
+                at: Timestamp::from_unix_seconds(12),
             },
             Event::UserForgotten {
                 user: user(),
-                at: 13,
+                at: Timestamp::from_unix_seconds(13),
             },
             Event::EnforcementChanged {
                 actor: "olivia".into(),
                 organization: "smile".into(),
                 from: Mode::Optional,
                 to: Mode::Required,
-                at: 14,
+                at: Timestamp::from_unix_seconds(14),
             },
         ]
     }
@@ -373,8 +372,8 @@ mod tests {
             let json = serde_json::to_value(&event).unwrap_or_default();
             assert_eq!(Some(event.kind()), json["event"].as_str(), "{event:?}");
             assert_eq!(
-                Some(event.at().as_unix_seconds()),
-                json["at"].as_u64(),
+                Some(event.at().to_string().as_str()),
+                json["at"].as_str(),
                 "{event:?}"
             );
             let actor = json["actor"].as_str().or(json["user"].as_str());

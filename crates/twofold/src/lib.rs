@@ -13,6 +13,8 @@ mod offload;
 pub mod store;
 
 pub use crypto::{Keyring, SealedSecret, SecretKey};
+#[cfg(feature = "memory-store")]
+pub use env::ManualClock;
 pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemClock};
 pub use error::{Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, TwoFactorError};
 pub use events::{Event, EventSink, Factor, SinkFuture};

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 use twofold_passkey::{AuthenticationState, CredentialId, PasskeyCredential, RegistrationState};
-use twofold_policy::{Method, PolicyDocument};
+use twofold_policy::{Method, PolicyDocument, Timestamp};
 use twofold_totp::TotpParams;
 
 use crate::crypto::SealedSecret;
@@ -281,7 +281,7 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` ids of users whose record's [`UserRecord::expires_at`] is at
     /// or before `now`: records holding lapsed setups or challenges, to clean.
-    fn expired_users<'a>(&'a self, now: u64, limit: usize) -> StoreFuture<'a, Vec<String>>;
+    fn expired_users<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>>;
 
     /// Up to `limit` user ids, in the store's order of ids, after `after` (from
     /// the start if `None`): paging through every user, for bulk maintenance.
@@ -307,7 +307,7 @@ pub trait Store: Send + Sync {
 
     /// Deletes every ceremony whose `expires_at` is at or before `now`; returns
     /// how many it deleted.
-    fn purge_expired<'a>(&'a self, now: u64) -> StoreFuture<'a, u64>;
+    fn purge_expired<'a>(&'a self, now: Timestamp) -> StoreFuture<'a, u64>;
 
     /// Reads an organization's settings.
     fn load_organization<'a>(
@@ -334,6 +334,7 @@ mod memory {
     use std::sync::{Mutex, MutexGuard, PoisonError};
 
     use twofold_passkey::CredentialId;
+    use twofold_policy::Timestamp;
 
     use super::{
         CeremonyRecord, CredentialChanges, OrganizationRecord, Store, StoreError, StoreFuture,
@@ -464,12 +465,21 @@ mod memory {
             ready(Ok(self.lock().credentials.get(id).cloned()))
         }
 
-        fn expired_users<'a>(&'a self, now: u64, limit: usize) -> StoreFuture<'a, Vec<String>> {
+        fn expired_users<'a>(
+            &'a self,
+            now: Timestamp,
+            limit: usize,
+        ) -> StoreFuture<'a, Vec<String>> {
             let expired = self
                 .lock()
                 .users
                 .iter()
-                .filter(|(_, record)| record.value.expires_at().is_some_and(|at| at <= now))
+                .filter(|(_, record)| {
+                    record
+                        .value
+                        .expires_at()
+                        .is_some_and(|at| at <= now.as_unix_seconds())
+                })
                 .map(|(id, _)| id.clone())
                 .take(limit)
                 .collect();
@@ -521,10 +531,12 @@ mod memory {
             ready(Ok(u64::try_from(count).unwrap_or(u64::MAX)))
         }
 
-        fn purge_expired<'a>(&'a self, now: u64) -> StoreFuture<'a, u64> {
+        fn purge_expired<'a>(&'a self, now: Timestamp) -> StoreFuture<'a, u64> {
             let mut state = self.lock();
             let before = state.ceremonies.len();
-            state.ceremonies.retain(|_, c| c.expires_at > now);
+            state
+                .ceremonies
+                .retain(|_, c| c.expires_at > now.as_unix_seconds());
             let purged = before - state.ceremonies.len();
             ready(Ok(u64::try_from(purged).unwrap_or(u64::MAX)))
         }

@@ -362,7 +362,11 @@ async fn key_rotation_re_seals_at_the_next_write_so_the_old_key_can_be_retired()
     );
     // k1 retired: Ana still signs in.
     let retired = twofold::Keyring::new(twofold::SecretKey::new("k2", [9u8; 32]));
-    let h3 = common::harness_with_keyring(Arc::clone(&h.store), retired, h.clock.now() + 30);
+    let h3 = common::harness_with_keyring(
+        Arc::clone(&h.store),
+        retired,
+        h.clock.now().plus_seconds(30),
+    );
     let (id, _) = challenge(h3.twofold.begin_sign_in(&ana).await.unwrap().value);
     h3.twofold
         .verify_totp(&ana, &id, &code(&secret, h3.clock.now()))
@@ -485,7 +489,9 @@ async fn freshness_every_factor_change_needs_a_recent_password() {
     let (_, added) = register_passkey(&h, &ana, "key").await;
     let key = added.value.credential_id.unwrap();
     // The policy's window is five minutes; a re-entry six minutes ago is stale.
-    let stale = Some(h.clock.now() - 360);
+    let stale = Some(twofold::Timestamp::from_unix_seconds(
+        h.clock.now().as_unix_seconds() - 360,
+    ));
     for proof in [None, stale] {
         let refused = [
             h.twofold
@@ -535,7 +541,13 @@ async fn freshness_every_factor_change_needs_a_recent_password() {
         .await
         .unwrap();
     h.twofold
-        .change_enforcement(&olga, Mode::Required, Some(h.clock.now() - 299))
+        .change_enforcement(
+            &olga,
+            Mode::Required,
+            Some(twofold::Timestamp::from_unix_seconds(
+                h.clock.now().as_unix_seconds() - 299,
+            )),
+        )
         .await
         .unwrap();
 }

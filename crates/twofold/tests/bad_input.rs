@@ -286,8 +286,14 @@ async fn changing_the_totp_configuration_never_breaks_an_existing_enrollment() {
         .value;
     assert!(setup.otpauth_uri.contains("digits=8"));
     let secret = twofold_totp::Secret::from_base32(&setup.manual_entry_secret).unwrap();
-    let eight =
-        |time| totp_lite::totp_custom::<totp_lite::Sha1>(30, 8, secret.expose_bytes(), time);
+    let eight = |time: twofold::Timestamp| {
+        totp_lite::totp_custom::<totp_lite::Sha1>(
+            30,
+            8,
+            secret.expose_bytes(),
+            time.as_unix_seconds(),
+        )
+    };
     before
         .confirm_totp_enrollment(&ana, &eight(clock.now()))
         .await

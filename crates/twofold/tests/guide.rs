@@ -59,7 +59,10 @@ async fn step_2_set_up_authenticator_app_shows_a_qr_code_with_the_manual_entry_s
             .split(' ')
             .all(|group| group.len() == 4)
     );
-    assert_eq!(setup_value.expires_at, common::START + 600);
+    assert_eq!(
+        setup_value.expires_at,
+        Timestamp::from_unix_seconds(common::START + 600)
+    );
     assert!(
         !format!("{setup_value:?}").contains(uri_secret),
         "Debug never shows the secret"
@@ -208,13 +211,17 @@ async fn step_6_a_code_that_signed_in_is_refused_for_the_rest_of_its_step() {
     let after = stored_step(h.store.load_user("ana").await.unwrap());
     assert_eq!(
         after,
-        h.clock.now() / 30,
+        h.clock.now().as_unix_seconds() / 30,
         "the stored step moved to the code's step"
     );
     assert!(after > before);
     // Signing in again within the same step, with the same code, is a replay.
-    h.clock.advance(29 - h.clock.now() % 30);
-    assert_eq!(h.clock.now() / 30, after, "still the same step");
+    h.clock.advance(29 - h.clock.now().as_unix_seconds() % 30);
+    assert_eq!(
+        h.clock.now().as_unix_seconds() / 30,
+        after,
+        "still the same step"
+    );
     let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
     let replayed = h
         .twofold
@@ -400,7 +407,7 @@ async fn troubleshooting_6_digit_code_rejected_time_skew_one_step_is_tolerated_t
     h.clock.advance(600);
     for (skew, accepted) in [(-30i64, true), (30, true), (-60, false), (60, false)] {
         h.clock.advance(120); // a fresh step each round, so earlier successes do not make replays
-        let now = h.clock.now();
+        let now = h.clock.now().as_unix_seconds();
         let phone_time = now.checked_add_signed(skew).unwrap();
         let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
         let result = h
@@ -520,7 +527,14 @@ async fn troubleshooting_want_to_disable_2fa_possible_if_not_enforced_after_re_e
         no_password.error,
         TwoFactorError::Denied(Reason::ReauthenticationRequired)
     ));
-    let stale = h.twofold.disable(&ana, Some(now - 3600)).await.unwrap_err();
+    let stale = h
+        .twofold
+        .disable(
+            &ana,
+            Some(Timestamp::from_unix_seconds(now.as_unix_seconds() - 3600)),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(
         stale.error,
         TwoFactorError::Denied(Reason::ReauthenticationRequired)
@@ -773,14 +787,14 @@ async fn repeated_wrong_codes_lock_the_second_step_with_the_time_to_wait() {
             assert_eq!(
                 failure.lock,
                 Some(Lock::Until {
-                    at: Timestamp::from_unix_seconds(h.clock.now() + 3600)
+                    at: h.clock.now().plus_seconds(3600)
                 })
             );
         }
     }
     let locked = h.twofold.begin_sign_in(&ana).await.unwrap().value;
     let until = Lock::Until {
-        at: Timestamp::from_unix_seconds(h.clock.now() + 3600),
+        at: h.clock.now().plus_seconds(3600),
     };
     assert!(
         matches!(locked, SignInStep::Locked { lock } if lock == until),
@@ -788,10 +802,7 @@ async fn repeated_wrong_codes_lock_the_second_step_with_the_time_to_wait() {
     );
     // The Staff page's question: the status says the same, as a time.
     assert_eq!(h.twofold.status(&ana).await.unwrap().locked, Some(until));
-    assert_eq!(
-        until.seconds_left(Timestamp::from_unix_seconds(h.clock.now())),
-        Some(3600)
-    );
+    assert_eq!(until.seconds_left(h.clock.now()), Some(3600));
     assert!(
         h.events
             .0

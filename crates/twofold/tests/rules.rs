@@ -12,11 +12,11 @@
 mod common;
 
 use common::{ORG, account, code, enroll_totp, harness, register_passkey};
-use twofold::{Clock, Event, Method, Mode, PolicyDocument, SecretKey, SignInStep};
+use twofold::{Clock, Event, Method, Mode, PolicyDocument, SecretKey, SignInStep, Timestamp};
 
 const DAY: u64 = 86_400;
 
-fn deadline(step: &SignInStep) -> u64 {
+fn deadline(step: &SignInStep) -> Timestamp {
     match step {
         SignInStep::MustEnroll { deadline, .. } => *deadline,
         other => panic!("expected setup first, got {other:?}"),
@@ -58,7 +58,7 @@ async fn the_grace_period_counts_from_the_first_sign_in_after_enforcement_began(
     h.clock.advance(DAY);
     let first = h.clock.now();
     let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
-    assert_eq!(deadline(&step), first + 7 * DAY);
+    assert_eq!(deadline(&step), first.plus_seconds(7 * DAY));
     // Later sign-ins, and saving "Required" again, keep that deadline.
     h.clock.advance(DAY);
     require(Mode::Required).await;
@@ -66,7 +66,7 @@ async fn the_grace_period_counts_from_the_first_sign_in_after_enforcement_began(
     let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
     assert_eq!(
         deadline(&step),
-        first + 7 * DAY,
+        first.plus_seconds(7 * DAY),
         "the grace period restarted"
     );
     // Enforcement off and on again: a new period, from the next sign-in.
@@ -78,7 +78,7 @@ async fn the_grace_period_counts_from_the_first_sign_in_after_enforcement_began(
     let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
     assert_eq!(
         deadline(&step),
-        again + 7 * DAY,
+        again.plus_seconds(7 * DAY),
         "the old sign-in still counted"
     );
 }

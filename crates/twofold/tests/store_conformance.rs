@@ -10,7 +10,7 @@
 use twofold::store::{
     CeremonyRecord, OrganizationRecord, Store, StoreFuture, UserRecord, Version, Versioned,
 };
-use twofold::{CredentialChanges, CredentialId, MemoryStore};
+use twofold::{CredentialChanges, CredentialId, MemoryStore, Timestamp};
 
 #[tokio::test]
 async fn memory_store_passes_the_conformance_suite() {
@@ -62,7 +62,7 @@ impl Store for Broken {
     fn credential_owner<'a>(&'a self, id: &'a CredentialId) -> StoreFuture<'a, Option<String>> {
         self.0.credential_owner(id)
     }
-    fn expired_users<'a>(&'a self, now: u64, limit: usize) -> StoreFuture<'a, Vec<String>> {
+    fn expired_users<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>> {
         self.0.expired_users(now, limit)
     }
     fn list_users<'a>(
@@ -85,7 +85,7 @@ impl Store for Broken {
     fn count_ceremonies<'a>(&'a self, organization: &'a str) -> StoreFuture<'a, u64> {
         self.0.count_ceremonies(organization)
     }
-    fn purge_expired<'a>(&'a self, now: u64) -> StoreFuture<'a, u64> {
+    fn purge_expired<'a>(&'a self, now: Timestamp) -> StoreFuture<'a, u64> {
         self.0.purge_expired(now)
     }
     fn load_organization<'a>(

@@ -237,7 +237,7 @@ impl App {
 
     /// Now, by the injected clock.
     pub fn now(&self) -> u64 {
-        self.0.clock.now()
+        self.0.clock.now().as_unix_seconds()
     }
 
     /// Whether cookies are marked `Secure` (the origin is https, behind TLS).

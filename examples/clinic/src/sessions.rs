@@ -86,7 +86,7 @@ impl DbSessions {
 
     /// Deletes sessions that are idle or too old; returns how many.
     pub async fn purge(&self) -> Result<u64> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let done =
             sqlx::query("DELETE FROM clinic_sessions WHERE last_seen < $1 OR created_at < $2")
                 .bind(to_i64(now.saturating_sub(IDLE_SECONDS)))
@@ -98,7 +98,7 @@ impl DbSessions {
     }
 
     async fn insert(&self, record: &Record) -> std::result::Result<(), sqlx::Error> {
-        let now = to_i64(self.clock.now());
+        let now = to_i64(self.clock.now().as_unix_seconds());
         let data = serde_json::to_string(&record.data)
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         sqlx::query(
@@ -125,7 +125,10 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 impl SessionStore for DbSessions {
     async fn create(&self, record: &mut Record) -> Result<()> {
         // Purge at most once a minute, when sessions are made: the table stays bounded.
-        let (now, last) = (self.clock.now(), self.purged_at.load(Ordering::Relaxed));
+        let (now, last) = (
+            self.clock.now().as_unix_seconds(),
+            self.purged_at.load(Ordering::Relaxed),
+        );
         if now >= last.saturating_add(60)
             && self
                 .purged_at
@@ -145,7 +148,7 @@ impl SessionStore for DbSessions {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        let now = to_i64(self.clock.now());
+        let now = to_i64(self.clock.now().as_unix_seconds());
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
         // An update keeps the session's creation time; a session that was
         // revoked or expired meanwhile is not brought back.
@@ -163,7 +166,7 @@ impl SessionStore for DbSessions {
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let row =
             sqlx::query("SELECT data, created_at, last_seen FROM clinic_sessions WHERE id = $1")
                 .bind(key(id))

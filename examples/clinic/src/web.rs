@@ -1192,10 +1192,10 @@ async fn personal_security(app: &App, user: &User, token: &str) -> Result<String
                 } else {
                     "this device only"
                 },
-                when(passkey.created_at),
+                when(passkey.created_at.as_unix_seconds()),
                 passkey
                     .last_used_at
-                    .map_or_else(|| "never".to_string(), when),
+                    .map_or_else(|| "never".to_string(), |at| when(at.as_unix_seconds())),
                 csrf_field(token),
                 esc(&passkey.id.to_base64url()),
             );
@@ -1309,7 +1309,10 @@ async fn totp_begin(
     };
     let enrollment = match app
         .two_factor()
-        .begin_totp_enrollment(&account(&user), Some(password_at))
+        .begin_totp_enrollment(
+            &account(&user),
+            Some(Timestamp::from_unix_seconds(password_at)),
+        )
         .await
     {
         Ok(done) => {
@@ -1536,7 +1539,7 @@ async fn regenerate_codes(
     };
     match app
         .two_factor()
-        .regenerate_backup_codes(&account(&user), Some(at))
+        .regenerate_backup_codes(&account(&user), Some(Timestamp::from_unix_seconds(at)))
         .await
     {
         Ok(done) => {
@@ -1571,7 +1574,11 @@ async fn disable(
             return Redirect::to("/settings/security").into_response();
         }
     };
-    match app.two_factor().disable(&account(&user), Some(at)).await {
+    match app
+        .two_factor()
+        .disable(&account(&user), Some(Timestamp::from_unix_seconds(at)))
+        .await
+    {
         Ok(done) => {
             record(&app, &user.clinic, &done.events).await;
             let ended = sign_out_elsewhere(&app, &session, &user).await;
@@ -1620,7 +1627,10 @@ async fn passkey_begin(
     };
     match app
         .two_factor()
-        .begin_passkey_registration(&account(&user), Some(password_at))
+        .begin_passkey_registration(
+            &account(&user),
+            Some(Timestamp::from_unix_seconds(password_at)),
+        )
         .await
     {
         Ok(done) => {
@@ -1717,7 +1727,11 @@ async fn passkey_remove(
         };
     match app
         .two_factor()
-        .remove_passkey(&account(&user), &id, Some(password_at))
+        .remove_passkey(
+            &account(&user),
+            &id,
+            Some(Timestamp::from_unix_seconds(password_at)),
+        )
         .await
     {
         Ok(done) => {
@@ -1827,7 +1841,11 @@ async fn set_enforcement(
     };
     match app
         .two_factor()
-        .change_enforcement(&account(&user), mode, password_at)
+        .change_enforcement(
+            &account(&user),
+            mode,
+            password_at.map(Timestamp::from_unix_seconds),
+        )
         .await
     {
         Ok(done) => {
@@ -2005,7 +2023,7 @@ async fn staff_disable(
             &account(&actor),
             &account(&target),
             form.reason.trim(),
-            password_at,
+            password_at.map(Timestamp::from_unix_seconds),
         )
         .await
     {
@@ -2057,7 +2075,7 @@ async fn staff_unlock(
             &account(&actor),
             &account(&target),
             form.reason.trim(),
-            password_at,
+            password_at.map(Timestamp::from_unix_seconds),
         )
         .await
     {

@@ -419,7 +419,7 @@ async fn walk(
     browser: &Browser,
     shots: &Path,
 ) -> Seen {
-    let now = || twofold::Clock::now(clock.as_ref());
+    let now = || clock.now();
     let [owner, admin, sam, sara] = twofold_clinic::SEED;
     let synced = new_tab(browser, &running.base, shots, true).await;
     let hardware = new_tab(browser, &running.base, shots, false).await;

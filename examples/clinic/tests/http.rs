@@ -16,7 +16,6 @@ use common::{client, code_at, csrf_of, location, token};
 use reqwest::{Client, Response, StatusCode};
 
 use common::TestClock;
-use twofold::Clock;
 
 fn session_cookie(response: &Response) -> Option<String> {
     response
@@ -144,7 +143,10 @@ async fn enroll_with_codes(running: &common::Running, email: &str) -> (String, V
     };
     let tf = running.app.two_factor();
     let setup = tf
-        .begin_totp_enrollment(&account, Some(running.app.now()))
+        .begin_totp_enrollment(
+            &account,
+            Some(twofold::Timestamp::from_unix_seconds(running.app.now())),
+        )
         .await
         .unwrap()
         .value;
@@ -345,7 +347,7 @@ async fn half_signed_in_sessions_reach_nothing_else() {
                 name: &owner_user.email,
             },
             twofold::Mode::Required,
-            Some(running.app.now()),
+            Some(twofold::Timestamp::from_unix_seconds(running.app.now())),
         )
         .await
         .unwrap();

@@ -21,16 +21,16 @@ impl TwoFactor {
     pub async fn disable(
         &self,
         account: &Account<'_>,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Done<()>, Failure> {
         let org = self.organization(account.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let events = self
             .update_user(account.user, |record| {
                 let (facts, _, _) = Self::facts(account, record, &org, 0);
                 let decision = org.policy.self_disable(
                     &facts,
-                    reauthenticated_at.map(Timestamp::from_unix_seconds),
+                    reauthenticated_at,
                     Timestamp::from_unix_seconds(now),
                 );
                 if decision.outcome == Permission::Denied {
@@ -39,7 +39,7 @@ impl TwoFactor {
                 clear_factors(record);
                 Ok(Change::Write(vec![Event::TwoFactorDisabled {
                     user: account.user.to_string(),
-                    at: now,
+                    at: Timestamp::from_unix_seconds(now),
                 }]))
             })
             .await?;
@@ -55,11 +55,11 @@ impl TwoFactor {
         actor: &Account<'_>,
         target: &Account<'_>,
         reason: &str,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Done<bool>, Failure> {
         same_organization(actor, target)?;
         let org = self.organization(target.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         require_fresh(&org.policy, reauthenticated_at, now)?;
         let (must_enroll, events) = self
             .update_user(target.user, |record| {
@@ -84,7 +84,7 @@ impl TwoFactor {
                         actor: actor.user.to_string(),
                         target: target.user.to_string(),
                         reason: reason.to_string(),
-                        at: now,
+                        at: Timestamp::from_unix_seconds(now),
                     }],
                 )))
             })
@@ -102,11 +102,11 @@ impl TwoFactor {
         actor: &Account<'_>,
         target: &Account<'_>,
         reason: &str,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Done<()>, Failure> {
         same_organization(actor, target)?;
         let org = self.organization(target.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         require_fresh(&org.policy, reauthenticated_at, now)?;
         let decision = org.policy.admin_unlock(
             &UserFacts::new(actor.user, actor.role),
@@ -123,7 +123,7 @@ impl TwoFactor {
                     actor: actor.user.to_string(),
                     target: target.user.to_string(),
                     reason: reason.to_string(),
-                    at: now,
+                    at: Timestamp::from_unix_seconds(now),
                 }]))
             })
             .await?;
@@ -137,7 +137,7 @@ impl TwoFactor {
     /// Idempotent: a user without a record is already forgotten. It asks no
     /// policy: deleting the account is the application's decision.
     pub async fn forget_user(&self, account: &Account<'_>) -> Result<Done<()>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let forgotten = retry!({
             let Some(loaded) = self.store.load_user(account.user).await? else {
                 return Ok(Attempt::Settled(false));
@@ -148,7 +148,7 @@ impl TwoFactor {
         let events = if forgotten {
             vec![Event::UserForgotten {
                 user: account.user.to_string(),
-                at: now,
+                at: Timestamp::from_unix_seconds(now),
             }]
         } else {
             Vec::new()
@@ -163,9 +163,9 @@ impl TwoFactor {
         &self,
         actor: &Account<'_>,
         mode: Mode,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Done<()>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let actor_record = self
             .store
             .load_user(actor.user)
@@ -213,7 +213,7 @@ impl TwoFactor {
             organization: actor.organization.to_string(),
             from,
             to: mode,
-            at: now,
+            at: Timestamp::from_unix_seconds(now),
         }];
         Ok(self.done((), events).await)
     }

@@ -2,6 +2,8 @@
 
 use twofold_backup::{BackupVerification, InputError, NewBackupCodes, NormalizedCode};
 
+use twofold_policy::Timestamp;
+
 use crate::error::{Corrupt, Failure, TwoFactorError};
 use crate::events::{Event, Factor};
 use crate::store::ThrottleState;
@@ -24,7 +26,7 @@ impl TwoFactor {
         input: &str,
     ) -> Result<Done<SignedIn>, Failure> {
         let org = self.organization(account.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let record = self
             .store
             .load_user(account.user)
@@ -87,12 +89,12 @@ impl TwoFactor {
                                 Event::BackupCodeUsed {
                                     user: account.user.to_string(),
                                     remaining,
-                                    at: now,
+                                    at: Timestamp::from_unix_seconds(now),
                                 },
                                 Event::SignInSucceeded {
                                     user: account.user.to_string(),
                                     factor: Factor::BackupCode,
-                                    at: now,
+                                    at: Timestamp::from_unix_seconds(now),
                                 },
                             ],
                         )))
@@ -133,10 +135,10 @@ impl TwoFactor {
     pub async fn regenerate_backup_codes(
         &self,
         account: &Account<'_>,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Done<NewBackupCodes>, Failure> {
         let org = self.organization(account.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         require_fresh(&org.policy, reauthenticated_at, now)?;
         let (stored, codes) = self.generate_backup_codes().await?;
         let events = self
@@ -149,7 +151,7 @@ impl TwoFactor {
                 record.backup_codes = Some(stored.clone());
                 Ok(Change::Write(vec![Event::BackupCodesRegenerated {
                     user: account.user.to_string(),
-                    at: now,
+                    at: Timestamp::from_unix_seconds(now),
                 }]))
             })
             .await?;

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::Ordering;
 
+use twofold_policy::Timestamp;
+
 use crate::error::Failure;
 
 use super::TwoFactor;
@@ -15,9 +17,12 @@ impl TwoFactor {
     /// `sweep_interval_seconds` and a bounded batch at a time; call this to
     /// schedule maintenance yourself (it sweeps until nothing expired is left).
     pub async fn purge_expired(&self) -> Result<Purged, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let mut purged = Purged {
-            ceremonies: self.store.purge_expired(now).await?,
+            ceremonies: self
+                .store
+                .purge_expired(Timestamp::from_unix_seconds(now))
+                .await?,
             users: 0,
         };
         loop {
@@ -32,7 +37,11 @@ impl TwoFactor {
     /// Rewrites up to `limit` records holding lapsed state; returns how many.
     pub(super) async fn sweep_users(&self, now: u64, limit: usize) -> Result<u64, Failure> {
         let mut swept = 0;
-        for user in self.store.expired_users(now, limit).await? {
+        for user in self
+            .store
+            .expired_users(Timestamp::from_unix_seconds(now), limit)
+            .await?
+        {
             // Rewritten only if something in it has still lapsed (another
             // request may have cleaned it meanwhile); `tidy` drops it.
             let rewritten = self
@@ -65,7 +74,12 @@ impl TwoFactor {
         {
             return;
         }
-        if self.store.purge_expired(now).await.is_ok() {
+        if self
+            .store
+            .purge_expired(Timestamp::from_unix_seconds(now))
+            .await
+            .is_ok()
+        {
             let _ = self.sweep_users(now, SWEEP_BATCH).await;
         }
     }

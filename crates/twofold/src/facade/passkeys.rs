@@ -24,7 +24,7 @@ impl TwoFactor {
         response_json: &str,
     ) -> Result<Done<SignedIn>, Failure> {
         let org = self.organization(account.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let response = AuthenticationResponse::from_json(response_json)
             .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
         if response
@@ -60,7 +60,7 @@ impl TwoFactor {
                         Ok(Change::Write(vec![Event::SignInSucceeded {
                             user: account.user.to_string(),
                             factor: Factor::Passkey,
-                            at: now,
+                            at: Timestamp::from_unix_seconds(now),
                         }]))
                     }
                     Err(
@@ -99,11 +99,13 @@ impl TwoFactor {
         &self,
         organization: &str,
     ) -> Result<Done<PasskeySignInStart>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         self.sweep_if_due(now).await;
         let cap = self.config.max_outstanding_ceremonies;
         if self.store.count_ceremonies(organization).await? >= cap {
-            self.store.purge_expired(now).await?;
+            self.store
+                .purge_expired(Timestamp::from_unix_seconds(now))
+                .await?;
             if self.store.count_ceremonies(organization).await? >= cap {
                 return Err(Failure::from(TwoFactorError::Busy));
             }
@@ -144,7 +146,7 @@ impl TwoFactor {
         ceremony_id: &str,
         response_json: &str,
     ) -> Result<Done<String>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let response = AuthenticationResponse::from_json(response_json)
             .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
         let ceremony = self
@@ -189,7 +191,7 @@ impl TwoFactor {
                         Ok(Change::Write(vec![Event::SignInSucceeded {
                             user: user.clone(),
                             factor: Factor::Passkey,
-                            at: now,
+                            at: Timestamp::from_unix_seconds(now),
                         }]))
                     }
                     Err(error) => Err(Failure::from(TwoFactorError::Passkey(error))),
@@ -206,9 +208,9 @@ impl TwoFactor {
     pub async fn begin_passkey_registration(
         &self,
         account: &Account<'_>,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Done<Value>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         self.check_enrollment(account, Method::Passkey, reauthenticated_at, now)
             .await?;
         self.sweep_if_due(now).await;
@@ -234,7 +236,7 @@ impl TwoFactor {
                             vec![Event::EnrollmentBegun {
                                 user: account.user.to_string(),
                                 factor: Factor::Passkey,
-                                at: now,
+                                at: Timestamp::from_unix_seconds(now),
                             }],
                         )))
                     }
@@ -255,7 +257,7 @@ impl TwoFactor {
         response_json: &str,
         name: &str,
     ) -> Result<Done<FactorConfirmed>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let org = self.organization(account.organization).await?;
         if !org
             .policy
@@ -293,13 +295,13 @@ impl TwoFactor {
                     Event::EnrollmentConfirmed {
                         user: account.user.to_string(),
                         factor: Factor::Passkey,
-                        at: now,
+                        at: Timestamp::from_unix_seconds(now),
                     },
                     Event::FactorAdded {
                         user: account.user.to_string(),
                         factor: Factor::Passkey,
                         name: Some(name.to_string()),
-                        at: now,
+                        at: Timestamp::from_unix_seconds(now),
                     },
                 ];
                 let codes_installed = Self::backup_codes_for_first_factor(
@@ -349,10 +351,10 @@ impl TwoFactor {
         &self,
         account: &Account<'_>,
         id: &CredentialId,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Done<()>, Failure> {
         let org = self.organization(account.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         require_fresh(&org.policy, reauthenticated_at, now)?;
         let events = self
             .update_user(account.user, |record| {
@@ -363,13 +365,13 @@ impl TwoFactor {
                 let mut events = vec![Event::FactorRemoved {
                     user: account.user.to_string(),
                     factor: Factor::Passkey,
-                    at: now,
+                    at: Timestamp::from_unix_seconds(now),
                 }];
                 if last_factor {
                     let (facts, _, _) = Self::facts(account, record, &org, 0);
                     let decision = org.policy.self_disable(
                         &facts,
-                        reauthenticated_at.map(Timestamp::from_unix_seconds),
+                        reauthenticated_at,
                         Timestamp::from_unix_seconds(now),
                     );
                     if decision.outcome == Permission::Denied {
@@ -378,7 +380,7 @@ impl TwoFactor {
                     clear_factors(record);
                     events.push(Event::TwoFactorDisabled {
                         user: account.user.to_string(),
-                        at: now,
+                        at: Timestamp::from_unix_seconds(now),
                     });
                 } else {
                     record.passkeys.remove(index);

@@ -132,13 +132,10 @@ pub(super) fn credential_in_use() -> TwoFactorError {
 /// Requires a password re-entry within the policy's freshness window.
 pub(super) fn require_fresh(
     policy: &Policy,
-    reauthenticated_at: Option<u64>,
+    reauthenticated_at: Option<Timestamp>,
     now: u64,
 ) -> Result<(), TwoFactorError> {
-    if policy.reauthentication_is_fresh(
-        reauthenticated_at.map(Timestamp::from_unix_seconds),
-        Timestamp::from_unix_seconds(now),
-    ) {
+    if policy.reauthentication_is_fresh(reauthenticated_at, Timestamp::from_unix_seconds(now)) {
         Ok(())
     } else {
         Err(TwoFactorError::Denied(Reason::ReauthenticationRequired))
@@ -243,7 +240,7 @@ impl TwoFactor {
                 Change::Write(value) => Ok(value),
                 Change::WriteThenFail(failure) => Err(failure),
             };
-            self.tidy(&mut record, user, self.clock.now());
+            self.tidy(&mut record, user, self.clock.now().as_unix_seconds());
             let after = record.credential_ids();
             let bind: Vec<CredentialId> = match index {
                 Index::BindAll => after.clone(),
@@ -388,7 +385,7 @@ impl TwoFactor {
             factor,
             reason: error.to_string(),
             failures: record.throttle.failures,
-            at: now,
+            at: Timestamp::from_unix_seconds(now),
         }];
         let after = policy.throttle(
             record.throttle.failures,
@@ -398,8 +395,8 @@ impl TwoFactor {
         if let Throttle::Locked { until } = after.outcome {
             events.push(Event::LockedOut {
                 user: account.user.to_string(),
-                until: until.map(Timestamp::as_unix_seconds),
-                at: now,
+                until,
+                at: Timestamp::from_unix_seconds(now),
             });
         }
         Failure {
@@ -459,7 +456,7 @@ impl TwoFactor {
         record.backup_codes = Some(stored.to_string());
         events.push(Event::BackupCodesCreated {
             user: account.user.to_string(),
-            at: now,
+            at: Timestamp::from_unix_seconds(now),
         });
         Ok(true)
     }
@@ -488,7 +485,7 @@ impl TwoFactor {
         &self,
         account: &Account<'_>,
         method: Method,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
         now: u64,
     ) -> Result<(), Failure> {
         let org = self.organization(account.organization).await?;

@@ -22,7 +22,7 @@ impl TwoFactor {
             .await?
             .map(|v| v.value)
             .unwrap_or_default();
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         backup_set(&record)?;
         let (facts, remaining, low) = Self::facts(
             account,
@@ -38,8 +38,8 @@ impl TwoFactor {
                 .map(|p| PasskeySummary {
                     id: p.id().clone(),
                     name: p.name().to_string(),
-                    created_at: p.created_at(),
-                    last_used_at: p.last_used_at(),
+                    created_at: Timestamp::from_unix_seconds(p.created_at()),
+                    last_used_at: p.last_used_at().map(Timestamp::from_unix_seconds),
                     backed_up: p.backed_up(),
                 })
                 .collect(),
@@ -58,7 +58,7 @@ impl TwoFactor {
     /// first, or locked.
     pub async fn begin_sign_in(&self, account: &Account<'_>) -> Result<Done<SignInStep>, Failure> {
         let org = self.organization(account.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         self.sweep_if_due(now).await;
         let step = self
             .update_user(account.user, |record| {
@@ -90,7 +90,7 @@ impl TwoFactor {
                         methods,
                         can_defer,
                     } => SignInStep::MustEnroll {
-                        deadline: deadline.as_unix_seconds(),
+                        deadline,
                         methods,
                         can_defer,
                         reason: decision.reason,
@@ -121,7 +121,7 @@ impl TwoFactor {
                             methods,
                             recovery,
                             passkey_options,
-                            expires_at,
+                            expires_at: Timestamp::from_unix_seconds(expires_at),
                         }));
                     }
                 };
@@ -144,7 +144,7 @@ impl TwoFactor {
         input: &str,
     ) -> Result<Done<SignedIn>, Failure> {
         let org = self.organization(account.organization).await?;
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let events = self
             .update_user(account.user, |record| {
                 if let Err(error) =
@@ -172,7 +172,7 @@ impl TwoFactor {
                         Ok(Change::Write(vec![Event::SignInSucceeded {
                             user: account.user.to_string(),
                             factor: Factor::Totp,
-                            at: now,
+                            at: Timestamp::from_unix_seconds(now),
                         }]))
                     }
                     Verification::Replayed { .. } => {

@@ -1,6 +1,6 @@
 //! The authenticator app: setup and its confirmation.
 
-use twofold_policy::{Method, Reason};
+use twofold_policy::{Method, Reason, Timestamp};
 use twofold_totp::{Code, OtpAuthUri, Secret, Totp, TotpParams, Verification};
 
 use crate::env::RngAdapter;
@@ -23,9 +23,9 @@ impl TwoFactor {
     pub async fn begin_totp_enrollment(
         &self,
         account: &Account<'_>,
-        reauthenticated_at: Option<u64>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Done<TotpEnrollment>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         self.check_enrollment(account, Method::Totp, reauthenticated_at, now)
             .await?;
         self.sweep_if_due(now).await;
@@ -49,7 +49,7 @@ impl TwoFactor {
         let events = vec![Event::EnrollmentBegun {
             user: account.user.to_string(),
             factor: Factor::Totp,
-            at: now,
+            at: Timestamp::from_unix_seconds(now),
         }];
         Ok(self.done(enrollment, events).await)
     }
@@ -62,7 +62,7 @@ impl TwoFactor {
         &self,
         account: &Account<'_>,
     ) -> Result<Option<TotpEnrollment>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let Some(loaded) = self.store.load_user(account.user).await? else {
             return Ok(None);
         };
@@ -101,7 +101,7 @@ impl TwoFactor {
             otpauth_uri,
             qr_svg,
             manual_entry_secret,
-            expires_at,
+            expires_at: Timestamp::from_unix_seconds(expires_at),
         })
     }
 
@@ -113,7 +113,7 @@ impl TwoFactor {
         account: &Account<'_>,
         input: &str,
     ) -> Result<Done<FactorConfirmed>, Failure> {
-        let now = self.clock.now();
+        let now = self.clock.now().as_unix_seconds();
         let org = self.organization(account.organization).await?;
         if !org
             .policy
@@ -145,13 +145,13 @@ impl TwoFactor {
                     Event::EnrollmentConfirmed {
                         user: account.user.to_string(),
                         factor: Factor::Totp,
-                        at: now,
+                        at: Timestamp::from_unix_seconds(now),
                     },
                     Event::FactorAdded {
                         user: account.user.to_string(),
                         factor: Factor::Totp,
                         name: None,
-                        at: now,
+                        at: Timestamp::from_unix_seconds(now),
                     },
                 ];
                 let codes_installed = Self::backup_codes_for_first_factor(

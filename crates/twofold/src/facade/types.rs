@@ -5,7 +5,7 @@ use std::fmt;
 use serde_json::Value;
 use twofold_backup::{BackupConfig, NewBackupCodes};
 use twofold_passkey::{CredentialId, PasskeyConfig};
-use twofold_policy::{Methods, PolicyDocument, Reason};
+use twofold_policy::{Methods, PolicyDocument, Reason, Timestamp};
 use twofold_totp::TotpParams;
 
 use crate::events::{Event, Factor};
@@ -53,13 +53,13 @@ pub enum SignInStep {
         /// For "use a passkey": the options for `parseRequestOptionsFromJSON`.
         passkey_options: Option<Value>,
         /// When the challenge lapses.
-        expires_at: u64,
+        expires_at: Timestamp,
     },
     /// The user must set up a second factor first (the guide: "every user must
     /// enable 2FA on their next sign-in"); while `can_defer`, they may skip it this time.
     MustEnroll {
         /// The end of their grace period.
-        deadline: u64,
+        deadline: Timestamp,
         /// The methods that count.
         methods: Methods,
         /// Whether the grace period still runs.
@@ -98,7 +98,7 @@ pub struct TotpEnrollment {
     /// The secret for manual entry, in groups of four ("QR code won't scan").
     pub manual_entry_secret: String,
     /// When this setup lapses.
-    pub expires_at: u64,
+    pub expires_at: Timestamp,
 }
 
 impl fmt::Debug for TotpEnrollment {
@@ -135,9 +135,9 @@ pub struct PasskeySummary {
     /// The user's name for it.
     pub name: String,
     /// When it was added.
-    pub created_at: u64,
+    pub created_at: Timestamp,
     /// When it was last used.
-    pub last_used_at: Option<u64>,
+    pub last_used_at: Option<Timestamp>,
     /// Whether it is synced or backed up.
     pub backed_up: bool,
 }

@@ -8,12 +8,12 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use twofold::{
     Account, BackupConfig, Clock, Event, EventSink, HashParams, Keyring, MemoryStore,
-    PasskeyConfig, RelyingParty, SecretKey, SinkFuture, Store, TwoFactor, TwoFactorConfig,
+    PasskeyConfig, RelyingParty, SecretKey, SinkFuture, Store, Timestamp, TwoFactor,
+    TwoFactorConfig,
 };
 use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -22,22 +22,25 @@ pub const START: u64 = 1_767_225_615; // 2026-01-01T00:00:15Z
 pub const ORIGIN: &str = "https://app.clinic.example";
 pub const ORG: &str = "smile-dental";
 
-pub struct TestClock(AtomicU64);
+/// A time as tests write it: Unix seconds, or the facade's `Timestamp`.
+pub trait UnixSeconds {
+    fn unix_seconds(self) -> u64;
+}
 
-impl TestClock {
-    pub fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-    pub fn set(&self, now: u64) {
-        self.0.store(now, Ordering::SeqCst);
+impl UnixSeconds for u64 {
+    fn unix_seconds(self) -> u64 {
+        self
     }
 }
 
-impl Clock for TestClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+impl UnixSeconds for Timestamp {
+    fn unix_seconds(self) -> u64 {
+        self.as_unix_seconds()
     }
 }
+
+/// The facade's own `ManualClock` (behind `memory-store`).
+pub type TestClock = twofold::ManualClock;
 
 #[derive(Default)]
 pub struct Recorder(pub Mutex<Vec<Event>>);
@@ -77,7 +80,12 @@ pub fn harness_with(store: Arc<dyn Store>) -> Harness {
 }
 
 /// A facade over `store` sealing with `keyring`, its clock at `now`.
-pub fn harness_with_keyring(store: Arc<dyn Store>, keyring: Keyring, now: u64) -> Harness {
+pub fn harness_with_keyring(
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    now: impl UnixSeconds,
+) -> Harness {
+    let now = now.unix_seconds();
     harness_with_config(store, keyring, now, config())
 }
 
@@ -95,11 +103,13 @@ pub fn harness_with_config(
 pub fn harness_with_offload(
     store: Arc<dyn Store>,
     keyring: Keyring,
-    now: u64,
+    now: impl UnixSeconds,
     config: TwoFactorConfig,
     offload: Option<Arc<dyn twofold::Offload>>,
 ) -> Harness {
-    let clock = Arc::new(TestClock(AtomicU64::new(now)));
+    let clock = Arc::new(TestClock::new(Timestamp::from_unix_seconds(
+        now.unix_seconds(),
+    )));
     let events = Arc::new(Recorder::default());
     let mut twofold = TwoFactor::new(Arc::clone(&store), keyring, config)
         .unwrap()
@@ -141,14 +151,16 @@ pub fn account<'a>(user: &'a str, role: &'a str) -> Account<'a> {
 
 /// The code an authenticator app shows at `time` for a manual-entry secret,
 /// computed by totp-lite, not by twofold.
-pub fn code(manual_entry_secret: &str, time: u64) -> String {
+pub fn code(manual_entry_secret: &str, time: impl UnixSeconds) -> String {
+    let time = time.unix_seconds();
     let secret = twofold_totp::Secret::from_base32(manual_entry_secret).unwrap();
     totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, secret.expose_bytes(), time)
 }
 
 /// A 6-digit code that the authenticator app shows at no step within ±3 of
 /// `time` (wider than any verification window here), so that it is wrong for certain.
-pub fn wrong_code(manual_entry_secret: &str, time: u64) -> String {
+pub fn wrong_code(manual_entry_secret: &str, time: impl UnixSeconds) -> String {
+    let time = time.unix_seconds();
     let near: Vec<String> = (0..=6)
         .map(|k| code(manual_entry_secret, (time + k * 30).saturating_sub(90)))
         .collect();
@@ -339,7 +351,7 @@ impl<I: Interpose> Store for Wrapped<I> {
     }
     fn expired_users<'a>(
         &'a self,
-        now: u64,
+        now: Timestamp,
         limit: usize,
     ) -> twofold::StoreFuture<'a, Vec<String>> {
         self.hook.call(Call::ExpiredUsers, move || {
@@ -375,7 +387,7 @@ impl<I: Interpose> Store for Wrapped<I> {
             self.inner.count_ceremonies(organization)
         })
     }
-    fn purge_expired<'a>(&'a self, now: u64) -> twofold::StoreFuture<'a, u64> {
+    fn purge_expired<'a>(&'a self, now: Timestamp) -> twofold::StoreFuture<'a, u64> {
         self.hook
             .call(Call::PurgeExpired, move || self.inner.purge_expired(now))
     }

@@ -25,9 +25,16 @@ impl TestClock {
     }
 }
 
-impl Clock for TestClock {
-    fn now(&self) -> u64 {
+impl TestClock {
+    /// Unix seconds.
+    pub fn now(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> twofold::Timestamp {
+        twofold::Timestamp::from_unix_seconds(TestClock::now(self))
     }
 }
 

@@ -27,14 +27,21 @@ use std::time::{Duration, Instant};
 
 use reqwest::redirect::Policy;
 use twofold::factors::totp::{Secret, Totp, TotpParams};
-use twofold::{Account, Clock};
+use twofold::{Account, Clock, Timestamp};
 use twofold_clinic::{App, Config, Log};
 
 struct StepClock(AtomicU64);
 
-impl Clock for StepClock {
+impl StepClock {
+    /// Unix seconds: what the load tool computes codes with.
     fn now(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for StepClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_seconds(StepClock::now(self))
     }
 }
 
@@ -370,7 +377,7 @@ async fn set_up(
     };
     let enrollment = app
         .two_factor()
-        .begin_totp_enrollment(&account, Some(app.now()))
+        .begin_totp_enrollment(&account, Some(Timestamp::from_unix_seconds(app.now())))
         .await
         .map_err(|failure| failure.error)?
         .value;

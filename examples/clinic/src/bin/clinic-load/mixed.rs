@@ -114,7 +114,7 @@ pub(crate) async fn serve(options: ServeOptions) -> Result<(), Error> {
         let (clock, permits) = (clock.clone(), permits.clone());
         setups.spawn(async move {
             let _permit = permits.acquire().await?;
-            let now = clock.now();
+            let now = clock.now().as_unix_seconds();
             let user = crate::set_up(&app, &clinic, i, &run_id, now).await?;
             Ok::<_, Error>((user, now / 30))
         });
