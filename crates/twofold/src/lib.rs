@@ -7,7 +7,7 @@ mod crypto;
 mod env;
 mod error;
 mod events;
-mod flows;
+mod facade;
 mod lock;
 mod offload;
 pub mod store;
@@ -16,7 +16,7 @@ pub use crypto::{Keyring, SealedSecret, SecretKey};
 pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemClock};
 pub use error::{ErrorKind, Failure, TwoFactorError};
 pub use events::{Event, EventSink, Factor};
-pub use flows::{
+pub use facade::{
     Account, Done, FactorConfirmed, PasskeySignInStart, PasskeySummary, Purged, Resealed,
     SignInStep, SignedIn, Status, TotpEnrollment, TwoFactor, TwoFactorConfig,
 };

@@ -1,0 +1,256 @@
+//! Turning 2FA off, administration, erasure and enforcement.
+
+use std::sync::Arc;
+
+use twofold_policy::{
+    Mode, Permission, Policy, PolicyDocument, ResetPermission, Timestamp, UserFacts,
+};
+
+use crate::error::{Failure, TwoFactorError};
+use crate::events::Event;
+use crate::store::{OrganizationRecord, StoreError, ThrottleState};
+
+use super::TwoFactor;
+use super::record::*;
+use super::types::*;
+
+impl TwoFactor {
+    /// "Disable 2FA": only if the policy allows it, with the application's proof
+    /// that the password was just re-entered. Deletes every factor and the
+    /// backup codes.
+    pub async fn disable(
+        &self,
+        account: &Account<'_>,
+        reauthenticated_at: Option<u64>,
+    ) -> Result<Done<()>, Failure> {
+        let org = self.organization(account.organization).await?;
+        let now = self.clock.now();
+        let events = self
+            .update_user(account.user, |record| {
+                let (facts, _, _) = Self::facts(account, record, &org, 0);
+                let decision = org.policy.self_disable(
+                    &facts,
+                    reauthenticated_at.map(Timestamp::from_unix_seconds),
+                    Timestamp::from_unix_seconds(now),
+                );
+                if decision.outcome == Permission::Denied {
+                    return fail(TwoFactorError::Denied(decision.reason));
+                }
+                clear_factors(record);
+                Change::Write(vec![Event::TwoFactorDisabled {
+                    user: account.user.to_string(),
+                    at: now,
+                }])
+            })
+            .await?;
+        Ok(self.done((), events))
+    }
+
+    /// An owner or admin resets another user's 2FA ("Settings → Staff"), with a
+    /// reason, per policy, after re-entering their own password. Both accounts
+    /// must belong to one organization. Returns whether the user must enroll at
+    /// their next sign-in.
+    pub async fn admin_reset(
+        &self,
+        actor: &Account<'_>,
+        target: &Account<'_>,
+        reason: &str,
+        reauthenticated_at: Option<u64>,
+    ) -> Result<Done<bool>, Failure> {
+        same_organization(actor, target)?;
+        let org = self.organization(target.organization).await?;
+        let now = self.clock.now();
+        require_fresh(&org.policy, reauthenticated_at, now)?;
+        let (must_enroll, events) = self
+            .update_user(target.user, |record| {
+                let (facts, _, _) = Self::facts(target, record, &org, 0);
+                let decision = org.policy.admin_reset(
+                    &UserFacts::new(actor.user, actor.role),
+                    &facts,
+                    reason,
+                    Timestamp::from_unix_seconds(now),
+                );
+                let ResetPermission::Allowed {
+                    must_enroll_at_next_sign_in,
+                } = decision.outcome
+                else {
+                    return fail(TwoFactorError::Denied(decision.reason));
+                };
+                clear_factors(record);
+                record.throttle = ThrottleState::default();
+                Change::Write((
+                    must_enroll_at_next_sign_in,
+                    vec![Event::AdminReset {
+                        actor: actor.user.to_string(),
+                        target: target.user.to_string(),
+                        reason: reason.to_string(),
+                        at: now,
+                    }],
+                ))
+            })
+            .await?;
+        Ok(self.done(must_enroll, events))
+    }
+
+    /// An owner or admin unlocks another user's second step (after too many
+    /// wrong codes), keeping their factors: with a reason, per policy
+    /// (`may_unlock`), after re-entering their own password; both accounts in
+    /// one organization. The only way out of a lockout at the failure ceiling
+    /// besides a reset.
+    pub async fn admin_unlock(
+        &self,
+        actor: &Account<'_>,
+        target: &Account<'_>,
+        reason: &str,
+        reauthenticated_at: Option<u64>,
+    ) -> Result<Done<()>, Failure> {
+        same_organization(actor, target)?;
+        let org = self.organization(target.organization).await?;
+        let now = self.clock.now();
+        require_fresh(&org.policy, reauthenticated_at, now)?;
+        let decision = org.policy.admin_unlock(
+            &UserFacts::new(actor.user, actor.role),
+            &UserFacts::new(target.user, target.role),
+            reason,
+        );
+        if decision.outcome == Permission::Denied {
+            return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
+        }
+        let events = self
+            .update_user(target.user, |record| {
+                record.throttle = ThrottleState::default();
+                Change::Write(vec![Event::Unlocked {
+                    actor: actor.user.to_string(),
+                    target: target.user.to_string(),
+                    reason: reason.to_string(),
+                    at: now,
+                }])
+            })
+            .await?;
+        Ok(self.done((), events))
+    }
+
+    /// Forgets a user entirely, for an application that deletes the account:
+    /// the record (factors, backup codes, pending setups, the throttle) is
+    /// deleted and every passkey credential id bound to the user is unbound, so
+    /// that nothing of them stays in the store ([`Store::delete_user`]).
+    /// Idempotent: a user without a record is already forgotten. It asks no
+    /// policy: deleting the account is the application's decision.
+    pub async fn forget_user(&self, account: &Account<'_>) -> Result<Done<()>, Failure> {
+        let now = self.clock.now();
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(loaded) = self.store.load_user(account.user).await? else {
+                return Ok(self.done((), Vec::new()));
+            };
+            match self.store.delete_user(account.user, loaded.version).await {
+                Ok(()) => {
+                    let events = vec![Event::UserForgotten {
+                        user: account.user.to_string(),
+                        at: now,
+                    }];
+                    return Ok(self.done((), events));
+                }
+                Err(StoreError::Conflict) => {}
+                Err(error) => return Err(Failure::from(error)),
+            }
+        }
+        Err(Failure::from(TwoFactorError::Contended))
+    }
+
+    /// The owner changes the organization's enforcement ("Settings → Security →
+    /// 2FA enforcement"), per policy, with its lock-out guard, after re-entering
+    /// their password.
+    pub async fn change_enforcement(
+        &self,
+        actor: &Account<'_>,
+        mode: Mode,
+        reauthenticated_at: Option<u64>,
+    ) -> Result<Done<()>, Failure> {
+        let now = self.clock.now();
+        let actor_record = self
+            .store
+            .load_user(actor.user)
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.store.load_organization(actor.organization).await?;
+            let (mut record, version) = match loaded {
+                Some(v) => (v.value, Some(v.version)),
+                None => (
+                    OrganizationRecord {
+                        policy: self.config.default_policy.clone(),
+                        enforcement_since: None,
+                    },
+                    None,
+                ),
+            };
+            let policy = Policy::from_document(record.policy.clone())
+                .map_err(|e| Failure::from(TwoFactorError::Policy(e)))?;
+            require_fresh(&policy, reauthenticated_at, now)?;
+            let org = OrgPolicy {
+                policy: Arc::new(policy),
+                enforcement_since: record.enforcement_since,
+            };
+            let (facts, _, _) = Self::facts(actor, &actor_record, &org, 0);
+            let decision = org.policy.change_enforcement(&facts, mode);
+            if decision.outcome == Permission::Denied {
+                return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
+            }
+            let from = record.policy.enforcement.mode;
+            record.policy.enforcement.mode = mode;
+            if mode == Mode::Required && from != Mode::Required {
+                record.enforcement_since = Some(now);
+            }
+            Policy::from_document(record.policy.clone())
+                .map_err(|e| Failure::from(TwoFactorError::Policy(e)))?;
+            match self
+                .store
+                .save_organization(actor.organization, &record, version)
+                .await
+            {
+                Ok(_) => {
+                    let events = vec![Event::EnforcementChanged {
+                        actor: actor.user.to_string(),
+                        organization: actor.organization.to_string(),
+                        from,
+                        to: mode,
+                        at: now,
+                    }];
+                    return Ok(self.done((), events));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(error) => return Err(Failure::from(error)),
+            }
+        }
+        Err(Failure::from(TwoFactorError::Contended))
+    }
+
+    /// Stores a whole policy document for an organization (validated first).
+    pub async fn set_policy(
+        &self,
+        organization: &str,
+        document: PolicyDocument,
+    ) -> Result<(), TwoFactorError> {
+        Policy::from_document(document.clone()).map_err(TwoFactorError::Policy)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.store.load_organization(organization).await?;
+            let version = loaded.as_ref().map(|v| v.version);
+            let enforcement_since = loaded.and_then(|v| v.value.enforcement_since);
+            let record = OrganizationRecord {
+                policy: document.clone(),
+                enforcement_since,
+            };
+            match self
+                .store
+                .save_organization(organization, &record, version)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(TwoFactorError::Contended)
+    }
+}

@@ -1,0 +1,399 @@
+//! Passkeys: registration, renaming and removal, the second step, and username-less sign-in.
+
+use serde_json::Value;
+use twofold_passkey::{AuthenticationResponse, CredentialId, PasskeyError, PasskeyUser};
+use twofold_policy::{Method, Permission, Reason, Timestamp};
+
+use crate::env::random_id;
+use crate::error::{Failure, TwoFactorError};
+use crate::events::{Event, Factor};
+use crate::store::{CeremonyRecord, PendingPasskey, StoreError, ThrottleState};
+
+use super::TwoFactor;
+use super::record::*;
+use super::types::*;
+
+impl TwoFactor {
+    /// Answers challenge `challenge_id` with a passkey (the JSON of
+    /// `credential.toJSON()`). A response whose user handle names another user
+    /// is refused.
+    pub async fn verify_passkey(
+        &self,
+        account: &Account<'_>,
+        challenge_id: &str,
+        response_json: &str,
+    ) -> Result<Done<SignedIn>, Failure> {
+        let org = self.organization(account.organization).await?;
+        let now = self.clock.now();
+        let response = AuthenticationResponse::from_json(response_json)
+            .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
+        if response
+            .user_handle()
+            .is_some_and(|handle| handle != account.user.as_bytes())
+        {
+            return Err(Failure::from(another_users_handle()));
+        }
+        let events = self
+            .update_user(account.user, |record| {
+                let passkey_state = match Self::answerable(
+                    &org.policy,
+                    record,
+                    challenge_id,
+                    Some(Method::Passkey),
+                    now,
+                ) {
+                    Ok(challenge) => challenge.passkey.clone(),
+                    Err(error) => return fail(error),
+                };
+                let Some(state) = passkey_state else {
+                    return fail(TwoFactorError::NotEnrolled("a passkey"));
+                };
+                match self.passkeys.finish_authentication(
+                    &response,
+                    &state,
+                    &mut record.passkeys,
+                    now,
+                ) {
+                    Ok(_) => {
+                        record.challenge = None;
+                        record.throttle = ThrottleState::default();
+                        Change::Write(vec![Event::SignInSucceeded {
+                            user: account.user.to_string(),
+                            factor: Factor::Passkey,
+                            at: now,
+                        }])
+                    }
+                    Err(
+                        error @ (PasskeyError::MalformedResponse(_)
+                        | PasskeyError::ResponseTooLarge { .. }
+                        | PasskeyError::Expired),
+                    ) => fail(TwoFactorError::Passkey(error)),
+                    Err(error) => Change::WriteThenFail(Self::count_failure(
+                        &org.policy,
+                        record,
+                        account,
+                        Factor::Passkey,
+                        TwoFactorError::Passkey(error),
+                        now,
+                    )),
+                }
+            })
+            .await?;
+        Ok(self.done(
+            SignedIn {
+                factor: Factor::Passkey,
+                backup_codes_remaining: None,
+            },
+            events,
+        ))
+    }
+
+    /// Starts a username-less passkey sign-in for `organization`'s sign-in page.
+    ///
+    /// Anyone can open that page, so ceremonies are bounded: single use, expiring,
+    /// swept, and at most `max_outstanding_ceremonies` per organization (beyond
+    /// it: [`TwoFactorError::Busy`]).
+    pub async fn begin_passkey_sign_in(
+        &self,
+        organization: &str,
+    ) -> Result<Done<PasskeySignInStart>, Failure> {
+        let now = self.clock.now();
+        self.sweep_if_due(now).await;
+        let cap = self.config.max_outstanding_ceremonies;
+        if self.store.count_ceremonies(organization).await? >= cap {
+            self.store.purge_expired(now).await?;
+            if self.store.count_ceremonies(organization).await? >= cap {
+                return Err(Failure::from(TwoFactorError::Busy));
+            }
+        }
+        let (options, state) = self
+            .passkeys
+            .start_discoverable_authentication(now)
+            .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
+        let record = CeremonyRecord {
+            organization: organization.to_string(),
+            state,
+            expires_at: now.saturating_add(self.config.challenge_ttl_seconds),
+        };
+        // A conflict means the id is taken (never, with 128 random bits, unless a
+        // store reports a lost race): draw another.
+        for _ in 0..MAX_ATTEMPTS {
+            let ceremony_id = random_id(&*self.random)?;
+            match self.store.insert_ceremony(&ceremony_id, &record).await {
+                Ok(()) => {
+                    return Ok(self.done(
+                        PasskeySignInStart {
+                            ceremony_id,
+                            options,
+                        },
+                        Vec::new(),
+                    ));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(error) => return Err(Failure::from(error)),
+            }
+        }
+        Err(Failure::from(TwoFactorError::Contended))
+    }
+
+    /// Finishes a username-less passkey sign-in; returns the user id (check that
+    /// it belongs to the organization).
+    ///
+    /// The ceremony is taken from the store first, so it is used at most once.
+    /// The user is found through the store's credential index, never through
+    /// the response's unsigned user handle (which, if present, must name the
+    /// same user). The caller has proved nothing yet, so an answer that does
+    /// not verify changes no user's record: it is refused, never counted.
+    pub async fn finish_passkey_sign_in(
+        &self,
+        ceremony_id: &str,
+        response_json: &str,
+    ) -> Result<Done<String>, Failure> {
+        let now = self.clock.now();
+        let response = AuthenticationResponse::from_json(response_json)
+            .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
+        let ceremony = self
+            .store
+            .take_ceremony(ceremony_id)
+            .await?
+            .ok_or(Failure::from(TwoFactorError::NoChallenge))?;
+        if now >= ceremony.expires_at {
+            return Err(Failure::from(TwoFactorError::Expired));
+        }
+        let Some(user) = self
+            .store
+            .credential_owner(&response.credential_id())
+            .await?
+        else {
+            return Err(Failure::from(TwoFactorError::Passkey(
+                PasskeyError::CredentialNotAllowed {
+                    reason: "it is not registered",
+                },
+            )));
+        };
+        if response
+            .user_handle()
+            .is_some_and(|handle| handle != user.as_bytes())
+        {
+            return Err(Failure::from(another_users_handle()));
+        }
+        let org = self.organization(&ceremony.organization).await?;
+        let events = self
+            .update_user(&user, |record| {
+                if let Some(lock) = Self::throttled(&org.policy, record, now) {
+                    return fail(TwoFactorError::Locked { lock });
+                }
+                match self.passkeys.finish_authentication(
+                    &response,
+                    &ceremony.state,
+                    &mut record.passkeys,
+                    now,
+                ) {
+                    Ok(_) => {
+                        record.throttle = ThrottleState::default();
+                        Change::Write(vec![Event::SignInSucceeded {
+                            user: user.clone(),
+                            factor: Factor::Passkey,
+                            at: now,
+                        }])
+                    }
+                    Err(error) => fail(TwoFactorError::Passkey(error)),
+                }
+            })
+            .await?;
+        Ok(self.done(user, events))
+    }
+
+    /// "Set up passkey": the options for `parseCreationOptionsFromJSON`, excluding
+    /// the user's existing passkeys. Needs a fresh password re-entry and a
+    /// policy that allows passkeys for the user's role, as
+    /// [`begin_totp_enrollment`](Self::begin_totp_enrollment) does.
+    pub async fn begin_passkey_registration(
+        &self,
+        account: &Account<'_>,
+        reauthenticated_at: Option<u64>,
+    ) -> Result<Done<Value>, Failure> {
+        let now = self.clock.now();
+        self.check_enrollment(account, Method::Passkey, reauthenticated_at, now)
+            .await?;
+        self.sweep_if_due(now).await;
+        let user = PasskeyUser {
+            id: account.user.as_bytes(),
+            name: account.name,
+            display_name: account.name,
+        };
+        let (options, events) = self
+            .update_user(account.user, |record| {
+                match self
+                    .passkeys
+                    .start_registration(&user, &record.passkeys, now)
+                {
+                    Ok((options, state)) => {
+                        record.pending_passkey = Some(PendingPasskey {
+                            state,
+                            expires_at: now
+                                .saturating_add(self.passkeys.config().ceremony_ttl_seconds()),
+                        });
+                        Change::Write((
+                            options,
+                            vec![Event::EnrollmentBegun {
+                                user: account.user.to_string(),
+                                factor: Factor::Passkey,
+                                at: now,
+                            }],
+                        ))
+                    }
+                    Err(error) => fail(TwoFactorError::Passkey(error)),
+                }
+            })
+            .await?;
+        Ok(self.done(options, events))
+    }
+
+    /// Finishes "Set up passkey" with the browser's `credential.toJSON()`, naming
+    /// it `name`. The registration state is used once, whatever the outcome. A
+    /// credential id already registered to anyone is refused (WebAuthn §7.1
+    /// step 22), atomically with the write, through the store's credential index.
+    pub async fn finish_passkey_registration(
+        &self,
+        account: &Account<'_>,
+        response_json: &str,
+        name: &str,
+    ) -> Result<Done<FactorConfirmed>, Failure> {
+        let now = self.clock.now();
+        let org = self.organization(account.organization).await?;
+        if !org
+            .policy
+            .methods_for(account.role)
+            .is_some_and(|methods| methods.contains(Method::Passkey))
+        {
+            return Err(Failure::from(TwoFactorError::Denied(
+                Reason::MethodNotAllowed,
+            )));
+        }
+        let generated = self.backup_codes_if_needed(account.user).await?;
+        let (confirmed, events) = self
+            .update_user(account.user, |record| {
+                let Some(pending) = record.pending_passkey.take() else {
+                    return fail(TwoFactorError::NoPendingEnrollment);
+                };
+                let existing: Vec<CredentialId> = record.credential_ids();
+                let credential = match self.passkeys.finish_registration(
+                    response_json,
+                    &pending.state,
+                    name,
+                    now,
+                    |id| existing.contains(id),
+                ) {
+                    Ok(credential) => credential,
+                    Err(error) => {
+                        return Change::WriteThenFail(Failure::from(TwoFactorError::Passkey(
+                            error,
+                        )));
+                    }
+                };
+                let credential_id = credential.id().clone();
+                record.passkeys.push(credential);
+                let mut events = vec![
+                    Event::EnrollmentConfirmed {
+                        user: account.user.to_string(),
+                        factor: Factor::Passkey,
+                        at: now,
+                    },
+                    Event::FactorAdded {
+                        user: account.user.to_string(),
+                        factor: Factor::Passkey,
+                        name: Some(name.to_string()),
+                        at: now,
+                    },
+                ];
+                let codes_installed = match Self::backup_codes_for_first_factor(
+                    record,
+                    generated.as_ref().map(|(stored, _)| stored.as_str()),
+                    account,
+                    now,
+                    &mut events,
+                ) {
+                    Ok(installed) => installed,
+                    Err(error) => return fail(error),
+                };
+                Change::Write(((credential_id, codes_installed), events))
+            })
+            .await?;
+        let (credential_id, codes_installed) = confirmed;
+        let confirmed = FactorConfirmed {
+            credential_id: Some(credential_id),
+            backup_codes: generated
+                .filter(|_| codes_installed)
+                .map(|(_, codes)| codes),
+        };
+        Ok(self.done(confirmed, events))
+    }
+
+    /// Renames one of the user's passkeys.
+    pub async fn rename_passkey(
+        &self,
+        account: &Account<'_>,
+        id: &CredentialId,
+        name: &str,
+    ) -> Result<Done<()>, Failure> {
+        self.update_user(account.user, |record| {
+            match record.passkeys.iter_mut().find(|p| p.id() == id) {
+                Some(passkey) => {
+                    passkey.rename(name);
+                    Change::Write(())
+                }
+                None => fail(TwoFactorError::NotEnrolled("that passkey")),
+            }
+        })
+        .await?;
+        Ok(self.done((), Vec::new()))
+    }
+
+    /// Removes one of the user's passkeys, after a fresh password re-entry.
+    /// Removing the last factor turns 2FA off, so it also follows the
+    /// self-disable rules, and deletes the backup codes with it.
+    pub async fn remove_passkey(
+        &self,
+        account: &Account<'_>,
+        id: &CredentialId,
+        reauthenticated_at: Option<u64>,
+    ) -> Result<Done<()>, Failure> {
+        let org = self.organization(account.organization).await?;
+        let now = self.clock.now();
+        require_fresh(&org.policy, reauthenticated_at, now)?;
+        let events = self
+            .update_user(account.user, |record| {
+                let Some(index) = record.passkeys.iter().position(|p| p.id() == id) else {
+                    return fail(TwoFactorError::NotEnrolled("that passkey"));
+                };
+                let last_factor = record.totp.is_none() && record.passkeys.len() == 1;
+                let mut events = vec![Event::FactorRemoved {
+                    user: account.user.to_string(),
+                    factor: Factor::Passkey,
+                    at: now,
+                }];
+                if last_factor {
+                    let (facts, _, _) = Self::facts(account, record, &org, 0);
+                    let decision = org.policy.self_disable(
+                        &facts,
+                        reauthenticated_at.map(Timestamp::from_unix_seconds),
+                        Timestamp::from_unix_seconds(now),
+                    );
+                    if decision.outcome == Permission::Denied {
+                        return fail(TwoFactorError::Denied(decision.reason));
+                    }
+                    clear_factors(record);
+                    events.push(Event::TwoFactorDisabled {
+                        user: account.user.to_string(),
+                        at: now,
+                    });
+                } else {
+                    record.passkeys.remove(index);
+                }
+                Change::Write(events)
+            })
+            .await?;
+        Ok(self.done((), events))
+    }
+}

@@ -1,0 +1,463 @@
+//! What every flow shares: the one conditional-write loop over user records,
+//! the throttle, and the policy facts of a record.
+
+use std::sync::Arc;
+
+use twofold_backup::{BackupCodeSet, HashMemory, NewBackupCodes};
+use twofold_passkey::{CredentialId, PasskeyError};
+use twofold_policy::{Method, Methods, Policy, Reason, Throttle, Timestamp, UserFacts};
+
+use crate::crypto::SealedSecret;
+use crate::env::RngAdapter;
+use crate::error::{Failure, TwoFactorError};
+use crate::events::{Event, Factor};
+use crate::lock::Lock;
+use crate::store::{CredentialChanges, SignInChallenge, StoreError, UserRecord};
+
+use super::TwoFactor;
+use super::types::*;
+
+std::thread_local! {
+    /// Argon2id's working memory, kept per thread: on the offload's threads,
+    /// the process holds one block per thread, however many codes it hashes.
+    static HASH_MEMORY: std::cell::RefCell<HashMemory> =
+        std::cell::RefCell::new(HashMemory::new());
+}
+
+/// Runs `hash` with this thread's kept Argon2id memory.
+pub(super) fn with_hash_memory<T>(hash: impl FnOnce(&mut HashMemory) -> T) -> T {
+    HASH_MEMORY.with(|memory| match memory.try_borrow_mut() {
+        Ok(mut memory) => hash(&mut memory),
+        // Never re-entered; if it were, fresh memory is correct, only slower.
+        Err(_) => hash(&mut HashMemory::new()),
+    })
+}
+
+/// How many times an operation re-reads and retries after losing a conditional write.
+pub(super) const MAX_ATTEMPTS: usize = 16;
+/// The most user records one automatic sweep rewrites.
+pub(super) const SWEEP_BATCH: usize = 64;
+
+pub(super) enum Change<T> {
+    /// Nothing to write.
+    Keep(T),
+    /// Write the record, then succeed.
+    Write(T),
+    /// Nothing to write; fail.
+    Fail(Failure),
+    /// Write the record (a failure count), then fail.
+    WriteThenFail(Failure),
+}
+
+pub(super) fn fail<T>(error: TwoFactorError) -> Change<T> {
+    Change::Fail(Failure::from(error))
+}
+
+pub(super) struct OrgPolicy {
+    pub(super) policy: Arc<Policy>,
+    pub(super) enforcement_since: Option<u64>,
+}
+
+/// What a user write does to the credential index besides the record's own changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Index {
+    /// Bind what the write added, unbind what it removed.
+    Changes,
+    /// Also (re)bind every credential of the record: for records written
+    /// before the index existed.
+    BindAll,
+}
+
+/// The error for a credential id that another user holds.
+pub(super) fn credential_in_use() -> TwoFactorError {
+    TwoFactorError::Passkey(PasskeyError::CredentialNotAllowed {
+        reason: "it is already registered",
+    })
+}
+
+/// Requires a password re-entry within the policy's freshness window.
+pub(super) fn require_fresh(
+    policy: &Policy,
+    reauthenticated_at: Option<u64>,
+    now: u64,
+) -> Result<(), TwoFactorError> {
+    if policy.reauthentication_is_fresh(
+        reauthenticated_at.map(Timestamp::from_unix_seconds),
+        Timestamp::from_unix_seconds(now),
+    ) {
+        Ok(())
+    } else {
+        Err(TwoFactorError::Denied(Reason::ReauthenticationRequired))
+    }
+}
+
+/// Refuses an action by one account on another of a different organization.
+pub(super) fn same_organization(
+    actor: &Account<'_>,
+    target: &Account<'_>,
+) -> Result<(), TwoFactorError> {
+    if actor.organization == target.organization {
+        Ok(())
+    } else {
+        Err(TwoFactorError::Denied(Reason::OtherOrganization))
+    }
+}
+
+/// The stored backup-code set, if any; a set that does not decode is corrupt.
+pub(super) fn backup_set(record: &UserRecord) -> Result<Option<BackupCodeSet>, TwoFactorError> {
+    record
+        .backup_codes
+        .as_deref()
+        .map(|text| {
+            BackupCodeSet::decode(text)
+                .map_err(|error| TwoFactorError::Corrupt(format!("backup codes: {error}")))
+        })
+        .transpose()
+}
+
+/// Whether a user needs a new backup-code set with their next factor: they have
+/// no unused codes.
+pub(super) fn needs_backup_codes(record: &UserRecord) -> Result<bool, TwoFactorError> {
+    Ok(backup_set(record)?.is_none_or(|set| set.remaining() == 0))
+}
+
+/// The error for a passkey response whose user handle names another user.
+pub(super) fn another_users_handle() -> TwoFactorError {
+    TwoFactorError::Passkey(PasskeyError::CredentialNotAllowed {
+        reason: "its user handle names another user",
+    })
+}
+
+/// Turns 2FA off in a record: every factor, the backup codes, anything pending.
+pub(super) fn clear_factors(record: &mut UserRecord) {
+    record.totp = None;
+    record.pending_totp = None;
+    record.backup_codes = None;
+    record.passkeys.clear();
+    record.pending_passkey = None;
+    record.challenge = None;
+}
+
+impl TwoFactor {
+    /// A new backup-code set, generated on the offload (one Argon2id evaluation
+    /// per code): its stored form and the codes to show once.
+    pub(super) async fn generate_backup_codes(
+        &self,
+    ) -> Result<(String, NewBackupCodes), TwoFactorError> {
+        let config = self.config.backup_codes;
+        let random = Arc::clone(&self.random);
+        self.offload(move || {
+            with_hash_memory(|memory| {
+                BackupCodeSet::generate_in(&config, &mut RngAdapter(&*random), memory)
+            })
+            .map(|(set, codes)| (set.encode(), codes))
+            .map_err(|error| match error {
+                twofold_backup::Error::Random => TwoFactorError::RandomnessUnavailable,
+                other => TwoFactorError::Enrollment(other.to_string()),
+            })
+        })
+        .await?
+    }
+
+    pub(super) async fn update_user<T>(
+        &self,
+        user: &str,
+        change: impl FnMut(&mut UserRecord) -> Change<T>,
+    ) -> Result<T, Failure> {
+        self.write_user(user, Index::Changes, change).await
+    }
+
+    /// The one conditional-write loop for user records: read, change, write if
+    /// still at the version read, else again. Every write also drops what has
+    /// lapsed, re-seals secrets under the current key, and updates the
+    /// credential index in the same atomic step.
+    pub(super) async fn write_user<T>(
+        &self,
+        user: &str,
+        index: Index,
+        mut change: impl FnMut(&mut UserRecord) -> Change<T>,
+    ) -> Result<T, Failure> {
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.store.load_user(user).await?;
+            let (mut record, version) = match loaded {
+                Some(versioned) => (versioned.value, Some(versioned.version)),
+                None => (UserRecord::default(), None),
+            };
+            let before = record.credential_ids();
+            let (failure, value) = match change(&mut record) {
+                Change::Keep(value) => return Ok(value),
+                Change::Fail(failure) => return Err(failure),
+                Change::Write(value) => (None, Some(value)),
+                Change::WriteThenFail(failure) => (Some(failure), None),
+            };
+            self.tidy(&mut record, user, self.clock.now());
+            let after = record.credential_ids();
+            let bind: Vec<CredentialId> = match index {
+                Index::BindAll => after.clone(),
+                Index::Changes => after
+                    .iter()
+                    .filter(|id| !before.contains(id))
+                    .cloned()
+                    .collect(),
+            };
+            let unbind: Vec<CredentialId> = before
+                .iter()
+                .filter(|id| !after.contains(id))
+                .cloned()
+                .collect();
+            let changes = CredentialChanges {
+                bind: &bind,
+                unbind: &unbind,
+            };
+            match self.store.save_user(user, &record, version, changes).await {
+                Ok(_) => {
+                    return match (failure, value) {
+                        (Some(failure), _) => {
+                            self.emit(&failure.events);
+                            Err(failure)
+                        }
+                        (None, Some(value)) => Ok(value),
+                        (None, None) => Err(Failure::from(TwoFactorError::Contended)),
+                    };
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::CredentialInUse) => {
+                    return Err(Failure::from(credential_in_use()));
+                }
+                Err(error) => return Err(Failure::from(error)),
+            }
+        }
+        Err(Failure::from(TwoFactorError::Contended))
+    }
+
+    /// Before a record is written: drops lapsed setups and challenges, and
+    /// re-seals secrets sealed under an older key of the keyring. A secret under
+    /// a key the keyring lacks is left as it is (opening it reports the key id).
+    pub(super) fn tidy(&self, record: &mut UserRecord, user: &str, now: u64) {
+        if record
+            .pending_totp
+            .as_ref()
+            .is_some_and(|p| now >= p.expires_at)
+        {
+            record.pending_totp = None;
+        }
+        if record
+            .pending_passkey
+            .as_ref()
+            .is_some_and(|p| now >= p.expires_at)
+        {
+            record.pending_passkey = None;
+        }
+        if record
+            .challenge
+            .as_ref()
+            .is_some_and(|c| now >= c.expires_at)
+        {
+            record.challenge = None;
+        }
+        let reseal = |sealed: &mut SealedSecret| {
+            if self.keyring.needs_reseal(sealed)
+                && let Ok(Some(fresh)) = self.keyring.reseal(sealed, user, &*self.random)
+            {
+                *sealed = fresh;
+            }
+        };
+        if let Some(totp) = record.totp.as_mut() {
+            reseal(&mut totp.secret);
+        }
+        if let Some(pending) = record.pending_totp.as_mut() {
+            reseal(&mut pending.secret);
+        }
+    }
+
+    /// What the policy needs to know about a user. A backup-code set that does
+    /// not decode counts as none here, so that it never blocks signing in with
+    /// a factor; [`status`](Self::status) and
+    /// [`verify_backup_code`](Self::verify_backup_code) report it as corrupt.
+    pub(super) fn facts<'a>(
+        account: &Account<'a>,
+        record: &UserRecord,
+        org: &OrgPolicy,
+        low: usize,
+    ) -> (UserFacts<'a>, Option<usize>, bool) {
+        let mut enrolled = Methods::NONE;
+        if record.totp.is_some() {
+            enrolled = enrolled.with(Method::Totp);
+        }
+        if !record.passkeys.is_empty() {
+            enrolled = enrolled.with(Method::Passkey);
+        }
+        let remaining = backup_set(record).ok().flatten().map(|set| set.remaining());
+        let first = record
+            .first_sign_in_since_enforcement
+            .filter(|first| org.enforcement_since.is_none_or(|since| *first >= since))
+            .map(Timestamp::from_unix_seconds);
+        let facts = UserFacts {
+            user: account.user,
+            role: account.role,
+            enrolled,
+            has_backup_codes: remaining.is_some_and(|r| r > 0),
+            first_sign_in_since_enforcement: first,
+            exempt: false,
+        };
+        (facts, remaining, remaining.is_some_and(|r| r <= low))
+    }
+
+    pub(super) fn throttled(policy: &Policy, record: &UserRecord, now: u64) -> Option<Lock> {
+        let decision = policy.throttle(
+            record.throttle.failures,
+            record
+                .throttle
+                .last_failure
+                .map(Timestamp::from_unix_seconds),
+            Timestamp::from_unix_seconds(now),
+        );
+        Self::lock_of(decision.outcome)
+    }
+
+    /// The lock a throttle decision imposes, if any.
+    pub(super) fn lock_of(outcome: Throttle) -> Option<Lock> {
+        match outcome {
+            Throttle::Allowed => None,
+            Throttle::RetryAfter { seconds } => Some(Lock::RetryAfter { seconds }),
+            Throttle::Locked { until: Some(at) } => Some(Lock::Until { at }),
+            Throttle::Locked { until: None } => Some(Lock::UntilReset),
+        }
+    }
+
+    /// Counts a failed second step; returns the failure to report after the write.
+    pub(super) fn count_failure(
+        policy: &Policy,
+        record: &mut UserRecord,
+        account: &Account<'_>,
+        factor: Factor,
+        error: TwoFactorError,
+        now: u64,
+    ) -> Failure {
+        record.throttle.failures = record.throttle.failures.saturating_add(1);
+        record.throttle.last_failure = Some(now);
+        let mut events = vec![Event::SignInFailed {
+            user: account.user.to_string(),
+            factor,
+            reason: error.to_string(),
+            failures: record.throttle.failures,
+            at: now,
+        }];
+        let after = policy.throttle(
+            record.throttle.failures,
+            Some(Timestamp::from_unix_seconds(now)),
+            Timestamp::from_unix_seconds(now),
+        );
+        if let Throttle::Locked { until } = after.outcome {
+            events.push(Event::LockedOut {
+                user: account.user.to_string(),
+                until: until.map(Timestamp::as_unix_seconds),
+                at: now,
+            });
+        }
+        Failure {
+            error,
+            events,
+            lock: Self::lock_of(after.outcome),
+        }
+    }
+
+    /// The open challenge `challenge_id`, if it exists, has not expired, offered
+    /// `method` (`None`: a backup code, offered as recovery), and the throttle
+    /// lets the user answer now. Borrowed, not cloned: it is on the hot path.
+    pub(super) fn answerable<'r>(
+        policy: &Policy,
+        record: &'r UserRecord,
+        challenge_id: &str,
+        method: Option<Method>,
+        now: u64,
+    ) -> Result<&'r SignInChallenge, TwoFactorError> {
+        let challenge = record
+            .challenge
+            .as_ref()
+            .filter(|c| c.id == challenge_id)
+            .ok_or(TwoFactorError::NoChallenge)?;
+        if now >= challenge.expires_at {
+            return Err(TwoFactorError::Expired);
+        }
+        let offered = match method {
+            Some(method) => challenge.methods.contains(&method),
+            None => challenge.recovery,
+        };
+        if !offered {
+            return Err(TwoFactorError::Denied(Reason::MethodNotAllowed));
+        }
+        if let Some(lock) = Self::throttled(policy, record, now) {
+            return Err(TwoFactorError::Locked { lock });
+        }
+        Ok(challenge)
+    }
+
+    /// Puts the pre-generated backup-code set (its stored form) into `record` if
+    /// the user has no unused codes (their first factor, or all codes spent);
+    /// returns whether it did, so that the caller shows the codes once.
+    /// Generation is costly, so it happens before the write loop; if a
+    /// concurrent change made new codes necessary after all, the write gives up.
+    pub(super) fn backup_codes_for_first_factor(
+        record: &mut UserRecord,
+        generated: Option<&str>,
+        account: &Account<'_>,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<bool, TwoFactorError> {
+        if !needs_backup_codes(record)? {
+            return Ok(false);
+        }
+        let stored = generated.ok_or(TwoFactorError::Contended)?;
+        record.backup_codes = Some(stored.to_string());
+        events.push(Event::BackupCodesCreated {
+            user: account.user.to_string(),
+            at: now,
+        });
+        Ok(true)
+    }
+
+    /// Backup codes for a user's next factor, generated only if they will need them.
+    pub(super) async fn backup_codes_if_needed(
+        &self,
+        user: &str,
+    ) -> Result<Option<(String, NewBackupCodes)>, TwoFactorError> {
+        let record = self
+            .store
+            .load_user(user)
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        if needs_backup_codes(&record)? {
+            Ok(Some(self.generate_backup_codes().await?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Adding a factor needs the policy to offer `method` to the user's role,
+    /// and (when `fresh` says so) a recent password re-entry.
+    pub(super) async fn check_enrollment(
+        &self,
+        account: &Account<'_>,
+        method: Method,
+        reauthenticated_at: Option<u64>,
+        now: u64,
+    ) -> Result<(), Failure> {
+        let org = self.organization(account.organization).await?;
+        if !org.policy.enrollment_offered(account.role) {
+            return Err(Failure::from(TwoFactorError::Denied(Reason::NotRequired)));
+        }
+        if !org
+            .policy
+            .methods_for(account.role)
+            .is_some_and(|methods| methods.contains(method))
+        {
+            return Err(Failure::from(TwoFactorError::Denied(
+                Reason::MethodNotAllowed,
+            )));
+        }
+        require_fresh(&org.policy, reauthenticated_at, now)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,209 @@
+//! The second step of sign-in (and the status of a user's factors).
+
+use twofold_policy::{Decision, Method, SignIn, Timestamp};
+use twofold_totp::{Code, Totp, Verification};
+
+use crate::env::random_id;
+use crate::error::{Failure, TwoFactorError};
+use crate::events::{Event, Factor};
+use crate::store::{SignInChallenge, ThrottleState};
+
+use super::TwoFactor;
+use super::record::*;
+use super::types::*;
+
+impl TwoFactor {
+    /// A user's second factors, for the Security page and the Staff list.
+    pub async fn status(&self, account: &Account<'_>) -> Result<Status, TwoFactorError> {
+        let org = self.organization(account.organization).await?;
+        let record = self
+            .store
+            .load_user(account.user)
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        let now = self.clock.now();
+        backup_set(&record)?;
+        let (facts, remaining, low) = Self::facts(
+            account,
+            &record,
+            &org,
+            self.config.backup_codes_low_threshold,
+        );
+        Ok(Status {
+            totp: record.totp.is_some(),
+            passkeys: record
+                .passkeys
+                .iter()
+                .map(|p| PasskeySummary {
+                    id: p.id().clone(),
+                    name: p.name().to_string(),
+                    created_at: p.created_at(),
+                    last_used_at: p.last_used_at(),
+                    backed_up: p.backed_up(),
+                })
+                .collect(),
+            backup_codes_remaining: remaining,
+            backup_codes_low: low,
+            enforced: org
+                .policy
+                .enforcement_applies(&facts, Timestamp::from_unix_seconds(now)),
+            enabled: !facts.enrolled.is_empty(),
+            locked: Self::throttled(&org.policy, &record, now),
+        })
+    }
+
+    /// The second step, after the application verified the password: allow, a
+    /// challenge (single-use, expiring, bound to the methods it offers), setup
+    /// first, or locked.
+    pub async fn begin_sign_in(&self, account: &Account<'_>) -> Result<Done<SignInStep>, Failure> {
+        let org = self.organization(account.organization).await?;
+        let now = self.clock.now();
+        self.sweep_if_due(now).await;
+        let step = self
+            .update_user(account.user, |record| {
+                if let Some(lock) = Self::throttled(&org.policy, record, now) {
+                    return Change::Keep(SignInStep::Locked { lock });
+                }
+                let low = self.config.backup_codes_low_threshold;
+                let (mut facts, _, _) = Self::facts(account, record, &org, low);
+                let at = Timestamp::from_unix_seconds(now);
+                let mut changed = false;
+                if org.policy.enforcement_applies(&facts, at)
+                    && facts.first_sign_in_since_enforcement.is_none()
+                {
+                    // This sign-in starts the user's grace period.
+                    record.first_sign_in_since_enforcement = Some(now);
+                    facts.first_sign_in_since_enforcement = Some(at);
+                    changed = true;
+                }
+                let decision: Decision<SignIn> = org.policy.sign_in(&facts, at);
+                let step = match decision.outcome {
+                    SignIn::Allow => SignInStep::Allow {
+                        reason: decision.reason,
+                    },
+                    SignIn::Blocked => SignInStep::Blocked {
+                        reason: decision.reason,
+                    },
+                    SignIn::MustEnroll {
+                        deadline,
+                        methods,
+                        can_defer,
+                    } => SignInStep::MustEnroll {
+                        deadline: deadline.as_unix_seconds(),
+                        methods,
+                        can_defer,
+                        reason: decision.reason,
+                    },
+                    SignIn::Challenge { methods, recovery } => {
+                        let challenge_id = match random_id(&*self.random) {
+                            Ok(id) => id,
+                            Err(error) => return fail(error),
+                        };
+                        let (passkey_options, passkey_state) =
+                            if methods.contains(Method::Passkey) && !record.passkeys.is_empty() {
+                                match self.passkeys.start_authentication(&record.passkeys, now) {
+                                    Ok((options, state)) => (Some(options), Some(state)),
+                                    Err(error) => return fail(TwoFactorError::Passkey(error)),
+                                }
+                            } else {
+                                (None, None)
+                            };
+                        let expires_at = now.saturating_add(self.config.challenge_ttl_seconds);
+                        record.challenge = Some(SignInChallenge {
+                            id: challenge_id.clone(),
+                            expires_at,
+                            passkey: passkey_state,
+                            methods: methods.iter().collect(),
+                            recovery,
+                        });
+                        return Change::Write(SignInStep::Challenge {
+                            challenge_id,
+                            methods,
+                            recovery,
+                            passkey_options,
+                            expires_at,
+                        });
+                    }
+                };
+                if changed {
+                    Change::Write(step)
+                } else {
+                    Change::Keep(step)
+                }
+            })
+            .await?;
+        Ok(self.done(step, Vec::new()))
+    }
+
+    /// Answers challenge `challenge_id` with a 6-digit code from the authenticator
+    /// app; only if the challenge offered the authenticator app.
+    pub async fn verify_totp(
+        &self,
+        account: &Account<'_>,
+        challenge_id: &str,
+        input: &str,
+    ) -> Result<Done<SignedIn>, Failure> {
+        let org = self.organization(account.organization).await?;
+        let now = self.clock.now();
+        let events = self
+            .update_user(account.user, |record| {
+                if let Err(error) =
+                    Self::answerable(&org.policy, record, challenge_id, Some(Method::Totp), now)
+                {
+                    return fail(error);
+                }
+                let Some(factor) = &record.totp else {
+                    return fail(TwoFactorError::NotEnrolled("an authenticator app"));
+                };
+                let secret = match self.keyring.open(&factor.secret, account.user) {
+                    Ok(secret) => secret,
+                    Err(error) => return fail(error),
+                };
+                let code = match Code::parse(input, factor.params.digits) {
+                    Ok(code) => code,
+                    Err(error) => return fail(TwoFactorError::InvalidCode(error.to_string())),
+                };
+                let outcome =
+                    Totp::new(&secret, factor.params).verify_code(&code, now, factor.last_step);
+                match outcome {
+                    Verification::Accepted { step, .. } => {
+                        if let Some(factor) = record.totp.as_mut() {
+                            factor.last_step = Some(step);
+                        }
+                        record.challenge = None;
+                        record.throttle = ThrottleState::default();
+                        Change::Write(vec![Event::SignInSucceeded {
+                            user: account.user.to_string(),
+                            factor: Factor::Totp,
+                            at: now,
+                        }])
+                    }
+                    Verification::Replayed { .. } => Change::WriteThenFail(Self::count_failure(
+                        &org.policy,
+                        record,
+                        account,
+                        Factor::Totp,
+                        TwoFactorError::CodeAlreadyUsed,
+                        now,
+                    )),
+                    Verification::Rejected => Change::WriteThenFail(Self::count_failure(
+                        &org.policy,
+                        record,
+                        account,
+                        Factor::Totp,
+                        TwoFactorError::WrongCode,
+                        now,
+                    )),
+                }
+            })
+            .await?;
+        Ok(self.done(
+            SignedIn {
+                factor: Factor::Totp,
+                backup_codes_remaining: None,
+            },
+            events,
+        ))
+    }
+}

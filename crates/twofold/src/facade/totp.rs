@@ -1,0 +1,187 @@
+//! The authenticator app: setup and its confirmation.
+
+use twofold_policy::{Method, Reason};
+use twofold_totp::{Code, OtpAuthUri, Secret, Totp, TotpParams, Verification};
+
+use crate::env::RngAdapter;
+use crate::error::{Failure, TwoFactorError};
+use crate::events::{Event, Factor};
+use crate::store::{PendingTotp, TotpFactor};
+
+use super::TwoFactor;
+use super::record::*;
+use super::types::*;
+
+impl TwoFactor {
+    /// "Set up authenticator app": a new secret, as QR code and manual-entry text.
+    /// Beginning again replaces the previous pending secret ("the QR is
+    /// regenerated each time"); a pending setup expires.
+    ///
+    /// Needs a password re-entry within the policy's window (`reauthenticated_at`,
+    /// from the application; the sign-in's own password counts right after it),
+    /// and a policy that allows the authenticator app for the user's role.
+    pub async fn begin_totp_enrollment(
+        &self,
+        account: &Account<'_>,
+        reauthenticated_at: Option<u64>,
+    ) -> Result<Done<TotpEnrollment>, Failure> {
+        let now = self.clock.now();
+        self.check_enrollment(account, Method::Totp, reauthenticated_at, now)
+            .await?;
+        self.sweep_if_due(now).await;
+        let expires_at = now.saturating_add(self.config.enrollment_ttl_seconds);
+        let secret = Secret::generate_with(&mut RngAdapter(&*self.random))
+            .map_err(|_| TwoFactorError::RandomnessUnavailable)?;
+        let sealed = self.keyring.seal(&secret, account.user, &*self.random)?;
+        let enrollment = self
+            .totp_enrollment_view(account, secret, self.config.totp, expires_at)
+            .await?;
+        self.update_user(account.user, |record| {
+            record.pending_totp = Some(PendingTotp {
+                secret: sealed.clone(),
+                created_at: now,
+                expires_at,
+                params: self.config.totp,
+            });
+            Change::Write(())
+        })
+        .await?;
+        let events = vec![Event::EnrollmentBegun {
+            user: account.user.to_string(),
+            factor: Factor::Totp,
+            at: now,
+        }];
+        Ok(self.done(enrollment, events))
+    }
+
+    /// The QR code and manual-entry secret of a TOTP setup in progress, again:
+    /// for the page that shows a wrong code's error beside the same QR code, so
+    /// that a mistyped code does not cost the user a new secret. `None` when no
+    /// setup is pending or it has lapsed.
+    pub async fn pending_totp_enrollment(
+        &self,
+        account: &Account<'_>,
+    ) -> Result<Option<TotpEnrollment>, TwoFactorError> {
+        let now = self.clock.now();
+        let Some(loaded) = self.store.load_user(account.user).await? else {
+            return Ok(None);
+        };
+        let Some(pending) = loaded.value.pending_totp else {
+            return Ok(None);
+        };
+        if now >= pending.expires_at {
+            return Ok(None);
+        }
+        let secret = self.keyring.open(&pending.secret, account.user)?;
+        self.totp_enrollment_view(account, secret, pending.params, pending.expires_at)
+            .await
+            .map(Some)
+    }
+
+    /// The URI, QR code and manual-entry text of `secret` for `account`.
+    pub(super) async fn totp_enrollment_view(
+        &self,
+        account: &Account<'_>,
+        secret: Secret,
+        params: TotpParams,
+        expires_at: u64,
+    ) -> Result<TotpEnrollment, TwoFactorError> {
+        let manual_entry_secret = secret.to_manual_entry();
+        let uri = OtpAuthUri::totp(Some(&self.config.issuer), account.name, secret)
+            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?
+            .with_algorithm(params.algorithm)
+            .with_digits(params.digits);
+        // Rendering the QR code takes about a millisecond: off the executor too.
+        let (otpauth_uri, qr_svg) = self
+            .offload(move || uri.to_qr_svg().map(|svg| (uri.to_uri_string(), svg)))
+            .await?
+            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?;
+        Ok(TotpEnrollment {
+            otpauth_uri,
+            qr_svg,
+            manual_entry_secret,
+            expires_at,
+        })
+    }
+
+    /// Confirms the pending authenticator app with a code from it. On success the
+    /// factor is active, the confirming code can never sign in, and, if the user
+    /// had none, 10 backup codes are returned this once.
+    pub async fn confirm_totp_enrollment(
+        &self,
+        account: &Account<'_>,
+        input: &str,
+    ) -> Result<Done<FactorConfirmed>, Failure> {
+        let now = self.clock.now();
+        let org = self.organization(account.organization).await?;
+        if !org
+            .policy
+            .methods_for(account.role)
+            .is_some_and(|methods| methods.contains(Method::Totp))
+        {
+            return Err(Failure::from(TwoFactorError::Denied(
+                Reason::MethodNotAllowed,
+            )));
+        }
+        let generated = self.backup_codes_if_needed(account.user).await?;
+        let (confirmed, events) = self
+            .update_user(account.user, |record| {
+                let Some(pending) = record.pending_totp.clone() else {
+                    return fail(TwoFactorError::NoPendingEnrollment);
+                };
+                if now >= pending.expires_at {
+                    return fail(TwoFactorError::Expired);
+                }
+                let secret = match self.keyring.open(&pending.secret, account.user) {
+                    Ok(secret) => secret,
+                    Err(error) => return fail(error),
+                };
+                let code = match Code::parse(input, pending.params.digits) {
+                    Ok(code) => code,
+                    Err(error) => return fail(TwoFactorError::InvalidCode(error.to_string())),
+                };
+                let Verification::Accepted { step, .. } =
+                    Totp::new(&secret, pending.params).verify_code(&code, now, None)
+                else {
+                    return fail(TwoFactorError::WrongCode);
+                };
+                let mut events = vec![
+                    Event::EnrollmentConfirmed {
+                        user: account.user.to_string(),
+                        factor: Factor::Totp,
+                        at: now,
+                    },
+                    Event::FactorAdded {
+                        user: account.user.to_string(),
+                        factor: Factor::Totp,
+                        name: None,
+                        at: now,
+                    },
+                ];
+                let codes_installed = match Self::backup_codes_for_first_factor(
+                    record,
+                    generated.as_ref().map(|(stored, _)| stored.as_str()),
+                    account,
+                    now,
+                    &mut events,
+                ) {
+                    Ok(installed) => installed,
+                    Err(error) => return fail(error),
+                };
+                record.totp = Some(TotpFactor {
+                    secret: pending.secret,
+                    last_step: Some(step),
+                    enrolled_at: now,
+                    params: pending.params,
+                });
+                record.pending_totp = None;
+                Change::Write((codes_installed, events))
+            })
+            .await?;
+        let confirmed = FactorConfirmed {
+            credential_id: None,
+            backup_codes: generated.filter(|_| confirmed).map(|(_, codes)| codes),
+        };
+        Ok(self.done(confirmed, events))
+    }
+}

@@ -1,0 +1,233 @@
+//! The facade's inputs and outputs.
+
+use std::fmt;
+
+use serde_json::Value;
+use twofold_backup::{BackupConfig, NewBackupCodes};
+use twofold_passkey::{CredentialId, PasskeyConfig};
+use twofold_policy::{Methods, PolicyDocument, Reason};
+use twofold_totp::TotpParams;
+
+use crate::events::{Event, Factor};
+use crate::lock::Lock;
+
+/// Who the operation is for, as the application knows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account<'a> {
+    /// The application's stable user id.
+    pub user: &'a str,
+    /// The user's organization (clinic).
+    pub organization: &'a str,
+    /// The user's role id, as the policy names roles.
+    pub role: &'a str,
+    /// The account name shown in authenticator apps and passkey prompts ("ana@clinic.example").
+    pub name: &'a str,
+}
+
+/// A successful operation's value and the audit events it produced (also given
+/// to the `EventSink`).
+#[derive(Debug)]
+pub struct Done<T> {
+    /// The result.
+    pub value: T,
+    /// What happened.
+    pub events: Vec<Event>,
+}
+
+/// The second step of sign-in, after the application verified the password.
+#[derive(Debug, Clone)]
+pub enum SignInStep {
+    /// Signed in: no second step for this user.
+    Allow {
+        /// Why (UI text through `Display`).
+        reason: Reason,
+    },
+    /// Ask for a second factor, answering challenge `challenge_id`.
+    Challenge {
+        /// The single-use challenge id to send back with the answer.
+        challenge_id: String,
+        /// The factors the user may answer with.
+        methods: Methods,
+        /// Whether "use a backup code" may be offered.
+        recovery: bool,
+        /// For "use a passkey": the options for `parseRequestOptionsFromJSON`.
+        passkey_options: Option<Value>,
+        /// When the challenge lapses.
+        expires_at: u64,
+    },
+    /// The user must set up a second factor first (the guide: "every user must
+    /// enable 2FA on their next sign-in"); while `can_defer`, they may skip it this time.
+    MustEnroll {
+        /// The end of their grace period.
+        deadline: u64,
+        /// The methods that count.
+        methods: Methods,
+        /// Whether the grace period still runs.
+        can_defer: bool,
+        /// Why (UI text).
+        reason: Reason,
+    },
+    /// Too many wrong codes: wait, or ask an administrator.
+    Locked {
+        /// How long, or until whom.
+        lock: Lock,
+    },
+    /// Sign-in cannot continue (for example, a role the policy does not know).
+    Blocked {
+        /// Why (UI text).
+        reason: Reason,
+    },
+}
+
+/// A successful second step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The factor used.
+    pub factor: Factor,
+    /// For a backup code: how many remain.
+    pub backup_codes_remaining: Option<usize>,
+}
+
+/// A new authenticator-app setup, for the Security page. It shows the secret:
+/// display it once, never log it (`Debug` is redacted).
+pub struct TotpEnrollment {
+    /// The `otpauth://` URI (inside the QR code).
+    pub otpauth_uri: String,
+    /// The QR code as an SVG document.
+    pub qr_svg: String,
+    /// The secret for manual entry, in groups of four ("QR code won't scan").
+    pub manual_entry_secret: String,
+    /// When this setup lapses.
+    pub expires_at: u64,
+}
+
+impl fmt::Debug for TotpEnrollment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TotpEnrollment")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A confirmed factor, with the backup codes if this created the user's set.
+#[derive(Debug)]
+pub struct FactorConfirmed {
+    /// For a passkey: its id.
+    pub credential_id: Option<CredentialId>,
+    /// The 10 one-time backup codes, shown this once, if a new set was created.
+    pub backup_codes: Option<NewBackupCodes>,
+}
+
+/// A username-less passkey sign-in in progress.
+#[derive(Debug, Clone)]
+pub struct PasskeySignInStart {
+    /// The single-use ceremony id to send back with the response.
+    pub ceremony_id: String,
+    /// The options for `parseRequestOptionsFromJSON`.
+    pub options: Value,
+}
+
+/// One passkey, for the Security page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeySummary {
+    /// Its id.
+    pub id: CredentialId,
+    /// The user's name for it.
+    pub name: String,
+    /// When it was added.
+    pub created_at: u64,
+    /// When it was last used.
+    pub last_used_at: Option<u64>,
+    /// Whether it is synced or backed up.
+    pub backed_up: bool,
+}
+
+/// A user's second factors, for the Security page and the Staff list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// Whether an authenticator app is set up.
+    pub totp: bool,
+    /// Registered passkeys.
+    pub passkeys: Vec<PasskeySummary>,
+    /// Unused backup codes, if the user has a set.
+    pub backup_codes_remaining: Option<usize>,
+    /// Whether the backup codes are running low.
+    pub backup_codes_low: bool,
+    /// Whether enforcement requires a second factor of this user.
+    pub enforced: bool,
+    /// Whether 2FA is on (any factor).
+    pub enabled: bool,
+    /// If the second step is locked: how long, or until whom.
+    pub locked: Option<Lock>,
+}
+
+/// Settings of the facade.
+#[derive(Debug, Clone)]
+pub struct TwoFactorConfig {
+    /// The issuer shown in authenticator apps ("Smile Dental").
+    pub issuer: String,
+    /// Passkey relying party and ceremony settings.
+    pub passkeys: PasskeyConfig,
+    /// Backup-code count, length and Argon2 parameters.
+    pub backup_codes: BackupConfig,
+    /// The low-remaining threshold for backup codes.
+    pub backup_codes_low_threshold: usize,
+    /// TOTP parameters for new enrollments (the defaults every app supports).
+    pub totp: TotpParams,
+    /// How long a begun setup may be confirmed, in seconds.
+    pub enrollment_ttl_seconds: u64,
+    /// How long a sign-in challenge may be answered, in seconds.
+    pub challenge_ttl_seconds: u64,
+    /// The policy of organizations that have not stored one.
+    pub default_policy: PolicyDocument,
+    /// How many username-less sign-in ceremonies one organization may have
+    /// outstanding: they are created by a page anyone can open, so they are
+    /// bounded. Beyond it, starting one fails with `Busy` until some expire.
+    pub max_outstanding_ceremonies: u64,
+    /// How often the facade sweeps expired state by itself (ceremonies, lapsed
+    /// setups and challenges), in seconds; 0 turns the automatic sweep off (then
+    /// schedule [`TwoFactor::purge_expired`] yourself).
+    pub sweep_interval_seconds: u64,
+}
+
+impl TwoFactorConfig {
+    /// Defaults: 10-minute setups, 5-minute challenges, 10 backup codes (low at 3),
+    /// at most 1,000 outstanding username-less ceremonies per organization, a
+    /// sweep of expired state every minute, the clinic example policy.
+    pub fn new(issuer: &str, passkeys: PasskeyConfig) -> TwoFactorConfig {
+        TwoFactorConfig {
+            issuer: issuer.to_string(),
+            passkeys,
+            backup_codes: BackupConfig::default(),
+            backup_codes_low_threshold: twofold_backup::DEFAULT_LOW_THRESHOLD,
+            totp: TotpParams::default(),
+            enrollment_ttl_seconds: 600,
+            challenge_ttl_seconds: 300,
+            default_policy: PolicyDocument::example_clinic(),
+            max_outstanding_ceremonies: 1_000,
+            sweep_interval_seconds: 60,
+        }
+    }
+}
+
+/// What a sweep of expired state removed: from [`TwoFactor::purge_expired`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    /// Expired username-less ceremonies deleted.
+    pub ceremonies: u64,
+    /// User records rewritten without their lapsed setups and challenges.
+    pub users: u64,
+}
+
+/// What [`TwoFactor::reseal_all`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resealed {
+    /// User records visited.
+    pub users: u64,
+    /// Records rewritten: secrets re-sealed under the current key, passkeys
+    /// bound in the credential index.
+    pub rewritten: u64,
+    /// Users whose secret could not be opened with any key of the keyring, with
+    /// the key id it is sealed under: the key that must not be retired yet.
+    pub unreadable: Vec<(String, String)>,
+}
