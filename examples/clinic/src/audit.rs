@@ -134,6 +134,32 @@ pub(crate) const KINDS: [&str; 16] = [
     "enforcement_changed",
 ];
 
+/// The fields of an event's detail that the table shows, and their names there.
+const DETAILS: [(&str, &str); 8] = [
+    ("reason", "reason"),
+    ("factor", "method"),
+    ("name", "name"),
+    ("from", "from"),
+    ("to", "to"),
+    ("remaining", "codes left"),
+    ("failures", "failures in a row"),
+    ("address", "address"),
+];
+
+/// A detail's value in words: factors and enforcement modes by their names
+/// on the pages (`authenticator app`, `Required`), anything else as it is.
+fn value_words<'a>(key: &str, value: &'a str) -> &'a str {
+    match (key, value) {
+        ("factor", "totp") => "authenticator app",
+        ("factor", "passkey") => "passkey",
+        ("factor", "backup_code") => "backup code",
+        ("from" | "to", "off") => "Off",
+        ("from" | "to", "optional") => "Optional",
+        ("from" | "to", "required") => "Required",
+        (_, value) => value,
+    }
+}
+
 /// One line of an audit table, in words.
 pub(crate) struct Row {
     /// When, as the pages show times.
@@ -156,21 +182,14 @@ pub(crate) fn rows(entries: &[AuditEntry], name_of: &dyn Fn(&str) -> String) -> 
             let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
             let mut details = Vec::new();
             if entry.subject != entry.actor && !entry.subject.is_empty() {
-                details.push(format!("user: {}", name_of(&entry.subject)));
+                details.push(format!("for: {}", name_of(&entry.subject)));
             }
-            for key in [
-                "reason",
-                "factor",
-                "name",
-                "from",
-                "to",
-                "remaining",
-                "failures",
-                "address",
-            ] {
+            for (key, label) in DETAILS {
                 match detail.get(key) {
-                    Some(Value::String(text)) => details.push(format!("{key}: {text}")),
-                    Some(Value::Number(n)) => details.push(format!("{key}: {n}")),
+                    Some(Value::String(text)) => {
+                        details.push(format!("{label}: {}", value_words(key, text)));
+                    }
+                    Some(Value::Number(n)) => details.push(format!("{label}: {n}")),
                     _ => {}
                 }
             }
@@ -197,6 +216,22 @@ mod tests {
     }
 
     #[test]
+    fn details_are_in_words() {
+        let entry = AuditEntry {
+            at: 0,
+            event: "enforcement_changed".into(),
+            actor: "a1".into(),
+            subject: "a1".into(),
+            detail: r#"{"from":"optional","to":"required","factor":"totp"}"#.into(),
+        };
+        let rows = rows(&[entry], &|id: &str| id.to_string());
+        assert_eq!(
+            rows.first().map(|row| row.details.as_str()),
+            Some("method: authenticator app; from: Optional; to: Required")
+        );
+    }
+
+    #[test]
     fn rows_name_the_people_and_keep_the_reason() {
         let entry = AuditEntry {
             at: 0,
@@ -218,7 +253,7 @@ mod tests {
             .map(|row| (row.who.as_str(), row.details.as_str()));
         assert_eq!(
             row,
-            Some(("Adam Admin", "user: Sara Staff; reason: lost phone"))
+            Some(("Adam Admin", "for: Sara Staff; reason: lost phone"))
         );
     }
 }

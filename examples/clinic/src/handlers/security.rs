@@ -143,10 +143,7 @@ pub(crate) async fn totp_begin(
             return factor_failure(&app, session, user, failure, enroller.back()).await;
         }
     };
-    let setup = TotpSetup {
-        qr_svg: enrollment.qr_svg,
-        secret: enrollment.manual_entry_secret,
-    };
+    let setup = TotpSetup::new(&enrollment.qr_svg, enrollment.manual_entry_secret);
     // The page holds a secret: never cached (see `assets::headers`).
     views::page(&setup_page(&enroller, Some(setup), None).await)
 }
@@ -188,10 +185,7 @@ pub(crate) async fn totp_confirm(
         .pending_totp_enrollment(&account(user))
         .await
         .context("pending setup")?
-        .map(|pending| TotpSetup {
-            qr_svg: pending.qr_svg,
-            secret: pending.manual_entry_secret,
-        });
+        .map(|pending| TotpSetup::new(&pending.qr_svg, pending.manual_entry_secret));
     let mut text = words::explain(&failure.error);
     if let Some(lock) = failure.lock {
         text.push(' ');

@@ -62,6 +62,22 @@ pub(crate) struct TotpSetup {
     pub secret: String,
 }
 
+impl TotpSetup {
+    /// What to show of a setup: the QR code's `<svg>` element (without the
+    /// XML declaration of the standalone document, which HTML has no use
+    /// for), and the secret.
+    pub(crate) fn new(qr_svg: &str, secret: String) -> TotpSetup {
+        let svg = qr_svg
+            .find("<svg")
+            .and_then(|at| qr_svg.get(at..))
+            .unwrap_or(qr_svg);
+        TotpSetup {
+            qr_svg: svg.to_string(),
+            secret,
+        }
+    }
+}
+
 /// `/security/backup-codes`: the new codes, once.
 #[derive(Template)]
 #[template(path = "backup_codes.html")]
@@ -117,13 +133,13 @@ mod tests {
             layout: Layout::signing_in("Set up authenticator app", "t".into()).notice(Some(
                 super::super::Notice::error("That code is not correct."),
             )),
-            setup: Some(TotpSetup {
-                qr_svg: "<svg id=\"code\"></svg>".into(),
-                secret: "ABCD EFGH".into(),
-            }),
+            setup: Some(TotpSetup::new(
+                "<?xml version=\"1.0\"?><svg id=\"code\"></svg>",
+                "ABCD EFGH".into(),
+            )),
         };
         let html = page.render().unwrap_or_default();
-        assert!(html.contains(r#"<svg id="code"></svg>"#), "{html}");
+        assert!(html.contains(r#"id="qr"><svg id="code"></svg>"#), "{html}");
         assert!(html.contains(r#"id="manual-secret">ABCD EFGH<"#), "{html}");
         assert!(html.contains("That code is not correct."), "{html}");
         assert!(html.contains(r#"id="verify-code""#), "{html}");
