@@ -75,15 +75,15 @@ fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
 fn decode<T: DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt {
         what,
-        reason: error.to_string(),
+        source: Box::new(error),
     })
 }
 
 fn version_of(row: &AnyRow) -> Result<Version, StoreError> {
     let version: i64 = row.try_get("version").map_err(backend_error)?;
-    Version::try_from(version).map_err(|_| StoreError::Corrupt {
+    Version::try_from(version).map_err(|error| StoreError::Corrupt {
         what: "version",
-        reason: format!("{version} is negative"),
+        source: Box::new(error),
     })
 }
 

@@ -82,7 +82,7 @@ async fn corrupt_rows_are_contained(store: SqlStore, prefix: &str) {
             "{reason}: {failure:?}"
         );
         assert!(matches!(
-            twofold.status(&account).await.unwrap_err(),
+            twofold.status(&account).await.unwrap_err().error,
             TwoFactorError::Corrupt(_)
         ));
     }

@@ -20,7 +20,7 @@ pub enum TwoFactorError {
     Contended,
     /// The input could not be read: wrong length, not digits, too long.
     #[error("the code could not be read: {0}")]
-    InvalidCode(String),
+    InvalidCode(#[source] InvalidCode),
     /// The code or passkey did not match.
     #[error("that code is not correct")]
     WrongCode,
@@ -62,16 +62,16 @@ pub enum TwoFactorError {
     SecretUnreadable,
     /// A stored record could not be read (corrupt or tampered with).
     #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
+    Corrupt(#[source] Corrupt),
     /// The stored policy is invalid.
     #[error("the organization's policy is invalid")]
     Policy(#[source] twofold_policy::PolicyError),
     /// The randomness source failed.
     #[error("the randomness source is unavailable")]
     RandomnessUnavailable,
-    /// Setup could not build the QR code or URI.
+    /// Setup could not be prepared: the URI, the QR code or the backup codes.
     #[error("the enrollment could not be prepared: {0}")]
-    Enrollment(String),
+    Enrollment(#[source] EnrollmentError),
     /// Too much is in flight: too many costly checks waiting for the offload,
     /// or too many username-less sign-ins outstanding. Nothing was changed;
     /// try again shortly.
@@ -80,6 +80,51 @@ pub enum TwoFactorError {
     /// Offloaded work did not complete (it panicked, or its thread was lost).
     #[error("a background computation did not complete")]
     OffloadLost,
+}
+
+/// Why a typed code could not be read ([`TwoFactorError::InvalidCode`]). It
+/// never repeats the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidCode {
+    /// An authenticator-app code: not the configured number of digits.
+    #[error(transparent)]
+    Totp(#[from] twofold_totp::CodeError),
+    /// A backup code: the wrong length or characters.
+    #[error(transparent)]
+    BackupCode(#[from] twofold_backup::InputError),
+}
+
+/// What stored data could not be read ([`TwoFactorError::Corrupt`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corrupt {
+    /// The stored backup-code set does not decode.
+    #[error("the backup-code set: {0}")]
+    BackupCodes(#[source] twofold_backup::Error),
+    /// A stored record does not decode ([`StoreError::Corrupt`]).
+    #[error("the stored {what}: {source}")]
+    Record {
+        /// Which record.
+        what: &'static str,
+        /// What is wrong with it.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Why a setup could not be prepared ([`TwoFactorError::Enrollment`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrollmentError {
+    /// The `otpauth://` URI could not be built (the issuer or account name).
+    #[error(transparent)]
+    Uri(#[from] twofold_totp::UriError),
+    /// The QR code could not be rendered.
+    #[error(transparent)]
+    Qr(#[from] twofold_totp::QrError),
+    /// The backup codes could not be generated (Argon2 failed, say).
+    #[error(transparent)]
+    BackupCodes(#[from] twofold_backup::Error),
 }
 
 /// What kind of failure an error is: what the user can fix, and what is the
@@ -156,8 +201,8 @@ impl Failure {
 impl From<StoreError> for TwoFactorError {
     fn from(error: StoreError) -> TwoFactorError {
         match error {
-            StoreError::Corrupt { what, reason } => {
-                TwoFactorError::Corrupt(format!("{what}: {reason}"))
+            StoreError::Corrupt { what, source } => {
+                TwoFactorError::Corrupt(Corrupt::Record { what, source })
             }
             other => TwoFactorError::Store(other),
         }
@@ -218,7 +263,12 @@ mod tests {
     fn every_error_has_the_kind_an_app_acts_on() {
         use twofold_passkey::PasskeyError;
         let table = [
-            (TwoFactorError::InvalidCode("x".into()), ErrorKind::Wrong),
+            (
+                TwoFactorError::InvalidCode(InvalidCode::BackupCode(
+                    twofold_backup::InputError::TooLong { max_bytes: 64 },
+                )),
+                ErrorKind::Wrong,
+            ),
             (TwoFactorError::WrongCode, ErrorKind::Wrong),
             (TwoFactorError::CodeAlreadyUsed, ErrorKind::Wrong),
             (
@@ -254,9 +304,17 @@ mod tests {
                 ErrorKind::Server,
             ),
             (TwoFactorError::SecretUnreadable, ErrorKind::Server),
-            (TwoFactorError::Corrupt("x".into()), ErrorKind::Server),
+            (
+                TwoFactorError::Corrupt(Corrupt::BackupCodes(twofold_backup::Error::Random)),
+                ErrorKind::Server,
+            ),
             (TwoFactorError::RandomnessUnavailable, ErrorKind::Server),
-            (TwoFactorError::Enrollment("x".into()), ErrorKind::Server),
+            (
+                TwoFactorError::Enrollment(EnrollmentError::BackupCodes(
+                    twofold_backup::Error::Random,
+                )),
+                ErrorKind::Server,
+            ),
             (TwoFactorError::OffloadLost, ErrorKind::Server),
         ];
         for (error, kind) in table {
@@ -274,5 +332,27 @@ mod tests {
         });
         assert_eq!(locked.lock, Some(Lock::RetryAfter { seconds: 5 }));
         assert_eq!(Failure::from(TwoFactorError::WrongCode).lock, None);
+    }
+
+    /// The typed causes keep the chain: an app can walk `source()` down to the
+    /// decoder's or the parser's own error.
+    #[test]
+    fn typed_causes_keep_their_source() {
+        use std::error::Error as _;
+        let decode = serde_json::from_str::<u8>("x").unwrap_err();
+        let error = TwoFactorError::from(StoreError::Corrupt {
+            what: "user record",
+            source: Box::new(decode),
+        });
+        let failure = Failure::from(error);
+        let corrupt = failure.source().and_then(|e| e.source());
+        assert!(corrupt.is_some_and(|e| e.to_string().starts_with("the stored user record")));
+        let decoder = corrupt.and_then(|e| e.source());
+        assert!(decoder.is_some_and(|e| e.is::<serde_json::Error>()), "{decoder:?}");
+
+        let code = twofold_totp::Code::parse("12", twofold_totp::Digits::SIX).unwrap_err();
+        let error = TwoFactorError::InvalidCode(code.clone().into());
+        let cause = error.source().and_then(|e| e.downcast_ref::<InvalidCode>());
+        assert_eq!(cause, Some(&InvalidCode::Totp(code)));
     }
 }

@@ -1,5 +1,8 @@
 //! Typed audit events, returned from each operation and delivered to an optional sink.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde::Serialize;
 use twofold_policy::{Mode, Timestamp};
 
@@ -252,10 +255,31 @@ impl Event {
     }
 }
 
-/// Receives every event as it happens (an audit log, metrics).
+/// The future an [`EventSink`] returns.
+pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Receives every event as it happens (an audit log, metrics), asynchronously:
+/// the facade awaits each event's future, in order, after the change is stored
+/// and before the operation returns. So a sink may write to a database (the
+/// audit log in the same database as the application), and an event is never
+/// lost between a stored change and the response. A sink that must not slow
+/// requests down can push into a queue of its own and return at once.
+///
+/// ```
+/// use twofold::{Event, EventSink, SinkFuture};
+///
+/// struct Log;
+///
+/// impl EventSink for Log {
+///     fn record<'a>(&'a self, event: &'a Event) -> SinkFuture<'a> {
+///         Box::pin(async move { println!("{} {}", event.kind(), event.subject().unwrap_or("")) })
+///     }
+/// }
+/// ```
 pub trait EventSink: Send + Sync {
-    /// Records one event. Must not block for long; it runs on the request path.
-    fn record(&self, event: &Event);
+    /// Records one event. It runs on the request path: keep it short, and
+    /// never block the executor (await I/O instead).
+    fn record<'a>(&'a self, event: &'a Event) -> SinkFuture<'a>;
 }
 
 #[cfg(test)]

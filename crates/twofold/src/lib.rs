@@ -14,8 +14,8 @@ pub mod store;
 
 pub use crypto::{Keyring, SealedSecret, SecretKey};
 pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemClock};
-pub use error::{ErrorKind, Failure, TwoFactorError};
-pub use events::{Event, EventSink, Factor};
+pub use error::{Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, TwoFactorError};
+pub use events::{Event, EventSink, Factor, SinkFuture};
 pub use facade::{
     Account, Done, FactorConfirmed, PasskeySignInStart, PasskeySummary, Purged, Resealed,
     SignInStep, SignedIn, Status, TotpEnrollment, TwoFactor, TwoFactorConfig,

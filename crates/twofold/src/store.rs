@@ -36,12 +36,12 @@ pub enum StoreError {
     #[error("the record changed since it was read")]
     Conflict,
     /// A stored record could not be read back (corrupt or tampered with).
-    #[error("the stored {what} is corrupt: {reason}")]
+    #[error("the stored {what} is corrupt")]
     Corrupt {
         /// Which record.
         what: &'static str,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong (the decoder's error).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A write would bind a passkey credential id that is already bound to
     /// another user; nothing was written.

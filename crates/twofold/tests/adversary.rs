@@ -430,7 +430,7 @@ async fn a_corrupt_backup_code_set_is_reported_as_corrupt() {
         )
         .await
         .unwrap();
-    let status = h.twofold.status(&ana).await;
+    let status = h.twofold.status(&ana).await.map_err(|f| f.error);
     assert!(
         matches!(status, Err(TwoFactorError::Corrupt(_))),
         "a corrupt set read as {status:?}"

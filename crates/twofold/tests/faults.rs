@@ -817,7 +817,15 @@ async fn administration_survives_faults() {
                     Context::default()
                 })
             },
-            operation: |h, _| Box::pin(async move { h.twofold.purge_expired().await.map(|_| ()) }),
+            operation: |h, _| {
+                Box::pin(async move {
+                    h.twofold
+                        .purge_expired()
+                        .await
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                })
+            },
         },
         Case {
             name: "set a policy",
@@ -827,7 +835,10 @@ async fn administration_survives_faults() {
                 Box::pin(async move {
                     let mut document = PolicyDocument::example_clinic();
                     document.throttle.max_failures = 5;
-                    h.twofold.set_policy(common::ORG, document).await
+                    h.twofold
+                        .set_policy(common::ORG, document)
+                        .await
+                        .map_err(|f| f.error)
                 })
             },
         },

@@ -112,6 +112,12 @@ pub enum StartError {
     TwoFactor(#[from] twofold::TwoFactorError),
 }
 
+impl From<twofold::Failure> for AppError {
+    fn from(failure: twofold::Failure) -> AppError {
+        AppError::TwoFactor(failure.error)
+    }
+}
+
 /// Where log lines go. The app logs audit events and request outcomes, never a
 /// secret, code or password.
 pub trait Log: Send + Sync {

@@ -8,7 +8,7 @@ use twofold_policy::{
 
 use crate::error::{Failure, TwoFactorError};
 use crate::events::Event;
-use crate::store::{OrganizationRecord, StoreError, ThrottleState};
+use crate::store::{OrganizationRecord, ThrottleState};
 
 use super::TwoFactor;
 use super::record::*;
@@ -34,16 +34,16 @@ impl TwoFactor {
                     Timestamp::from_unix_seconds(now),
                 );
                 if decision.outcome == Permission::Denied {
-                    return fail(TwoFactorError::Denied(decision.reason));
+                    return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                 }
                 clear_factors(record);
-                Change::Write(vec![Event::TwoFactorDisabled {
+                Ok(Change::Write(vec![Event::TwoFactorDisabled {
                     user: account.user.to_string(),
                     at: now,
-                }])
+                }]))
             })
             .await?;
-        Ok(self.done((), events))
+        Ok(self.done((), events).await)
     }
 
     /// An owner or admin resets another user's 2FA ("Settings → Staff"), with a
@@ -74,11 +74,11 @@ impl TwoFactor {
                     must_enroll_at_next_sign_in,
                 } = decision.outcome
                 else {
-                    return fail(TwoFactorError::Denied(decision.reason));
+                    return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                 };
                 clear_factors(record);
                 record.throttle = ThrottleState::default();
-                Change::Write((
+                Ok(Change::Write((
                     must_enroll_at_next_sign_in,
                     vec![Event::AdminReset {
                         actor: actor.user.to_string(),
@@ -86,10 +86,10 @@ impl TwoFactor {
                         reason: reason.to_string(),
                         at: now,
                     }],
-                ))
+                )))
             })
             .await?;
-        Ok(self.done(must_enroll, events))
+        Ok(self.done(must_enroll, events).await)
     }
 
     /// An owner or admin unlocks another user's second step (after too many
@@ -119,15 +119,15 @@ impl TwoFactor {
         let events = self
             .update_user(target.user, |record| {
                 record.throttle = ThrottleState::default();
-                Change::Write(vec![Event::Unlocked {
+                Ok(Change::Write(vec![Event::Unlocked {
                     actor: actor.user.to_string(),
                     target: target.user.to_string(),
                     reason: reason.to_string(),
                     at: now,
-                }])
+                }]))
             })
             .await?;
-        Ok(self.done((), events))
+        Ok(self.done((), events).await)
     }
 
     /// Forgets a user entirely, for an application that deletes the account:
@@ -138,23 +138,22 @@ impl TwoFactor {
     /// policy: deleting the account is the application's decision.
     pub async fn forget_user(&self, account: &Account<'_>) -> Result<Done<()>, Failure> {
         let now = self.clock.now();
-        for _ in 0..MAX_ATTEMPTS {
+        let forgotten = retry!({
             let Some(loaded) = self.store.load_user(account.user).await? else {
-                return Ok(self.done((), Vec::new()));
+                return Ok(Attempt::Settled(false));
             };
-            match self.store.delete_user(account.user, loaded.version).await {
-                Ok(()) => {
-                    let events = vec![Event::UserForgotten {
-                        user: account.user.to_string(),
-                        at: now,
-                    }];
-                    return Ok(self.done((), events));
-                }
-                Err(StoreError::Conflict) => {}
-                Err(error) => return Err(Failure::from(error)),
-            }
-        }
-        Err(Failure::from(TwoFactorError::Contended))
+            let deleted = self.store.delete_user(account.user, loaded.version).await;
+            Ok(attempted(deleted)?.map(|()| true))
+        })?;
+        let events = if forgotten {
+            vec![Event::UserForgotten {
+                user: account.user.to_string(),
+                at: now,
+            }]
+        } else {
+            Vec::new()
+        };
+        Ok(self.done((), events).await)
     }
 
     /// The owner changes the organization's enforcement ("Settings → Security →
@@ -173,7 +172,7 @@ impl TwoFactor {
             .await?
             .map(|v| v.value)
             .unwrap_or_default();
-        for _ in 0..MAX_ATTEMPTS {
+        let from = retry!({
             let loaded = self.store.load_organization(actor.organization).await?;
             let (mut record, version) = match loaded {
                 Some(v) => (v.value, Some(v.version)),
@@ -185,8 +184,8 @@ impl TwoFactor {
                     None,
                 ),
             };
-            let policy = Policy::from_document(record.policy.clone())
-                .map_err(|e| Failure::from(TwoFactorError::Policy(e)))?;
+            let policy =
+                Policy::from_document(record.policy.clone()).map_err(TwoFactorError::Policy)?;
             require_fresh(&policy, reauthenticated_at, now)?;
             let org = OrgPolicy {
                 policy: Arc::new(policy),
@@ -195,35 +194,28 @@ impl TwoFactor {
             let (facts, _, _) = Self::facts(actor, &actor_record, &org, 0);
             let decision = org.policy.change_enforcement(&facts, mode);
             if decision.outcome == Permission::Denied {
-                return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
+                return Err(TwoFactorError::Denied(decision.reason).into());
             }
             let from = record.policy.enforcement.mode;
             record.policy.enforcement.mode = mode;
             if mode == Mode::Required && from != Mode::Required {
                 record.enforcement_since = Some(now);
             }
-            Policy::from_document(record.policy.clone())
-                .map_err(|e| Failure::from(TwoFactorError::Policy(e)))?;
-            match self
+            Policy::from_document(record.policy.clone()).map_err(TwoFactorError::Policy)?;
+            let saved = self
                 .store
                 .save_organization(actor.organization, &record, version)
-                .await
-            {
-                Ok(_) => {
-                    let events = vec![Event::EnforcementChanged {
-                        actor: actor.user.to_string(),
-                        organization: actor.organization.to_string(),
-                        from,
-                        to: mode,
-                        at: now,
-                    }];
-                    return Ok(self.done((), events));
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(error) => return Err(Failure::from(error)),
-            }
-        }
-        Err(Failure::from(TwoFactorError::Contended))
+                .await;
+            Ok(attempted(saved)?.map(|_| from))
+        })?;
+        let events = vec![Event::EnforcementChanged {
+            actor: actor.user.to_string(),
+            organization: actor.organization.to_string(),
+            from,
+            to: mode,
+            at: now,
+        }];
+        Ok(self.done((), events).await)
     }
 
     /// Stores a whole policy document for an organization (validated first).
@@ -231,9 +223,9 @@ impl TwoFactor {
         &self,
         organization: &str,
         document: PolicyDocument,
-    ) -> Result<(), TwoFactorError> {
+    ) -> Result<(), Failure> {
         Policy::from_document(document.clone()).map_err(TwoFactorError::Policy)?;
-        for _ in 0..MAX_ATTEMPTS {
+        retry!({
             let loaded = self.store.load_organization(organization).await?;
             let version = loaded.as_ref().map(|v| v.version);
             let enforcement_since = loaded.and_then(|v| v.value.enforcement_since);
@@ -241,16 +233,11 @@ impl TwoFactor {
                 policy: document.clone(),
                 enforcement_since,
             };
-            match self
+            let saved = self
                 .store
                 .save_organization(organization, &record, version)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(StoreError::Conflict) => continue,
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(TwoFactorError::Contended)
+                .await;
+            Ok(attempted(saved)?.map(|_| ()))
+        })
     }
 }

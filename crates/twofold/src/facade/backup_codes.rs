@@ -2,7 +2,7 @@
 
 use twofold_backup::{BackupVerification, InputError, NewBackupCodes, NormalizedCode};
 
-use crate::error::{Failure, TwoFactorError};
+use crate::error::{Corrupt, Failure, TwoFactorError};
 use crate::events::{Event, Factor};
 use crate::store::ThrottleState;
 
@@ -35,14 +35,14 @@ impl TwoFactor {
         Self::answerable(&org.policy, &record, challenge_id, None, now)?;
         let set = set.ok_or(TwoFactorError::NotEnrolled("backup codes"))?;
         let typed = NormalizedCode::parse(input)
-            .map_err(|error| TwoFactorError::InvalidCode(error.to_string()))?;
+            .map_err(|error| TwoFactorError::InvalidCode(error.into()))?;
         if typed.len() != set.code_length() {
             return Err(Failure::from(TwoFactorError::InvalidCode(
                 InputError::WrongLength {
                     expected: set.code_length(),
                     found: typed.len(),
                 }
-                .to_string(),
+                .into(),
             )));
         }
         let input = input.to_string();
@@ -50,27 +50,29 @@ impl TwoFactor {
             .offload(move || with_hash_memory(|memory| set.hash_input_in(&input, memory)))
             .await?
             .map_err(|error| match error {
-                twofold_backup::Error::Input(error) => {
-                    TwoFactorError::InvalidCode(error.to_string())
-                }
-                other => TwoFactorError::Corrupt(format!("backup codes: {other}")),
+                twofold_backup::Error::Input(error) => TwoFactorError::InvalidCode(error.into()),
+                other => TwoFactorError::Corrupt(Corrupt::BackupCodes(other)),
             })?;
         let (remaining, events) = self
             .update_user(account.user, |record| {
                 if let Err(error) = Self::answerable(&org.policy, record, challenge_id, None, now) {
-                    return fail(error);
+                    return Err(Failure::from(error));
                 }
                 let mut set = match backup_set(record) {
                     Ok(Some(set)) => set,
-                    Ok(None) => return fail(TwoFactorError::NotEnrolled("backup codes")),
-                    Err(error) => return fail(error),
+                    Ok(None) => {
+                        return Err(Failure::from(TwoFactorError::NotEnrolled("backup codes")));
+                    }
+                    Err(error) => return Err(Failure::from(error)),
                 };
                 let outcome = match set.consume_hashed(&hashed) {
                     Ok(outcome) => outcome,
                     // The set was regenerated since the code was hashed.
-                    Err(twofold_backup::Error::OtherSet) => return fail(TwoFactorError::Contended),
+                    Err(twofold_backup::Error::OtherSet) => {
+                        return Err(Failure::from(TwoFactorError::Contended));
+                    }
                     Err(error) => {
-                        return fail(TwoFactorError::Corrupt(format!("backup codes: {error}")));
+                        return Err(TwoFactorError::Corrupt(Corrupt::BackupCodes(error)).into());
                     }
                 };
                 match outcome {
@@ -79,7 +81,7 @@ impl TwoFactor {
                         record.backup_codes = Some(set.encode());
                         record.challenge = None;
                         record.throttle = ThrottleState::default();
-                        Change::Write((
+                        Ok(Change::Write((
                             remaining,
                             vec![
                                 Event::BackupCodeUsed {
@@ -93,36 +95,38 @@ impl TwoFactor {
                                     at: now,
                                 },
                             ],
-                        ))
+                        )))
                     }
                     BackupVerification::AlreadyUsed { .. } => {
-                        Change::WriteThenFail(Self::count_failure(
+                        Ok(Change::WriteThenFail(Self::count_failure(
                             &org.policy,
                             record,
                             account,
                             Factor::BackupCode,
                             TwoFactorError::CodeAlreadyUsed,
                             now,
-                        ))
+                        )))
                     }
-                    BackupVerification::NoMatch => Change::WriteThenFail(Self::count_failure(
+                    BackupVerification::NoMatch => Ok(Change::WriteThenFail(Self::count_failure(
                         &org.policy,
                         record,
                         account,
                         Factor::BackupCode,
                         TwoFactorError::WrongCode,
                         now,
-                    )),
+                    ))),
                 }
             })
             .await?;
-        Ok(self.done(
-            SignedIn {
-                factor: Factor::BackupCode,
-                backup_codes_remaining: Some(remaining),
-            },
-            events,
-        ))
+        Ok(self
+            .done(
+                SignedIn {
+                    factor: Factor::BackupCode,
+                    backup_codes_remaining: Some(remaining),
+                },
+                events,
+            )
+            .await)
     }
 
     /// Replaces the backup codes (after a fresh password re-entry); the old set is then worthless.
@@ -138,15 +142,17 @@ impl TwoFactor {
         let events = self
             .update_user(account.user, |record| {
                 if record.totp.is_none() && record.passkeys.is_empty() {
-                    return fail(TwoFactorError::NotEnrolled("a second factor"));
+                    return Err(Failure::from(TwoFactorError::NotEnrolled(
+                        "a second factor",
+                    )));
                 }
                 record.backup_codes = Some(stored.clone());
-                Change::Write(vec![Event::BackupCodesRegenerated {
+                Ok(Change::Write(vec![Event::BackupCodesRegenerated {
                     user: account.user.to_string(),
                     at: now,
-                }])
+                }]))
             })
             .await?;
-        Ok(self.done(codes, events))
+        Ok(self.done(codes, events).await)
     }
 }

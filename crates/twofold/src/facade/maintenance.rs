@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::error::TwoFactorError;
+use crate::error::Failure;
 
 use super::TwoFactor;
 use super::record::*;
@@ -14,7 +14,7 @@ impl TwoFactor {
     /// without them. The facade also does this by itself, at most once per
     /// `sweep_interval_seconds` and a bounded batch at a time; call this to
     /// schedule maintenance yourself (it sweeps until nothing expired is left).
-    pub async fn purge_expired(&self) -> Result<Purged, TwoFactorError> {
+    pub async fn purge_expired(&self) -> Result<Purged, Failure> {
         let now = self.clock.now();
         let mut purged = Purged {
             ceremonies: self.store.purge_expired(now).await?,
@@ -30,7 +30,7 @@ impl TwoFactor {
     }
 
     /// Rewrites up to `limit` records holding lapsed state; returns how many.
-    pub(super) async fn sweep_users(&self, now: u64, limit: usize) -> Result<u64, TwoFactorError> {
+    pub(super) async fn sweep_users(&self, now: u64, limit: usize) -> Result<u64, Failure> {
         let mut swept = 0;
         for user in self.store.expired_users(now, limit).await? {
             // Rewritten only if something in it has still lapsed (another
@@ -38,13 +38,12 @@ impl TwoFactor {
             let rewritten = self
                 .update_user(&user, |record| {
                     if record.expires_at().is_some_and(|at| at <= now) {
-                        Change::Write(true)
+                        Ok(Change::Write(true))
                     } else {
-                        Change::Keep(false)
+                        Ok(Change::Keep(false))
                     }
                 })
-                .await
-                .map_err(|failure| failure.error)?;
+                .await?;
             swept += u64::from(rewritten);
         }
         Ok(swept)
@@ -76,7 +75,7 @@ impl TwoFactor {
     /// current key (records are re-sealed at their next write anyway), and
     /// passkeys registered before the credential index existed are bound in it.
     /// Pages through the store `batch` users at a time.
-    pub async fn reseal_all(&self, batch: usize) -> Result<Resealed, TwoFactorError> {
+    pub async fn reseal_all(&self, batch: usize) -> Result<Resealed, Failure> {
         let batch = batch.max(1);
         let mut report = Resealed::default();
         let mut after: Option<String> = None;
@@ -93,18 +92,17 @@ impl TwoFactor {
                         let mut stale = false;
                         for secret in sealed.into_iter().flatten() {
                             if self.keyring.open(secret, user).is_err() {
-                                return Change::Keep(Err(secret.key_id().to_string()));
+                                return Ok(Change::Keep(Err(secret.key_id().to_string())));
                             }
                             stale |= self.keyring.needs_reseal(secret);
                         }
                         if stale || !record.passkeys.is_empty() {
-                            Change::Write(Ok(true))
+                            Ok(Change::Write(Ok(true)))
                         } else {
-                            Change::Keep(Ok(false))
+                            Ok(Change::Keep(Ok(false)))
                         }
                     })
-                    .await
-                    .map_err(|failure| failure.error)?;
+                    .await?;
                 match outcome {
                     Ok(rewritten) => report.rewritten += u64::from(rewritten),
                     Err(key_id) => report.unreadable.push((user.clone(), key_id)),

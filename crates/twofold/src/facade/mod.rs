@@ -21,7 +21,7 @@ use twofold_policy::Policy;
 
 use crate::crypto::Keyring;
 use crate::env::{Clock, OsRandomness, Randomness, SystemClock};
-use crate::error::TwoFactorError;
+use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, EventSink};
 use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{Store, Version};
@@ -96,7 +96,9 @@ impl TwoFactor {
         self
     }
 
-    /// Delivers every event to `sink` too.
+    /// Delivers every event to `sink` too: the audit log's way in, so that an
+    /// application need not thread [`Done::events`] and [`Failure::events`]
+    /// (which still carry them) through every handler.
     #[must_use]
     pub fn with_event_sink(mut self, sink: Arc<dyn EventSink>) -> TwoFactor {
         self.sink = Some(sink);
@@ -115,16 +117,19 @@ impl TwoFactor {
         &self.config
     }
 
-    fn emit(&self, events: &[Event]) {
+    /// Gives `events` to the sink, in order, awaiting each: after the change
+    /// is stored and before the operation returns, so that an audit row exists
+    /// when the application answers.
+    async fn emit(&self, events: &[Event]) {
         if let Some(sink) = &self.sink {
             for event in events {
-                sink.record(event);
+                sink.record(event).await;
             }
         }
     }
 
-    fn done<T>(&self, value: T, events: Vec<Event>) -> Done<T> {
-        self.emit(&events);
+    async fn done<T>(&self, value: T, events: Vec<Event>) -> Done<T> {
+        self.emit(&events).await;
         Done { value, events }
     }
 
@@ -149,10 +154,7 @@ impl TwoFactor {
         value.ok_or(TwoFactorError::OffloadLost)
     }
 
-    async fn organization(
-        &self,
-        organization: &str,
-    ) -> Result<OrgPolicy, TwoFactorError> {
+    async fn organization(&self, organization: &str) -> Result<OrgPolicy, TwoFactorError> {
         let Some(record) = self.store.load_organization(organization).await? else {
             return Ok(OrgPolicy {
                 policy: Arc::clone(&self.default_policy),
@@ -181,7 +183,7 @@ impl TwoFactor {
     }
 
     /// The organization's current policy (its stored one, or the default).
-    pub async fn policy(&self, organization: &str) -> Result<Arc<Policy>, TwoFactorError> {
+    pub async fn policy(&self, organization: &str) -> Result<Arc<Policy>, Failure> {
         Ok(self.organization(organization).await?.policy)
     }
 }

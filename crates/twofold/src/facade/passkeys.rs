@@ -7,7 +7,7 @@ use twofold_policy::{Method, Permission, Reason, Timestamp};
 use crate::env::random_id;
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, Factor};
-use crate::store::{CeremonyRecord, PendingPasskey, StoreError, ThrottleState};
+use crate::store::{CeremonyRecord, PendingPasskey, ThrottleState};
 
 use super::TwoFactor;
 use super::record::*;
@@ -43,10 +43,10 @@ impl TwoFactor {
                     now,
                 ) {
                     Ok(challenge) => challenge.passkey.clone(),
-                    Err(error) => return fail(error),
+                    Err(error) => return Err(Failure::from(error)),
                 };
                 let Some(state) = passkey_state else {
-                    return fail(TwoFactorError::NotEnrolled("a passkey"));
+                    return Err(Failure::from(TwoFactorError::NotEnrolled("a passkey")));
                 };
                 match self.passkeys.finish_authentication(
                     &response,
@@ -57,35 +57,37 @@ impl TwoFactor {
                     Ok(_) => {
                         record.challenge = None;
                         record.throttle = ThrottleState::default();
-                        Change::Write(vec![Event::SignInSucceeded {
+                        Ok(Change::Write(vec![Event::SignInSucceeded {
                             user: account.user.to_string(),
                             factor: Factor::Passkey,
                             at: now,
-                        }])
+                        }]))
                     }
                     Err(
                         error @ (PasskeyError::MalformedResponse(_)
                         | PasskeyError::ResponseTooLarge { .. }
                         | PasskeyError::Expired),
-                    ) => fail(TwoFactorError::Passkey(error)),
-                    Err(error) => Change::WriteThenFail(Self::count_failure(
+                    ) => Err(Failure::from(TwoFactorError::Passkey(error))),
+                    Err(error) => Ok(Change::WriteThenFail(Self::count_failure(
                         &org.policy,
                         record,
                         account,
                         Factor::Passkey,
                         TwoFactorError::Passkey(error),
                         now,
-                    )),
+                    ))),
                 }
             })
             .await?;
-        Ok(self.done(
-            SignedIn {
-                factor: Factor::Passkey,
-                backup_codes_remaining: None,
-            },
-            events,
-        ))
+        Ok(self
+            .done(
+                SignedIn {
+                    factor: Factor::Passkey,
+                    backup_codes_remaining: None,
+                },
+                events,
+            )
+            .await)
     }
 
     /// Starts a username-less passkey sign-in for `organization`'s sign-in page.
@@ -117,23 +119,16 @@ impl TwoFactor {
         };
         // A conflict means the id is taken (never, with 128 random bits, unless a
         // store reports a lost race): draw another.
-        for _ in 0..MAX_ATTEMPTS {
+        let ceremony_id = retry!({
             let ceremony_id = random_id(&*self.random)?;
-            match self.store.insert_ceremony(&ceremony_id, &record).await {
-                Ok(()) => {
-                    return Ok(self.done(
-                        PasskeySignInStart {
-                            ceremony_id,
-                            options,
-                        },
-                        Vec::new(),
-                    ));
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(error) => return Err(Failure::from(error)),
-            }
-        }
-        Err(Failure::from(TwoFactorError::Contended))
+            let inserted = self.store.insert_ceremony(&ceremony_id, &record).await;
+            Ok(attempted(inserted)?.map(|()| ceremony_id))
+        })?;
+        let start = PasskeySignInStart {
+            ceremony_id,
+            options,
+        };
+        Ok(self.done(start, Vec::new()).await)
     }
 
     /// Finishes a username-less passkey sign-in; returns the user id (check that
@@ -181,7 +176,7 @@ impl TwoFactor {
         let events = self
             .update_user(&user, |record| {
                 if let Some(lock) = Self::throttled(&org.policy, record, now) {
-                    return fail(TwoFactorError::Locked { lock });
+                    return Err(Failure::from(TwoFactorError::Locked { lock }));
                 }
                 match self.passkeys.finish_authentication(
                     &response,
@@ -191,17 +186,17 @@ impl TwoFactor {
                 ) {
                     Ok(_) => {
                         record.throttle = ThrottleState::default();
-                        Change::Write(vec![Event::SignInSucceeded {
+                        Ok(Change::Write(vec![Event::SignInSucceeded {
                             user: user.clone(),
                             factor: Factor::Passkey,
                             at: now,
-                        }])
+                        }]))
                     }
-                    Err(error) => fail(TwoFactorError::Passkey(error)),
+                    Err(error) => Err(Failure::from(TwoFactorError::Passkey(error))),
                 }
             })
             .await?;
-        Ok(self.done(user, events))
+        Ok(self.done(user, events).await)
     }
 
     /// "Set up passkey": the options for `parseCreationOptionsFromJSON`, excluding
@@ -234,20 +229,20 @@ impl TwoFactor {
                             expires_at: now
                                 .saturating_add(self.passkeys.config().ceremony_ttl_seconds()),
                         });
-                        Change::Write((
+                        Ok(Change::Write((
                             options,
                             vec![Event::EnrollmentBegun {
                                 user: account.user.to_string(),
                                 factor: Factor::Passkey,
                                 at: now,
                             }],
-                        ))
+                        )))
                     }
-                    Err(error) => fail(TwoFactorError::Passkey(error)),
+                    Err(error) => Err(Failure::from(TwoFactorError::Passkey(error))),
                 }
             })
             .await?;
-        Ok(self.done(options, events))
+        Ok(self.done(options, events).await)
     }
 
     /// Finishes "Set up passkey" with the browser's `credential.toJSON()`, naming
@@ -275,7 +270,7 @@ impl TwoFactor {
         let (confirmed, events) = self
             .update_user(account.user, |record| {
                 let Some(pending) = record.pending_passkey.take() else {
-                    return fail(TwoFactorError::NoPendingEnrollment);
+                    return Err(Failure::from(TwoFactorError::NoPendingEnrollment));
                 };
                 let existing: Vec<CredentialId> = record.credential_ids();
                 let credential = match self.passkeys.finish_registration(
@@ -287,8 +282,8 @@ impl TwoFactor {
                 ) {
                     Ok(credential) => credential,
                     Err(error) => {
-                        return Change::WriteThenFail(Failure::from(TwoFactorError::Passkey(
-                            error,
+                        return Ok(Change::WriteThenFail(Failure::from(
+                            TwoFactorError::Passkey(error),
                         )));
                     }
                 };
@@ -307,17 +302,14 @@ impl TwoFactor {
                         at: now,
                     },
                 ];
-                let codes_installed = match Self::backup_codes_for_first_factor(
+                let codes_installed = Self::backup_codes_for_first_factor(
                     record,
                     generated.as_ref().map(|(stored, _)| stored.as_str()),
                     account,
                     now,
                     &mut events,
-                ) {
-                    Ok(installed) => installed,
-                    Err(error) => return fail(error),
-                };
-                Change::Write(((credential_id, codes_installed), events))
+                )?;
+                Ok(Change::Write(((credential_id, codes_installed), events)))
             })
             .await?;
         let (credential_id, codes_installed) = confirmed;
@@ -327,7 +319,7 @@ impl TwoFactor {
                 .filter(|_| codes_installed)
                 .map(|(_, codes)| codes),
         };
-        Ok(self.done(confirmed, events))
+        Ok(self.done(confirmed, events).await)
     }
 
     /// Renames one of the user's passkeys.
@@ -341,13 +333,13 @@ impl TwoFactor {
             match record.passkeys.iter_mut().find(|p| p.id() == id) {
                 Some(passkey) => {
                     passkey.rename(name);
-                    Change::Write(())
+                    Ok(Change::Write(()))
                 }
-                None => fail(TwoFactorError::NotEnrolled("that passkey")),
+                None => Err(Failure::from(TwoFactorError::NotEnrolled("that passkey"))),
             }
         })
         .await?;
-        Ok(self.done((), Vec::new()))
+        Ok(self.done((), Vec::new()).await)
     }
 
     /// Removes one of the user's passkeys, after a fresh password re-entry.
@@ -365,7 +357,7 @@ impl TwoFactor {
         let events = self
             .update_user(account.user, |record| {
                 let Some(index) = record.passkeys.iter().position(|p| p.id() == id) else {
-                    return fail(TwoFactorError::NotEnrolled("that passkey"));
+                    return Err(Failure::from(TwoFactorError::NotEnrolled("that passkey")));
                 };
                 let last_factor = record.totp.is_none() && record.passkeys.len() == 1;
                 let mut events = vec![Event::FactorRemoved {
@@ -381,7 +373,7 @@ impl TwoFactor {
                         Timestamp::from_unix_seconds(now),
                     );
                     if decision.outcome == Permission::Denied {
-                        return fail(TwoFactorError::Denied(decision.reason));
+                        return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                     }
                     clear_factors(record);
                     events.push(Event::TwoFactorDisabled {
@@ -391,9 +383,9 @@ impl TwoFactor {
                 } else {
                     record.passkeys.remove(index);
                 }
-                Change::Write(events)
+                Ok(Change::Write(events))
             })
             .await?;
-        Ok(self.done((), events))
+        Ok(self.done((), events).await)
     }
 }

@@ -9,7 +9,7 @@ use twofold_policy::{Method, Methods, Policy, Reason, Throttle, Timestamp, UserF
 
 use crate::crypto::SealedSecret;
 use crate::env::RngAdapter;
-use crate::error::{Failure, TwoFactorError};
+use crate::error::{Corrupt, Failure, TwoFactorError};
 use crate::events::{Event, Factor};
 use crate::lock::Lock;
 use crate::store::{CredentialChanges, SignInChallenge, StoreError, UserRecord};
@@ -38,19 +38,73 @@ pub(super) const MAX_ATTEMPTS: usize = 16;
 /// The most user records one automatic sweep rewrites.
 pub(super) const SWEEP_BATCH: usize = 64;
 
+/// What a record-update closure decided. The closure returns
+/// `Result<Change<T>, Failure>`: `Err` fails without writing, so that `?`
+/// works inside it.
 pub(super) enum Change<T> {
     /// Nothing to write.
     Keep(T),
     /// Write the record, then succeed.
     Write(T),
-    /// Nothing to write; fail.
-    Fail(Failure),
     /// Write the record (a failure count), then fail.
     WriteThenFail(Failure),
 }
 
-pub(super) fn fail<T>(error: TwoFactorError) -> Change<T> {
-    Change::Fail(Failure::from(error))
+/// One attempt at a conditional write: settled (with its outcome), or lost to
+/// a concurrent writer, so that [`retry`] reads again and retries.
+pub(super) enum Attempt<T> {
+    /// The write happened, or nothing needed writing.
+    Settled(T),
+    /// The record changed since it was read (`StoreError::Conflict`).
+    Lost,
+}
+
+/// The one retry loop behind every conditional write of the facade: evaluates
+/// `$attempt` (an `async` body yielding `Result<Attempt<T>, Failure>`) until it
+/// settles, at most [`MAX_ATTEMPTS`] times, then gives up with
+/// [`TwoFactorError::Contended`]; evaluates to `Result<T, Failure>`.
+///
+/// A macro rather than a function taking an async closure: the futures of an
+/// `AsyncFnMut` cannot yet be proved `Send` for every borrow, and the facade's
+/// futures must be `Send` (axum, `tokio::spawn`).
+macro_rules! retry {
+    ($attempt:block) => {
+        async {
+            for _ in 0..$crate::facade::record::MAX_ATTEMPTS {
+                let attempt: Result<$crate::facade::record::Attempt<_>, $crate::error::Failure> =
+                    async { $attempt }.await;
+                match attempt {
+                    Ok($crate::facade::record::Attempt::Settled(value)) => return Ok(value),
+                    Ok($crate::facade::record::Attempt::Lost) => {}
+                    Err(failure) => return Err(failure),
+                }
+            }
+            Err($crate::error::Failure::from(
+                $crate::error::TwoFactorError::Contended,
+            ))
+        }
+        .await
+    };
+}
+pub(super) use retry;
+
+impl<T> Attempt<T> {
+    /// The settled value, mapped.
+    pub(super) fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Settled(value) => Attempt::Settled(f(value)),
+            Attempt::Lost => Attempt::Lost,
+        }
+    }
+}
+
+/// A store result as an attempt: a conflict is a lost attempt.
+pub(super) fn attempted<T>(result: Result<T, StoreError>) -> Result<Attempt<T>, Failure> {
+    match result {
+        Ok(value) => Ok(Attempt::Settled(value)),
+        Err(StoreError::Conflict) => Ok(Attempt::Lost),
+        Err(error) => Err(Failure::from(error)),
+    }
 }
 
 pub(super) struct OrgPolicy {
@@ -110,7 +164,7 @@ pub(super) fn backup_set(record: &UserRecord) -> Result<Option<BackupCodeSet>, T
         .as_deref()
         .map(|text| {
             BackupCodeSet::decode(text)
-                .map_err(|error| TwoFactorError::Corrupt(format!("backup codes: {error}")))
+                .map_err(|error| TwoFactorError::Corrupt(Corrupt::BackupCodes(error.into())))
         })
         .transpose()
 }
@@ -153,7 +207,7 @@ impl TwoFactor {
             .map(|(set, codes)| (set.encode(), codes))
             .map_err(|error| match error {
                 twofold_backup::Error::Random => TwoFactorError::RandomnessUnavailable,
-                other => TwoFactorError::Enrollment(other.to_string()),
+                other => TwoFactorError::Enrollment(other.into()),
             })
         })
         .await?
@@ -162,33 +216,32 @@ impl TwoFactor {
     pub(super) async fn update_user<T>(
         &self,
         user: &str,
-        change: impl FnMut(&mut UserRecord) -> Change<T>,
+        change: impl FnMut(&mut UserRecord) -> Result<Change<T>, Failure>,
     ) -> Result<T, Failure> {
         self.write_user(user, Index::Changes, change).await
     }
 
-    /// The one conditional-write loop for user records: read, change, write if
-    /// still at the version read, else again. Every write also drops what has
-    /// lapsed, re-seals secrets under the current key, and updates the
+    /// The conditional write of a user record: read, change, write if still at
+    /// the version read, else again ([`retry`]). Every write also drops what
+    /// has lapsed, re-seals secrets under the current key, and updates the
     /// credential index in the same atomic step.
     pub(super) async fn write_user<T>(
         &self,
         user: &str,
         index: Index,
-        mut change: impl FnMut(&mut UserRecord) -> Change<T>,
+        mut change: impl FnMut(&mut UserRecord) -> Result<Change<T>, Failure>,
     ) -> Result<T, Failure> {
-        for _ in 0..MAX_ATTEMPTS {
+        let outcome = retry!({
             let loaded = self.store.load_user(user).await?;
             let (mut record, version) = match loaded {
                 Some(versioned) => (versioned.value, Some(versioned.version)),
                 None => (UserRecord::default(), None),
             };
             let before = record.credential_ids();
-            let (failure, value) = match change(&mut record) {
-                Change::Keep(value) => return Ok(value),
-                Change::Fail(failure) => return Err(failure),
-                Change::Write(value) => (None, Some(value)),
-                Change::WriteThenFail(failure) => (Some(failure), None),
+            let outcome = match change(&mut record)? {
+                Change::Keep(value) => return Ok(Attempt::Settled(Ok(value))),
+                Change::Write(value) => Ok(value),
+                Change::WriteThenFail(failure) => Err(failure),
             };
             self.tidy(&mut record, user, self.clock.now());
             let after = record.credential_ids();
@@ -210,24 +263,18 @@ impl TwoFactor {
                 unbind: &unbind,
             };
             match self.store.save_user(user, &record, version, changes).await {
-                Ok(_) => {
-                    return match (failure, value) {
-                        (Some(failure), _) => {
-                            self.emit(&failure.events);
-                            Err(failure)
-                        }
-                        (None, Some(value)) => Ok(value),
-                        (None, None) => Err(Failure::from(TwoFactorError::Contended)),
-                    };
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(StoreError::CredentialInUse) => {
-                    return Err(Failure::from(credential_in_use()));
-                }
-                Err(error) => return Err(Failure::from(error)),
+                Err(StoreError::CredentialInUse) => Err(Failure::from(credential_in_use())),
+                saved => Ok(attempted(saved)?.map(|_| outcome)),
+            }
+        })?;
+        match outcome {
+            Ok(value) => Ok(value),
+            // The write that counted the failure happened: report it.
+            Err(failure) => {
+                self.emit(&failure.events).await;
+                Err(failure)
             }
         }
-        Err(Failure::from(TwoFactorError::Contended))
     }
 
     /// Before a record is written: drops lapsed setups and challenges, and

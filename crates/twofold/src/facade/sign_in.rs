@@ -14,7 +14,7 @@ use super::types::*;
 
 impl TwoFactor {
     /// A user's second factors, for the Security page and the Staff list.
-    pub async fn status(&self, account: &Account<'_>) -> Result<Status, TwoFactorError> {
+    pub async fn status(&self, account: &Account<'_>) -> Result<Status, Failure> {
         let org = self.organization(account.organization).await?;
         let record = self
             .store
@@ -63,7 +63,7 @@ impl TwoFactor {
         let step = self
             .update_user(account.user, |record| {
                 if let Some(lock) = Self::throttled(&org.policy, record, now) {
-                    return Change::Keep(SignInStep::Locked { lock });
+                    return Ok(Change::Keep(SignInStep::Locked { lock }));
                 }
                 let low = self.config.backup_codes_low_threshold;
                 let (mut facts, _, _) = Self::facts(account, record, &org, low);
@@ -96,15 +96,14 @@ impl TwoFactor {
                         reason: decision.reason,
                     },
                     SignIn::Challenge { methods, recovery } => {
-                        let challenge_id = match random_id(&*self.random) {
-                            Ok(id) => id,
-                            Err(error) => return fail(error),
-                        };
+                        let challenge_id = random_id(&*self.random)?;
                         let (passkey_options, passkey_state) =
                             if methods.contains(Method::Passkey) && !record.passkeys.is_empty() {
                                 match self.passkeys.start_authentication(&record.passkeys, now) {
                                     Ok((options, state)) => (Some(options), Some(state)),
-                                    Err(error) => return fail(TwoFactorError::Passkey(error)),
+                                    Err(error) => {
+                                        return Err(Failure::from(TwoFactorError::Passkey(error)));
+                                    }
                                 }
                             } else {
                                 (None, None)
@@ -117,23 +116,23 @@ impl TwoFactor {
                             methods: methods.iter().collect(),
                             recovery,
                         });
-                        return Change::Write(SignInStep::Challenge {
+                        return Ok(Change::Write(SignInStep::Challenge {
                             challenge_id,
                             methods,
                             recovery,
                             passkey_options,
                             expires_at,
-                        });
+                        }));
                     }
                 };
                 if changed {
-                    Change::Write(step)
+                    Ok(Change::Write(step))
                 } else {
-                    Change::Keep(step)
+                    Ok(Change::Keep(step))
                 }
             })
             .await?;
-        Ok(self.done(step, Vec::new()))
+        Ok(self.done(step, Vec::new()).await)
     }
 
     /// Answers challenge `challenge_id` with a 6-digit code from the authenticator
@@ -151,19 +150,16 @@ impl TwoFactor {
                 if let Err(error) =
                     Self::answerable(&org.policy, record, challenge_id, Some(Method::Totp), now)
                 {
-                    return fail(error);
+                    return Err(Failure::from(error));
                 }
                 let Some(factor) = &record.totp else {
-                    return fail(TwoFactorError::NotEnrolled("an authenticator app"));
+                    return Err(Failure::from(TwoFactorError::NotEnrolled(
+                        "an authenticator app",
+                    )));
                 };
-                let secret = match self.keyring.open(&factor.secret, account.user) {
-                    Ok(secret) => secret,
-                    Err(error) => return fail(error),
-                };
-                let code = match Code::parse(input, factor.params.digits) {
-                    Ok(code) => code,
-                    Err(error) => return fail(TwoFactorError::InvalidCode(error.to_string())),
-                };
+                let secret = self.keyring.open(&factor.secret, account.user)?;
+                let code = Code::parse(input, factor.params.digits)
+                    .map_err(|error| TwoFactorError::InvalidCode(error.into()))?;
                 let outcome =
                     Totp::new(&secret, factor.params).verify_code(&code, now, factor.last_step);
                 match outcome {
@@ -173,37 +169,41 @@ impl TwoFactor {
                         }
                         record.challenge = None;
                         record.throttle = ThrottleState::default();
-                        Change::Write(vec![Event::SignInSucceeded {
+                        Ok(Change::Write(vec![Event::SignInSucceeded {
                             user: account.user.to_string(),
                             factor: Factor::Totp,
                             at: now,
-                        }])
+                        }]))
                     }
-                    Verification::Replayed { .. } => Change::WriteThenFail(Self::count_failure(
-                        &org.policy,
-                        record,
-                        account,
-                        Factor::Totp,
-                        TwoFactorError::CodeAlreadyUsed,
-                        now,
-                    )),
-                    Verification::Rejected => Change::WriteThenFail(Self::count_failure(
+                    Verification::Replayed { .. } => {
+                        Ok(Change::WriteThenFail(Self::count_failure(
+                            &org.policy,
+                            record,
+                            account,
+                            Factor::Totp,
+                            TwoFactorError::CodeAlreadyUsed,
+                            now,
+                        )))
+                    }
+                    Verification::Rejected => Ok(Change::WriteThenFail(Self::count_failure(
                         &org.policy,
                         record,
                         account,
                         Factor::Totp,
                         TwoFactorError::WrongCode,
                         now,
-                    )),
+                    ))),
                 }
             })
             .await?;
-        Ok(self.done(
-            SignedIn {
-                factor: Factor::Totp,
-                backup_codes_remaining: None,
-            },
-            events,
-        ))
+        Ok(self
+            .done(
+                SignedIn {
+                    factor: Factor::Totp,
+                    backup_codes_remaining: None,
+                },
+                events,
+            )
+            .await)
     }
 }

@@ -43,7 +43,7 @@ impl TwoFactor {
                 expires_at,
                 params: self.config.totp,
             });
-            Change::Write(())
+            Ok(Change::Write(()))
         })
         .await?;
         let events = vec![Event::EnrollmentBegun {
@@ -51,7 +51,7 @@ impl TwoFactor {
             factor: Factor::Totp,
             at: now,
         }];
-        Ok(self.done(enrollment, events))
+        Ok(self.done(enrollment, events).await)
     }
 
     /// The QR code and manual-entry secret of a TOTP setup in progress, again:
@@ -61,7 +61,7 @@ impl TwoFactor {
     pub async fn pending_totp_enrollment(
         &self,
         account: &Account<'_>,
-    ) -> Result<Option<TotpEnrollment>, TwoFactorError> {
+    ) -> Result<Option<TotpEnrollment>, Failure> {
         let now = self.clock.now();
         let Some(loaded) = self.store.load_user(account.user).await? else {
             return Ok(None);
@@ -73,9 +73,10 @@ impl TwoFactor {
             return Ok(None);
         }
         let secret = self.keyring.open(&pending.secret, account.user)?;
-        self.totp_enrollment_view(account, secret, pending.params, pending.expires_at)
-            .await
-            .map(Some)
+        let view = self
+            .totp_enrollment_view(account, secret, pending.params, pending.expires_at)
+            .await?;
+        Ok(Some(view))
     }
 
     /// The URI, QR code and manual-entry text of `secret` for `account`.
@@ -88,14 +89,14 @@ impl TwoFactor {
     ) -> Result<TotpEnrollment, TwoFactorError> {
         let manual_entry_secret = secret.to_manual_entry();
         let uri = OtpAuthUri::totp(Some(&self.config.issuer), account.name, secret)
-            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?
+            .map_err(|error| TwoFactorError::Enrollment(error.into()))?
             .with_algorithm(params.algorithm)
             .with_digits(params.digits);
         // Rendering the QR code takes about a millisecond: off the executor too.
         let (otpauth_uri, qr_svg) = self
             .offload(move || uri.to_qr_svg().map(|svg| (uri.to_uri_string(), svg)))
             .await?
-            .map_err(|error| TwoFactorError::Enrollment(error.to_string()))?;
+            .map_err(|error| TwoFactorError::Enrollment(error.into()))?;
         Ok(TotpEnrollment {
             otpauth_uri,
             qr_svg,
@@ -127,23 +128,18 @@ impl TwoFactor {
         let (confirmed, events) = self
             .update_user(account.user, |record| {
                 let Some(pending) = record.pending_totp.clone() else {
-                    return fail(TwoFactorError::NoPendingEnrollment);
+                    return Err(Failure::from(TwoFactorError::NoPendingEnrollment));
                 };
                 if now >= pending.expires_at {
-                    return fail(TwoFactorError::Expired);
+                    return Err(Failure::from(TwoFactorError::Expired));
                 }
-                let secret = match self.keyring.open(&pending.secret, account.user) {
-                    Ok(secret) => secret,
-                    Err(error) => return fail(error),
-                };
-                let code = match Code::parse(input, pending.params.digits) {
-                    Ok(code) => code,
-                    Err(error) => return fail(TwoFactorError::InvalidCode(error.to_string())),
-                };
+                let secret = self.keyring.open(&pending.secret, account.user)?;
+                let code = Code::parse(input, pending.params.digits)
+                    .map_err(|error| TwoFactorError::InvalidCode(error.into()))?;
                 let Verification::Accepted { step, .. } =
                     Totp::new(&secret, pending.params).verify_code(&code, now, None)
                 else {
-                    return fail(TwoFactorError::WrongCode);
+                    return Err(Failure::from(TwoFactorError::WrongCode));
                 };
                 let mut events = vec![
                     Event::EnrollmentConfirmed {
@@ -158,16 +154,13 @@ impl TwoFactor {
                         at: now,
                     },
                 ];
-                let codes_installed = match Self::backup_codes_for_first_factor(
+                let codes_installed = Self::backup_codes_for_first_factor(
                     record,
                     generated.as_ref().map(|(stored, _)| stored.as_str()),
                     account,
                     now,
                     &mut events,
-                ) {
-                    Ok(installed) => installed,
-                    Err(error) => return fail(error),
-                };
+                )?;
                 record.totp = Some(TotpFactor {
                     secret: pending.secret,
                     last_step: Some(step),
@@ -175,13 +168,13 @@ impl TwoFactor {
                     params: pending.params,
                 });
                 record.pending_totp = None;
-                Change::Write((codes_installed, events))
+                Ok(Change::Write((codes_installed, events)))
             })
             .await?;
         let confirmed = FactorConfirmed {
             credential_id: None,
             backup_codes: generated.filter(|_| confirmed).map(|(_, codes)| codes),
         };
-        Ok(self.done(confirmed, events))
+        Ok(self.done(confirmed, events).await)
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use twofold::{
     Account, BackupConfig, Clock, Event, EventSink, HashParams, Keyring, MemoryStore,
-    PasskeyConfig, RelyingParty, SecretKey, Store, TwoFactor, TwoFactorConfig,
+    PasskeyConfig, RelyingParty, SecretKey, SinkFuture, Store, TwoFactor, TwoFactorConfig,
 };
 use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -43,8 +43,9 @@ impl Clock for TestClock {
 pub struct Recorder(pub Mutex<Vec<Event>>);
 
 impl EventSink for Recorder {
-    fn record(&self, event: &Event) {
+    fn record<'a>(&'a self, event: &'a Event) -> SinkFuture<'a> {
         self.0.lock().unwrap().push(event.clone());
+        Box::pin(std::future::ready(()))
     }
 }
 
