@@ -2,15 +2,18 @@
 //! passwords), written to the `clinic_events` table and printed to the log.
 //! Events carry no secrets; the log never shows a code or a password.
 //!
-//! Each event is filed under the clinic of the user it concerns, looked up
-//! from the user id (an enforcement change names its clinic itself), so that
-//! the log can be fed by twofold's `EventSink`, which knows only the event.
+//! twofold's events come in through its `EventSink` (`TwoFactor::with_event_sink`):
+//! the facade awaits each one after the change is stored and before the
+//! operation returns, so no handler threads events through, and an entry
+//! exists when the page answers. Each event is filed under the clinic of the
+//! user it concerns, looked up from the user id (an enforcement change names
+//! its clinic itself).
 
 use std::sync::Arc;
 
 use serde_json::Value;
 use sqlx::AnyPool;
-use twofold::Event;
+use twofold::{Event, EventSink, SinkFuture};
 
 use crate::db::{self, AuditEntry, NewAuditEntry};
 use crate::{Log, words};
@@ -25,13 +28,6 @@ pub(crate) struct Audit {
 impl Audit {
     pub(crate) fn new(pool: AnyPool, log: Arc<dyn Log>) -> Audit {
         Audit { pool, log }
-    }
-
-    /// Files twofold's events, in order.
-    pub(crate) async fn events(&self, events: &[Event]) {
-        for event in events {
-            self.event(event).await;
-        }
     }
 
     /// Files one of twofold's events under its clinic.
@@ -87,6 +83,12 @@ impl Audit {
             self.log
                 .line(&format!("error: writing the audit log: {error}"));
         }
+    }
+}
+
+impl EventSink for Audit {
+    fn record<'a>(&'a self, event: &'a Event) -> SinkFuture<'a> {
+        Box::pin(self.event(event))
     }
 }
 

@@ -112,9 +112,9 @@ pub enum StartError {
     TwoFactor(#[from] twofold::TwoFactorError),
 }
 
-impl From<twofold::Failure> for AppError {
-    fn from(failure: twofold::Failure) -> AppError {
-        AppError::TwoFactor(failure.error)
+impl From<twofold::Failure> for StartError {
+    fn from(failure: twofold::Failure) -> StartError {
+        StartError::TwoFactor(failure.error)
     }
 }
 
@@ -215,15 +215,17 @@ impl App {
         let offload = config
             .offload
             .unwrap_or_else(|| Arc::new(OffloadPool::default()));
+        // The audit log is fed by the facade's event sink.
+        let audit = audit::Audit::new(store.pool().clone(), Arc::clone(&config.log));
         let two_factor = TwoFactor::new(
             Arc::new(store.clone()),
             keyring,
             TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp)),
         )?
         .with_clock(config.clock.clone())
-        .with_offload(Arc::clone(&offload));
+        .with_offload(Arc::clone(&offload))
+        .with_event_sink(Arc::new(audit.clone()));
         let sessions = DbSessions::new(store.pool().clone(), config.clock.clone());
-        let audit = audit::Audit::new(store.pool().clone(), Arc::clone(&config.log));
         Ok(App(Arc::new(Inner {
             two_factor,
             store,

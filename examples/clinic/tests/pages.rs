@@ -361,6 +361,7 @@ async fn the_secret_sits_beside_the_qr_code_and_below_it_on_a_narrow_screen() {
         ),
     )
     .await;
+    screenshot(&page, &shots, "00-sign-in").await;
     let owner = twofold_clinic::SEED[0];
     navigate(
         &page,
@@ -404,4 +405,67 @@ async fn the_secret_sits_beside_the_qr_code_and_below_it_on_a_narrow_screen() {
     events.abort();
     let _ = std::fs::remove_dir_all(&profile);
     let _ = std::fs::remove_dir_all(&running.dir);
+}
+
+/// The audit log is fed by twofold's event sink: every event once, filed under
+/// the clinic of the user it concerns, whether the app or anyone else called
+/// the facade.
+#[tokio::test]
+async fn the_audit_log_has_each_event_once_under_its_clinic() {
+    let clock = TestClock::at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let owner = twofold_clinic::SEED[0];
+    let client = client();
+    sign_in(&client, base, owner.0, owner.3).await;
+    let csrf = token(&client, base, "/settings/security").await;
+    post(
+        &client,
+        base,
+        "/settings/security/enforcement",
+        &[("mode", "Off"), ("csrf", &csrf)],
+    )
+    .await;
+    // A user of another clinic sets up an app, straight through the facade.
+    let id = running
+        .app
+        .create_user(
+            "other-clinic",
+            "ann@other.example",
+            "Ann",
+            "staff",
+            "ann-demo-pass-1",
+        )
+        .await
+        .unwrap();
+    let account = twofold::Account {
+        user: &id,
+        organization: "other-clinic",
+        role: "staff",
+        name: "ann@other.example",
+    };
+    let tf = running.app.two_factor();
+    let setup = tf
+        .begin_totp_enrollment(&account, Some(clock.now()))
+        .await
+        .unwrap()
+        .value;
+    let code = code_at(&setup.manual_entry_secret, clock.now());
+    tf.confirm_totp_enrollment(&account, &code).await.unwrap();
+
+    let ours = running.app.audit_log(twofold_clinic::CLINIC).await.unwrap();
+    let count = |log: &[twofold_clinic::AuditEntry], kind: &str| {
+        log.iter().filter(|entry| entry.event == kind).count()
+    };
+    assert_eq!(count(&ours, "enforcement_changed"), 1, "{ours:?}");
+    assert!(ours.iter().all(|entry| entry.actor != id), "{ours:?}");
+    let theirs = running.app.audit_log("other-clinic").await.unwrap();
+    for kind in [
+        "enrollment_begun",
+        "enrollment_confirmed",
+        "factor_added",
+        "backup_codes_created",
+    ] {
+        assert_eq!(count(&theirs, kind), 1, "{kind}: {theirs:?}");
+    }
 }

@@ -9,7 +9,7 @@ pub(crate) mod sign_in;
 
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
-use twofold::{Account, ErrorKind, Event, Failure, TwoFactorError};
+use twofold::{Account, ErrorKind, Failure, TwoFactorError};
 
 use crate::db::User;
 use crate::error::AppError;
@@ -27,19 +27,14 @@ pub(crate) fn account(user: &User) -> Account<'_> {
     }
 }
 
-/// Files twofold's events in the audit log.
-async fn record(app: &App, events: &[Event]) {
-    app.audit().events(events).await;
-}
-
 /// The answer to most forms: a message for the next page, and that page.
 pub(crate) async fn back(session: &Session, tone: Tone, text: &str, to: &str) -> Response {
     flash(session, tone, text).await;
     Redirect::to(to).into_response()
 }
 
-/// Records a failure's events and shows its explanation on `back`; server
-/// faults and a missing key get their own pages.
+/// Shows a failure's explanation on `back`; server faults and a missing key
+/// get their own pages. (Its events reached the audit log through the sink.)
 pub(crate) async fn factor_failure(
     app: &App,
     session: &Session,
@@ -47,7 +42,6 @@ pub(crate) async fn factor_failure(
     failure: Failure,
     back_to: &str,
 ) -> Result<Response, AppError> {
-    record(app, &failure.events).await;
     match &failure.error {
         TwoFactorError::UnknownKey { key_id } => {
             // The operator's fault, not the user's: say what to do, and tell the log.

@@ -10,7 +10,7 @@ use twofold::CredentialId;
 
 use super::security::{MaybePassword, after_confirm, sign_out_elsewhere};
 use super::sign_in::CredentialBody;
-use super::{account, back, factor_failure, record};
+use super::{account, back, factor_failure};
 use crate::error::AppError;
 use crate::password::Client;
 use crate::session::{Enroller, SignedIn, flash};
@@ -39,12 +39,8 @@ pub(crate) async fn passkey_begin(
         .begin_passkey_registration(&account(enroller.user()), Some(password_at))
         .await
     {
-        Ok(done) => {
-            record(&app, &done.events).await;
-            Ok(Json(done.value).into_response())
-        }
+        Ok(done) => Ok(Json(done.value).into_response()),
         Err(failure) => {
-            record(&app, &failure.events).await;
             let message = words::explain(&failure.error);
             Err(AppError::json(StatusCode::BAD_REQUEST, message))
         }
@@ -74,7 +70,6 @@ pub(crate) async fn passkey_finish(
         .await
     {
         Ok(done) => {
-            record(&app, &done.events).await;
             let to = after_confirm(&app, &enroller, done.value)
                 .await
                 .map_err(AppError::for_fetch)?;
@@ -83,7 +78,6 @@ pub(crate) async fn passkey_finish(
             Ok(Json(json!({ "redirect": to })).into_response())
         }
         Err(failure) => {
-            record(&app, &failure.events).await;
             let message = words::explain(&failure.error);
             Err(AppError::json(StatusCode::BAD_REQUEST, message))
         }
@@ -127,8 +121,7 @@ pub(crate) async fn passkey_remove(
         .remove_passkey(&account(user), &id, Some(password_at))
         .await
     {
-        Ok(done) => {
-            record(&app, &done.events).await;
+        Ok(_) => {
             let ended = sign_out_elsewhere(&app, session, user).await;
             Ok(back(session, Tone::Ok, &format!("Passkey removed.{ended}"), to).await)
         }

@@ -10,7 +10,7 @@ use tower_sessions::Session;
 use twofold::{FactorConfirmed, NewBackupCodes, Reason, TwoFactorError};
 
 use super::sign_in::CodeForm;
-use super::{account, back, factor_failure, record};
+use super::{account, back, factor_failure};
 use crate::db::{self, AuditQuery, User};
 use crate::error::{AppError, Context};
 use crate::password::{self, Client};
@@ -135,10 +135,7 @@ pub(crate) async fn totp_begin(
         .begin_totp_enrollment(&account(user), Some(password_at))
         .await
     {
-        Ok(done) => {
-            record(&app, &done.events).await;
-            done.value
-        }
+        Ok(done) => done.value,
         Err(failure) => {
             return factor_failure(&app, session, user, failure, enroller.back()).await;
         }
@@ -160,7 +157,6 @@ pub(crate) async fn totp_confirm(
         .await
     {
         Ok(done) => {
-            record(&app, &done.events).await;
             let to = after_confirm(&app, &enroller, done.value).await?;
             let text = "Authenticator app set up: 2FA is on.";
             return Ok(back(session, Tone::Ok, text, to).await);
@@ -176,7 +172,6 @@ pub(crate) async fn totp_confirm(
     if !retry {
         return factor_failure(&app, session, user, failure, enroller.back()).await;
     }
-    record(&app, &failure.events).await;
     // The same QR code and secret again, beside the error: a mistyped code
     // must not cost the user a new secret. (Read back from twofold's pending
     // setup, never kept in the session.)
@@ -275,7 +270,6 @@ pub(crate) async fn regenerate_codes(
         .await
     {
         Ok(done) => {
-            record(&app, &done.events).await;
             stash_codes(&app, &session, &user, &done.value).await?;
             let text = "New backup codes: the old ones no longer work.";
             Ok(back(&session, Tone::Ok, text, "/security/backup-codes").await)
@@ -299,8 +293,7 @@ pub(crate) async fn disable(
         }
     };
     match app.two_factor().disable(&account(&user), Some(at)).await {
-        Ok(done) => {
-            record(&app, &done.events).await;
+        Ok(_) => {
             let ended = sign_out_elsewhere(&app, &session, &user).await;
             let text = format!("2FA is off for your account.{ended}");
             Ok(back(&session, Tone::Ok, &text, to).await)
@@ -317,7 +310,6 @@ pub(crate) async fn disable(
                 }
                 _ => return factor_failure(&app, &session, &user, failure, to).await,
             };
-            record(&app, &failure.events).await;
             Ok(back(&session, Tone::Error, &text, to).await)
         }
     }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use twofold::Mode;
 
 use super::security::security_panel;
-use super::{account, back, factor_failure, record};
+use super::{account, back, factor_failure};
 use crate::db::{self, AuditQuery, User};
 use crate::error::{AppError, Context};
 use crate::password::Client;
@@ -88,8 +88,7 @@ pub(crate) async fn set_enforcement(
         .change_enforcement(&account(user), mode, password_at)
         .await
     {
-        Ok(done) => {
-            record(&app, &done.events).await;
+        Ok(_) => {
             let text = format!("2FA enforcement is now {}.", words::mode_name(mode));
             Ok(back(session, Tone::Ok, &text, to).await)
         }
@@ -243,7 +242,6 @@ pub(crate) async fn staff_disable(
         .await
     {
         Ok(done) => {
-            record(&app, &done.events).await;
             // Their sessions end with their factors: nobody stays signed in on the old ones.
             app.sessions()
                 .revoke_user(&target.id, None)
@@ -283,8 +281,7 @@ pub(crate) async fn staff_unlock(
         )
         .await
     {
-        Ok(done) => {
-            record(&app, &done.events).await;
+        Ok(_) => {
             let text = format!("{} is unlocked; their 2FA is unchanged.", target.name);
             Ok(back(session, Tone::Ok, &text, to).await)
         }

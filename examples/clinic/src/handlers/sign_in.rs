@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tower_sessions::Session;
 use twofold::{Method, SignInStep};
 
-use super::{account, back, factor_failure, record};
+use super::{account, back, factor_failure};
 use crate::db;
 use crate::error::{AppError, Context};
 use crate::password::{self, Client, Refusal};
@@ -78,10 +78,7 @@ pub(crate) async fn sign_in(
     session.cycle_id().await.context("session")?;
     csrf::renew(&session).await;
     let step = match app.two_factor().begin_sign_in(&account(&user)).await {
-        Ok(done) => {
-            record(&app, &done.events).await;
-            done.value
-        }
+        Ok(done) => done.value,
         Err(failure) => return factor_failure(&app, &session, &user, failure, "/signin").await,
     };
     match step {
@@ -164,8 +161,7 @@ pub(crate) async fn second_step_code(
         .verify_totp(&account(&user), &challenge, &form.code)
         .await
     {
-        Ok(done) => {
-            record(&app, &done.events).await;
+        Ok(_) => {
             complete_sign_in(&app, &session, &user).await?;
             Ok(Redirect::to("/profile/security").into_response())
         }
@@ -193,7 +189,6 @@ pub(crate) async fn second_step_backup(
         .await
     {
         Ok(done) => {
-            record(&app, &done.events).await;
             let remaining = done.value.backup_codes_remaining.unwrap_or(0);
             let (tone, advice) = if remaining <= 3 {
                 (Tone::Error, " Generate new ones below.")
@@ -236,15 +231,13 @@ pub(crate) async fn second_step_passkey(
         .verify_passkey(&account(&user), &challenge, &body.credential.to_string())
         .await
     {
-        Ok(done) => {
-            record(&app, &done.events).await;
+        Ok(_) => {
             complete_sign_in(&app, &session, &user)
                 .await
                 .map_err(AppError::for_fetch)?;
             Ok(Json(json!({ "redirect": "/profile/security" })).into_response())
         }
         Err(failure) => {
-            record(&app, &failure.events).await;
             let message = words::explain(&failure.error);
             Err(AppError::json(StatusCode::BAD_REQUEST, message))
         }
