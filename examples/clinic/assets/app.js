@@ -23,7 +23,7 @@ async function passkeyRegister(){
 }
 async function passkeySignIn(){
   try{
-    const options=JSON.parse(document.getElementById('passkey-options').textContent);
+    const options=JSON.parse(document.getElementById('passkey-options').dataset.options);
     const publicKey=PublicKeyCredential.parseRequestOptionsFromJSON(options);
     const credential=await navigator.credentials.get({publicKey});
     const done=await postJson('/signin/second-step/passkey',{credential:credential.toJSON()});

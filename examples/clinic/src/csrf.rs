@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-use crate::html;
+use crate::error::AppError;
 
 const KEY: &str = "csrf";
 /// Forms here are small; a larger body is refused before it is read whole.
@@ -36,16 +36,7 @@ pub(crate) async fn renew(session: &Session) -> String {
 }
 
 fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        html::Page::bare("Request refused")
-            .body(
-                "<p>This form has expired or did not come from this site \
-                 (its security token is missing or wrong). Go back, reload the page and try again.</p>",
-            )
-            .render(),
-    )
-        .into_response()
+    AppError::Forged.into_response()
 }
 
 fn matches(expected: Option<&str>, given: Option<&str>) -> bool {

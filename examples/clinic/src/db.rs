@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use crate::AppError;
+use crate::StartError;
 
 /// An account, as the app stores it.
 #[derive(Debug, Clone)]
@@ -173,9 +173,9 @@ fn with_memory<T>(count: usize, run: impl FnOnce(&mut [argon2::Block]) -> T) -> 
 
 /// Argon2id with the crate's recommended parameters (19 MiB, t = 2), as a
 /// PHC string.
-pub(crate) fn hash_password(password: &str) -> Result<String, AppError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, StartError> {
     use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
-    let failed = |what: &str| AppError::Password(format!("hashing the password: {what}"));
+    let failed = |what: &str| StartError::Password(format!("hashing the password: {what}"));
     let salt = argon2::password_hash::try_generate_salt().map_err(|_| failed("no randomness"))?;
     let params = argon2::Params::default();
     let argon = argon2::Argon2::new(

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use crate::AppError;
+use crate::StartError;
 
 /// One key: its id and its 32 bytes.
 #[derive(Clone)]
@@ -76,8 +76,8 @@ pub fn parse_keys(text: &str, separator: char) -> Result<Vec<NamedKey>, String> 
 }
 
 /// Creates `dir` (and its parents) if needed, and makes it private (0700).
-pub fn private_dir(dir: &Path) -> Result<(), AppError> {
-    let io = |source| AppError::Io {
+pub fn private_dir(dir: &Path) -> Result<(), StartError> {
+    let io = |source| StartError::Io {
         path: dir.display().to_string(),
         source,
     };
@@ -92,8 +92,8 @@ pub fn private_dir(dir: &Path) -> Result<(), AppError> {
 
 /// Makes an existing file private (0600), or creates it empty and private: the
 /// SQLite database before SQLite opens it (its WAL and SHM files take its mode).
-pub fn private_file(path: &Path) -> Result<(), AppError> {
-    let io = |source| AppError::Io {
+pub fn private_file(path: &Path) -> Result<(), StartError> {
+    let io = |source| StartError::Io {
         path: path.display().to_string(),
         source,
     };
@@ -115,8 +115,8 @@ pub fn private_file(path: &Path) -> Result<(), AppError> {
 
 /// Reads the keys from `path`, creating the file (0600, one fresh key) on the
 /// first run. Refuses a key file that the group or others may read.
-pub fn load_or_create(path: &Path) -> Result<Vec<NamedKey>, AppError> {
-    let io = |source| AppError::Io {
+pub fn load_or_create(path: &Path) -> Result<Vec<NamedKey>, StartError> {
+    let io = |source| StartError::Io {
         path: path.display().to_string(),
         source,
     };
@@ -127,7 +127,7 @@ pub fn load_or_create(path: &Path) -> Result<Vec<NamedKey>, AppError> {
                 use std::os::unix::fs::PermissionsExt;
                 let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
                 if mode & 0o077 != 0 {
-                    return Err(AppError::Config(format!(
+                    return Err(StartError::Config(format!(
                         "{} is readable by others (mode {mode:o}): the key opens every TOTP secret. \
                          Run `chmod 600 {}` and start again",
                         path.display(),
@@ -136,11 +136,11 @@ pub fn load_or_create(path: &Path) -> Result<Vec<NamedKey>, AppError> {
                 }
             }
             parse_keys(&text, '\n')
-                .map_err(|problem| AppError::Config(format!("{}: {problem}", path.display())))
+                .map_err(|problem| StartError::Config(format!("{}: {problem}", path.display())))
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).map_err(|error| AppError::Config(error.to_string()))?;
+            getrandom::fill(&mut bytes).map_err(|error| StartError::Config(error.to_string()))?;
             let id = "clinic-1".to_string();
             let text = format!(
                 "# Keys that seal TOTP secrets: `ID HEX`, the first current (see the clinic README).\n{id} {}\n",

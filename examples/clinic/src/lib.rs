@@ -8,17 +8,29 @@
 //! The application owns what twofold does not: accounts and their Argon2id
 //! password hashes, sessions (tower-sessions), CSRF tokens, the pages, and an
 //! audit log fed by twofold's events.
+//!
+//! The web layer is laid out as axum's examples and kanidm's web UI lay theirs:
+//! `routes` (the router), `session` (the sign-in stage, one extractor per
+//! stage), `handlers` (one module per area: sign-in, security, passkeys,
+//! settings), `views` (askama templates, one per page, under `templates/`),
+//! `error` (one error type, statuses mapped in one place) and `audit`.
 
 mod assets;
+mod audit;
 mod csrf;
 mod db;
-mod html;
+mod error;
+mod handlers;
 mod keys;
 mod lanes;
-mod sessions;
+mod password;
+mod routes;
+mod session;
+mod session_store;
 mod slots;
 mod throttle;
-mod web;
+mod views;
+mod words;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,8 +46,8 @@ pub use keys::{
     NamedKey, load_or_create as load_or_create_keys, parse_key, parse_keys, private_dir,
     private_file,
 };
-pub use sessions::{DbSessions, IDLE_SECONDS, LIFETIME_SECONDS};
-pub use web::router;
+pub use routes::router;
+pub use session_store::{DbSessions, IDLE_SECONDS, LIFETIME_SECONDS};
 
 /// The demo clinic's id, as twofold's organization.
 pub const CLINIC: &str = "smile-dental";
@@ -73,7 +85,7 @@ pub const SEED: [(&str, &str, &str, &str); 4] = [
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum AppError {
+pub enum StartError {
     /// The database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -100,9 +112,9 @@ pub enum AppError {
     TwoFactor(#[from] twofold::TwoFactorError),
 }
 
-impl From<twofold::Failure> for AppError {
-    fn from(failure: twofold::Failure) -> AppError {
-        AppError::TwoFactor(failure.error)
+impl From<twofold::Failure> for StartError {
+    fn from(failure: twofold::Failure) -> StartError {
+        StartError::TwoFactor(failure.error)
     }
 }
 
@@ -170,6 +182,7 @@ pub struct App(Arc<Inner>);
 struct Inner {
     two_factor: TwoFactor,
     store: SqlStore,
+    audit: audit::Audit,
     sessions: DbSessions,
     offload: Arc<dyn Offload>,
     slot_key: [u8; 32],
@@ -184,17 +197,17 @@ struct Inner {
 impl App {
     /// Connects to the database, creates the app's tables and twofold's, and
     /// builds the facade for `config.origin`.
-    pub async fn start(config: Config) -> Result<App, AppError> {
+    pub async fn start(config: Config) -> Result<App, StartError> {
         let url = url_host(&config.origin)
-            .ok_or_else(|| AppError::Config(format!("origin {:?} has no host", config.origin)))?;
+            .ok_or_else(|| StartError::Config(format!("origin {:?} has no host", config.origin)))?;
         let rp = RelyingParty::new(&url, "Smile Dental", &[config.origin.as_str()])
-            .map_err(|error| AppError::Config(error.to_string()))?;
+            .map_err(|error| StartError::Config(error.to_string()))?;
         let store = SqlStore::connect(&config.database_url).await?;
         db::migrate(store.pool()).await?;
         let (current, older) = config
             .keys
             .split_first()
-            .ok_or_else(|| AppError::Config("no sealing key".into()))?;
+            .ok_or_else(|| StartError::Config("no sealing key".into()))?;
         let keyring = older.iter().fold(
             Keyring::new(SecretKey::new(&current.id, current.bytes)),
             |keyring, key| keyring.with_previous(SecretKey::new(&key.id, key.bytes)),
@@ -202,17 +215,21 @@ impl App {
         let offload = config
             .offload
             .unwrap_or_else(|| Arc::new(OffloadPool::default()));
+        // The audit log is fed by the facade's event sink.
+        let audit = audit::Audit::new(store.pool().clone(), Arc::clone(&config.log));
         let two_factor = TwoFactor::new(
             Arc::new(store.clone()),
             keyring,
             TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp)),
         )?
         .with_clock(config.clock.clone())
-        .with_offload(Arc::clone(&offload));
+        .with_offload(Arc::clone(&offload))
+        .with_event_sink(Arc::new(audit.clone()));
         let sessions = DbSessions::new(store.pool().clone(), config.clock.clone());
         Ok(App(Arc::new(Inner {
             two_factor,
             store,
+            audit,
             sessions,
             offload,
             slot_key: current.bytes,
@@ -247,6 +264,11 @@ impl App {
 
     pub(crate) fn log(&self, line: &str) {
         self.0.log.line(line);
+    }
+
+    /// The audit log.
+    pub(crate) fn audit(&self) -> &audit::Audit {
+        &self.0.audit
     }
 
     /// The sessions, for revoking a user's.
@@ -304,20 +326,21 @@ impl App {
             .await
     }
 
-    async fn hash_password(&self, password: &str) -> Result<String, AppError> {
+    async fn hash_password(&self, password: &str) -> Result<String, StartError> {
         let password = zeroize::Zeroizing::new(password.to_string());
         self.offload(move || db::hash_password(&password))
             .await
-            .map_err(|error| AppError::Password(error.to_string()))?
+            .map_err(|error| StartError::Password(error.to_string()))?
     }
 
     /// Creates the demo clinic's accounts with fresh random passwords, if there
     /// are none yet: returns `(email, password)` of each, to show this once.
-    pub async fn seed(&self) -> Result<Option<Vec<(String, String)>>, AppError> {
+    pub async fn seed(&self) -> Result<Option<Vec<(String, String)>>, StartError> {
         let mut passwords = Vec::with_capacity(SEED.len());
         for _ in SEED {
-            passwords
-                .push(db::random_password().map_err(|error| AppError::Config(error.to_string()))?);
+            passwords.push(
+                db::random_password().map_err(|error| StartError::Config(error.to_string()))?,
+            );
         }
         let mut fresh = [""; 4];
         for (slot, password) in fresh.iter_mut().zip(&passwords) {
@@ -336,7 +359,7 @@ impl App {
 
     /// Creates the demo clinic's accounts with these passwords (in [`SEED`]'s
     /// order), if there are none yet. Returns whether it did.
-    pub async fn seed_with(&self, passwords: &[&str; 4]) -> Result<bool, AppError> {
+    pub async fn seed_with(&self, passwords: &[&str; 4]) -> Result<bool, StartError> {
         if db::count_users(self.pool(), CLINIC).await? > 0 {
             return Ok(false);
         }
@@ -355,9 +378,9 @@ impl App {
         name: &str,
         role: &str,
         password: &str,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, StartError> {
         let hash = self.hash_password(password).await?;
-        let id = db::random_id().map_err(|error| AppError::Config(error.to_string()))?;
+        let id = db::random_id().map_err(|error| StartError::Config(error.to_string()))?;
         db::insert_user(
             self.pool(),
             &User {
@@ -375,7 +398,7 @@ impl App {
 
     /// Sets a new password for the account with this email, and ends its
     /// sessions. Returns whether there is such an account.
-    pub async fn set_password(&self, email: &str, password: &str) -> Result<bool, AppError> {
+    pub async fn set_password(&self, email: &str, password: &str) -> Result<bool, StartError> {
         let Some(user) = self.user_by_email(email).await? else {
             return Ok(false);
         };
@@ -384,17 +407,17 @@ impl App {
         self.sessions()
             .revoke_user(&user.id, None)
             .await
-            .map_err(|error| AppError::Config(error.to_string()))?;
+            .map_err(|error| StartError::Config(error.to_string()))?;
         Ok(true)
     }
 
     /// The account with this email.
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, AppError> {
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StartError> {
         Ok(db::user_by_email(self.pool(), email).await?)
     }
 
     /// The clinic's newest 500 audit entries.
-    pub async fn audit_log(&self, clinic: &str) -> Result<Vec<AuditEntry>, AppError> {
+    pub async fn audit_log(&self, clinic: &str) -> Result<Vec<AuditEntry>, StartError> {
         let query = AuditQuery {
             per_page: 500,
             ..AuditQuery::default()
@@ -403,7 +426,7 @@ impl App {
     }
 
     /// Re-seals every TOTP secret under the current key (the key file format is in the README).
-    pub async fn reseal(&self) -> Result<twofold::Resealed, AppError> {
+    pub async fn reseal(&self) -> Result<twofold::Resealed, StartError> {
         Ok(self.two_factor().reseal_all(100).await?)
     }
 }

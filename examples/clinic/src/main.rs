@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use twofold::SystemClock;
-use twofold_clinic::{App, AppError, Config, StdoutLog};
+use twofold_clinic::{App, Config, StartError, StdoutLog};
 
 /// The Smile Dental demo: sign-in with a second factor, as the clinic's staff
 /// guide describes it.
@@ -45,7 +45,7 @@ struct Options {
     reseal: bool,
 }
 
-async fn run(options: Options) -> Result<(), AppError> {
+async fn run(options: Options) -> Result<(), StartError> {
     twofold_clinic::private_dir(&options.data_dir)?;
     let database_url = match options.database_url.clone() {
         Some(url) => url,
@@ -57,7 +57,7 @@ async fn run(options: Options) -> Result<(), AppError> {
     };
     let keys = match &options.secret_keys {
         Some(text) => twofold_clinic::parse_keys(text, ',')
-            .map_err(|problem| AppError::Config(format!("CLINIC_SECRET_KEYS: {problem}")))?,
+            .map_err(|problem| StartError::Config(format!("CLINIC_SECRET_KEYS: {problem}")))?,
         None => twofold_clinic::load_or_create_keys(&options.data_dir.join("secret.key"))?,
     };
     let origin = options
@@ -79,18 +79,18 @@ async fn run(options: Options) -> Result<(), AppError> {
         std::io::stdin()
             .lock()
             .read_line(&mut password)
-            .map_err(|source| AppError::Io {
+            .map_err(|source| StartError::Io {
                 path: "standard input".into(),
                 source,
             })?;
         let password = password.trim_end_matches(['\r', '\n']);
         if password.chars().count() < 12 {
-            return Err(AppError::Config(
+            return Err(StartError::Config(
                 "a password has at least 12 characters".into(),
             ));
         }
         if !app.set_password(email, password).await? {
-            return Err(AppError::Config(format!(
+            return Err(StartError::Config(format!(
                 "no account has the email {email}"
             )));
         }
@@ -111,7 +111,7 @@ async fn run(options: Options) -> Result<(), AppError> {
     let seeded = app.seed().await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await
-        .map_err(|source| AppError::Io {
+        .map_err(|source| StartError::Io {
             path: format!("127.0.0.1:{}", options.port),
             source,
         })?;
@@ -143,7 +143,7 @@ async fn run(options: Options) -> Result<(), AppError> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
-    .map_err(|source| AppError::Io {
+    .map_err(|source| StartError::Io {
         path: "server".into(),
         source,
     })

@@ -1,0 +1,356 @@
+//! My Profile → Security: the status panel, authenticator-app setup, backup
+//! codes (shown once, regenerated), disabling 2FA, and signing out other
+//! sessions. Passkeys are in `passkeys`.
+
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+use twofold::{FactorConfirmed, NewBackupCodes, Reason, Timestamp, TwoFactorError};
+
+use super::sign_in::CodeForm;
+use super::{account, back, factor_failure};
+use crate::db::{self, AuditQuery, User};
+use crate::error::{AppError, Context};
+use crate::password::{self, Client};
+use crate::session::{self, Enroller, SignedIn, complete_sign_in, take_flash};
+use crate::views::security::{
+    BackupCodesPage, Panel, PasskeyRow, ProfilePage, TotpSetup, TotpSetupPage,
+};
+use crate::views::{self, Layout, Notice, Tone};
+use crate::{App, audit, csrf, slots, words};
+
+/// The personal security panel of `user`, with its sections' headings at `heading`.
+pub(crate) async fn security_panel(
+    app: &App,
+    user: &User,
+    heading: &'static str,
+) -> Result<Panel, AppError> {
+    let status = app
+        .two_factor()
+        .status(&account(user))
+        .await
+        .context("status")?;
+    let passkeys = status
+        .passkeys
+        .iter()
+        .map(|passkey| PasskeyRow {
+            id: passkey.id.to_base64url(),
+            name: passkey.name.clone(),
+            kind: if passkey.backed_up {
+                "synced"
+            } else {
+                "this device only"
+            },
+            added: words::when(passkey.created_at.as_unix_seconds()),
+            last_used: passkey.last_used_at.map_or_else(
+                || "never".to_string(),
+                |at| words::when(at.as_unix_seconds()),
+            ),
+        })
+        .collect();
+    Ok(Panel {
+        enabled: status.enabled,
+        enforced: status.enforced,
+        totp: status.totp,
+        passkeys,
+        backup_codes_remaining: status.backup_codes_remaining,
+        backup_codes_low: status.backup_codes_low,
+        heading,
+    })
+}
+
+pub(crate) async fn profile_security(
+    State(app): State<App>,
+    SignedIn { user, session, .. }: SignedIn,
+) -> Result<Response, AppError> {
+    let token = csrf::token(&session).await;
+    let notice = take_flash(&session).await;
+    let panel = security_panel(&app, &user, "h2").await?;
+    // Staff see their own activity here; the clinic's log is for owners and admins.
+    let mine = AuditQuery {
+        user: Some(user.id.clone()),
+        per_page: 20,
+        ..AuditQuery::default()
+    };
+    let (entries, _) = db::audit_page(app.pool(), &user.clinic, &mine)
+        .await
+        .context("audit log")?;
+    let rows = audit::rows(&entries, &|_| user.name.clone());
+    views::page(&ProfilePage {
+        layout: Layout::signed_in("My Profile → Security", token, &user, "/profile/security")
+            .notice(notice),
+        panel,
+        rows,
+    })
+}
+
+/// The authenticator-app setup page: in the site's frame when signed in,
+/// bare during the forced setup (nothing else is reachable yet).
+async fn setup_page(
+    enroller: &Enroller,
+    setup: Option<TotpSetup>,
+    notice: Option<Notice>,
+) -> TotpSetupPage {
+    let token = csrf::token(enroller.session()).await;
+    let title = "Set up authenticator app";
+    let layout = if enroller.forced() {
+        Layout::signing_in(title, token)
+    } else {
+        Layout::signed_in(title, token, enroller.user(), "/profile/security")
+    };
+    TotpSetupPage {
+        layout: layout.notice(notice),
+        setup,
+    }
+}
+
+/// A password, where one may be left empty (entered recently enough).
+#[derive(Deserialize)]
+pub(crate) struct MaybePassword {
+    #[serde(default)]
+    pub(crate) password: String,
+}
+
+pub(crate) async fn totp_begin(
+    State(app): State<App>,
+    client: Client,
+    enroller: Enroller,
+    Form(form): Form<MaybePassword>,
+) -> Result<Response, AppError> {
+    let session = enroller.session();
+    let password_at = match enroller
+        .password_for_change(&app, &form.password, &client)
+        .await
+    {
+        Ok(at) => at,
+        Err(refusal) => {
+            let text = refusal.text("Re-enter your password to change how you sign in.");
+            return Ok(back(session, Tone::Error, &text, "/profile/security").await);
+        }
+    };
+    let user = enroller.user();
+    let enrollment = match app
+        .two_factor()
+        .begin_totp_enrollment(
+            &account(user),
+            Some(Timestamp::from_unix_seconds(password_at)),
+        )
+        .await
+    {
+        Ok(done) => done.value,
+        Err(failure) => {
+            return factor_failure(&app, session, user, failure, enroller.back()).await;
+        }
+    };
+    let setup = TotpSetup::new(&enrollment.qr_svg, enrollment.manual_entry_secret);
+    // The page holds a secret: never cached (see `assets::headers`).
+    views::page(&setup_page(&enroller, Some(setup), None).await)
+}
+
+pub(crate) async fn totp_confirm(
+    State(app): State<App>,
+    enroller: Enroller,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let (user, session) = (enroller.user(), enroller.session());
+    let failure = match app
+        .two_factor()
+        .confirm_totp_enrollment(&account(user), &form.code)
+        .await
+    {
+        Ok(done) => {
+            let to = after_confirm(&app, &enroller, done.value).await?;
+            let text = "Authenticator app set up: 2FA is on.";
+            return Ok(back(session, Tone::Ok, text, to).await);
+        }
+        Err(failure) => failure,
+    };
+    let retry = matches!(
+        failure.error,
+        TwoFactorError::WrongCode
+            | TwoFactorError::InvalidCode(_)
+            | TwoFactorError::CodeAlreadyUsed
+    );
+    if !retry {
+        return factor_failure(&app, session, user, failure, enroller.back()).await;
+    }
+    // The same QR code and secret again, beside the error: a mistyped code
+    // must not cost the user a new secret. (Read back from twofold's pending
+    // setup, never kept in the session.)
+    let setup = app
+        .two_factor()
+        .pending_totp_enrollment(&account(user))
+        .await
+        .context("pending setup")?
+        .map(|pending| TotpSetup::new(&pending.qr_svg, pending.manual_entry_secret));
+    let mut text = words::explain(&failure.error);
+    if let Some(lock) = failure.lock {
+        text.push(' ');
+        text.push_str(&words::lock(lock));
+    }
+    let page = setup_page(&enroller, setup, Some(Notice::error(text))).await;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, views::html(&page)?).into_response())
+}
+
+/// After a first factor: stash the new backup codes for the next page, and
+/// finish a forced setup's sign-in. Returns where to go next.
+pub(crate) async fn after_confirm(
+    app: &App,
+    enroller: &Enroller,
+    confirmed: FactorConfirmed,
+) -> Result<&'static str, AppError> {
+    let (user, session) = (enroller.user(), enroller.session());
+    let codes = confirmed.backup_codes.is_some();
+    if let Some(codes) = confirmed.backup_codes {
+        stash_codes(app, session, user, &codes).await?;
+    }
+    if enroller.forced() {
+        complete_sign_in(app, session, user).await?;
+    }
+    Ok(if codes {
+        "/security/backup-codes"
+    } else {
+        "/profile/security"
+    })
+}
+
+/// Puts new codes in a one-time slot for the next page, and its id in the session.
+async fn stash_codes(
+    app: &App,
+    session: &Session,
+    user: &User,
+    codes: &NewBackupCodes,
+) -> Result<(), AppError> {
+    let list: Vec<&str> = codes.iter().collect();
+    let slot = slots::put(app.pool(), app.slot_key(), &user.id, &list, app.now())
+        .await
+        .context("backup-code slot")?;
+    session::stash_slot(session, &slot).await
+}
+
+pub(crate) async fn show_backup_codes(
+    State(app): State<App>,
+    SignedIn { user, session, .. }: SignedIn,
+) -> Result<Response, AppError> {
+    let token = csrf::token(&session).await;
+    // The slot is read once, by the user it was made for, in the session it was made in.
+    let codes = match session::take_slot(&session).await {
+        Some(slot) => slots::take(app.pool(), app.slot_key(), &slot, &user.id, app.now())
+            .await
+            .context("backup-code slot")?,
+        None => None,
+    };
+    let notice = take_flash(&session).await;
+    views::page(&BackupCodesPage {
+        layout: Layout::signed_in("Save your backup codes", token, &user, "/profile/security")
+            .notice(notice),
+        codes: codes.map(|codes| codes.iter().map(|code| code.to_string()).collect()),
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordForm {
+    password: String,
+}
+
+pub(crate) async fn regenerate_codes(
+    State(app): State<App>,
+    client: Client,
+    SignedIn { user, session, .. }: SignedIn,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let at = match password::check(&app, Some(&user), &user.email, &form.password, &client).await {
+        Ok(at) => at,
+        Err(refusal) => {
+            let text = refusal.text("That password is not correct; backup codes were not changed.");
+            return Ok(back(&session, Tone::Error, &text, "/profile/security").await);
+        }
+    };
+    match app
+        .two_factor()
+        .regenerate_backup_codes(&account(&user), Some(Timestamp::from_unix_seconds(at)))
+        .await
+    {
+        Ok(done) => {
+            stash_codes(&app, &session, &user, &done.value).await?;
+            let text = "New backup codes: the old ones no longer work.";
+            Ok(back(&session, Tone::Ok, text, "/security/backup-codes").await)
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, "/profile/security").await,
+    }
+}
+
+pub(crate) async fn disable(
+    State(app): State<App>,
+    client: Client,
+    SignedIn { user, session, .. }: SignedIn,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let to = "/settings/security";
+    let at = match password::check(&app, Some(&user), &user.email, &form.password, &client).await {
+        Ok(at) => at,
+        Err(refusal) => {
+            let text = refusal.text("That password is not correct; 2FA is still on.");
+            return Ok(back(&session, Tone::Error, &text, to).await);
+        }
+    };
+    match app
+        .two_factor()
+        .disable(&account(&user), Some(Timestamp::from_unix_seconds(at)))
+        .await
+    {
+        Ok(_) => {
+            let ended = sign_out_elsewhere(&app, &session, &user).await;
+            let text = format!("2FA is off for your account.{ended}");
+            Ok(back(&session, Tone::Ok, &text, to).await)
+        }
+        Err(failure) => {
+            let text = match &failure.error {
+                TwoFactorError::Denied(Reason::EnforcedForUser) => {
+                    "2FA cannot be disabled: your clinic's owner requires 2FA for everyone \
+                     (Settings → Security → 2FA enforcement: Required)."
+                        .to_string()
+                }
+                TwoFactorError::Denied(reason) => {
+                    format!("2FA cannot be disabled: {}", words::reason(reason))
+                }
+                _ => return factor_failure(&app, &session, &user, failure, to).await,
+            };
+            Ok(back(&session, Tone::Error, &text, to).await)
+        }
+    }
+}
+
+/// Ends the user's other sessions (keeping this one); says how many, for a flash.
+pub(crate) async fn sign_out_elsewhere(app: &App, session: &Session, user: &User) -> String {
+    match app
+        .sessions()
+        .revoke_user(&user.id, session.id().as_ref())
+        .await
+    {
+        Ok(0) => String::new(),
+        Ok(1) => " You were signed out of 1 other session.".into(),
+        Ok(n) => format!(" You were signed out of {n} other sessions."),
+        Err(error) => {
+            app.log(&format!("error: ending other sessions: {error}"));
+            String::new()
+        }
+    }
+}
+
+/// "Sign out other sessions" (My Profile → Security): after a lost phone or a
+/// shared computer.
+pub(crate) async fn sign_out_others(
+    State(app): State<App>,
+    SignedIn { user, session, .. }: SignedIn,
+) -> Response {
+    let ended = sign_out_elsewhere(&app, &session, &user).await;
+    let text = if ended.is_empty() {
+        "You had no other sessions.".to_string()
+    } else {
+        ended.trim().to_string()
+    };
+    back(&session, Tone::Ok, &text, "/profile/security").await
+}

@@ -1,0 +1,366 @@
+//! Settings: Security (the owner's 2FA enforcement, and everyone's own 2FA),
+//! Staff (an owner or admin disables or unlocks a user's 2FA), and the audit
+//! log. Staff and the audit log are for owners and admins.
+
+use axum::extract::{Form, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+use twofold::{Mode, Timestamp};
+
+use super::security::security_panel;
+use super::{account, back, factor_failure};
+use crate::db::{self, AuditQuery, User};
+use crate::error::{AppError, Context};
+use crate::password::Client;
+use crate::session::{SignedIn, take_flash};
+use crate::views::settings::{
+    AuditPage, Choice, SettingsSecurityPage, StaffPage, StaffRow, StaffState,
+};
+use crate::views::{self, Layout, Tone, is_manager};
+use crate::{App, audit, csrf, words};
+
+pub(crate) async fn settings_security(
+    State(app): State<App>,
+    SignedIn { user, session, .. }: SignedIn,
+) -> Result<Response, AppError> {
+    let token = csrf::token(&session).await;
+    let policy = app
+        .two_factor()
+        .policy(&user.clinic)
+        .await
+        .context("policy")?;
+    let mode = words::mode_name(policy.mode());
+    let modes = policy.may_change_enforcement(&user.role).then(|| {
+        [Mode::Optional, Mode::Required, Mode::Off]
+            .map(words::mode_name)
+            .into_iter()
+            .map(|name| Choice {
+                value: name.to_string(),
+                label: name.to_string(),
+                chosen: name == mode,
+            })
+            .collect()
+    });
+    let notice = take_flash(&session).await;
+    views::page(&SettingsSecurityPage {
+        layout: Layout::signed_in("Settings → Security", token, &user, "/settings/security")
+            .notice(notice),
+        mode,
+        modes,
+        panel: security_panel(&app, &user, "h3").await?,
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ModeForm {
+    mode: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub(crate) async fn set_enforcement(
+    State(app): State<App>,
+    client: Client,
+    signed_in: SignedIn,
+    Form(form): Form<ModeForm>,
+) -> Result<Response, AppError> {
+    let to = "/settings/security";
+    let session = &signed_in.session;
+    // A missing or wrong password is for twofold to judge (it may not be
+    // needed); a throttled or busy check stops here.
+    let password_at = match signed_in
+        .recent_password(&app, &form.password, &client)
+        .await
+    {
+        Ok(at) => Some(at),
+        Err(refusal) if refusal.unchecked() => {
+            return Ok(back(session, Tone::Error, &refusal.text(""), to).await);
+        }
+        Err(_) => None,
+    };
+    let Ok(mode) = form.mode.parse::<Mode>() else {
+        let text = "Choose Off, Optional or Required.";
+        return Ok(back(session, Tone::Error, text, to).await);
+    };
+    let user = &signed_in.user;
+    match app
+        .two_factor()
+        .change_enforcement(
+            &account(user),
+            mode,
+            password_at.map(Timestamp::from_unix_seconds),
+        )
+        .await
+    {
+        Ok(_) => {
+            let text = format!("2FA enforcement is now {}.", words::mode_name(mode));
+            Ok(back(session, Tone::Ok, &text, to).await)
+        }
+        Err(failure) => factor_failure(&app, session, user, failure, to).await,
+    }
+}
+
+pub(crate) async fn settings_staff(
+    State(app): State<App>,
+    SignedIn { user, session, .. }: SignedIn,
+) -> Result<Response, AppError> {
+    if !is_manager(&user) {
+        return Err(AppError::ManagersOnly);
+    }
+    let token = csrf::token(&session).await;
+    let members = db::users_of(app.pool(), &user.clinic)
+        .await
+        .context("staff")?;
+    let policy = app
+        .two_factor()
+        .policy(&user.clinic)
+        .await
+        .context("policy")?;
+    let mut staff = Vec::with_capacity(members.len());
+    for member in members {
+        let status = app
+            .two_factor()
+            .status(&account(&member))
+            .await
+            .context("status")?;
+        let mut factors = Vec::new();
+        if status.totp {
+            factors.push("authenticator app".to_string());
+        }
+        if !status.passkeys.is_empty() {
+            factors.push(format!("{} passkey(s)", status.passkeys.len()));
+        }
+        if let Some(n) = status.backup_codes_remaining {
+            factors.push(format!("{n} backup codes"));
+        }
+        let state = match (status.enabled, status.locked) {
+            (_, Some(lock)) => StaffState {
+                badge: "locked",
+                label: words::lock_state(lock),
+                note: None,
+            },
+            (true, None) => StaffState {
+                badge: "on",
+                label: "On".into(),
+                note: None,
+            },
+            (false, None) if status.enforced => StaffState {
+                badge: "warn",
+                label: "Off".into(),
+                note: Some("(must set up at next sign-in)"),
+            },
+            (false, None) => StaffState {
+                badge: "off",
+                label: "Off".into(),
+                note: None,
+            },
+        };
+        let other = member.id != user.id;
+        staff.push(StaffRow {
+            unlock: other && status.locked.is_some() && policy.may_unlock(&user.role, &member.role),
+            reset: other
+                && (status.enabled || status.locked.is_some())
+                && policy.may_reset(&user.role, &member.role),
+            id: member.id,
+            name: member.name,
+            email: member.email,
+            role: member.role,
+            state,
+            factors: factors.join(", "),
+        });
+    }
+    let notice = take_flash(&session).await;
+    views::page(&StaffPage {
+        layout: Layout::signed_in("Settings → Staff", token, &user, "/settings/staff")
+            .notice(notice),
+        staff,
+    })
+}
+
+/// A Settings → Staff form: whom, why, and the actor's password if not recent.
+#[derive(Deserialize)]
+pub(crate) struct StaffForm {
+    user: String,
+    reason: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The longest admin-reset reason kept.
+const MAX_REASON: usize = 200;
+
+/// The staff member a Settings → Staff form names, in the actor's clinic, with
+/// the actor's proof of a recent password; or the page to go back to.
+async fn staff_target(
+    app: &App,
+    actor: &SignedIn,
+    form: &StaffForm,
+    client: &Client,
+) -> Result<Result<(User, Option<u64>), Response>, AppError> {
+    let (to, session) = ("/settings/staff", &actor.session);
+    if !is_manager(&actor.user) {
+        return Err(AppError::ManagersOnly);
+    }
+    let password_at = match actor.recent_password(app, &form.password, client).await {
+        Ok(at) => Some(at),
+        Err(refusal) if refusal.unchecked() => {
+            return Ok(Err(back(session, Tone::Error, &refusal.text(""), to).await));
+        }
+        Err(_) => None,
+    };
+    if form.reason.trim().chars().count() > MAX_REASON {
+        let text = "A reason has at most 200 characters.";
+        return Ok(Err(back(session, Tone::Error, text, to).await));
+    }
+    match db::user_by_id(app.pool(), &form.user)
+        .await
+        .context("staff")?
+    {
+        Some(target) if target.clinic == actor.user.clinic => Ok(Ok((target, password_at))),
+        _ => {
+            let text = "No such user in your clinic.";
+            Ok(Err(back(session, Tone::Error, text, to).await))
+        }
+    }
+}
+
+pub(crate) async fn staff_disable(
+    State(app): State<App>,
+    client: Client,
+    actor: SignedIn,
+    Form(form): Form<StaffForm>,
+) -> Result<Response, AppError> {
+    let (target, password_at) = match staff_target(&app, &actor, &form, &client).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    let (to, session) = ("/settings/staff", &actor.session);
+    match app
+        .two_factor()
+        .admin_reset(
+            &account(&actor.user),
+            &account(&target),
+            form.reason.trim(),
+            password_at.map(Timestamp::from_unix_seconds),
+        )
+        .await
+    {
+        Ok(done) => {
+            // Their sessions end with their factors: nobody stays signed in on the old ones.
+            app.sessions()
+                .revoke_user(&target.id, None)
+                .await
+                .context("sessions")?;
+            let again = if done.value {
+                " They must set it up again at their next sign-in."
+            } else {
+                ""
+            };
+            let text = format!("2FA disabled for {}.{again}", target.name);
+            Ok(back(session, Tone::Ok, &text, to).await)
+        }
+        Err(failure) => factor_failure(&app, session, &actor.user, failure, to).await,
+    }
+}
+
+/// Settings → Staff → Unlock: clears a lockout, keeping the user's factors.
+pub(crate) async fn staff_unlock(
+    State(app): State<App>,
+    client: Client,
+    actor: SignedIn,
+    Form(form): Form<StaffForm>,
+) -> Result<Response, AppError> {
+    let (target, password_at) = match staff_target(&app, &actor, &form, &client).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(refused),
+    };
+    let (to, session) = ("/settings/staff", &actor.session);
+    match app
+        .two_factor()
+        .admin_unlock(
+            &account(&actor.user),
+            &account(&target),
+            form.reason.trim(),
+            password_at.map(Timestamp::from_unix_seconds),
+        )
+        .await
+    {
+        Ok(_) => {
+            let text = format!("{} is unlocked; their 2FA is unchanged.", target.name);
+            Ok(back(session, Tone::Ok, &text, to).await)
+        }
+        Err(failure) => factor_failure(&app, session, &actor.user, failure, to).await,
+    }
+}
+
+/// The audit page's query string.
+#[derive(Deserialize, Default)]
+pub(crate) struct AuditParams {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    page: u64,
+}
+
+/// Entries on one audit page.
+const AUDIT_PAGE: u64 = 50;
+
+pub(crate) async fn audit_page(
+    State(app): State<App>,
+    SignedIn { user, session, .. }: SignedIn,
+    Query(params): Query<AuditParams>,
+) -> Result<Response, AppError> {
+    if !is_manager(&user) {
+        return Err(AppError::ManagersOnly);
+    }
+    let token = csrf::token(&session).await;
+    let query = AuditQuery {
+        user: Some(params.user.clone()).filter(|u| !u.is_empty()),
+        kind: Some(params.kind.clone()).filter(|k| !k.is_empty()),
+        page: params.page,
+        per_page: AUDIT_PAGE,
+    };
+    let (entries, more) = db::audit_page(app.pool(), &user.clinic, &query)
+        .await
+        .context("audit log")?;
+    let staff = db::users_of(app.pool(), &user.clinic)
+        .await
+        .context("audit log")?;
+    let name_of = |id: &str| {
+        staff
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(|| id.to_string(), |u| u.name.clone())
+    };
+    let choice = |value: &str, label: &str, chosen: &str| Choice {
+        value: value.to_string(),
+        label: label.to_string(),
+        chosen: value == chosen,
+    };
+    let users = std::iter::once(choice("", "everyone", &params.user))
+        .chain(
+            staff
+                .iter()
+                .map(|member| choice(&member.id, &member.name, &params.user)),
+        )
+        .collect();
+    let kinds = std::iter::once(choice("", "every event", &params.kind))
+        .chain(
+            audit::KINDS
+                .iter()
+                .map(|kind| choice(kind, audit::event_words(kind), &params.kind)),
+        )
+        .collect();
+    views::page(&AuditPage {
+        layout: Layout::signed_in("Audit log", token, &user, "/settings/audit"),
+        users,
+        kinds,
+        rows: audit::rows(&entries, &name_of),
+        newer: params.page.checked_sub(1),
+        older: more.then_some(params.page + 1),
+        user: params.user,
+        kind: params.kind,
+    })
+}

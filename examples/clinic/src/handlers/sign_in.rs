@@ -1,0 +1,275 @@
+//! Signing in: the password, the second step (code, backup code, passkey),
+//! the forced setup, and signing out.
+
+use axum::extract::{Form, Json, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_sessions::Session;
+use twofold::{Method, SignInStep};
+
+use super::{account, back, factor_failure};
+use crate::db;
+use crate::error::{AppError, Context};
+use crate::password::{self, Client, Refusal};
+use crate::session::{
+    Auth, Enrolling, SecondStep, auth, complete_sign_in, flash, forget_auth, set_auth, take_flash,
+};
+use crate::views::sign_in::{ForcedSetupPage, SecondStepPage, SignInPage};
+use crate::views::{self, Layout, Notice, Tone};
+use crate::{App, csrf, words};
+
+/// `/`: wherever the session stands.
+pub(crate) async fn home(session: Session) -> Redirect {
+    Redirect::to(match auth(&session).await {
+        Some(Auth::SignedIn { .. }) => "/profile/security",
+        Some(Auth::MustEnroll { .. }) => "/signin/setup",
+        Some(Auth::SecondStep { .. }) => "/signin/second-step",
+        None => "/signin",
+    })
+}
+
+pub(crate) async fn sign_in_page(session: Session) -> Result<Response, AppError> {
+    let token = csrf::token(&session).await;
+    let notice = take_flash(&session).await;
+    views::page(&SignInPage {
+        layout: Layout::signing_in("Sign in", token).notice(notice),
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SignInForm {
+    email: String,
+    password: String,
+}
+
+pub(crate) async fn sign_in(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, AppError> {
+    let user = db::user_by_email(app.pool(), &form.email)
+        .await
+        .context("sign-in")?;
+    if let Err(refusal) =
+        password::check(&app, user.as_ref(), &form.email, &form.password, &client).await
+    {
+        let (status, text) = match refusal {
+            Refusal::Wait(_) => (StatusCode::TOO_MANY_REQUESTS, refusal.text("")),
+            Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, refusal.text("")),
+            Refusal::Missing | Refusal::Wrong => (
+                StatusCode::UNAUTHORIZED,
+                "Wrong email or password.".to_string(),
+            ),
+        };
+        let page = SignInPage {
+            layout: Layout::signing_in("Sign in", csrf::token(&session).await)
+                .notice(Some(Notice::error(text))),
+        };
+        return Ok((status, views::html(&page)?).into_response());
+    }
+    let user =
+        user.ok_or_else(|| AppError::internal("sign-in", "a password matched no account"))?;
+    // Whoever this browser's session belonged to before, nothing of it is
+    // carried over: no data, and a new session id (no fixation).
+    session.clear().await;
+    session.cycle_id().await.context("session")?;
+    csrf::renew(&session).await;
+    let step = match app.two_factor().begin_sign_in(&account(&user)).await {
+        Ok(done) => done.value,
+        Err(failure) => return factor_failure(&app, &session, &user, failure, "/signin").await,
+    };
+    match step {
+        SignInStep::Allow { .. } => {
+            complete_sign_in(&app, &session, &user).await?;
+            Ok(Redirect::to("/profile/security").into_response())
+        }
+        SignInStep::Challenge {
+            challenge_id,
+            methods,
+            recovery,
+            passkey_options,
+            ..
+        } => {
+            let stage = Auth::SecondStep {
+                user: user.id.clone(),
+                challenge: challenge_id,
+                totp: methods.contains(Method::Totp),
+                recovery,
+                passkey: passkey_options,
+            };
+            set_auth(&session, &stage).await?;
+            Ok(Redirect::to("/signin/second-step").into_response())
+        }
+        SignInStep::MustEnroll {
+            can_defer, reason, ..
+        } => {
+            let stage = Auth::MustEnroll {
+                user: user.id.clone(),
+                can_defer,
+                reason: words::reason(&reason),
+                password_at: app.now(),
+            };
+            set_auth(&session, &stage).await?;
+            Ok(Redirect::to("/signin/setup").into_response())
+        }
+        SignInStep::Locked { lock } => {
+            forget_auth(&session).await;
+            Ok(back(&session, Tone::Error, &words::lock(lock), "/signin").await)
+        }
+        SignInStep::Blocked { reason } => {
+            forget_auth(&session).await;
+            let text = format!("You cannot sign in: {}", words::reason(&reason));
+            Ok(back(&session, Tone::Error, &text, "/signin").await)
+        }
+    }
+}
+
+pub(crate) async fn second_step_page(pending: SecondStep) -> Result<Response, AppError> {
+    let session = &pending.session;
+    let token = csrf::token(session).await;
+    let notice = take_flash(session).await;
+    views::page(&SecondStepPage {
+        layout: Layout::signing_in("Two-factor authentication", token).notice(notice),
+        email: pending.user.email,
+        totp: pending.totp,
+        passkey_options: pending.passkey.map(|options| options.to_string()),
+        recovery: pending.recovery,
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CodeForm {
+    pub(crate) code: String,
+}
+
+pub(crate) async fn second_step_code(
+    State(app): State<App>,
+    pending: SecondStep,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let SecondStep {
+        user,
+        challenge,
+        session,
+        ..
+    } = pending;
+    match app
+        .two_factor()
+        .verify_totp(&account(&user), &challenge, &form.code)
+        .await
+    {
+        Ok(_) => {
+            complete_sign_in(&app, &session, &user).await?;
+            Ok(Redirect::to("/profile/security").into_response())
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, "/signin/second-step").await,
+    }
+}
+
+pub(crate) async fn second_step_backup(
+    State(app): State<App>,
+    client: Client,
+    pending: SecondStep,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let SecondStep {
+        user,
+        challenge,
+        session,
+        ..
+    } = pending;
+    // A backup code costs one Argon2: in the address's lane, like a password.
+    let _turn = app.hash_turn(&client.0).await;
+    match app
+        .two_factor()
+        .verify_backup_code(&account(&user), &challenge, &form.code)
+        .await
+    {
+        Ok(done) => {
+            let remaining = done.value.backup_codes_remaining.unwrap_or(0);
+            let (tone, advice) = if remaining <= 3 {
+                (Tone::Error, " Generate new ones below.")
+            } else {
+                (Tone::Info, "")
+            };
+            let text = format!(
+                "You signed in with a backup code; {remaining} backup codes remain.{advice}"
+            );
+            flash(&session, tone, &text).await;
+            // complete_sign_in cycles the session id; the flash survives it.
+            complete_sign_in(&app, &session, &user).await?;
+            Ok(Redirect::to("/profile/security").into_response())
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, "/signin/second-step").await,
+    }
+}
+
+/// A passkey ceremony's result, posted by `app.js`.
+#[derive(Deserialize)]
+pub(crate) struct CredentialBody {
+    pub(crate) credential: Value,
+    #[serde(default)]
+    pub(crate) name: String,
+}
+
+pub(crate) async fn second_step_passkey(
+    State(app): State<App>,
+    pending: Result<SecondStep, AppError>,
+    Json(body): Json<CredentialBody>,
+) -> Result<Response, AppError> {
+    let SecondStep {
+        user,
+        challenge,
+        session,
+        ..
+    } = pending.map_err(AppError::for_fetch)?;
+    match app
+        .two_factor()
+        .verify_passkey(&account(&user), &challenge, &body.credential.to_string())
+        .await
+    {
+        Ok(_) => {
+            complete_sign_in(&app, &session, &user)
+                .await
+                .map_err(AppError::for_fetch)?;
+            Ok(Json(json!({ "redirect": "/profile/security" })).into_response())
+        }
+        Err(failure) => {
+            let message = words::explain(&failure.error);
+            Err(AppError::json(StatusCode::BAD_REQUEST, message))
+        }
+    }
+}
+
+pub(crate) async fn forced_setup_page(forced: Enrolling) -> Result<Response, AppError> {
+    let session = &forced.session;
+    let token = csrf::token(session).await;
+    let flash = take_flash(session).await;
+    let required = Notice::info(format!("2FA required: {}", forced.reason));
+    views::page(&ForcedSetupPage {
+        layout: Layout::signing_in("Set up two-factor authentication", token)
+            .notice(flash)
+            .notice(Some(required)),
+        email: forced.user.email,
+        can_defer: forced.can_defer,
+    })
+}
+
+pub(crate) async fn skip_setup(
+    State(app): State<App>,
+    forced: Enrolling,
+) -> Result<Response, AppError> {
+    if !forced.can_defer {
+        return Ok(Redirect::to("/").into_response());
+    }
+    complete_sign_in(&app, &forced.session, &forced.user).await?;
+    Ok(Redirect::to("/profile/security").into_response())
+}
+
+pub(crate) async fn sign_out(session: Session) -> Result<Response, AppError> {
+    session.flush().await.context("session")?;
+    Ok(Redirect::to("/signin").into_response())
+}

@@ -1,0 +1,70 @@
+//! The router: every page and action, with sessions (in the database), CSRF
+//! protection, the fault log and the security headers.
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::handlers::{passkeys, security, settings, sign_in};
+use crate::{App, assets, csrf, error};
+
+/// The application's routes.
+pub fn router(app: App) -> Router {
+    // The cookie lasts the browser session; the server ends sessions that are
+    // idle or too old (see `session_store`).
+    let sessions = SessionManagerLayer::new(app.sessions().clone())
+        .with_name("clinic_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(app.secure_cookies())
+        .with_expiry(Expiry::OnSessionEnd);
+    Router::new()
+        .route("/", get(sign_in::home))
+        .route("/signin", get(sign_in::sign_in_page).post(sign_in::sign_in))
+        .route("/signin/second-step", get(sign_in::second_step_page))
+        .route("/signin/second-step/code", post(sign_in::second_step_code))
+        .route(
+            "/signin/second-step/backup",
+            post(sign_in::second_step_backup),
+        )
+        .route(
+            "/signin/second-step/passkey",
+            post(sign_in::second_step_passkey),
+        )
+        .route("/signin/setup", get(sign_in::forced_setup_page))
+        .route("/signin/setup/skip", post(sign_in::skip_setup))
+        .route("/signout", post(sign_in::sign_out))
+        .route("/profile/security", get(security::profile_security))
+        .route("/security/totp/begin", post(security::totp_begin))
+        .route("/security/totp/confirm", post(security::totp_confirm))
+        .route("/security/backup-codes", get(security::show_backup_codes))
+        .route(
+            "/security/backup-codes/regenerate",
+            post(security::regenerate_codes),
+        )
+        .route("/security/passkeys/begin", post(passkeys::passkey_begin))
+        .route("/security/passkeys/finish", post(passkeys::passkey_finish))
+        .route("/security/passkeys/remove", post(passkeys::passkey_remove))
+        .route("/security/disable", post(security::disable))
+        .route("/settings/security", get(settings::settings_security))
+        .route(
+            "/settings/security/enforcement",
+            post(settings::set_enforcement),
+        )
+        .route("/settings/staff", get(settings::settings_staff))
+        .route("/settings/staff/disable", post(settings::staff_disable))
+        .route("/settings/staff/unlock", post(settings::staff_unlock))
+        .route("/settings/audit", get(settings::audit_page))
+        .route("/security/sessions/others", post(security::sign_out_others))
+        .route("/assets/app.css", get(assets::style))
+        .route("/assets/app.js", get(assets::script))
+        .layer(axum::middleware::from_fn(csrf::guard))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            error::log_faults,
+        ))
+        .layer(axum::middleware::from_fn(assets::headers))
+        .with_state(app)
+}

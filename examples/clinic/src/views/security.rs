@@ -1,0 +1,147 @@
+//! My Profile → Security, and the pages it leads to: authenticator-app
+//! setup and the new backup codes.
+
+use askama::Template;
+
+use super::Layout;
+use crate::audit;
+
+/// The personal security panel (2FA status, authenticator app, passkeys,
+/// backup codes, sessions, disable): on My Profile → Security and on
+/// Settings → Security.
+pub(crate) struct Panel {
+    pub enabled: bool,
+    /// Whether the clinic requires 2FA of this user.
+    pub enforced: bool,
+    pub totp: bool,
+    pub passkeys: Vec<PasskeyRow>,
+    /// Unused backup codes, if the user has a set.
+    pub backup_codes_remaining: Option<usize>,
+    pub backup_codes_low: bool,
+    /// The panel's heading level: `h2` on its own page, `h3` inside Settings.
+    pub heading: &'static str,
+}
+
+/// One passkey in the panel's table.
+pub(crate) struct PasskeyRow {
+    /// The credential id, base64url (the remove form's value).
+    pub id: String,
+    pub name: String,
+    /// "synced" or "this device only".
+    pub kind: &'static str,
+    pub added: String,
+    /// When last used, or "never".
+    pub last_used: String,
+}
+
+/// `/profile/security`.
+#[derive(Template)]
+#[template(path = "profile_security.html")]
+pub(crate) struct ProfilePage {
+    pub layout: Layout,
+    pub panel: Panel,
+    /// The user's own recent activity.
+    pub rows: Vec<audit::Row>,
+}
+
+/// The authenticator-app setup: the QR code with the manual-entry secret
+/// beside it, and the field for the first code.
+#[derive(Template)]
+#[template(path = "totp_setup.html")]
+pub(crate) struct TotpSetupPage {
+    pub layout: Layout,
+    /// The setup in progress; `None` when it has lapsed (only "Start again" is left).
+    pub setup: Option<TotpSetup>,
+}
+
+/// What the setup page shows of a setup in progress.
+pub(crate) struct TotpSetup {
+    /// The QR code (an SVG document drawn by twofold: shown unescaped).
+    pub qr_svg: String,
+    /// The secret in groups of four, for typing.
+    pub secret: String,
+}
+
+impl TotpSetup {
+    /// What to show of a setup: the QR code's `<svg>` element (without the
+    /// XML declaration of the standalone document, which HTML has no use
+    /// for), and the secret.
+    pub(crate) fn new(qr_svg: &str, secret: String) -> TotpSetup {
+        let svg = qr_svg
+            .find("<svg")
+            .and_then(|at| qr_svg.get(at..))
+            .unwrap_or(qr_svg);
+        TotpSetup {
+            qr_svg: svg.to_string(),
+            secret,
+        }
+    }
+}
+
+/// `/security/backup-codes`: the new codes, once.
+#[derive(Template)]
+#[template(path = "backup_codes.html")]
+pub(crate) struct BackupCodesPage {
+    pub layout: Layout,
+    /// The codes, or `None` once they have been shown.
+    pub codes: Option<Vec<String>>,
+}
+
+impl BackupCodesPage {
+    /// The codes as a text file: one a line.
+    pub(crate) fn text(&self) -> String {
+        self.codes
+            .as_deref()
+            .map(|codes| codes.join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// The Download link's `data:` URL (the CSP allows `data:` images and links).
+    pub(crate) fn download_href(&self) -> String {
+        let encoded: String = (self.text() + "\n")
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect();
+        format!("data:text/plain;charset=utf-8,{encoded}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_download_holds_the_codes_percent_encoded() {
+        let page = BackupCodesPage {
+            layout: Layout::bare("Save your backup codes"),
+            codes: Some(vec!["abcd 1234".into(), "efgh 5678".into()]),
+        };
+        assert_eq!(
+            page.download_href(),
+            "data:text/plain;charset=utf-8,abcd%201234%0Aefgh%205678%0A"
+        );
+    }
+
+    #[test]
+    fn a_wrong_code_keeps_the_qr_code_and_the_secret_beside_it() {
+        let page = TotpSetupPage {
+            layout: Layout::signing_in("Set up authenticator app", "t".into()).notice(Some(
+                super::super::Notice::error("That code is not correct."),
+            )),
+            setup: Some(TotpSetup::new(
+                "<?xml version=\"1.0\"?><svg id=\"code\"></svg>",
+                "ABCD EFGH".into(),
+            )),
+        };
+        let html = page.render().unwrap_or_default();
+        assert!(html.contains(r#"id="qr"><svg id="code"></svg>"#), "{html}");
+        assert!(html.contains(r#"id="manual-secret">ABCD EFGH<"#), "{html}");
+        assert!(html.contains("That code is not correct."), "{html}");
+        assert!(html.contains(r#"id="verify-code""#), "{html}");
+    }
+}

@@ -1,0 +1,77 @@
+//! Settings: Security (enforcement and the user's own 2FA), Staff, and the
+//! audit log.
+
+use askama::Template;
+
+use super::Layout;
+use super::security::Panel;
+use crate::audit;
+
+/// `/settings/security`.
+#[derive(Template)]
+#[template(path = "settings_security.html")]
+pub(crate) struct SettingsSecurityPage {
+    pub layout: Layout,
+    /// The clinic's enforcement mode ("Optional").
+    pub mode: &'static str,
+    /// The modes to choose from, if this user may change it (the owner).
+    pub modes: Option<Vec<Choice>>,
+    pub panel: Panel,
+}
+
+/// `/settings/staff`.
+#[derive(Template)]
+#[template(path = "staff.html")]
+pub(crate) struct StaffPage {
+    pub layout: Layout,
+    pub staff: Vec<StaffRow>,
+}
+
+/// One member of staff.
+pub(crate) struct StaffRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub state: StaffState,
+    /// "authenticator app, 1 passkey(s), 10 backup codes".
+    pub factors: String,
+    /// Whether the viewer may unlock them (they are locked, and the policy allows).
+    pub unlock: bool,
+    /// Whether the viewer may disable their 2FA.
+    pub reset: bool,
+}
+
+/// A member's 2FA state, as a badge.
+pub(crate) struct StaffState {
+    /// The badge's colour: `on`, `off`, `warn` or `locked`.
+    pub badge: &'static str,
+    /// The badge's words ("On", "Locked until …").
+    pub label: String,
+    /// Words after the badge ("(must set up at next sign-in)").
+    pub note: Option<&'static str>,
+}
+
+/// `/settings/audit`.
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub(crate) struct AuditPage {
+    pub layout: Layout,
+    /// The filter's choices: (value, label, chosen).
+    pub users: Vec<Choice>,
+    pub kinds: Vec<Choice>,
+    pub rows: Vec<audit::Row>,
+    /// The filter, for the page links.
+    pub user: String,
+    pub kind: String,
+    /// The newer and older pages, if any.
+    pub newer: Option<u64>,
+    pub older: Option<u64>,
+}
+
+/// An option of a `<select>`.
+pub(crate) struct Choice {
+    pub value: String,
+    pub label: String,
+    pub chosen: bool,
+}

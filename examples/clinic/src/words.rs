@@ -1,0 +1,140 @@
+//! What the app tells people, in the guide's words: waits, locks, policy
+//! reasons and factor errors. Plain text: the templates escape it.
+
+use twofold::{Lock, Mode, Reason, Timestamp, TwoFactorError};
+
+/// A wait in words ("30 seconds", "5 minutes").
+pub(crate) fn wait(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a moment".to_string(),
+        2..=119 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
+/// A moment as the pages show it: `2026-05-01 09:30:00 UTC`.
+pub(crate) fn when(seconds: u64) -> String {
+    Timestamp::from_unix_seconds(seconds)
+        .to_string()
+        .replace('T', " ")
+        .replace('Z', " UTC")
+}
+
+/// An enforcement mode as the Settings page names it.
+pub(crate) fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Off => "Off",
+        Mode::Optional => "Optional",
+        Mode::Required => "Required",
+    }
+}
+
+/// A policy reason in the clinic's words: "clinic" where the library says
+/// "organization", and always one sentence with one full stop.
+pub(crate) fn reason(reason: &Reason) -> String {
+    let text = match reason {
+        Reason::EnrollmentRequiredNow => {
+            "Your clinic requires two-factor authentication: set it up to continue.".to_string()
+        }
+        Reason::EnforcedForUser => {
+            "Two-factor authentication is required by your clinic and cannot be disabled."
+                .to_string()
+        }
+        Reason::MethodNotAllowed => {
+            "Your clinic does not allow this sign-in method for your role.".to_string()
+        }
+        Reason::OtherOrganization => "That user belongs to another clinic.".to_string(),
+        other => other.to_string().replace("organization", "clinic"),
+    };
+    let text = text.trim_end_matches('.');
+    format!("{text}.")
+}
+
+/// A lock in words for the user who meets it.
+pub(crate) fn lock(lock: Lock) -> String {
+    match lock {
+        Lock::RetryAfter { seconds } => {
+            format!("Too many wrong codes. Try again in {}.", wait(seconds))
+        }
+        Lock::Until { at } => format!(
+            "Too many wrong codes. Your account is locked until {}.",
+            when(at.as_unix_seconds())
+        ),
+        _ => "Too many wrong codes. Your account is locked until an owner or admin \
+              unlocks it (or resets your 2FA) from Settings → Staff."
+            .to_string(),
+    }
+}
+
+/// A lock in words for the Staff list.
+pub(crate) fn lock_state(lock: Lock) -> String {
+    match lock {
+        Lock::RetryAfter { seconds } => {
+            format!("Waiting after wrong codes: next try in {}", wait(seconds))
+        }
+        Lock::Until { at } => format!("Locked until {}", when(at.as_unix_seconds())),
+        _ => "Locked until unlocked or reset".to_string(),
+    }
+}
+
+/// A factor error in words the guide's reader understands.
+pub(crate) fn explain(error: &TwoFactorError) -> String {
+    match error {
+        TwoFactorError::WrongCode => "That code is not correct. If your codes keep being \
+            rejected, the time on your phone may be off: sync your phone's clock (set date \
+            and time to automatic) and try the next code."
+            .to_string(),
+        TwoFactorError::CodeAlreadyUsed => {
+            "That code was already used. Wait for the next code and enter it.".to_string()
+        }
+        TwoFactorError::Locked { lock } => self::lock(*lock),
+        TwoFactorError::InvalidCode(why) => format!("That code could not be read: {why}."),
+        TwoFactorError::NoChallenge | TwoFactorError::Expired => {
+            "This step has expired. Start again.".to_string()
+        }
+        TwoFactorError::NoPendingEnrollment => {
+            "There is no setup in progress. Start again: a new QR code will be shown.".to_string()
+        }
+        TwoFactorError::Denied(reason) => self::reason(reason),
+        TwoFactorError::Passkey(error) => format!("The passkey was not accepted: {error}."),
+        TwoFactorError::NotEnrolled(what) => format!("You have not set up {what}."),
+        other => format!("Something went wrong: {other}."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_say_clinic_and_end_in_one_full_stop() {
+        for reason in [
+            Reason::EnrollmentRequiredNow,
+            Reason::EnforcedForUser,
+            Reason::ReauthenticationRequired,
+            Reason::RoleMayNotReset,
+            Reason::OtherOrganization,
+            Reason::UnknownRole,
+        ] {
+            let text = super::reason(&reason);
+            assert!(!text.contains("organization"), "{text}");
+            assert!(text.ends_with('.') && !text.ends_with(".."), "{text}");
+        }
+    }
+
+    #[test]
+    fn waits_and_locks_in_words() {
+        assert_eq!(wait(30), "30 seconds");
+        assert_eq!(wait(300), "5 minutes");
+        assert_eq!(
+            lock_state(Lock::RetryAfter { seconds: 300 }),
+            "Waiting after wrong codes: next try in 5 minutes"
+        );
+        assert_eq!(
+            lock_state(Lock::Until {
+                at: Timestamp::from_unix_seconds(3600)
+            }),
+            "Locked until 1970-01-01 01:00:00 UTC"
+        );
+    }
+}
