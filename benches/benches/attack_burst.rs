@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use tracking_allocator::{AllocationGroupId, AllocationRegistry, AllocationTracker, Allocator};
 use twofold::store::Store;
 use twofold::{
-    Account, BackupConfig, Clock, HashParams, Keyring, MemoryStore, PasskeyConfig, PolicyDocument,
-    RelyingParty, SecretKey, SignInStep, TwoFactor, TwoFactorConfig,
+    Account, BackupConfig, HashParams, Keyring, ManualClock, MemoryStore, PasskeyConfig,
+    PolicyDocument, RelyingParty, SecretKey, SignInStep, Timestamp, TwoFactor, TwoFactorConfig,
 };
 use twofold_totp::{Secret, Totp, TotpParams};
 
@@ -63,21 +63,6 @@ impl AllocationTracker for LargeAllocations {
 }
 
 const START: u64 = 1_767_225_615;
-
-struct FixedClock(AtomicU64);
-
-impl FixedClock {
-    /// Unix seconds.
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> twofold::Timestamp {
-        twofold::Timestamp::from_unix_seconds(FixedClock::now(self))
-    }
-}
 
 struct Scale {
     attackers: usize,
@@ -118,7 +103,7 @@ fn evaluations() -> usize {
     }
 }
 
-fn facade(store: Arc<dyn Store>, clock: Arc<FixedClock>, hash: HashParams) -> TwoFactor {
+fn facade(store: Arc<dyn Store>, clock: Arc<ManualClock>, hash: HashParams) -> TwoFactor {
     let rp = RelyingParty::new("localhost", "Smile Dental", &["http://localhost:8080"]).unwrap();
     let mut config = TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp));
     config.backup_codes = BackupConfig::default()
@@ -181,7 +166,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn run(scale: Scale) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let clock = Arc::new(FixedClock(AtomicU64::new(START)));
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(START)));
     // Setup with cheap hashing; then every attacked user gets one set hashed
     // with the parameters under test (their codes are all wrong anyway).
     let cheap = HashParams::new(64, 1, 1).unwrap();
@@ -227,7 +212,7 @@ async fn run(scale: Scale) {
         legitimate.push((user, secret));
     }
     // One step later: the confirming codes are spent.
-    clock.0.store(START + 30, Ordering::SeqCst);
+    clock.set(Timestamp::from_unix_seconds(START + 30));
     let mut challenges = Vec::new();
     for user in &attackers {
         challenges.push(challenge(

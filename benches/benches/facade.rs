@@ -15,13 +15,12 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use twofold::{
-    Account, Clock, DangerouslyInline, Keyring, MemoryStore, PasskeyConfig, RelyingParty,
-    SecretKey, SignInStep, TwoFactor, TwoFactorConfig,
+    Account, Clock, DangerouslyInline, Keyring, ManualClock, MemoryStore, PasskeyConfig,
+    RelyingParty, SecretKey, SignInStep, Timestamp, TwoFactor, TwoFactorConfig,
 };
 use twofold_totp::{Secret, Totp, TotpParams};
 
@@ -38,23 +37,8 @@ fn ready<F: Future>(future: F) -> F::Output {
 
 const NOW: u64 = 1_767_225_615;
 
-struct BenchClock(AtomicU64);
-
-impl BenchClock {
-    /// Unix seconds.
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl Clock for BenchClock {
-    fn now(&self) -> twofold::Timestamp {
-        twofold::Timestamp::from_unix_seconds(BenchClock::now(self))
-    }
-}
-
 fn verify(c: &mut Criterion) {
-    let clock = Arc::new(BenchClock(AtomicU64::new(NOW)));
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(NOW)));
     let rp = RelyingParty::new("localhost", "Smile Dental", &["http://localhost:8080"]).unwrap();
     let twofold = TwoFactor::new(
         Arc::new(MemoryStore::new()),
@@ -78,7 +62,11 @@ fn verify(c: &mut Criterion) {
     .value;
     let secret = Secret::from_base32(&setup.manual_entry_secret).unwrap();
     let totp = Totp::new(&secret, TotpParams::default());
-    let code_now = |clock: &BenchClock| totp.generate(clock.now()).unwrap().to_string();
+    let code_now = |clock: &ManualClock| {
+        totp.generate(clock.now().as_unix_seconds())
+            .unwrap()
+            .to_string()
+    };
     ready(twofold.confirm_totp_enrollment(&ana, &code_now(&clock))).unwrap();
 
     let mut group = c.benchmark_group("totp_second_step");
@@ -87,7 +75,7 @@ fn verify(c: &mut Criterion) {
             || {
                 // A new challenge for each verification (not timed), three steps on,
                 // so that no window overlaps the last accepted step.
-                clock.0.fetch_add(90, Ordering::Relaxed);
+                clock.advance(90);
                 let SignInStep::Challenge { challenge_id, .. } =
                     ready(twofold.begin_sign_in(&ana)).unwrap().value
                 else {
@@ -103,7 +91,7 @@ fn verify(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
-    let now = clock.now();
+    let now = clock.now().as_unix_seconds();
     let code = code_now(&clock);
     group.bench_function("bare_twofold_totp_incl_key_schedule", |b| {
         b.iter(|| {

@@ -13,30 +13,14 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use twofold::{
-    Account, Clock, Keyring, MemoryStore, PasskeyConfig, RelyingParty, SecretKey, SignInStep,
-    Store, TwoFactor, TwoFactorConfig,
+    Account, Clock, Keyring, ManualClock, MemoryStore, PasskeyConfig, RelyingParty, SecretKey,
+    SignInStep, Store, Timestamp, TwoFactor, TwoFactorConfig,
 };
 use twofold_store_sqlx::SqlStore;
 use twofold_totp::{Secret, Totp, TotpParams};
-
-struct BenchClock(AtomicU64);
-
-impl BenchClock {
-    /// Unix seconds.
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl Clock for BenchClock {
-    fn now(&self) -> twofold::Timestamp {
-        twofold::Timestamp::from_unix_seconds(BenchClock::now(self))
-    }
-}
 
 fn bench_store(
     c: &mut Criterion,
@@ -44,7 +28,9 @@ fn bench_store(
     name: &str,
     store: Arc<dyn Store>,
 ) {
-    let clock = Arc::new(BenchClock(AtomicU64::new(1_767_225_615)));
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(
+        1_767_225_615,
+    )));
     let rp = RelyingParty::new("localhost", "Smile Dental", &["http://localhost:8080"]).unwrap();
     let twofold = TwoFactor::new(
         store,
@@ -61,14 +47,18 @@ fn bench_store(
         name: "ana",
     };
     let setup = runtime
-        .block_on(twofold.begin_totp_enrollment(&ana, Some(Clock::now(clock.as_ref()))))
+        .block_on(twofold.begin_totp_enrollment(&ana, Some(clock.now())))
         .unwrap()
         .value;
     let totp = Totp::new(
         &Secret::from_base32(&setup.manual_entry_secret).unwrap(),
         TotpParams::default(),
     );
-    let code_now = |clock: &BenchClock| totp.generate(clock.now()).unwrap().to_string();
+    let code_now = |clock: &ManualClock| {
+        totp.generate(clock.now().as_unix_seconds())
+            .unwrap()
+            .to_string()
+    };
     runtime
         .block_on(twofold.confirm_totp_enrollment(&ana, &code_now(&clock)))
         .unwrap();
@@ -76,7 +66,7 @@ fn bench_store(
     c.bench_function(&format!("totp_second_step_store/{name}"), |b| {
         b.iter_batched(
             || {
-                clock.0.fetch_add(90, Ordering::Relaxed);
+                clock.advance(90);
                 let SignInStep::Challenge { challenge_id, .. } =
                     runtime.block_on(twofold.begin_sign_in(&ana)).unwrap().value
                 else {

@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use twofold::{
-    Account, Keyring, PasskeyConfig, RelyingParty, SecretKey, SignInStep, TwoFactor,
-    TwoFactorConfig,
+    Account, Keyring, ManualClock, PasskeyConfig, RelyingParty, SecretKey, SignInStep, Timestamp,
+    TwoFactor, TwoFactorConfig,
 };
-use twofold::{BackupConfig, Clock, HashParams, Store};
+use twofold::{BackupConfig, HashParams, Store};
 use twofold_store_sqlx::SqlStore;
 
 const TRIALS: usize = 100;
@@ -42,21 +42,6 @@ const NOW: u64 = 1_767_225_615;
 /// How long a worker may take before it counts as hung.
 const WORKER_DEADLINE: Duration = Duration::from_secs(180);
 
-struct FixedClock(u64);
-
-impl FixedClock {
-    /// Unix seconds.
-    fn now(&self) -> u64 {
-        self.0
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> twofold::Timestamp {
-        twofold::Timestamp::from_unix_seconds(FixedClock::now(self))
-    }
-}
-
 fn facade(store: Arc<dyn Store>, now: u64) -> TwoFactor {
     let rp = RelyingParty::new("localhost", "Smile Dental", &["http://localhost:8080"]).unwrap();
     let mut config = TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp));
@@ -66,7 +51,9 @@ fn facade(store: Arc<dyn Store>, now: u64) -> TwoFactor {
         .with_minimum_hash_params(cheap);
     TwoFactor::new(store, Keyring::new(SecretKey::new("k1", [7u8; 32])), config)
         .unwrap()
-        .with_clock(Arc::new(FixedClock(now)))
+        .with_clock(Arc::new(ManualClock::new(Timestamp::from_unix_seconds(
+            now,
+        ))))
 }
 
 fn account(user: &str) -> Account<'_> {

@@ -66,7 +66,7 @@ async fn set_up_app(client: &Client, base: &str, clock: &TestClock, now: u64) ->
 
 #[tokio::test]
 async fn unlimited_password_guessing_is_throttled_per_account_and_audited() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let (email, _, _, password) = twofold_clinic::SEED[0];
     let attacker = client();
@@ -93,7 +93,7 @@ async fn unlimited_password_guessing_is_throttled_per_account_and_audited() {
 /// counted: the free failures are a budget that concurrency cannot stretch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlimited_password_guessing_in_parallel_gets_no_more_than_the_free_guesses() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = running.base.clone();
     let (email, _, _, password) = twofold_clinic::SEED[1];
     // Forty browsers, each with its sign-in form open, post a guess at once.
@@ -141,7 +141,7 @@ async fn unlimited_password_guessing_in_parallel_gets_no_more_than_the_free_gues
 
 #[tokio::test]
 async fn unlimited_password_guessing_on_re_entry_is_throttled_too() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let (email, _, _, password) = twofold_clinic::SEED[0];
     let owner = client();
@@ -180,7 +180,7 @@ async fn unlimited_password_guessing_on_re_entry_is_throttled_too() {
 
 #[tokio::test]
 async fn data_carried_across_users_the_next_user_never_sees_backup_codes() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let browser = client();
@@ -210,7 +210,7 @@ async fn data_carried_across_users_the_next_user_never_sees_backup_codes() {
 
 #[tokio::test]
 async fn sessions_that_outlive_a_reset_are_revoked() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let sam = twofold_clinic::SEED[2];
@@ -249,7 +249,7 @@ async fn sessions_that_outlive_a_reset_are_revoked() {
 
 #[tokio::test]
 async fn sessions_have_an_absolute_lifetime() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let sam = twofold_clinic::SEED[2];
@@ -377,7 +377,7 @@ fn readable_secrets_the_data_directory_and_key_are_private() {
 
 #[tokio::test]
 async fn who_may_see_what_staff_see_neither_the_audit_log_nor_the_staff_list() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let sam = twofold_clinic::SEED[2];
     let browser = client();
@@ -396,7 +396,7 @@ async fn who_may_see_what_staff_see_neither_the_audit_log_nor_the_staff_list() {
 
 #[tokio::test]
 async fn who_may_see_what_nothing_is_pushed_out_of_the_audit_log() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
     let browser = client();
@@ -451,7 +451,7 @@ async fn who_may_see_what_nothing_is_pushed_out_of_the_audit_log() {
 
 #[tokio::test]
 async fn browser_security_headers_on_every_page() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
@@ -575,7 +575,7 @@ async fn argon2_for_passwords_on_the_executor_a_ticker_runs_during_a_sign_in() {
         }
     });
     let running = common::start_custom(common::Options {
-        clock: TestClock::at(common::aligned_now()),
+        clock: common::clock_at(common::aligned_now()),
         offload: Some(Arc::new(HeldUntilTicked {
             inner: twofold::OffloadPool::default(),
             ticks: ticks.clone(),
@@ -647,7 +647,7 @@ async fn sealed_under(running: &common::Running, email: &str) -> String {
 #[tokio::test]
 async fn key_rotation_in_the_app_old_keys_open_records_are_resealed_a_missing_key_is_a_clear_page()
 {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let first = common::start_custom(common::Options {
         clock: clock.clone(),
         keys: vec![common::key("2026-10", 1)],

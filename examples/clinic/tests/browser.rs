@@ -341,7 +341,7 @@ async fn the_guide_end_to_end_in_chromium() {
         );
         return;
     }
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clinic-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -419,7 +419,7 @@ async fn walk(
     browser: &Browser,
     shots: &Path,
 ) -> Seen {
-    let now = || clock.now();
+    let now = || common::seconds(clock);
     let [owner, admin, sam, sara] = twofold_clinic::SEED;
     let synced = new_tab(browser, &running.base, shots, true).await;
     let hardware = new_tab(browser, &running.base, shots, false).await;

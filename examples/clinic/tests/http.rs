@@ -15,8 +15,6 @@ use common::{client, code_at, csrf_of, location, token};
 
 use reqwest::{Client, Response, StatusCode};
 
-use common::TestClock;
-
 fn session_cookie(response: &Response) -> Option<String> {
     response
         .headers()
@@ -41,7 +39,7 @@ async fn sign_in(client: &Client, base: &str, email: &str, password: &str) -> St
 
 #[tokio::test]
 async fn cookies_are_http_only_same_site_and_secure_behind_tls() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let response = client()
         .get(format!("{}/signin", running.base))
         .send()
@@ -52,7 +50,7 @@ async fn cookies_are_http_only_same_site_and_secure_behind_tls() {
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain-http localhost: {cookie}");
 
-    let tls = common::start_with(TestClock::at(common::aligned_now()), Some(())).await;
+    let tls = common::start_with(common::clock_at(common::aligned_now()), Some(())).await;
     assert!(tls.app.secure_cookies());
     let response = client()
         .get(format!("{}/signin", tls.base))
@@ -65,7 +63,7 @@ async fn cookies_are_http_only_same_site_and_secure_behind_tls() {
 
 #[tokio::test]
 async fn every_post_needs_the_session_csrf_token() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let (email, _, _, password) = twofold_clinic::SEED[0];
     let client = client();
@@ -212,7 +210,7 @@ fn forms_in(page: &str) -> usize {
 
 #[tokio::test]
 async fn every_form_on_every_page_carries_the_token() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let (email, _, _, password) = twofold_clinic::SEED[0];
     let client = client();
@@ -245,7 +243,7 @@ async fn every_form_on_every_page_carries_the_token() {
 
     // With factors set up, the conditional forms appear: the second step, the
     // backup-code and disable forms, the staff resets, and the forced setup.
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let [owner, _, sam, sara] = twofold_clinic::SEED;
@@ -266,7 +264,7 @@ async fn every_form_on_every_page_carries_the_token() {
     assert!(second_step.contains("totp-code") && second_step.contains("backup-code"));
     let mut forms = forms_in(&second_step);
     let csrf = csrf_of(&second_step);
-    let code = code_at(&owner_secret, clock.now());
+    let code = code_at(&owner_secret, common::seconds(&clock));
     let response = client
         .post(format!("{base}/signin/second-step/code"))
         .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
@@ -328,7 +326,7 @@ async fn every_form_on_every_page_carries_the_token() {
 
 #[tokio::test]
 async fn half_signed_in_sessions_reach_nothing_else() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let [owner, _, sam, sara] = twofold_clinic::SEED;
@@ -447,7 +445,7 @@ async fn half_signed_in_sessions_reach_nothing_else() {
 
 #[tokio::test]
 async fn changing_factors_with_2fa_on_needs_a_fresh_password() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
@@ -459,7 +457,7 @@ async fn changing_factors_with_2fa_on_needs_a_fresh_password() {
         "/signin/second-step"
     );
     let csrf = token(&client, base, "/signin/second-step").await;
-    let code = code_at(&secret, clock.now());
+    let code = code_at(&secret, common::seconds(&clock));
     let response = client
         .post(format!("{base}/signin/second-step/code"))
         .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
@@ -500,7 +498,7 @@ async fn changing_factors_with_2fa_on_needs_a_fresh_password() {
 
 #[tokio::test]
 async fn the_session_id_changes_at_sign_in_and_the_old_one_is_worthless() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let (email, _, _, password) = twofold_clinic::SEED[0];
     let client = client();
@@ -544,7 +542,7 @@ async fn the_session_id_changes_at_sign_in_and_the_old_one_is_worthless() {
 
 #[tokio::test]
 async fn wrong_passwords_and_unknown_accounts_look_the_same() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let client = client();
     for (email, password) in [
@@ -571,7 +569,7 @@ async fn wrong_passwords_and_unknown_accounts_look_the_same() {
 
 #[tokio::test]
 async fn pages_need_the_right_stage_and_role() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let client = client();
     // Nothing past the password without it.
@@ -647,7 +645,7 @@ async fn pages_need_the_right_stage_and_role() {
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_answer_not_a_server_error() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let client = client();
     let (email, _, _, password) = twofold_clinic::SEED[0];
@@ -745,7 +743,7 @@ async fn bad_input_gets_a_clear_answer_not_a_server_error() {
 #[tokio::test]
 async fn wrong_passwords_never_regenerate_codes_or_disable_2fa() {
     // For a user with 2FA on, so that a bypass would change something.
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let staff = twofold_clinic::SEED[2];
@@ -757,7 +755,7 @@ async fn wrong_passwords_never_regenerate_codes_or_disable_2fa() {
         "/signin/second-step"
     );
     let csrf = token(&client, base, "/signin/second-step").await;
-    let code = code_at(&secret, clock.now());
+    let code = code_at(&secret, common::seconds(&clock));
     let response = client
         .post(format!("{base}/signin/second-step/code"))
         .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
@@ -829,7 +827,7 @@ async fn wrong_passwords_never_regenerate_codes_or_disable_2fa() {
 /// back-off, formatting seconds to wait as a date).
 #[tokio::test]
 async fn the_staff_page_shows_the_right_lock() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let (owner, staff) = (twofold_clinic::SEED[0], twofold_clinic::SEED[2]);
@@ -914,7 +912,7 @@ async fn the_staff_page_shows_the_right_lock() {
 
 #[tokio::test]
 async fn an_owner_unlocks_a_locked_staff_member_who_keeps_their_factors() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let (owner, staff) = (twofold_clinic::SEED[0], twofold_clinic::SEED[2]);

@@ -16,7 +16,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{TestClock, client, code_at, csrf_of, location, token};
+use common::{client, code_at, csrf_of, location, token};
 use reqwest::{Client, StatusCode};
 use twofold::Clock;
 
@@ -68,7 +68,7 @@ fn wrong_code(secret: &str, now: u64) -> String {
 
 #[tokio::test]
 async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
@@ -87,7 +87,7 @@ async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
     let qr = between(&setup, r#"id="qr">"#, "</div>").to_string();
     assert!(qr.contains("<svg"), "no QR code on the setup page");
     // A mistyped code: the error, beside the same QR code and secret.
-    let wrong = wrong_code(&secret, clock.now());
+    let wrong = wrong_code(&secret, common::seconds(&clock));
     let response = post(
         &client,
         base,
@@ -103,7 +103,7 @@ async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
     assert!(again.contains(r#"id="verify-code""#));
     // The secret never went into the session: the page is the only copy the
     // browser has, and the right code from it turns 2FA on.
-    let right = code_at(&secret, clock.now());
+    let right = code_at(&secret, common::seconds(&clock));
     let response = post(
         &client,
         base,
@@ -120,7 +120,7 @@ async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
 
 #[tokio::test]
 async fn names_are_escaped_on_the_staff_and_audit_pages() {
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let base = &running.base;
     let name = "<script>alert(1)</script>";
     running
@@ -200,7 +200,7 @@ fn check_accessible(path: &str, page: &str) {
 
 #[tokio::test]
 async fn every_field_has_a_label_and_headings_go_in_order() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let [owner, _, sam, _] = twofold_clinic::SEED;
@@ -216,7 +216,7 @@ async fn every_field_has_a_label_and_headings_go_in_order() {
         .await
         .unwrap();
     let secret = between(&setup, r#"id="manual-secret">"#, "<").to_string();
-    let code = code_at(&secret, clock.now());
+    let code = code_at(&secret, common::seconds(&clock));
     post(
         &client,
         base,
@@ -336,7 +336,7 @@ async fn the_secret_sits_beside_the_qr_code_and_below_it_on_a_narrow_screen() {
         common::skip_notice("the layout test needs Debian's Chromium (apt-get install chromium)");
         return;
     }
-    let running = common::start(TestClock::at(common::aligned_now())).await;
+    let running = common::start(common::clock_at(common::aligned_now())).await;
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clinic-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let profile = common::temp_dir("twofold-clinic-chromium-layout");
@@ -412,7 +412,7 @@ async fn the_secret_sits_beside_the_qr_code_and_below_it_on_a_narrow_screen() {
 /// the facade.
 #[tokio::test]
 async fn the_audit_log_has_each_event_once_under_its_clinic() {
-    let clock = TestClock::at(common::aligned_now());
+    let clock = common::clock_at(common::aligned_now());
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
@@ -450,7 +450,7 @@ async fn the_audit_log_has_each_event_once_under_its_clinic() {
         .await
         .unwrap()
         .value;
-    let code = code_at(&setup.manual_entry_secret, clock.now());
+    let code = code_at(&setup.manual_entry_secret, common::seconds(&clock));
     tf.confirm_totp_enrollment(&account, &code).await.unwrap();
 
     let ours = running.app.audit_log(twofold_clinic::CLINIC).await.unwrap();

@@ -5,37 +5,21 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use twofold::Clock;
 use twofold_clinic::{App, Config, MemoryLog};
 
-/// A clock the test moves.
-#[derive(Debug)]
-pub struct TestClock(AtomicU64);
+/// A clock the test moves: twofold's `ManualClock`.
+pub type TestClock = twofold::ManualClock;
 
-impl TestClock {
-    /// Starts at `now`.
-    pub fn at(now: u64) -> Arc<TestClock> {
-        Arc::new(TestClock(AtomicU64::new(now)))
-    }
-    /// Moves forward.
-    pub fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
+/// A clock standing at `now` (Unix seconds), to share with the app.
+pub fn clock_at(now: u64) -> Arc<TestClock> {
+    Arc::new(TestClock::new(twofold::Timestamp::from_unix_seconds(now)))
 }
 
-impl TestClock {
-    /// Unix seconds.
-    pub fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> twofold::Timestamp {
-        twofold::Timestamp::from_unix_seconds(TestClock::now(self))
-    }
+/// The clock's time in Unix seconds, as codes are computed.
+pub fn seconds(clock: &TestClock) -> u64 {
+    clock.now().as_unix_seconds()
 }
 
 /// A running app.
