@@ -14,13 +14,6 @@
 //! Run `bash benches/attack-burst.sh` for this commit beside its parent, in one
 //! run; `cargo bench -p twofold-benches --bench attack_burst` for this commit
 //! alone. Under `cargo test` it runs at a tiny scale, as a smoke test.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

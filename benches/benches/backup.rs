@@ -7,13 +7,6 @@
 //! code in the middle slot (the naive design's average for a valid code).
 //!
 //! Run with `cargo bench -p twofold-benches --bench backup`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -3,13 +3,6 @@
 //! beside a bare twofold-totp verification. The aim: under 2 µs of overhead.
 //!
 //! Run with `cargo bench -p twofold-benches --bench facade`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::future::Future;
 use std::hint::black_box;

@@ -4,13 +4,6 @@
 //! adapter's overhead is at most 5%.
 //!
 //! Run with `cargo bench -p twofold-benches --bench passkey`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::hint::black_box;
 use std::time::Duration;

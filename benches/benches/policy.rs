@@ -3,13 +3,6 @@
 //! The target is at least 10 million per second (≤ 100 ns each).
 //!
 //! Run with `cargo bench -p twofold-benches --bench policy`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::hint::black_box;
 

@@ -3,13 +3,6 @@
 //!
 //! PostgreSQL is measured when `TWOFOLD_TEST_POSTGRES_URL` is set (CI sets it).
 //! Run with `cargo bench -p twofold-benches --bench stores`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -8,13 +8,6 @@
 //! at the first match, so the cases differ for it.
 //!
 //! Run with `cargo bench -p twofold-benches --bench totp`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::hint::black_box;
 

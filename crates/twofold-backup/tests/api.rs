@@ -1,12 +1,7 @@
 //! The small parts of the public API: accessors, input bounds, the checks that
 //! decide whether a set needs regenerating, and `Debug` output that never shows
 //! a code.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use twofold_backup::{
     BackupCodeSet, BackupConfig, HashParams, InputError, MAX_CODE_LENGTH, MAX_INPUT_BYTES,

@@ -1,11 +1,6 @@
 //! Behaviour tests: generation, one-time use, typed errors, stored-form checks,
 //! and one Argon2 evaluation per attempt whatever the size of the set.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use twofold_backup::{
     BackupCodeSet, BackupConfig, BackupVerification, ConfigError, DecodeError, Error, HashParams,

@@ -1,11 +1,6 @@
 //! Property tests: one-time use, no false matches, idempotent normalisation and
 //! round-trips of the stored form.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use proptest::prelude::*;
 use twofold_backup::{

@@ -1,11 +1,6 @@
 //! Passkey ceremonies with real software authenticators, every response
 //! round-tripped through JSON as a browser posts it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

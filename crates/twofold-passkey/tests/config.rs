@@ -1,10 +1,5 @@
 //! Relying-party validation, and property tests for every parser of the crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,11 +1,6 @@
 //! The policy document: TOML and JSON, round-trips, and validation errors that
 //! name the field and say what is wrong.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use twofold_policy::{
     Lockout, Method, Methods, Mode, Policy, PolicyDocument, PolicyError, Reason, SignIn, Timestamp,

@@ -1,12 +1,7 @@
 //! Every row of the clinic's 2FA guide that concerns policy, as a table test.
 //! (`shared/guide/two-factor-authentication.md`: steps 6 and 8, the expected
 //! outcomes, and the troubleshooting rows on lost phones and disabling 2FA.)
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use twofold_policy::{
     Method, Methods, Mode, Permission, Policy, Reason, ResetPermission, Rule, SignIn, Throttle,

@@ -1,10 +1,5 @@
 //! The sign-in decision path makes no heap allocation.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use twofold_policy::{Method, Methods, Policy, SignIn, Timestamp, UserFacts};
 

@@ -1,10 +1,5 @@
 //! Property tests of the policy's invariants over generated documents and facts.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::collections::BTreeMap;
 

@@ -2,12 +2,7 @@
 //!
 //! PostgreSQL tests read `TWOFOLD_TEST_POSTGRES_URL` and skip with a message
 //! when it is unset, and fail under `CI`; `.ci/run` sets it, so in CI they always run.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

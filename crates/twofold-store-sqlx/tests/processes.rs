@@ -11,12 +11,7 @@
 //! one fixed, injected clock, so that no result depends on when a step of the
 //! wall clock turns over; the racers start on a signal from the parent, and a
 //! worker that hangs is killed and fails the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,11 +1,5 @@
 //! Behaviour tests: windows, replays, secrets, typed errors, URIs and QR codes.
-// Test helpers outside #[test] functions may unwrap too.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use twofold_totp::{
     Algorithm, Code, CodeError, Digits, OtpAuthUri, OtpKind, ParameterError, Period, Secret,

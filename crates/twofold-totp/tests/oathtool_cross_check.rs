@@ -3,13 +3,7 @@
 //!
 //! Without `oathtool` on the PATH the test skips with a message, unless `CI` is
 //! set: `.ci/run` installs it, so in CI it never skips.
-// Test helpers outside #[test] functions may unwrap too.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::process::Command;
 

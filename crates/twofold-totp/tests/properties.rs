@@ -1,12 +1,6 @@
 //! Property tests: totp-lite as an oracle for code generation; round-trips of
 //! URIs, base32 and code input; the window, drift and replay semantics.
-// Test helpers outside #[test] functions may unwrap too.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use proptest::prelude::*;
 use twofold_totp::{

@@ -1,12 +1,6 @@
 //! The `serde` feature: parameter types round-trip with validation, and secrets
 //! serialize only through the named `serde_secret` helper.
-// Test helpers outside #[test] functions may unwrap too.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 #![cfg(feature = "serde")]
 
 use serde::{Deserialize, Serialize};

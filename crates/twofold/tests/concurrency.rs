@@ -5,12 +5,7 @@
 //! of the racers at a barrier until all 64 have read the record, so that they
 //! all hold the same version and 63 conditional writes must lose. The conflicts
 //! are counted and asserted.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 

@@ -1,11 +1,6 @@
 //! The default offload, `OffloadPool`: its bound, its queue, its deadline, and
 //! what it does with work nobody waits for any more.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -2,12 +2,7 @@
 //! each pinned because a mutation test showed that nothing else would notice
 //! it breaking: grace periods, recovery, where passkeys are offered, what
 //! removing a passkey leaves, and what `Debug` may show.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 

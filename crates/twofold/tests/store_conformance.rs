@@ -1,11 +1,6 @@
 //! `MemoryStore` passes the public conformance suite, and a store that breaks the
 //! contract is caught by it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use twofold::store::{
     CeremonyRecord, OrganizationRecord, Store, StoreFuture, UserRecord, Version, Versioned,

@@ -12,12 +12,7 @@
 //!
 //! Without Chromium the test skips with a message (outside CI; in CI it fails).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 

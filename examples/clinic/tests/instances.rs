@@ -7,12 +7,7 @@
 //! The database is a fresh one, created on the server that
 //! `TWOFOLD_TEST_POSTGRES_URL` names and dropped afterwards. Without that
 //! variable the test skips with a message (outside CI; in CI it fails).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 

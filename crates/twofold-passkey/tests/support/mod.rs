@@ -9,13 +9,7 @@
 //! discoverable credentials with their user handle, like iCloud Keychain or
 //! Google Password Manager. The browser side (client data, origin and RP checks)
 //! is webauthn-authenticator-rs's, through `AuthenticatorBackendHashedClientData`.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 

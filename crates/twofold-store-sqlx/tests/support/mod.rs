@@ -1,5 +1,5 @@
 //! Test support: temporary SQLite files and the PostgreSQL test database.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

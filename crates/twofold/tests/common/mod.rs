@@ -1,12 +1,6 @@
 //! Shared test harness: a controllable clock, a recording event sink, and an
 //! independent TOTP implementation (totp-lite) for computing codes.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 
