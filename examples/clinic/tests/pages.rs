@@ -4,12 +4,7 @@
 //! Chromium, the manual-entry secret sits beside the QR code, below it only
 //! on a narrow screen.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 
