@@ -1,16 +1,44 @@
-//! Backup codes: answering a challenge with one, and regenerating the set.
+//! Backup codes: answering a challenge with one, regenerating the set, and
+//! the set that comes with a user's first factor (Argon2id on the offload, in
+//! working memory kept per thread).
 
-use twofold_backup::{BackupVerification, InputError, NewBackupCodes, NormalizedCode};
+use std::sync::Arc;
 
+use twofold_backup::{
+    BackupCodeSet, BackupVerification, HashMemory, InputError, NewBackupCodes, NormalizedCode,
+};
 use twofold_policy::Timestamp;
 
+use crate::env::RngAdapter;
 use crate::error::{Corrupt, Failure, TwoFactorError};
 use crate::events::{Event, Factor};
-use crate::store::ThrottleState;
+use crate::store::{ThrottleState, UserRecord};
 
 use super::TwoFactor;
 use super::record::*;
 use super::types::*;
+
+std::thread_local! {
+    /// Argon2id's working memory, kept per thread: on the offload's threads,
+    /// the process holds one block per thread, however many codes it hashes.
+    static HASH_MEMORY: std::cell::RefCell<HashMemory> =
+        std::cell::RefCell::new(HashMemory::new());
+}
+
+/// Runs `hash` with this thread's kept Argon2id memory.
+pub(super) fn with_hash_memory<T>(hash: impl FnOnce(&mut HashMemory) -> T) -> T {
+    HASH_MEMORY.with(|memory| match memory.try_borrow_mut() {
+        Ok(mut memory) => hash(&mut memory),
+        // Never re-entered; if it were, fresh memory is correct, only slower.
+        Err(_) => hash(&mut HashMemory::new()),
+    })
+}
+
+/// Whether a user needs a new backup-code set with their next factor: they have
+/// no unused codes.
+pub(super) fn needs_backup_codes(record: &UserRecord) -> Result<bool, TwoFactorError> {
+    Ok(backup_set(record)?.is_none_or(|set| set.remaining() == 0))
+}
 
 impl TwoFactor {
     /// Answers challenge `challenge_id` with a backup code ("use a backup code").
@@ -156,5 +184,67 @@ impl TwoFactor {
             })
             .await?;
         Ok(self.done(codes, events).await)
+    }
+
+    /// A new backup-code set, generated on the offload (one Argon2id evaluation
+    /// per code): its stored form and the codes to show once.
+    pub(super) async fn generate_backup_codes(
+        &self,
+    ) -> Result<(String, NewBackupCodes), TwoFactorError> {
+        let config = self.config.backup_codes;
+        let random = Arc::clone(&self.random);
+        self.offload(move || {
+            with_hash_memory(|memory| {
+                BackupCodeSet::generate_in(&config, &mut RngAdapter(&*random), memory)
+            })
+            .map(|(set, codes)| (set.encode(), codes))
+            .map_err(|error| match error {
+                twofold_backup::Error::Random => TwoFactorError::RandomnessUnavailable,
+                other => TwoFactorError::Enrollment(other.into()),
+            })
+        })
+        .await?
+    }
+
+    /// Puts the pre-generated backup-code set (its stored form) into `record` if
+    /// the user has no unused codes (their first factor, or all codes spent);
+    /// returns whether it did, so that the caller shows the codes once.
+    /// Generation is costly, so it happens before the write loop; if a
+    /// concurrent change made new codes necessary after all, the write gives up.
+    pub(super) fn backup_codes_for_first_factor(
+        record: &mut UserRecord,
+        generated: Option<&str>,
+        account: &Account<'_>,
+        now: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<bool, TwoFactorError> {
+        if !needs_backup_codes(record)? {
+            return Ok(false);
+        }
+        let stored = generated.ok_or(TwoFactorError::Contended)?;
+        record.backup_codes = Some(stored.to_string());
+        events.push(Event::BackupCodesCreated {
+            user: account.user.to_string(),
+            at: Timestamp::from_unix_seconds(now),
+        });
+        Ok(true)
+    }
+
+    /// Backup codes for a user's next factor, generated only if they will need them.
+    pub(super) async fn backup_codes_if_needed(
+        &self,
+        user: &str,
+    ) -> Result<Option<(String, NewBackupCodes)>, TwoFactorError> {
+        let record = self
+            .store
+            .load_user(user)
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        if needs_backup_codes(&record)? {
+            Ok(Some(self.generate_backup_codes().await?))
+        } else {
+            Ok(None)
+        }
     }
 }

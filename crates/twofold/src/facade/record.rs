@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use twofold_backup::{BackupCodeSet, HashMemory, NewBackupCodes};
+use twofold_backup::BackupCodeSet;
 use twofold_passkey::{CredentialId, PasskeyError};
 use twofold_policy::{Method, Methods, Policy, Reason, Throttle, Timestamp, UserFacts};
 
 use crate::crypto::SealedSecret;
-use crate::env::RngAdapter;
 use crate::error::{Corrupt, Failure, TwoFactorError};
 use crate::events::{Event, Factor};
 use crate::lock::Lock;
@@ -16,22 +15,6 @@ use crate::store::{CredentialChanges, SignInChallenge, StoreError, UserRecord};
 
 use super::TwoFactor;
 use super::types::*;
-
-std::thread_local! {
-    /// Argon2id's working memory, kept per thread: on the offload's threads,
-    /// the process holds one block per thread, however many codes it hashes.
-    static HASH_MEMORY: std::cell::RefCell<HashMemory> =
-        std::cell::RefCell::new(HashMemory::new());
-}
-
-/// Runs `hash` with this thread's kept Argon2id memory.
-pub(super) fn with_hash_memory<T>(hash: impl FnOnce(&mut HashMemory) -> T) -> T {
-    HASH_MEMORY.with(|memory| match memory.try_borrow_mut() {
-        Ok(mut memory) => hash(&mut memory),
-        // Never re-entered; if it were, fresh memory is correct, only slower.
-        Err(_) => hash(&mut HashMemory::new()),
-    })
-}
 
 /// How many times an operation re-reads and retries after losing a conditional write.
 pub(super) const MAX_ATTEMPTS: usize = 16;
@@ -166,12 +149,6 @@ pub(super) fn backup_set(record: &UserRecord) -> Result<Option<BackupCodeSet>, T
         .transpose()
 }
 
-/// Whether a user needs a new backup-code set with their next factor: they have
-/// no unused codes.
-pub(super) fn needs_backup_codes(record: &UserRecord) -> Result<bool, TwoFactorError> {
-    Ok(backup_set(record)?.is_none_or(|set| set.remaining() == 0))
-}
-
 /// The error for a passkey response whose user handle names another user.
 pub(super) fn another_users_handle() -> TwoFactorError {
     TwoFactorError::Passkey(PasskeyError::CredentialNotAllowed {
@@ -190,26 +167,6 @@ pub(super) fn clear_factors(record: &mut UserRecord) {
 }
 
 impl TwoFactor {
-    /// A new backup-code set, generated on the offload (one Argon2id evaluation
-    /// per code): its stored form and the codes to show once.
-    pub(super) async fn generate_backup_codes(
-        &self,
-    ) -> Result<(String, NewBackupCodes), TwoFactorError> {
-        let config = self.config.backup_codes;
-        let random = Arc::clone(&self.random);
-        self.offload(move || {
-            with_hash_memory(|memory| {
-                BackupCodeSet::generate_in(&config, &mut RngAdapter(&*random), memory)
-            })
-            .map(|(set, codes)| (set.encode(), codes))
-            .map_err(|error| match error {
-                twofold_backup::Error::Random => TwoFactorError::RandomnessUnavailable,
-                other => TwoFactorError::Enrollment(other.into()),
-            })
-        })
-        .await?
-    }
-
     pub(super) async fn update_user<T>(
         &self,
         user: &str,
@@ -435,48 +392,6 @@ impl TwoFactor {
             return Err(TwoFactorError::Locked { lock });
         }
         Ok(challenge)
-    }
-
-    /// Puts the pre-generated backup-code set (its stored form) into `record` if
-    /// the user has no unused codes (their first factor, or all codes spent);
-    /// returns whether it did, so that the caller shows the codes once.
-    /// Generation is costly, so it happens before the write loop; if a
-    /// concurrent change made new codes necessary after all, the write gives up.
-    pub(super) fn backup_codes_for_first_factor(
-        record: &mut UserRecord,
-        generated: Option<&str>,
-        account: &Account<'_>,
-        now: u64,
-        events: &mut Vec<Event>,
-    ) -> Result<bool, TwoFactorError> {
-        if !needs_backup_codes(record)? {
-            return Ok(false);
-        }
-        let stored = generated.ok_or(TwoFactorError::Contended)?;
-        record.backup_codes = Some(stored.to_string());
-        events.push(Event::BackupCodesCreated {
-            user: account.user.to_string(),
-            at: Timestamp::from_unix_seconds(now),
-        });
-        Ok(true)
-    }
-
-    /// Backup codes for a user's next factor, generated only if they will need them.
-    pub(super) async fn backup_codes_if_needed(
-        &self,
-        user: &str,
-    ) -> Result<Option<(String, NewBackupCodes)>, TwoFactorError> {
-        let record = self
-            .store
-            .load_user(user)
-            .await?
-            .map(|v| v.value)
-            .unwrap_or_default();
-        if needs_backup_codes(&record)? {
-            Ok(Some(self.generate_backup_codes().await?))
-        } else {
-            Ok(None)
-        }
     }
 
     /// Adding a factor needs the policy to offer `method` to the user's role,
