@@ -133,7 +133,7 @@ impl TwoFactor {
     /// Forgets a user entirely, for an application that deletes the account:
     /// the record (factors, backup codes, pending setups, the throttle) is
     /// deleted and every passkey credential id bound to the user is unbound, so
-    /// that nothing of them stays in the store ([`Store::delete_user`]).
+    /// that nothing of them stays in the store ([`Store::delete_user`](crate::Store::delete_user)).
     /// Idempotent: a user without a record is already forgotten. It asks no
     /// policy: deleting the account is the application's decision.
     pub async fn forget_user(&self, account: &Account<'_>) -> Result<Done<()>, Failure> {

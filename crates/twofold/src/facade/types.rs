@@ -186,7 +186,7 @@ pub struct TwoFactorConfig {
     pub max_outstanding_ceremonies: u64,
     /// How often the facade sweeps expired state by itself (ceremonies, lapsed
     /// setups and challenges), in seconds; 0 turns the automatic sweep off (then
-    /// schedule [`TwoFactor::purge_expired`] yourself).
+    /// schedule [`TwoFactor::purge_expired`](crate::TwoFactor::purge_expired) yourself).
     pub sweep_interval_seconds: u64,
 }
 
@@ -210,7 +210,7 @@ impl TwoFactorConfig {
     }
 }
 
-/// What a sweep of expired state removed: from [`TwoFactor::purge_expired`].
+/// What a sweep of expired state removed: from [`TwoFactor::purge_expired`](crate::TwoFactor::purge_expired).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Purged {
     /// Expired username-less ceremonies deleted.
@@ -219,7 +219,7 @@ pub struct Purged {
     pub users: u64,
 }
 
-/// What [`TwoFactor::reseal_all`] did.
+/// What [`TwoFactor::reseal_all`](crate::TwoFactor::reseal_all) did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Resealed {
     /// User records visited.
