@@ -57,6 +57,7 @@ pub(crate) async fn factor_failure(
                 retry_after: None,
             });
         }
+        // The sign-in's challenge is gone: only a new sign-in makes another.
         TwoFactorError::NoChallenge | TwoFactorError::Expired if back_to.starts_with("/signin") => {
             forget_auth(session).await;
             let text = "This sign-in has expired. Sign in again.";
@@ -78,7 +79,7 @@ pub(crate) async fn factor_failure(
     }
     let mut text = words::explain(&failure.error);
     // A wrong answer may start a back-off: the failure says how long to wait.
-    if !matches!(failure.error, TwoFactorError::Locked { .. })
+    if failure.kind() != ErrorKind::Locked
         && let Some(lock) = failure.lock
     {
         text.push(' ');

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
-use twofold::{FactorConfirmed, NewBackupCodes, Reason, Timestamp, TwoFactorError};
+use twofold::{ErrorKind, FactorConfirmed, NewBackupCodes, Reason, Timestamp, TwoFactorError};
 
 use super::sign_in::CodeForm;
 use super::{account, back, factor_failure};
@@ -167,12 +167,7 @@ pub(crate) async fn totp_confirm(
         }
         Err(failure) => failure,
     };
-    let retry = matches!(
-        failure.error,
-        TwoFactorError::WrongCode
-            | TwoFactorError::InvalidCode(_)
-            | TwoFactorError::CodeAlreadyUsed
-    );
+    let retry = failure.kind() == ErrorKind::Wrong;
     if !retry {
         return factor_failure(&app, session, user, failure, enroller.back()).await;
     }
