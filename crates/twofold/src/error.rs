@@ -19,7 +19,7 @@ pub enum TwoFactorError {
     #[error("the record was changed concurrently too often; try again")]
     Contended,
     /// The input could not be read: wrong length, not digits, too long.
-    #[error("the code could not be read: {0}")]
+    #[error("the code could not be read")]
     InvalidCode(#[source] InvalidCode),
     /// The code or passkey did not match.
     #[error("that code is not correct")]
@@ -61,7 +61,7 @@ pub enum TwoFactorError {
     #[error("the stored secret could not be opened")]
     SecretUnreadable,
     /// A stored record could not be read (corrupt or tampered with).
-    #[error("stored data is corrupt: {0}")]
+    #[error("stored data is corrupt")]
     Corrupt(#[source] Corrupt),
     /// The stored policy is invalid.
     #[error("the organization's policy is invalid")]
@@ -70,7 +70,7 @@ pub enum TwoFactorError {
     #[error("the randomness source is unavailable")]
     RandomnessUnavailable,
     /// Setup could not be prepared: the URI, the QR code or the backup codes.
-    #[error("the enrollment could not be prepared: {0}")]
+    #[error("the enrollment could not be prepared")]
     Enrollment(#[source] EnrollmentError),
     /// Too much is in flight: too many costly checks waiting for the offload,
     /// or too many username-less sign-ins outstanding. Nothing was changed;
@@ -100,10 +100,10 @@ pub enum InvalidCode {
 #[non_exhaustive]
 pub enum Corrupt {
     /// The stored backup-code set does not decode.
-    #[error("the backup-code set: {0}")]
+    #[error("the backup-code set does not decode")]
     BackupCodes(#[source] twofold_backup::Error),
     /// A stored record does not decode ([`StoreError::Corrupt`]).
-    #[error("the stored {what}: {source}")]
+    #[error("the stored {what} does not decode")]
     Record {
         /// Which record.
         what: &'static str,

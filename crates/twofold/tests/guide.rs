@@ -605,7 +605,7 @@ async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
     let sam = account("sam", "staff");
     assert!(
         h.twofold
-            .pending_totp_enrollment(&sam)
+            .pending_totp_enrollment(&sam, Some(h.clock.now()))
             .await
             .unwrap()
             .is_none()
@@ -627,7 +627,7 @@ async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
     ));
     let again = h
         .twofold
-        .pending_totp_enrollment(&sam)
+        .pending_totp_enrollment(&sam, Some(h.clock.now()))
         .await
         .unwrap()
         .unwrap();
@@ -641,21 +641,41 @@ async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
         .unwrap();
     assert!(
         h.twofold
-            .pending_totp_enrollment(&sam)
+            .pending_totp_enrollment(&sam, Some(h.clock.now()))
             .await
             .unwrap()
             .is_none()
     );
 
+    // The setup outlives the password's freshness window: past it, showing
+    // the secret again needs a new password entry (whoever holds only the
+    // session must not read it with a wrong code).
     let adam = account("adam", "admin");
+    let proof = h.clock.now();
     h.twofold
-        .begin_totp_enrollment(&adam, Some(h.clock.now()))
+        .begin_totp_enrollment(&adam, Some(proof))
         .await
         .unwrap();
-    h.clock.advance(601);
+    h.clock.advance(301);
+    let stale = h
+        .twofold
+        .pending_totp_enrollment(&adam, Some(proof))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        stale.error,
+        TwoFactorError::Denied(Reason::ReauthenticationRequired)
+    ));
     assert!(
         h.twofold
-            .pending_totp_enrollment(&adam)
+            .pending_totp_enrollment(&adam, None)
+            .await
+            .is_err()
+    );
+    h.clock.advance(300);
+    assert!(
+        h.twofold
+            .pending_totp_enrollment(&adam, Some(h.clock.now()))
             .await
             .unwrap()
             .is_none()

@@ -117,7 +117,7 @@ pub(crate) fn event_words(kind: &str) -> &str {
 }
 
 /// The event names an owner can filter by.
-pub(crate) const KINDS: [&str; 16] = [
+pub(crate) const KINDS: [&str; 17] = [
     "sign_in_succeeded",
     "sign_in_failed",
     "locked_out",
@@ -133,6 +133,7 @@ pub(crate) const KINDS: [&str; 16] = [
     "two_factor_disabled",
     "admin_reset",
     "unlocked",
+    "user_forgotten",
     "enforcement_changed",
 ];
 

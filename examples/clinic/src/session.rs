@@ -310,6 +310,15 @@ impl Enroller {
         matches!(self, Enroller::Forced(_))
     }
 
+    /// When the password was last entered in this session (the proof that
+    /// showing a setup's secret again needs).
+    pub(crate) fn password_at(&self) -> u64 {
+        match self {
+            Enroller::SignedIn(signed_in) => signed_in.password_at,
+            Enroller::Forced(forced) => forced.password_at,
+        }
+    }
+
     /// Where a failed step goes back to.
     pub(crate) fn back(&self) -> &'static str {
         if self.forced() {

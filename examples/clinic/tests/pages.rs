@@ -113,6 +113,41 @@ async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
     }
 }
 
+/// An attack on the page above: a session whose password is no longer fresh
+/// (a borrowed browser, a stolen cookie) posts a wrong code to a setup in
+/// progress. It must not be shown the secret again: the setup outlives the
+/// 5-minute password window.
+#[tokio::test]
+async fn a_wrong_setup_code_after_the_password_window_does_not_show_the_secret() {
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let owner = twofold_clinic::SEED[0];
+    let client = client();
+    sign_in(&client, base, owner.0, owner.3).await;
+    let csrf = token(&client, base, "/profile/security").await;
+    let setup = post(&client, base, "/security/totp/begin", &[("csrf", &csrf)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let secret = between(&setup, r#"id="manual-secret">"#, "<").to_string();
+    clock.advance(301);
+    let response = post(
+        &client,
+        base,
+        "/security/totp/confirm",
+        &[("code", "000000"), ("csrf", &csrf_of(&setup))],
+    )
+    .await;
+    let page = response.text().await.unwrap();
+    assert!(page.contains("That code is not correct"), "{page}");
+    assert!(page.contains("re-enter your password"), "{page}");
+    assert!(!page.contains(r#"id="manual-secret""#), "{page}");
+    assert!(!page.contains(&secret), "the secret was shown again");
+    assert!(!page.contains("<svg"), "the QR code was shown again");
+}
+
 #[tokio::test]
 async fn names_are_escaped_on_the_staff_and_audit_pages() {
     let running = common::start(common::clock_at(common::aligned_now())).await;

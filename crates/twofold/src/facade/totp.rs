@@ -58,11 +58,19 @@ impl TwoFactor {
     /// for the page that shows a wrong code's error beside the same QR code, so
     /// that a mistyped code does not cost the user a new secret. `None` when no
     /// setup is pending or it has lapsed.
+    ///
+    /// It shows a secret, so it needs what showing it the first time needed: a
+    /// password re-entry within the policy's window (`reauthenticated_at`). A
+    /// pending setup outlives that window, and whoever holds only the session
+    /// must not read the secret with a wrong code.
     pub async fn pending_totp_enrollment(
         &self,
         account: &Account<'_>,
+        reauthenticated_at: Option<Timestamp>,
     ) -> Result<Option<TotpEnrollment>, Failure> {
         let now = self.clock.now().as_unix_seconds();
+        let org = self.organization(account.organization).await?;
+        require_fresh(&org.policy, reauthenticated_at, now)?;
         let Some(loaded) = self.store.load_user(account.user).await? else {
             return Ok(None);
         };

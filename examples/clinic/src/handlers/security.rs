@@ -77,7 +77,17 @@ pub(crate) async fn profile_security(
     let (entries, _) = db::audit_page(app.pool(), &user.clinic, &mine)
         .await
         .context("audit log")?;
-    let rows = audit::rows(&entries, &|_| user.name.clone());
+    // Entries name other people too (the admin who reset this user, say).
+    let staff = db::users_of(app.pool(), &user.clinic)
+        .await
+        .context("audit log")?;
+    let name_of = |id: &str| {
+        staff
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(|| id.to_string(), |u| u.name.clone())
+    };
+    let rows = audit::rows(&entries, &name_of);
     views::page(&ProfilePage {
         layout: Layout::signed_in("My Profile → Security", token, &user, "/profile/security")
             .notice(notice),
@@ -173,17 +183,28 @@ pub(crate) async fn totp_confirm(
     }
     // The same QR code and secret again, beside the error: a mistyped code
     // must not cost the user a new secret. (Read back from twofold's pending
-    // setup, never kept in the session.)
-    let setup = app
+    // setup, never kept in the session.) Only while the password entered for
+    // it is fresh: whoever holds just the session must not read the secret.
+    let proof = Some(Timestamp::from_unix_seconds(enroller.password_at()));
+    let (setup, stale) = match app
         .two_factor()
-        .pending_totp_enrollment(&account(user))
+        .pending_totp_enrollment(&account(user), proof)
         .await
-        .context("pending setup")?
-        .map(|pending| TotpSetup::new(&pending.qr_svg, pending.manual_entry_secret));
+    {
+        Ok(pending) => (
+            pending.map(|pending| TotpSetup::new(&pending.qr_svg, pending.manual_entry_secret)),
+            false,
+        ),
+        Err(refused) if refused.kind() == ErrorKind::Reauthenticate => (None, true),
+        Err(refused) => return Err(AppError::internal("pending setup", &refused.error)),
+    };
     let mut text = words::explain(&failure.error);
     if let Some(lock) = failure.lock {
         text.push(' ');
         text.push_str(&words::lock(lock));
+    }
+    if stale {
+        text.push_str(" To see the QR code again, re-enter your password and start again.");
     }
     let page = setup_page(&enroller, setup, Some(Notice::error(text))).await;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, views::html(&page)?).into_response())
