@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::AnyPool;
 use twofold::{Event, EventSink, SinkFuture};
 
-use crate::db::{self, AuditEntry, NewAuditEntry};
+use crate::db::{self, AuditEntry, NewAuditEntry, User};
 use crate::{Log, words};
 
 /// Writes audit entries.
@@ -178,6 +178,16 @@ pub(crate) struct Row {
 }
 
 /// Entries as table rows; `name_of` turns user ids into names.
+/// Names people by their id among `staff` (the id itself if not found).
+pub(crate) fn name_in(staff: &[User]) -> impl Fn(&str) -> String + '_ {
+    |id: &str| {
+        staff
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(|| id.to_string(), |u| u.name.clone())
+    }
+}
+
 pub(crate) fn rows(entries: &[AuditEntry], name_of: &dyn Fn(&str) -> String) -> Vec<Row> {
     entries
         .iter()

@@ -81,13 +81,7 @@ pub(crate) async fn profile_security(
     let staff = db::users_of(app.pool(), &user.clinic)
         .await
         .context("audit log")?;
-    let name_of = |id: &str| {
-        staff
-            .iter()
-            .find(|u| u.id == id)
-            .map_or_else(|| id.to_string(), |u| u.name.clone())
-    };
-    let rows = audit::rows(&entries, &name_of);
+    let rows = audit::rows(&entries, &audit::name_in(&staff));
     views::page(&ProfilePage {
         layout: Layout::signed_in("My Profile → Security", token, &user, "/profile/security")
             .notice(notice),

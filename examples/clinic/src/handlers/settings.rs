@@ -328,12 +328,6 @@ pub(crate) async fn audit_page(
     let staff = db::users_of(app.pool(), &user.clinic)
         .await
         .context("audit log")?;
-    let name_of = |id: &str| {
-        staff
-            .iter()
-            .find(|u| u.id == id)
-            .map_or_else(|| id.to_string(), |u| u.name.clone())
-    };
     let choice = |value: &str, label: &str, chosen: &str| Choice {
         value: value.to_string(),
         label: label.to_string(),
@@ -357,7 +351,7 @@ pub(crate) async fn audit_page(
         layout: Layout::signed_in("Audit log", token, &user, "/settings/audit"),
         users,
         kinds,
-        rows: audit::rows(&entries, &name_of),
+        rows: audit::rows(&entries, &audit::name_in(&staff)),
         newer: params.page.checked_sub(1),
         older: more.then_some(params.page + 1),
         user: params.user,
