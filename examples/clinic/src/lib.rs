@@ -9,6 +9,11 @@
 //! password hashes, sessions (tower-sessions), CSRF tokens, the pages, and an
 //! audit log fed by twofold's events.
 //!
+//! It logs through `tracing`, with the facts as fields (an audit event's
+//! `kind`, `organization`, `actor`, `subject`), and never a secret, code,
+//! password or session id; the binaries choose where the events go
+//! (`RUST_LOG`, standard error).
+//!
 //! The web layer is laid out as axum's examples and kanidm's web UI lay theirs:
 //! `routes` (the router), `session` (the sign-in stage, one extractor per
 //! stage), `handlers` (one module per area: sign-in, security, passkeys,
@@ -118,42 +123,6 @@ impl From<twofold::Failure> for StartError {
     }
 }
 
-/// Where log lines go. The app logs audit events and request outcomes, never a
-/// secret, code or password.
-pub trait Log: Send + Sync {
-    /// Writes one line.
-    fn line(&self, line: &str);
-}
-
-/// Logs to standard output.
-#[derive(Debug, Default)]
-pub struct StdoutLog;
-
-impl Log for StdoutLog {
-    fn line(&self, line: &str) {
-        println!("{line}");
-    }
-}
-
-/// Keeps log lines in memory (for tests that check that no secret is logged).
-#[derive(Debug, Default)]
-pub struct MemoryLog(Mutex<Vec<String>>);
-
-impl MemoryLog {
-    /// Every line so far.
-    pub fn lines(&self) -> Vec<String> {
-        self.0.lock().map(|lines| lines.clone()).unwrap_or_default()
-    }
-}
-
-impl Log for MemoryLog {
-    fn line(&self, line: &str) {
-        if let Ok(mut lines) = self.0.lock() {
-            lines.push(line.to_string());
-        }
-    }
-}
-
 /// How to run the app.
 pub struct Config {
     /// `sqlite://path?mode=rwc` or `postgres://…`.
@@ -165,8 +134,6 @@ pub struct Config {
     pub keys: Vec<NamedKey>,
     /// The clock (injected so that tests and the load run can move time).
     pub clock: Arc<dyn Clock>,
-    /// Where log lines go.
-    pub log: Arc<dyn Log>,
     /// Where Argon2 runs (passwords and backup codes alike); `None`: an
     /// [`OffloadPool`] with a thread per core.
     pub offload: Option<Arc<dyn Offload>>,
@@ -187,7 +154,6 @@ struct Inner {
     offload: Arc<dyn Offload>,
     slot_key: [u8; 32],
     clock: Arc<dyn Clock>,
-    log: Arc<dyn Log>,
     secure_cookies: bool,
     trust_forwarded_for: bool,
     in_flight: throttle::InFlight,
@@ -216,7 +182,7 @@ impl App {
             .offload
             .unwrap_or_else(|| Arc::new(OffloadPool::default()));
         // The audit log is fed by the facade's event sink.
-        let audit = audit::Audit::new(store.pool().clone(), Arc::clone(&config.log));
+        let audit = audit::Audit::new(store.pool().clone());
         let two_factor = TwoFactor::new(
             Arc::new(store.clone()),
             keyring,
@@ -234,7 +200,6 @@ impl App {
             offload,
             slot_key: current.bytes,
             clock: config.clock,
-            log: config.log,
             secure_cookies: config.origin.starts_with("https://"),
             trust_forwarded_for: config.trust_forwarded_for,
             in_flight: throttle::InFlight::default(),
@@ -262,8 +227,10 @@ impl App {
         self.0.secure_cookies
     }
 
+    /// A log line from code that has no structured event of its own yet
+    /// (`session.rs`); everything else calls `tracing` with fields.
     pub(crate) fn log(&self, line: &str) {
-        self.0.log.line(line);
+        tracing::info!("{line}");
     }
 
     /// The audit log.

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use reqwest::redirect::Policy;
 use twofold::factors::totp::{Secret, Totp, TotpParams};
 use twofold::{Account, Clock, Timestamp};
-use twofold_clinic::{App, Config, Log};
+use twofold_clinic::{App, Config};
 
 struct StepClock(AtomicU64);
 
@@ -43,12 +43,6 @@ impl Clock for StepClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_unix_seconds(StepClock::now(self))
     }
-}
-
-struct NoLog;
-
-impl Log for NoLog {
-    fn line(&self, _line: &str) {}
 }
 
 struct Options {
@@ -249,7 +243,6 @@ async fn run(options: Options) -> Result<(), Error> {
             bytes: key,
         }],
         clock: clock.clone(),
-        log: Arc::new(NoLog),
         offload: None,
         trust_forwarded_for: false,
     })

@@ -32,7 +32,7 @@ use twofold::Clock;
 use twofold::factors::totp::{Secret, Totp, TotpParams};
 use twofold_clinic::{App, Config};
 
-use crate::{Error, NoLog, csrf_of, percentile};
+use crate::{Error, csrf_of, percentile};
 
 /// The length of a TOTP step.
 const STEP: f64 = 30.0;
@@ -90,7 +90,6 @@ pub(crate) async fn serve(options: ServeOptions) -> Result<(), Error> {
             bytes: key,
         }],
         clock: clock.clone(),
-        log: Arc::new(NoLog),
         offload: None,
         trust_forwarded_for: false,
     })
