@@ -28,6 +28,7 @@ mod error;
 mod handlers;
 mod keys;
 mod lanes;
+mod origin;
 mod password;
 mod routes;
 mod session;
@@ -41,8 +42,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use twofold::{
-    Clock, Keyring, Offload, OffloadError, OffloadPool, PasskeyConfig, RelyingParty, SecretKey,
-    TwoFactor, TwoFactorConfig,
+    Clock, Keyring, Offload, OffloadError, OffloadPool, PasskeyConfig, SecretKey, TwoFactor,
+    TwoFactorConfig,
 };
 use twofold_store_sqlx::SqlStore;
 
@@ -51,6 +52,7 @@ pub use keys::{
     NamedKey, load_or_create as load_or_create_keys, parse_key, parse_keys, private_dir,
     private_file,
 };
+pub use origin::{Origin, OriginError};
 pub use routes::router;
 pub use session_store::{DbSessions, IDLE_SECONDS, LIFETIME_SECONDS};
 
@@ -100,6 +102,9 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The origin (`--origin`) is refused.
+    #[error("invalid origin")]
+    Origin(#[from] OriginError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -164,10 +169,8 @@ impl App {
     /// Connects to the database, creates the app's tables and twofold's, and
     /// builds the facade for `config.origin`.
     pub async fn start(config: Config) -> Result<App, StartError> {
-        let url = url_host(&config.origin)
-            .ok_or_else(|| StartError::Config(format!("origin {:?} has no host", config.origin)))?;
-        let rp = RelyingParty::new(&url, "Smile Dental", &[config.origin.as_str()])
-            .map_err(|error| StartError::Config(error.to_string()))?;
+        let origin = Origin::parse(&config.origin)?;
+        let rp = origin.relying_party("Smile Dental")?;
         let store = SqlStore::connect(&config.database_url).await?;
         db::migrate(store.pool()).await?;
         let (current, older) = config
@@ -200,7 +203,7 @@ impl App {
             offload,
             slot_key: current.bytes,
             clock: config.clock,
-            secure_cookies: config.origin.starts_with("https://"),
+            secure_cookies: origin.is_https(),
             trust_forwarded_for: config.trust_forwarded_for,
             in_flight: throttle::InFlight::default(),
             lanes: lanes::Lanes::default(),
@@ -411,30 +414,4 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
-}
-
-/// The host of an origin (`http://localhost:3000` → `localhost`).
-fn url_host(origin: &str) -> Option<String> {
-    let rest = origin.split_once("://")?.1;
-    let host = rest.split(['/', ':']).next()?;
-    (!host.is_empty()).then(|| host.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_hosts() {
-        assert_eq!(
-            url_host("http://localhost:3000").as_deref(),
-            Some("localhost")
-        );
-        assert_eq!(
-            url_host("https://clinic.example/app").as_deref(),
-            Some("clinic.example")
-        );
-        assert_eq!(url_host("localhost"), None);
-        assert_eq!(url_host("http://"), None);
-    }
 }
