@@ -49,7 +49,7 @@ use twofold_store_sqlx::SqlStore;
 
 pub use db::{AuditEntry, AuditQuery, User};
 pub use keys::{
-    NamedKey, load_or_create as load_or_create_keys, parse_key, parse_keys, private_dir,
+    KeyError, NamedKey, load_or_create as load_or_create_keys, parse_key, parse_keys, private_dir,
     private_file,
 };
 pub use origin::{Origin, OriginError};
@@ -105,6 +105,15 @@ pub enum StartError {
     /// The origin (`--origin`) is refused.
     #[error("invalid origin")]
     Origin(#[from] OriginError),
+    /// The sealing keys are unusable.
+    #[error("the keys in {place} are unusable")]
+    Keys {
+        /// Where they were read from: the key file or the variable.
+        place: String,
+        /// What is wrong with them.
+        #[source]
+        source: KeyError,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -57,8 +57,10 @@ async fn run(options: Options) -> Result<(), StartError> {
         }
     };
     let keys = match &options.secret_keys {
-        Some(text) => twofold_clinic::parse_keys(text, ',')
-            .map_err(|problem| StartError::Config(format!("CLINIC_SECRET_KEYS: {problem}")))?,
+        Some(text) => twofold_clinic::parse_keys(text, ',').map_err(|source| StartError::Keys {
+            place: "--secret-keys (CLINIC_SECRET_KEYS)".into(),
+            source,
+        })?,
         None => twofold_clinic::load_or_create_keys(&options.data_dir.join("secret.key"))?,
     };
     let origin = options
