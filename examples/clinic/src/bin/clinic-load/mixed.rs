@@ -160,7 +160,7 @@ pub(crate) struct MixedOptions {
 }
 
 /// What the attacker posts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Attack {
     /// Wrong passwords and wrong backup codes, alternately.
     Both,
@@ -168,20 +168,6 @@ pub(crate) enum Attack {
     Passwords,
     /// Only wrong backup codes.
     Codes,
-}
-
-impl std::str::FromStr for Attack {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Attack, String> {
-        match text {
-            "both" => Ok(Attack::Both),
-            "passwords" => Ok(Attack::Passwords),
-            "codes" => Ok(Attack::Codes),
-            other => Err(format!(
-                "--attack is both, passwords or codes, not {other:?}"
-            )),
-        }
-    }
 }
 
 struct User {
