@@ -1,5 +1,6 @@
 //! The clinic's audit log: twofold's events, and the app's own (wrong
-//! passwords), written to the `clinic_events` table and printed to the log.
+//! passwords), written to the `clinic_events` table and emitted as `tracing`
+//! events with their facts as fields.
 //! Events carry no secrets; the log never shows a code or a password.
 //!
 //! twofold's events come in through its `EventSink` (`TwoFactor::with_event_sink`):
@@ -9,25 +10,22 @@
 //! user it concerns, looked up from the user id (an enforcement change names
 //! its clinic itself).
 
-use std::sync::Arc;
-
 use serde_json::Value;
 use sqlx::AnyPool;
 use twofold::{Event, EventSink, SinkFuture};
 
 use crate::db::{self, AuditEntry, NewAuditEntry, User};
-use crate::{Log, words};
+use crate::words;
 
 /// Writes audit entries.
 #[derive(Clone)]
 pub(crate) struct Audit {
     pool: AnyPool,
-    log: Arc<dyn Log>,
 }
 
 impl Audit {
-    pub(crate) fn new(pool: AnyPool, log: Arc<dyn Log>) -> Audit {
-        Audit { pool, log }
+    pub(crate) fn new(pool: AnyPool) -> Audit {
+        Audit { pool }
     }
 
     /// Files one of twofold's events under its clinic.
@@ -37,15 +35,15 @@ impl Audit {
             _ => match db::user_by_id(&self.pool, event.actor()).await {
                 Ok(Some(user)) => user.clinic,
                 Ok(None) => {
-                    self.log.line(&format!(
-                        "error: an audit event ({}) for an unknown user",
-                        event.kind()
-                    ));
+                    tracing::error!(
+                        kind = %event.kind(),
+                        actor = %event.actor(),
+                        "an audit event for an unknown user"
+                    );
                     return;
                 }
                 Err(error) => {
-                    self.log
-                        .line(&format!("error: writing the audit log: {error}"));
+                    tracing::error!(kind = %event.kind(), %error, "writing the audit log failed");
                     return;
                 }
             },
@@ -59,7 +57,7 @@ impl Audit {
             .await;
     }
 
-    /// Writes one entry (and the log line).
+    /// Writes one entry (and emits it as a `tracing` event).
     pub(crate) async fn append(
         &self,
         clinic: &str,
@@ -70,7 +68,14 @@ impl Audit {
         detail: &Value,
     ) {
         let text = detail.to_string();
-        self.log.line(&format!("audit: {event} {text}"));
+        tracing::info!(
+            kind = %event,
+            organization = %clinic,
+            actor = %actor,
+            subject = %subject,
+            detail = %text,
+            "audit event"
+        );
         let entry = NewAuditEntry {
             clinic,
             at,
@@ -80,8 +85,7 @@ impl Audit {
             detail: &text,
         };
         if let Err(error) = db::append_audit(&self.pool, &entry).await {
-            self.log
-                .line(&format!("error: writing the audit log: {error}"));
+            tracing::error!(kind = %event, %error, "writing the audit log failed");
         }
     }
 }

@@ -1,18 +1,17 @@
 //! One error type for every handler, so that handlers return
 //! `Result<Response, AppError>` and use `?`. The status codes and the pages
 //! that go with them are chosen here, in one place. A server fault is logged
-//! (by [`log_faults`], which has the app's log) and never shown to the user.
+//! (by [`log_faults`], as a `tracing` event) and never shown to the user.
 
 use std::fmt::Display;
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
 
-use crate::App;
 use crate::views::{Layout, Message};
 
 /// Why a request did not get the page it asked for.
@@ -177,11 +176,11 @@ impl IntoResponse for AppError {
 }
 
 /// Logs the server fault behind a response, if there is one: the middleware
-/// that gives [`AppError`] the app's log.
-pub(crate) async fn log_faults(State(app): State<App>, request: Request, next: Next) -> Response {
+/// that gives [`AppError`] the log.
+pub(crate) async fn log_faults(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if let Some(fault) = response.extensions().get::<Fault>() {
-        app.log(&format!("error: {}: {}", fault.what, fault.detail));
+        tracing::error!(what = %fault.what, detail = %fault.detail, "server fault");
     }
     response
 }

@@ -30,24 +30,57 @@ impl std::fmt::Debug for NamedKey {
     }
 }
 
+/// Why keys are refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A key's digits are not 64 hex digits.
+    #[error("a key is 64 hex digits")]
+    Digits(#[source] hex::FromHexError),
+    /// The named key's digits are not 64 hex digits.
+    #[error("key {id:?} is not 64 hex digits")]
+    KeyDigits {
+        /// The key's id.
+        id: String,
+        /// What the hex decoder found.
+        #[source]
+        source: hex::FromHexError,
+    },
+    /// An entry is not `ID HEX`.
+    #[error("key {entry}: expected `ID HEX`")]
+    Entry {
+        /// Its place among the entries, from 1.
+        entry: usize,
+    },
+    /// Two keys have the same id.
+    #[error("key {id:?} is listed twice")]
+    Duplicate {
+        /// The id.
+        id: String,
+    },
+    /// No key is given.
+    #[error("no key is given")]
+    Empty,
+}
+
 /// 64 hex digits → 32 bytes.
-pub fn parse_key(text: &str) -> Option<[u8; 32]> {
+pub fn parse_key(text: &str) -> Result<[u8; 32], KeyError> {
     let mut key = [0u8; 32];
-    hex::decode_to_slice(text, &mut key).ok()?;
-    Some(key)
+    hex::decode_to_slice(text, &mut key).map_err(KeyError::Digits)?;
+    Ok(key)
 }
 
 /// Reads keys in the documented format: `ID HEX` entries separated by
 /// `separator` (a newline in the file, a comma in the variable); `#` starts a
 /// comment line. The first is current.
-pub fn parse_keys(text: &str, separator: char) -> Result<Vec<NamedKey>, String> {
+pub fn parse_keys(text: &str, separator: char) -> Result<Vec<NamedKey>, KeyError> {
     let entries: Vec<&str> = text
         .split(separator)
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .collect();
     if let [single] = entries.as_slice()
-        && let Some(bytes) = parse_key(single)
+        && let Ok(bytes) = parse_key(single)
     {
         return Ok(vec![NamedKey {
             id: "clinic-1".into(),
@@ -57,12 +90,16 @@ pub fn parse_keys(text: &str, separator: char) -> Result<Vec<NamedKey>, String> 
     let mut keys: Vec<NamedKey> = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let mut parts = entry.split([' ', '\t', ':']).filter(|p| !p.is_empty());
-        let (Some(id), Some(hex), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!("key {}: expected `ID HEX`", index + 1));
+        let (Some(id), Some(digits), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyError::Entry { entry: index + 1 });
         };
-        let bytes = parse_key(hex).ok_or_else(|| format!("key {id:?}: not 64 hex digits"))?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(digits, &mut bytes).map_err(|source| KeyError::KeyDigits {
+            id: id.to_string(),
+            source,
+        })?;
         if keys.iter().any(|key| key.id == id) {
-            return Err(format!("key {id:?} is listed twice"));
+            return Err(KeyError::Duplicate { id: id.to_string() });
         }
         keys.push(NamedKey {
             id: id.to_string(),
@@ -70,7 +107,7 @@ pub fn parse_keys(text: &str, separator: char) -> Result<Vec<NamedKey>, String> 
         });
     }
     if keys.is_empty() {
-        return Err("no key".into());
+        return Err(KeyError::Empty);
     }
     Ok(keys)
 }
@@ -135,8 +172,10 @@ pub fn load_or_create(path: &Path) -> Result<Vec<NamedKey>, StartError> {
                     )));
                 }
             }
-            parse_keys(&text, '\n')
-                .map_err(|problem| StartError::Config(format!("{}: {problem}", path.display())))
+            parse_keys(&text, '\n').map_err(|source| StartError::Keys {
+                place: path.display().to_string(),
+                source,
+            })
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
@@ -173,9 +212,7 @@ mod tests {
         let hex = "00ff".repeat(16);
         let key = parse_key(&hex).unwrap();
         assert_eq!((key[0], key[1]), (0, 0xff));
-        assert_eq!(parse_key("00ff"), None);
-        assert_eq!(parse_key(&"zz".repeat(32)), None);
-        assert_eq!(parse_key(&"é".repeat(32)), None);
+        assert_eq!(parse_key(&hex.to_uppercase()).unwrap(), key);
         // The old single-key file.
         let old = parse_keys(&format!("{hex}\n"), '\n').unwrap();
         assert_eq!(old[0].id, "clinic-1");
@@ -190,8 +227,53 @@ mod tests {
         // The variable's form.
         let variable = parse_keys(&format!("2026-12:{other},2026-11:{hex}"), ',').unwrap();
         assert_eq!(variable.len(), 2);
-        for bad in ["", "a b c", &format!("k {hex}\nk {hex}"), "k 00ff"] {
-            assert!(parse_keys(bad, '\n').is_err(), "{bad:?}");
+    }
+
+    #[test]
+    fn bad_digits_are_refused_with_what_is_wrong() {
+        use hex::FromHexError;
+        for (digits, expected) in [
+            ("00ff".to_string(), FromHexError::InvalidStringLength),
+            ("00".repeat(33), FromHexError::InvalidStringLength),
+            ("0".repeat(63), FromHexError::OddLength),
+            (
+                format!("zz{}", "0".repeat(62)),
+                FromHexError::InvalidHexCharacter { c: 'z', index: 0 },
+            ),
+        ] {
+            assert!(
+                matches!(parse_key(&digits), Err(KeyError::Digits(found)) if found == expected),
+                "{digits:?}"
+            );
+            let named = parse_keys(&format!("k1 {digits}"), '\n');
+            assert!(
+                matches!(&named, Err(KeyError::KeyDigits { id, source })
+                    if id == "k1" && *source == expected),
+                "{digits:?}: {named:?}"
+            );
         }
+        // Multi-byte characters are not hex digits either.
+        assert!(matches!(
+            parse_key(&"é".repeat(32)),
+            Err(KeyError::Digits(_))
+        ));
+    }
+
+    #[test]
+    fn bad_entries_are_refused_with_what_is_wrong() {
+        let hex = "00ff".repeat(16);
+        assert!(matches!(parse_keys("", '\n'), Err(KeyError::Empty)));
+        assert!(matches!(
+            parse_keys("# only a comment\n", '\n'),
+            Err(KeyError::Empty)
+        ));
+        assert!(matches!(
+            parse_keys(&format!("k1 {hex}\na b c"), '\n'),
+            Err(KeyError::Entry { entry: 2 })
+        ));
+        assert!(matches!(
+            parse_keys(&format!("k {hex}\nk {hex}"), '\n'),
+            Err(KeyError::Duplicate { id }) if id == "k"
+        ));
     }
 }

@@ -9,6 +9,11 @@
 //! password hashes, sessions (tower-sessions), CSRF tokens, the pages, and an
 //! audit log fed by twofold's events.
 //!
+//! It logs through `tracing`, with the facts as fields (an audit event's
+//! `kind`, `organization`, `actor`, `subject`), and never a secret, code,
+//! password or session id; the binaries choose where the events go
+//! (`RUST_LOG`, standard error).
+//!
 //! The web layer is laid out as axum's examples and kanidm's web UI lay theirs:
 //! `routes` (the router), `session` (the sign-in stage, one extractor per
 //! stage), `handlers` (one module per area: sign-in, security, passkeys,
@@ -23,6 +28,7 @@ mod error;
 mod handlers;
 mod keys;
 mod lanes;
+mod origin;
 mod password;
 mod routes;
 mod session;
@@ -36,16 +42,17 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use twofold::{
-    Clock, Keyring, Offload, OffloadError, OffloadPool, PasskeyConfig, RelyingParty, SecretKey,
-    TwoFactor, TwoFactorConfig,
+    Clock, Keyring, Offload, OffloadError, OffloadPool, PasskeyConfig, SecretKey, TwoFactor,
+    TwoFactorConfig,
 };
 use twofold_store_sqlx::SqlStore;
 
 pub use db::{AuditEntry, AuditQuery, User};
 pub use keys::{
-    NamedKey, load_or_create as load_or_create_keys, parse_key, parse_keys, private_dir,
+    KeyError, NamedKey, load_or_create as load_or_create_keys, parse_key, parse_keys, private_dir,
     private_file,
 };
+pub use origin::{Origin, OriginError};
 pub use routes::router;
 pub use session_store::{DbSessions, IDLE_SECONDS, LIFETIME_SECONDS};
 
@@ -95,6 +102,18 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The origin (`--origin`) is refused.
+    #[error("invalid origin")]
+    Origin(#[from] OriginError),
+    /// The sealing keys are unusable.
+    #[error("the keys in {place} are unusable")]
+    Keys {
+        /// Where they were read from: the key file or the variable.
+        place: String,
+        /// What is wrong with them.
+        #[source]
+        source: KeyError,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -118,42 +137,6 @@ impl From<twofold::Failure> for StartError {
     }
 }
 
-/// Where log lines go. The app logs audit events and request outcomes, never a
-/// secret, code or password.
-pub trait Log: Send + Sync {
-    /// Writes one line.
-    fn line(&self, line: &str);
-}
-
-/// Logs to standard output.
-#[derive(Debug, Default)]
-pub struct StdoutLog;
-
-impl Log for StdoutLog {
-    fn line(&self, line: &str) {
-        println!("{line}");
-    }
-}
-
-/// Keeps log lines in memory (for tests that check that no secret is logged).
-#[derive(Debug, Default)]
-pub struct MemoryLog(Mutex<Vec<String>>);
-
-impl MemoryLog {
-    /// Every line so far.
-    pub fn lines(&self) -> Vec<String> {
-        self.0.lock().map(|lines| lines.clone()).unwrap_or_default()
-    }
-}
-
-impl Log for MemoryLog {
-    fn line(&self, line: &str) {
-        if let Ok(mut lines) = self.0.lock() {
-            lines.push(line.to_string());
-        }
-    }
-}
-
 /// How to run the app.
 pub struct Config {
     /// `sqlite://path?mode=rwc` or `postgres://…`.
@@ -165,8 +148,6 @@ pub struct Config {
     pub keys: Vec<NamedKey>,
     /// The clock (injected so that tests and the load run can move time).
     pub clock: Arc<dyn Clock>,
-    /// Where log lines go.
-    pub log: Arc<dyn Log>,
     /// Where Argon2 runs (passwords and backup codes alike); `None`: an
     /// [`OffloadPool`] with a thread per core.
     pub offload: Option<Arc<dyn Offload>>,
@@ -187,7 +168,6 @@ struct Inner {
     offload: Arc<dyn Offload>,
     slot_key: [u8; 32],
     clock: Arc<dyn Clock>,
-    log: Arc<dyn Log>,
     secure_cookies: bool,
     trust_forwarded_for: bool,
     in_flight: throttle::InFlight,
@@ -198,10 +178,8 @@ impl App {
     /// Connects to the database, creates the app's tables and twofold's, and
     /// builds the facade for `config.origin`.
     pub async fn start(config: Config) -> Result<App, StartError> {
-        let url = url_host(&config.origin)
-            .ok_or_else(|| StartError::Config(format!("origin {:?} has no host", config.origin)))?;
-        let rp = RelyingParty::new(&url, "Smile Dental", &[config.origin.as_str()])
-            .map_err(|error| StartError::Config(error.to_string()))?;
+        let origin = Origin::parse(&config.origin)?;
+        let rp = origin.relying_party("Smile Dental")?;
         let store = SqlStore::connect(&config.database_url).await?;
         db::migrate(store.pool()).await?;
         let (current, older) = config
@@ -216,7 +194,7 @@ impl App {
             .offload
             .unwrap_or_else(|| Arc::new(OffloadPool::default()));
         // The audit log is fed by the facade's event sink.
-        let audit = audit::Audit::new(store.pool().clone(), Arc::clone(&config.log));
+        let audit = audit::Audit::new(store.pool().clone());
         let two_factor = TwoFactor::new(
             Arc::new(store.clone()),
             keyring,
@@ -234,8 +212,7 @@ impl App {
             offload,
             slot_key: current.bytes,
             clock: config.clock,
-            log: config.log,
-            secure_cookies: config.origin.starts_with("https://"),
+            secure_cookies: origin.is_https(),
             trust_forwarded_for: config.trust_forwarded_for,
             in_flight: throttle::InFlight::default(),
             lanes: lanes::Lanes::default(),
@@ -262,8 +239,10 @@ impl App {
         self.0.secure_cookies
     }
 
+    /// A log line from code that has no structured event of its own yet
+    /// (`session.rs`); everything else calls `tracing` with fields.
     pub(crate) fn log(&self, line: &str) {
-        self.0.log.line(line);
+        tracing::info!("{line}");
     }
 
     /// The audit log.
@@ -444,30 +423,4 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
-}
-
-/// The host of an origin (`http://localhost:3000` → `localhost`).
-fn url_host(origin: &str) -> Option<String> {
-    let rest = origin.split_once("://")?.1;
-    let host = rest.split(['/', ':']).next()?;
-    (!host.is_empty()).then(|| host.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_hosts() {
-        assert_eq!(
-            url_host("http://localhost:3000").as_deref(),
-            Some("localhost")
-        );
-        assert_eq!(
-            url_host("https://clinic.example/app").as_deref(),
-            Some("clinic.example")
-        );
-        assert_eq!(url_host("localhost"), None);
-        assert_eq!(url_host("http://"), None);
-    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Run with `cargo run -p twofold-clinic`, then open http://localhost:3000.
 //! `--help` lists the options; see the clinic README for keys and passwords.
+//! Log events go to standard error, filtered by `RUST_LOG` (default `info`).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use twofold::SystemClock;
-use twofold_clinic::{App, Config, StartError, StdoutLog};
+use twofold_clinic::{App, Config, StartError};
 
 /// The Smile Dental demo: sign-in with a second factor, as the clinic's staff
 /// guide describes it.
@@ -56,8 +57,10 @@ async fn run(options: Options) -> Result<(), StartError> {
         }
     };
     let keys = match &options.secret_keys {
-        Some(text) => twofold_clinic::parse_keys(text, ',')
-            .map_err(|problem| StartError::Config(format!("CLINIC_SECRET_KEYS: {problem}")))?,
+        Some(text) => twofold_clinic::parse_keys(text, ',').map_err(|source| StartError::Keys {
+            place: "--secret-keys (CLINIC_SECRET_KEYS)".into(),
+            source,
+        })?,
         None => twofold_clinic::load_or_create_keys(&options.data_dir.join("secret.key"))?,
     };
     let origin = options
@@ -69,7 +72,6 @@ async fn run(options: Options) -> Result<(), StartError> {
         origin: origin.clone(),
         keys,
         clock: Arc::new(SystemClock),
-        log: Arc::new(StdoutLog),
         offload: None,
         trust_forwarded_for: options.trust_forwarded_for,
     })
@@ -149,9 +151,21 @@ async fn run(options: Options) -> Result<(), StartError> {
     })
 }
 
+/// Log events to standard error (standard output is the start-up printout),
+/// as `RUST_LOG` says, or every `info` event and above.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = Options::parse();
+    init_logging();
     match run(options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -100,7 +100,7 @@ pub(crate) async fn check(
         Ok(Ok(admission)) => admission,
         Ok(Err(seconds)) => return Err(Refusal::Wait(seconds)),
         Err(error) => {
-            app.log(&format!("error: password throttle: {error}"));
+            tracing::error!(%error, "the password throttle failed");
             return Err(Refusal::Busy);
         }
     };
@@ -115,14 +115,14 @@ pub(crate) async fn check(
     drop(turn);
     if matched && user.is_some() {
         if let Err(error) = throttle::succeed(app.pool(), &keys).await {
-            app.log(&format!("error: password throttle: {error}"));
+            tracing::error!(%error, "the password throttle failed");
         }
         return Ok(now);
     }
     let failures = match throttle::fail(app.pool(), &keys, now).await {
         Ok(failures) => failures,
         Err(error) => {
-            app.log(&format!("error: password throttle: {error}"));
+            tracing::error!(%error, "the password throttle failed");
             return Err(Refusal::Wrong);
         }
     };
@@ -159,10 +159,10 @@ pub(crate) async fn check(
                     .await;
             }
         }
-        None => app.log(&format!(
-            "sign-in: a wrong password for an unknown account from {}",
-            client.0
-        )),
+        None => tracing::info!(
+            address = %client.0,
+            "sign-in: a wrong password for an unknown account"
+        ),
     }
     Err(Refusal::Wrong)
 }

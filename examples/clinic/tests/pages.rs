@@ -107,7 +107,16 @@ async fn a_wrong_setup_code_keeps_the_same_qr_code_and_secret() {
     )
     .await;
     assert_eq!(location(&response), "/security/backup-codes");
-    for line in running.log.lines() {
+    // The log has the events, with their facts as fields…
+    let log = running.log.lines();
+    assert!(
+        log.iter().any(|line| line.contains("audit event")
+            && line.contains("kind=enrollment_confirmed")
+            && line.contains("organization=smile-dental")),
+        "{log:#?}"
+    );
+    // …and never the secret.
+    for line in log {
         let squashed: String = secret.split_whitespace().collect();
         assert!(!line.contains(&squashed), "the secret was logged: {line}");
     }

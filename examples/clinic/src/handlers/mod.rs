@@ -35,8 +35,10 @@ pub(crate) async fn back(session: &Session, tone: Tone, text: &str, to: &str) ->
 
 /// Shows a failure's explanation on `back`; server faults and a missing key
 /// get their own pages. (Its events reached the audit log through the sink.)
+/// `_app` is unused since the log became `tracing` events; it goes when every
+/// caller is next touched.
 pub(crate) async fn factor_failure(
-    app: &App,
+    _app: &App,
     session: &Session,
     user: &User,
     failure: Failure,
@@ -45,11 +47,12 @@ pub(crate) async fn factor_failure(
     match &failure.error {
         TwoFactorError::UnknownKey { key_id } => {
             // The operator's fault, not the user's: say what to do, and tell the log.
-            app.log(&format!(
-                "error: {}'s secret is sealed under key id {key_id:?}, which the keyring \
-                 lacks: add that key back as a previous key",
-                user.id
-            ));
+            tracing::error!(
+                user = %user.id,
+                key_id = %key_id,
+                "a TOTP secret is sealed under a key that the keyring lacks: \
+                 add that key back as a previous key"
+            );
             return Err(AppError::Unavailable {
                 text: "Your authenticator app cannot be checked right now: the server is \
                        missing the key your setup was stored with. Your clinic's \

@@ -344,7 +344,7 @@ pub(crate) async fn sign_out_elsewhere(app: &App, session: &Session, user: &User
         Ok(1) => " You were signed out of 1 other session.".into(),
         Ok(n) => format!(" You were signed out of {n} other sessions."),
         Err(error) => {
-            app.log(&format!("error: ending other sessions: {error}"));
+            tracing::error!(user = %user.id, %error, "ending other sessions failed");
             String::new()
         }
     }

@@ -87,6 +87,13 @@ pub(crate) struct BackupCodesPage {
     pub codes: Option<Vec<String>>,
 }
 
+/// What the download's `data:` URL escapes: every byte but ASCII letters,
+/// digits, `-`, `_` and `.`.
+const DATA_URL_TEXT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.');
+
 impl BackupCodesPage {
     /// The codes as a text file: one a line.
     pub(crate) fn text(&self) -> String {
@@ -98,15 +105,8 @@ impl BackupCodesPage {
 
     /// The Download link's `data:` URL (the CSP allows `data:` images and links).
     pub(crate) fn download_href(&self) -> String {
-        let encoded: String = (self.text() + "\n")
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    (b as char).to_string()
-                }
-                other => format!("%{other:02X}"),
-            })
-            .collect();
+        let text = self.text() + "\n";
+        let encoded = percent_encoding::utf8_percent_encode(&text, DATA_URL_TEXT);
         format!("data:text/plain;charset=utf-8,{encoded}")
     }
 }
@@ -125,6 +125,25 @@ mod tests {
             page.download_href(),
             "data:text/plain;charset=utf-8,abcd%201234%0Aefgh%205678%0A"
         );
+    }
+
+    proptest::proptest! {
+        /// Any codes (any text at all) come back whole from the link, and the
+        /// link holds nothing but the unreserved characters and escapes.
+        #[test]
+        fn the_download_round_trips(codes in proptest::collection::vec(".*", 0..12)) {
+            let page = BackupCodesPage {
+                layout: Layout::bare("Save your backup codes"),
+                codes: Some(codes.clone()),
+            };
+            let href = page.download_href();
+            let encoded = href.strip_prefix("data:text/plain;charset=utf-8,").unwrap();
+            proptest::prop_assert!(encoded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.%".contains(&b)));
+            let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8().unwrap();
+            proptest::prop_assert_eq!(decoded, codes.join("\n") + "\n");
+        }
     }
 
     #[test]

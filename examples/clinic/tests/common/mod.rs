@@ -4,10 +4,56 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use twofold::Clock;
-use twofold_clinic::{App, Config, MemoryLog};
+use twofold_clinic::{App, Config};
+
+/// The log events of every app in this test binary, formatted as the binary
+/// prints them (one subscriber per process: the apps of parallel tests share
+/// it, which only makes "nothing secret was logged" checks stricter).
+#[derive(Debug, Default)]
+pub struct Log(Mutex<Vec<u8>>);
+
+impl Log {
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().unwrap();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+struct LogWriter(Arc<Log>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log, with the subscriber that fills it installed on first use.
+pub fn log() -> Arc<Log> {
+    static LOG: OnceLock<Arc<Log>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Log::default());
+        let sink = Arc::clone(&log);
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_writer(move || LogWriter(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        log
+    })
+    .clone()
+}
 
 /// A clock the test moves: twofold's `ManualClock`.
 pub type TestClock = twofold::ManualClock;
@@ -28,8 +74,8 @@ pub struct Running {
     pub base: String,
     /// The app.
     pub app: App,
-    /// Every log line.
-    pub log: Arc<MemoryLog>,
+    /// Every log line (of every app in this test binary).
+    pub log: Arc<Log>,
     /// The data directory (removed by the test when it passes).
     pub dir: PathBuf,
 }
@@ -101,13 +147,12 @@ pub async fn start_custom(options: Options) -> Running {
     let port = listener.local_addr().unwrap().port();
     let scheme = if options.https { "https" } else { "http" };
     let base = format!("http://localhost:{port}");
-    let log = Arc::new(MemoryLog::default());
+    let log = log();
     let app = App::start(Config {
         database_url: format!("sqlite://{}?mode=rwc", dir.join("clinic.sqlite3").display()),
         origin: format!("{scheme}://localhost:{port}"),
         keys: options.keys,
         clock: options.clock,
-        log: log.clone(),
         offload: options.offload,
         trust_forwarded_for: false,
     })

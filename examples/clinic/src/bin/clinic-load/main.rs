@@ -12,6 +12,7 @@
 //! codes are fresh (a code is accepted once).
 //!
 //! It prints the second-step sign-ins per second and the latency percentiles.
+//! `--help` lists the options.
 //!
 //! With `--mixed` it runs the mixed run instead (see `mixed.rs`): `--users`
 //! (128) users signing in with password and TOTP, first alone and then while an
@@ -25,10 +26,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use reqwest::redirect::Policy;
 use twofold::factors::totp::{Secret, Totp, TotpParams};
 use twofold::{Account, Clock, Timestamp};
-use twofold_clinic::{App, Config, Log};
+use twofold_clinic::{App, Config};
 
 struct StepClock(AtomicU64);
 
@@ -45,59 +47,45 @@ impl Clock for StepClock {
     }
 }
 
-struct NoLog;
-
-impl Log for NoLog {
-    fn line(&self, _line: &str) {}
-}
-
+/// A bounded load run of the clinic's second sign-in step, over loopback
+/// HTTP (or, with `--mixed`, sign-ins beside an attacker).
+#[derive(Debug, Parser)]
+#[command(name = "clinic-load")]
 struct Options {
+    /// `postgres://…` to run on PostgreSQL (default: a fresh SQLite file).
+    #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    users: Option<usize>,
-    rounds: usize,
+    /// How many users sign in (default 64; 128 with `--mixed`).
+    #[arg(long, value_name = "N", value_parser = count)]
+    users: Option<u64>,
+    /// The most rounds of the burst run.
+    #[arg(long, value_name = "N", value_parser = count, default_value_t = 10)]
+    rounds: u64,
+    /// The most seconds of the burst run, or of each phase of the mixed run (default 60).
+    #[arg(long, value_name = "N", value_parser = count)]
     seconds: Option<u64>,
+    /// The mixed run: legitimate sign-ins alone, then beside an attacker.
+    #[arg(long)]
     mixed: bool,
-    serve: bool,
+    /// What the mixed run's attacker posts.
+    #[arg(long, value_enum, default_value_t = mixed::Attack::Both)]
     attack: mixed::Attack,
+    /// The mixed run's server process (started by the mixed run itself).
+    #[arg(long, hide = true)]
+    serve: bool,
 }
 
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        database_url: None,
-        users: None,
-        rounds: 10,
-        seconds: None,
-        mixed: false,
-        serve: false,
-        attack: mixed::Attack::Both,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        let number = |text: String| {
-            text.parse::<u64>()
-                .ok()
-                .filter(|n| (1..=100_000).contains(n))
-                .ok_or_else(|| format!("{arg} must be a number from 1 to 100000, not {text:?}"))
-        };
-        match arg.as_str() {
-            "--database-url" => options.database_url = Some(value()?),
-            "--users" => options.users = usize::try_from(number(value()?)?).ok(),
-            "--rounds" => options.rounds = usize::try_from(number(value()?)?).unwrap_or(10),
-            "--seconds" => options.seconds = Some(number(value()?)?),
-            "--mixed" => options.mixed = true,
-            "--attack" => options.attack = value()?.parse()?,
-            // The mixed run's server process (started by the mixed run itself).
-            "--serve" => options.serve = true,
-            other => {
-                return Err(format!(
-                    "unknown option {other:?}; options: [--mixed [--attack both|passwords|codes]] \
-                     --database-url URL --users N --rounds N --seconds N"
-                ));
-            }
-        }
-    }
-    Ok(options)
+/// A count from 1 to 100000.
+fn count(text: &str) -> Result<u64, String> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| (1..=100_000).contains(n))
+        .ok_or_else(|| "a number from 1 to 100000".to_string())
+}
+
+/// A count as a `usize` (every count fits).
+fn size(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
 }
 
 struct BurstOptions {
@@ -200,14 +188,14 @@ async fn run(options: Options) -> Result<(), Error> {
     if options.serve {
         return mixed::serve(mixed::ServeOptions {
             database_url: options.database_url.ok_or("--serve needs --database-url")?,
-            users: options.users.unwrap_or(128),
+            users: options.users.map_or(128, size),
         })
         .await;
     }
     if options.mixed {
         return mixed::run(mixed::MixedOptions {
             database_url: options.database_url,
-            users: options.users.unwrap_or(128),
+            users: options.users.map_or(128, size),
             seconds: options.seconds.unwrap_or(60),
             attack: options.attack,
         })
@@ -215,8 +203,8 @@ async fn run(options: Options) -> Result<(), Error> {
     }
     let options = BurstOptions {
         database_url: options.database_url,
-        users: options.users.unwrap_or(64),
-        rounds: options.rounds,
+        users: options.users.map_or(64, size),
+        rounds: size(options.rounds),
         seconds: options.seconds.unwrap_or(60),
     };
     let temp = std::env::temp_dir().join(format!("twofold-clinic-load-{}", std::process::id()));
@@ -249,7 +237,6 @@ async fn run(options: Options) -> Result<(), Error> {
             bytes: key,
         }],
         clock: clock.clone(),
-        log: Arc::new(NoLog),
         offload: None,
         trust_forwarded_for: false,
     })
@@ -398,13 +385,16 @@ async fn set_up(
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let options = match options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return std::process::ExitCode::from(2);
-        }
-    };
+    let options = Options::parse();
+    // The app's own log events (warnings and errors unless `RUST_LOG` says
+    // otherwise) to standard error: standard output is the report, and the
+    // mixed run's server speaks to its parent there.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match run(options).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

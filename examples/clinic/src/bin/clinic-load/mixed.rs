@@ -32,7 +32,7 @@ use twofold::Clock;
 use twofold::factors::totp::{Secret, Totp, TotpParams};
 use twofold_clinic::{App, Config};
 
-use crate::{Error, NoLog, csrf_of, percentile};
+use crate::{Error, csrf_of, percentile};
 
 /// The length of a TOTP step.
 const STEP: f64 = 30.0;
@@ -90,7 +90,6 @@ pub(crate) async fn serve(options: ServeOptions) -> Result<(), Error> {
             bytes: key,
         }],
         clock: clock.clone(),
-        log: Arc::new(NoLog),
         offload: None,
         trust_forwarded_for: false,
     })
@@ -161,7 +160,7 @@ pub(crate) struct MixedOptions {
 }
 
 /// What the attacker posts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Attack {
     /// Wrong passwords and wrong backup codes, alternately.
     Both,
@@ -169,20 +168,6 @@ pub(crate) enum Attack {
     Passwords,
     /// Only wrong backup codes.
     Codes,
-}
-
-impl std::str::FromStr for Attack {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Attack, String> {
-        match text {
-            "both" => Ok(Attack::Both),
-            "passwords" => Ok(Attack::Passwords),
-            "codes" => Ok(Attack::Codes),
-            other => Err(format!(
-                "--attack is both, passwords or codes, not {other:?}"
-            )),
-        }
-    }
 }
 
 struct User {
