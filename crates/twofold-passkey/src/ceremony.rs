@@ -14,8 +14,9 @@ use webauthn_rs_core::proto::{
 };
 
 use crate::config::PasskeyConfig;
-use crate::credential::{CredentialId, PasskeyCredential};
+use crate::credential::PasskeyCredential;
 use crate::error::{CoreError, PasskeyError};
+use crate::id::CredentialId;
 
 /// The largest response JSON read, in bytes; larger bodies are refused unparsed.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;

@@ -2,59 +2,13 @@
 
 use core::fmt;
 
-use base64ct::{Base64UrlUnpadded, Encoding};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use webauthn_rs_core::proto::{
     AttestationFormat, AuthenticatorTransport, COSEKey, Credential, ParsedAttestation,
     RegisteredExtensions, UserVerificationPolicy,
 };
 
-/// A credential id: opaque bytes chosen by the authenticator. Serialized as
-/// unpadded base64url, as in WebAuthn JSON.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CredentialId(Vec<u8>);
-
-impl CredentialId {
-    /// Wraps raw id bytes.
-    pub fn from_bytes(bytes: &[u8]) -> CredentialId {
-        CredentialId(bytes.to_vec())
-    }
-
-    /// The raw id bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The id as unpadded base64url (the `id` of a WebAuthn response).
-    pub fn to_base64url(&self) -> String {
-        Base64UrlUnpadded::encode_string(&self.0)
-    }
-
-    /// Reads an unpadded base64url id.
-    pub fn from_base64url(text: &str) -> Option<CredentialId> {
-        Base64UrlUnpadded::decode_vec(text).ok().map(CredentialId)
-    }
-}
-
-impl fmt::Debug for CredentialId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CredentialId({})", self.to_base64url())
-    }
-}
-
-impl Serialize for CredentialId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_base64url())
-    }
-}
-
-impl<'de> Deserialize<'de> for CredentialId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<CredentialId, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        CredentialId::from_base64url(&text)
-            .ok_or_else(|| serde::de::Error::custom("a credential id is unpadded base64url"))
-    }
-}
+use crate::id::CredentialId;
 
 /// A credential's public key. Opaque: its serialized form is that of the pinned
 /// webauthn-rs-core version, whose type is not part of this crate's API.
@@ -132,7 +86,7 @@ pub struct PasskeyCredential {
 impl PasskeyCredential {
     pub(crate) fn from_core(credential: Credential, name: &str, now: u64) -> PasskeyCredential {
         PasskeyCredential {
-            id: CredentialId(credential.cred_id.clone()),
+            id: CredentialId::from_bytes(&credential.cred_id),
             public_key: PublicKey(credential.cred),
             counter: credential.counter,
             backup_eligible: credential.backup_eligible,
@@ -153,7 +107,7 @@ impl PasskeyCredential {
     /// user verification required, no attestation kept.
     pub(crate) fn to_core(&self) -> Credential {
         Credential {
-            cred_id: self.id.0.clone(),
+            cred_id: self.id.as_bytes().to_vec(),
             cred: self.public_key.0.clone(),
             counter: self.counter,
             transports: Some(self.transports.iter().map(|t| t.to_core()).collect()),

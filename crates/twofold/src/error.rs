@@ -49,6 +49,8 @@ pub enum TwoFactorError {
     #[error("not permitted: {0}")]
     Denied(Reason),
     /// A passkey ceremony failed.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     #[error("the passkey was not accepted")]
     Passkey(#[source] twofold_passkey::PasskeyError),
     /// A stored secret is sealed under a key id the keyring does not have.
@@ -170,7 +172,9 @@ impl TwoFactorError {
             TwoFactorError::InvalidCode(_)
             | TwoFactorError::WrongCode
             | TwoFactorError::CodeAlreadyUsed => ErrorKind::Wrong,
+            #[cfg(feature = "passkey")]
             TwoFactorError::Passkey(twofold_passkey::PasskeyError::Expired) => ErrorKind::Expired,
+            #[cfg(feature = "passkey")]
             TwoFactorError::Passkey(_) => ErrorKind::Wrong,
             TwoFactorError::Locked { .. } => ErrorKind::Locked,
             TwoFactorError::NoChallenge
@@ -196,6 +200,13 @@ impl Failure {
     pub fn kind(&self) -> ErrorKind {
         self.error.kind()
     }
+}
+
+/// The error for a credential id that another user holds: without the
+/// `passkey` feature no write binds one, so only a misbehaving store says so.
+#[cfg(not(feature = "passkey"))]
+pub(crate) fn credential_in_use() -> TwoFactorError {
+    TwoFactorError::Store(StoreError::CredentialInUse)
 }
 
 impl From<StoreError> for TwoFactorError {
@@ -261,6 +272,7 @@ mod tests {
 
     #[test]
     fn every_error_has_the_kind_an_app_acts_on() {
+        #[cfg(feature = "passkey")]
         use twofold_passkey::PasskeyError;
         let table = [
             (
@@ -271,10 +283,12 @@ mod tests {
             ),
             (TwoFactorError::WrongCode, ErrorKind::Wrong),
             (TwoFactorError::CodeAlreadyUsed, ErrorKind::Wrong),
+            #[cfg(feature = "passkey")]
             (
                 TwoFactorError::Passkey(PasskeyError::InvalidRequest("x")),
                 ErrorKind::Wrong,
             ),
+            #[cfg(feature = "passkey")]
             (
                 TwoFactorError::Passkey(PasskeyError::Expired),
                 ErrorKind::Expired,

@@ -20,9 +20,12 @@ pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemCloc
 pub use error::{Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, TwoFactorError};
 pub use events::{Event, EventSink, Factor, SinkFuture};
 pub use facade::{
-    Account, Done, FactorConfirmed, PasskeySignInStart, PasskeySummary, Purged, Resealed,
-    SignInStep, SignedIn, Status, TotpEnrollment, TwoFactor, TwoFactorConfig,
+    Account, Done, FactorConfirmed, Purged, Resealed, SignInStep, SignedIn, Status, TotpEnrollment,
+    TwoFactor, TwoFactorConfig,
 };
+#[cfg(feature = "passkey")]
+#[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
+pub use facade::{PasskeySignInStart, PasskeySummary};
 pub use lock::Lock;
 pub use offload::{DangerouslyInline, Job, Offload, OffloadError, OffloadFuture, OffloadPool};
 pub use store::{CredentialChanges, Store, StoreError, StoreFuture, Version, Versioned};
@@ -31,7 +34,10 @@ pub use store::{MemoryContents, MemoryStore};
 
 // The factor crates' types that appear in this crate's API.
 pub use twofold_backup::{BackupConfig, HashParams, NewBackupCodes};
-pub use twofold_passkey::{CredentialId, PasskeyConfig, RelyingParty};
+pub use twofold_passkey::CredentialId;
+#[cfg(feature = "passkey")]
+#[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
+pub use twofold_passkey::{PasskeyConfig, RelyingParty};
 pub use twofold_policy::{Method, Methods, Mode, Policy, PolicyDocument, Reason, Timestamp};
 pub use twofold_totp::TotpParams;
 
@@ -39,6 +45,8 @@ pub use twofold_totp::TotpParams;
 /// computing codes, say), so that an application depends on `twofold` alone.
 pub mod factors {
     pub use twofold_backup as backup;
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     pub use twofold_passkey as passkey;
     pub use twofold_policy as policy;
     pub use twofold_totp as totp;

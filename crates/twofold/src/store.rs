@@ -4,7 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
-use twofold_passkey::{AuthenticationState, CredentialId, PasskeyCredential, RegistrationState};
+use twofold_passkey::CredentialId;
+#[cfg(feature = "passkey")]
+use twofold_passkey::{AuthenticationState, PasskeyCredential, RegistrationState};
 use twofold_policy::{Method, PolicyDocument, Timestamp};
 use twofold_totp::TotpParams;
 
@@ -91,9 +93,13 @@ pub struct UserRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_codes: Option<String>,
     /// Registered passkeys.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passkeys: Vec<PasskeyCredential>,
     /// A passkey registration in progress.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_passkey: Option<PendingPasskey>,
     /// The open sign-in challenge (single-use).
@@ -114,6 +120,7 @@ impl UserRecord {
     pub fn expires_at(&self) -> Option<u64> {
         [
             self.pending_totp.as_ref().map(|p| p.expires_at),
+            #[cfg(feature = "passkey")]
             self.pending_passkey.as_ref().map(|p| p.expires_at),
             self.challenge.as_ref().map(|c| c.expires_at),
         ]
@@ -123,8 +130,28 @@ impl UserRecord {
     }
 
     /// The ids of the record's passkeys.
+    #[cfg(feature = "passkey")]
     pub fn credential_ids(&self) -> Vec<CredentialId> {
         self.passkeys.iter().map(|p| p.id().clone()).collect()
+    }
+
+    /// The ids of the record's passkeys: none without the `passkey` feature.
+    #[cfg(not(feature = "passkey"))]
+    pub fn credential_ids(&self) -> Vec<CredentialId> {
+        Vec::new()
+    }
+
+    /// Whether the record holds a registered passkey.
+    #[cfg(feature = "passkey")]
+    pub fn has_passkeys(&self) -> bool {
+        !self.passkeys.is_empty()
+    }
+
+    /// Whether the record holds a registered passkey: never without the
+    /// `passkey` feature.
+    #[cfg(not(feature = "passkey"))]
+    pub fn has_passkeys(&self) -> bool {
+        false
     }
 }
 
@@ -158,6 +185,8 @@ pub struct PendingTotp {
 }
 
 /// A passkey registration in progress.
+#[cfg(feature = "passkey")]
+#[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingPasskey {
     /// The ceremony state (server-side only).
@@ -166,6 +195,7 @@ pub struct PendingPasskey {
     pub expires_at: u64,
 }
 
+#[cfg(feature = "passkey")]
 impl PartialEq for PendingPasskey {
     fn eq(&self, other: &PendingPasskey) -> bool {
         self.expires_at == other.expires_at
@@ -173,6 +203,7 @@ impl PartialEq for PendingPasskey {
     }
 }
 
+#[cfg(feature = "passkey")]
 impl Eq for PendingPasskey {}
 
 /// An open second-step challenge.
@@ -183,6 +214,8 @@ pub struct SignInChallenge {
     /// When it lapses.
     pub expires_at: u64,
     /// The passkey ceremony state, if a passkey was offered.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passkey: Option<AuthenticationState>,
     /// The methods the challenge offered: only these may answer it.
@@ -199,7 +232,19 @@ impl PartialEq for SignInChallenge {
             && self.expires_at == other.expires_at
             && self.methods == other.methods
             && self.recovery == other.recovery
-            && serde_json::to_value(&self.passkey).ok() == serde_json::to_value(&other.passkey).ok()
+            && self.same_passkey_state(other)
+    }
+}
+
+impl SignInChallenge {
+    #[cfg(feature = "passkey")]
+    fn same_passkey_state(&self, other: &SignInChallenge) -> bool {
+        serde_json::to_value(&self.passkey).ok() == serde_json::to_value(&other.passkey).ok()
+    }
+
+    #[cfg(not(feature = "passkey"))]
+    fn same_passkey_state(&self, _: &SignInChallenge) -> bool {
+        true
     }
 }
 
@@ -221,6 +266,8 @@ pub struct CeremonyRecord {
     #[serde(default)]
     pub organization: String,
     /// The passkey ceremony state.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     pub state: AuthenticationState,
     /// When it lapses.
     pub expires_at: u64,

@@ -171,7 +171,7 @@ impl TwoFactor {
         let (stored, codes) = self.generate_backup_codes().await?;
         let events = self
             .update_user(account.user, |record| {
-                if record.totp.is_none() && record.passkeys.is_empty() {
+                if record.totp.is_none() && !record.has_passkeys() {
                     return Err(Failure::from(TwoFactorError::NotEnrolled(
                         "a second factor",
                     )));

@@ -110,7 +110,7 @@ impl TwoFactor {
                             }
                             stale |= self.keyring.needs_reseal(secret);
                         }
-                        if stale || !record.passkeys.is_empty() {
+                        if stale || record.has_passkeys() {
                             Ok(Change::Write(Ok(true)))
                         } else {
                             Ok(Change::Keep(Ok(false)))

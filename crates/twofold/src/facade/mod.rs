@@ -5,6 +5,7 @@
 mod admin;
 mod backup_codes;
 mod maintenance;
+#[cfg(feature = "passkey")]
 mod passkeys;
 mod record;
 mod sign_in;
@@ -16,6 +17,7 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 
+#[cfg(feature = "passkey")]
 use twofold_passkey::Passkeys;
 use twofold_policy::Policy;
 
@@ -38,6 +40,7 @@ pub struct TwoFactor {
     random: Arc<dyn Randomness>,
     sink: Option<Arc<dyn EventSink>>,
     offload: Arc<dyn Offload>,
+    #[cfg(feature = "passkey")]
     passkeys: Passkeys,
     config: TwoFactorConfig,
     default_policy: Arc<Policy>,
@@ -73,6 +76,7 @@ impl TwoFactor {
             random: Arc::new(OsRandomness),
             sink: None,
             offload: Arc::new(OffloadPool::default()),
+            #[cfg(feature = "passkey")]
             passkeys: Passkeys::new(config.passkeys.clone()),
             config,
             default_policy,

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use twofold_backup::BackupCodeSet;
-use twofold_passkey::{CredentialId, PasskeyError};
+use twofold_passkey::CredentialId;
+#[cfg(feature = "passkey")]
+use twofold_passkey::PasskeyError;
 use twofold_policy::{Method, Methods, Policy, Reason, Throttle, Timestamp, UserFacts};
 
 use crate::crypto::SealedSecret;
@@ -106,6 +108,7 @@ pub(super) enum Index {
 }
 
 /// The error for a credential id that another user holds.
+#[cfg(feature = "passkey")]
 pub(super) fn credential_in_use() -> TwoFactorError {
     TwoFactorError::Passkey(PasskeyError::CredentialNotAllowed {
         reason: "it is already registered",
@@ -149,7 +152,11 @@ pub(super) fn backup_set(record: &UserRecord) -> Result<Option<BackupCodeSet>, T
         .transpose()
 }
 
+#[cfg(not(feature = "passkey"))]
+pub(super) use crate::error::credential_in_use;
+
 /// The error for a passkey response whose user handle names another user.
+#[cfg(feature = "passkey")]
 pub(super) fn another_users_handle() -> TwoFactorError {
     TwoFactorError::Passkey(PasskeyError::CredentialNotAllowed {
         reason: "its user handle names another user",
@@ -161,8 +168,11 @@ pub(super) fn clear_factors(record: &mut UserRecord) {
     record.totp = None;
     record.pending_totp = None;
     record.backup_codes = None;
-    record.passkeys.clear();
-    record.pending_passkey = None;
+    #[cfg(feature = "passkey")]
+    {
+        record.passkeys.clear();
+        record.pending_passkey = None;
+    }
     record.challenge = None;
 }
 
@@ -242,6 +252,7 @@ impl TwoFactor {
         {
             record.pending_totp = None;
         }
+        #[cfg(feature = "passkey")]
         if record
             .pending_passkey
             .as_ref()
@@ -285,7 +296,7 @@ impl TwoFactor {
         if record.totp.is_some() {
             enrolled = enrolled.with(Method::Totp);
         }
-        if !record.passkeys.is_empty() {
+        if record.has_passkeys() {
             enrolled = enrolled.with(Method::Passkey);
         }
         let remaining = backup_set(record).ok().flatten().map(|set| set.remaining());

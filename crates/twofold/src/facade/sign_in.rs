@@ -32,6 +32,7 @@ impl TwoFactor {
         );
         Ok(Status {
             totp: record.totp.is_some(),
+            #[cfg(feature = "passkey")]
             passkeys: record
                 .passkeys
                 .iter()
@@ -97,6 +98,7 @@ impl TwoFactor {
                     },
                     SignIn::Challenge { methods, recovery } => {
                         let challenge_id = random_id(&*self.random)?;
+                        #[cfg(feature = "passkey")]
                         let (passkey_options, passkey_state) =
                             if methods.contains(Method::Passkey) && !record.passkeys.is_empty() {
                                 match self.passkeys.start_authentication(&record.passkeys, now) {
@@ -108,10 +110,13 @@ impl TwoFactor {
                             } else {
                                 (None, None)
                             };
+                        #[cfg(not(feature = "passkey"))]
+                        let passkey_options = None;
                         let expires_at = now.saturating_add(self.config.challenge_ttl_seconds);
                         record.challenge = Some(SignInChallenge {
                             id: challenge_id.clone(),
                             expires_at,
+                            #[cfg(feature = "passkey")]
                             passkey: passkey_state,
                             methods: methods.iter().collect(),
                             recovery,

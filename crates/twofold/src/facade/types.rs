@@ -4,7 +4,9 @@ use std::fmt;
 
 use serde_json::Value;
 use twofold_backup::{BackupConfig, NewBackupCodes};
-use twofold_passkey::{CredentialId, PasskeyConfig};
+use twofold_passkey::CredentialId;
+#[cfg(feature = "passkey")]
+use twofold_passkey::PasskeyConfig;
 use twofold_policy::{Methods, PolicyDocument, Reason, Timestamp};
 use twofold_totp::TotpParams;
 
@@ -119,6 +121,7 @@ pub struct FactorConfirmed {
 }
 
 /// A username-less passkey sign-in in progress.
+#[cfg(feature = "passkey")]
 #[derive(Debug, Clone)]
 pub struct PasskeySignInStart {
     /// The single-use ceremony id to send back with the response.
@@ -128,6 +131,7 @@ pub struct PasskeySignInStart {
 }
 
 /// One passkey, for the Security page.
+#[cfg(feature = "passkey")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasskeySummary {
     /// Its id.
@@ -148,6 +152,8 @@ pub struct Status {
     /// Whether an authenticator app is set up.
     pub totp: bool,
     /// Registered passkeys.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     pub passkeys: Vec<PasskeySummary>,
     /// Unused backup codes, if the user has a set.
     pub backup_codes_remaining: Option<usize>,
@@ -167,6 +173,8 @@ pub struct TwoFactorConfig {
     /// The issuer shown in authenticator apps ("Smile Dental").
     pub issuer: String,
     /// Passkey relying party and ceremony settings.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     pub passkeys: PasskeyConfig,
     /// Backup-code count, length and Argon2 parameters.
     pub backup_codes: BackupConfig,
@@ -194,9 +202,16 @@ impl TwoFactorConfig {
     /// Defaults: 10-minute setups, 5-minute challenges, 10 backup codes (low at 3),
     /// at most 1,000 outstanding username-less ceremonies per organization, a
     /// sweep of expired state every minute, the clinic example policy.
-    pub fn new(issuer: &str, passkeys: PasskeyConfig) -> TwoFactorConfig {
+    ///
+    /// With the `passkey` feature it takes the passkey settings too:
+    /// `TwoFactorConfig::new(issuer, passkeys)`; without it, `new(issuer)`.
+    pub fn new(
+        issuer: &str,
+        #[cfg(feature = "passkey")] passkeys: PasskeyConfig,
+    ) -> TwoFactorConfig {
         TwoFactorConfig {
             issuer: issuer.to_string(),
+            #[cfg(feature = "passkey")]
             passkeys,
             backup_codes: BackupConfig::default(),
             backup_codes_low_threshold: twofold_backup::DEFAULT_LOW_THRESHOLD,
