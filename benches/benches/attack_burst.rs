@@ -98,7 +98,7 @@ fn evaluations() -> usize {
 
 fn facade(store: Arc<dyn Store>, clock: Arc<ManualClock>, hash: HashParams) -> TwoFactor {
     let rp = RelyingParty::new("localhost", "Smile Dental", &["http://localhost:8080"]).unwrap();
-    let mut config = TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp));
+    let mut config = TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp));
     config.backup_codes = BackupConfig::default()
         .with_hash_params(hash)
         .with_minimum_hash_params(hash);

@@ -36,7 +36,7 @@ fn verify(c: &mut Criterion) {
     let twofold = TwoFactor::new(
         Arc::new(MemoryStore::new()),
         Keyring::new(SecretKey::new("k1", [7u8; 32])),
-        TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp)),
+        TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp)),
     )
     .unwrap()
     .with_clock(clock.clone())

@@ -28,7 +28,7 @@ fn bench_store(
     let twofold = TwoFactor::new(
         store,
         Keyring::new(SecretKey::new("k1", [7u8; 32])),
-        TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp)),
+        TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp)),
     )
     .unwrap()
     .with_clock(clock.clone());

@@ -14,7 +14,7 @@ use twofold_store_sqlx::SqlStore;
 
 fn facade(store: Arc<dyn Store>) -> TwoFactor {
     let rp = RelyingParty::new("localhost", "Smile Dental", &["http://localhost:8080"]).unwrap();
-    let mut config = TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp));
+    let mut config = TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp));
     let cheap = HashParams::new(64, 1, 1).unwrap();
     config.backup_codes = BackupConfig::default()
         .with_hash_params(cheap)

@@ -39,7 +39,7 @@ const WORKER_DEADLINE: Duration = Duration::from_secs(180);
 
 fn facade(store: Arc<dyn Store>, now: u64) -> TwoFactor {
     let rp = RelyingParty::new("localhost", "Smile Dental", &["http://localhost:8080"]).unwrap();
-    let mut config = TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp));
+    let mut config = TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp));
     let cheap = HashParams::new(64, 1, 1).unwrap();
     config.backup_codes = BackupConfig::default()
         .with_hash_params(cheap)

@@ -53,6 +53,11 @@ pub enum TwoFactorError {
     #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     #[error("the passkey was not accepted")]
     Passkey(#[source] twofold_passkey::PasskeyError),
+    /// Passkeys are not configured ([`TwoFactorConfig::passkeys`](crate::TwoFactorConfig::passkeys) is `None`).
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
+    #[error("passkeys are not set up on this server")]
+    PasskeysOff,
     /// A stored secret is sealed under a key id the keyring does not have.
     #[error("the stored secret is sealed under an unknown key {key_id:?}")]
     UnknownKey {
@@ -182,6 +187,8 @@ impl TwoFactorError {
             | TwoFactorError::NoPendingEnrollment => ErrorKind::Expired,
             TwoFactorError::Denied(Reason::ReauthenticationRequired) => ErrorKind::Reauthenticate,
             TwoFactorError::Denied(_) | TwoFactorError::NotEnrolled(_) => ErrorKind::Denied,
+            #[cfg(feature = "passkey")]
+            TwoFactorError::PasskeysOff => ErrorKind::Denied,
             TwoFactorError::Busy | TwoFactorError::Contended => ErrorKind::Unavailable,
             TwoFactorError::Store(_)
             | TwoFactorError::UnknownKey { .. }

@@ -97,6 +97,13 @@ pub struct UserRecord {
     #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passkeys: Vec<PasskeyCredential>,
+    /// Registered passkeys, kept as stored: a build without the `passkey`
+    /// feature cannot use them, but never drops them from a record it rewrites,
+    /// and counts them as a factor, so their user is never taken for one
+    /// without a second factor (who could then set one up with a password alone).
+    #[cfg(not(feature = "passkey"))]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passkeys: Vec<StoredPasskey>,
     /// A passkey registration in progress.
     #[cfg(feature = "passkey")]
     #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
@@ -147,11 +154,25 @@ impl UserRecord {
         !self.passkeys.is_empty()
     }
 
-    /// Whether the record holds a registered passkey: never without the
-    /// `passkey` feature.
+    /// Whether the record holds a registered passkey (registered by a build
+    /// with the `passkey` feature, kept as stored by this one).
     #[cfg(not(feature = "passkey"))]
     pub fn has_passkeys(&self) -> bool {
-        false
+        !self.passkeys.is_empty()
+    }
+}
+
+/// A registered passkey as a build without the `passkey` feature keeps it: the
+/// stored form, unread, written back unchanged.
+#[cfg(not(feature = "passkey"))]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StoredPasskey(serde_json::Value);
+
+#[cfg(not(feature = "passkey"))]
+impl std::fmt::Debug for StoredPasskey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredPasskey(..)")
     }
 }
 

@@ -19,7 +19,7 @@ fn config() -> TwoFactorConfig {
     let mut config = {
         let origin = "https://app.clinic.example";
         let rp = twofold::RelyingParty::new("clinic.example", "Smile Dental", &[origin]).unwrap();
-        TwoFactorConfig::new("Smile Dental", twofold::PasskeyConfig::new(rp))
+        TwoFactorConfig::new("Smile Dental").with_passkeys(twofold::PasskeyConfig::new(rp))
     };
     #[cfg(not(feature = "passkey"))]
     let mut config = TwoFactorConfig::new("Smile Dental");
@@ -133,5 +133,67 @@ async fn totp_and_backup_codes_work_without_passkeys() {
     assert_eq!(
         signed_in.backup_codes_remaining,
         Some(backup_codes.len() - 1)
+    );
+}
+
+/// A record with a passkey registered by a build with the `passkey` feature:
+/// a build without it keeps the passkey (written back as it was) and counts it
+/// as a factor, so Ana is challenged and cannot set up a new factor as if she
+/// had none.
+#[cfg(not(feature = "passkey"))]
+#[tokio::test]
+async fn passkeys_of_another_build_are_kept_and_count_as_a_factor() {
+    use twofold::Store;
+    use twofold::store::{CredentialChanges, UserRecord};
+
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(START)));
+    let keyring = Keyring::new(SecretKey::new("k1", [7u8; 32]));
+    let twofold = TwoFactor::new(store.clone(), keyring, config())
+        .unwrap()
+        .with_clock(clock.clone());
+    let stored = serde_json::json!({"passkeys": [{"cred": {"id": "AAEC"}, "name": "Phone"}]});
+    let record: UserRecord = serde_json::from_value(stored.clone()).unwrap();
+    store
+        .save_user(ANA.user, &record, None, CredentialChanges::NONE)
+        .await
+        .unwrap();
+
+    assert!(twofold.status(&ANA).await.unwrap().enabled);
+    // A challenge is written into the record: the passkey is written back too.
+    match twofold.begin_sign_in(&ANA).await.unwrap().value {
+        SignInStep::Challenge { .. } => {}
+        other => panic!("a user with a passkey is challenged, got {other:?}"),
+    }
+    let kept = store.load_user(ANA.user).await.unwrap().unwrap();
+    assert!(kept.value.challenge.is_some(), "the record was rewritten");
+    let kept = serde_json::to_value(&kept.value).unwrap();
+    assert_eq!(kept["passkeys"], stored["passkeys"]);
+}
+
+/// With the feature but no passkey settings, passkeys are off: asking for one
+/// is refused with its own error, and sign-in offers no passkey.
+#[cfg(feature = "passkey")]
+#[tokio::test]
+async fn passkeys_are_off_until_configured() {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(START)));
+    let keyring = Keyring::new(SecretKey::new("k1", [7u8; 32]));
+    let mut config = config();
+    config.passkeys = None;
+    let twofold = TwoFactor::new(Arc::new(MemoryStore::new()), keyring, config)
+        .unwrap()
+        .with_clock(clock.clone());
+    let refused = twofold
+        .begin_passkey_registration(&ANA, Some(clock.now()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.error, TwoFactorError::PasskeysOff),
+        "{refused:?}"
+    );
+    let refused = twofold.begin_passkey_sign_in("smile").await.unwrap_err();
+    assert!(
+        matches!(refused.error, TwoFactorError::PasskeysOff),
+        "{refused:?}"
     );
 }

@@ -198,7 +198,7 @@ impl App {
         let two_factor = TwoFactor::new(
             Arc::new(store.clone()),
             keyring,
-            TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp)),
+            TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp)),
         )?
         .with_clock(config.clock.clone())
         .with_offload(Arc::clone(&offload))

@@ -41,7 +41,7 @@ pub struct TwoFactor {
     sink: Option<Arc<dyn EventSink>>,
     offload: Arc<dyn Offload>,
     #[cfg(feature = "passkey")]
-    passkeys: Passkeys,
+    passkeys: Option<Passkeys>,
     config: TwoFactorConfig,
     default_policy: Arc<Policy>,
     policies: Mutex<HashMap<String, (Version, Arc<Policy>)>>,
@@ -77,7 +77,7 @@ impl TwoFactor {
             sink: None,
             offload: Arc::new(OffloadPool::default()),
             #[cfg(feature = "passkey")]
-            passkeys: Passkeys::new(config.passkeys.clone()),
+            passkeys: config.passkeys.clone().map(Passkeys::new),
             config,
             default_policy,
             policies: Mutex::new(HashMap::new()),

@@ -1,7 +1,7 @@
 //! Passkeys: registration, renaming and removal, the second step, and username-less sign-in.
 
 use serde_json::Value;
-use twofold_passkey::{AuthenticationResponse, CredentialId, PasskeyError, PasskeyUser};
+use twofold_passkey::{AuthenticationResponse, CredentialId, PasskeyError, PasskeyUser, Passkeys};
 use twofold_policy::{Method, Permission, Reason, Timestamp};
 
 use crate::env::random_id;
@@ -14,6 +14,13 @@ use super::record::*;
 use super::types::*;
 
 impl TwoFactor {
+    /// The passkey ceremonies, or `PasskeysOff` when the configuration has none.
+    fn ceremonies(&self) -> Result<&Passkeys, Failure> {
+        self.passkeys
+            .as_ref()
+            .ok_or(Failure::from(TwoFactorError::PasskeysOff))
+    }
+
     /// Answers challenge `challenge_id` with a passkey (the JSON of
     /// `credential.toJSON()`). A response whose user handle names another user
     /// is refused.
@@ -48,7 +55,7 @@ impl TwoFactor {
                 let Some(state) = passkey_state else {
                     return Err(Failure::from(TwoFactorError::NotEnrolled("a passkey")));
                 };
-                match self.passkeys.finish_authentication(
+                match self.ceremonies()?.finish_authentication(
                     &response,
                     &state,
                     &mut record.passkeys,
@@ -111,7 +118,7 @@ impl TwoFactor {
             }
         }
         let (options, state) = self
-            .passkeys
+            .ceremonies()?
             .start_discoverable_authentication(now)
             .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
         let record = CeremonyRecord {
@@ -180,7 +187,7 @@ impl TwoFactor {
                 if let Some(lock) = Self::throttled(&org.policy, record, now) {
                     return Err(Failure::from(TwoFactorError::Locked { lock }));
                 }
-                match self.passkeys.finish_authentication(
+                match self.ceremonies()?.finish_authentication(
                     &response,
                     &ceremony.state,
                     &mut record.passkeys,
@@ -222,14 +229,14 @@ impl TwoFactor {
         let (options, events) = self
             .update_user(account.user, |record| {
                 match self
-                    .passkeys
+                    .ceremonies()?
                     .start_registration(&user, &record.passkeys, now)
                 {
                     Ok((options, state)) => {
                         record.pending_passkey = Some(PendingPasskey {
                             state,
                             expires_at: now
-                                .saturating_add(self.passkeys.config().ceremony_ttl_seconds()),
+                                .saturating_add(self.ceremonies()?.config().ceremony_ttl_seconds()),
                         });
                         Ok(Change::Write((
                             options,
@@ -275,7 +282,7 @@ impl TwoFactor {
                     return Err(Failure::from(TwoFactorError::NoPendingEnrollment));
                 };
                 let existing: Vec<CredentialId> = record.credential_ids();
-                let credential = match self.passkeys.finish_registration(
+                let credential = match self.ceremonies()?.finish_registration(
                     response_json,
                     &pending.state,
                     name,

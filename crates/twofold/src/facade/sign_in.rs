@@ -99,17 +99,20 @@ impl TwoFactor {
                     SignIn::Challenge { methods, recovery } => {
                         let challenge_id = random_id(&*self.random)?;
                         #[cfg(feature = "passkey")]
-                        let (passkey_options, passkey_state) =
-                            if methods.contains(Method::Passkey) && !record.passkeys.is_empty() {
-                                match self.passkeys.start_authentication(&record.passkeys, now) {
+                        let (passkey_options, passkey_state) = match &self.passkeys {
+                            Some(passkeys)
+                                if methods.contains(Method::Passkey)
+                                    && !record.passkeys.is_empty() =>
+                            {
+                                match passkeys.start_authentication(&record.passkeys, now) {
                                     Ok((options, state)) => (Some(options), Some(state)),
                                     Err(error) => {
                                         return Err(Failure::from(TwoFactorError::Passkey(error)));
                                     }
                                 }
-                            } else {
-                                (None, None)
-                            };
+                            }
+                            _ => (None, None),
+                        };
                         #[cfg(not(feature = "passkey"))]
                         let passkey_options = None;
                         let expires_at = now.saturating_add(self.config.challenge_ttl_seconds);

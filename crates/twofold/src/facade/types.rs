@@ -172,10 +172,13 @@ pub struct Status {
 pub struct TwoFactorConfig {
     /// The issuer shown in authenticator apps ("Smile Dental").
     pub issuer: String,
-    /// Passkey relying party and ceremony settings.
+    /// Passkey relying party and ceremony settings: `None` (as
+    /// [`new`](Self::new) leaves it) keeps passkeys off, and their operations
+    /// fail with [`TwoFactorError::PasskeysOff`](crate::TwoFactorError::PasskeysOff).
+    /// Set by [`with_passkeys`](Self::with_passkeys).
     #[cfg(feature = "passkey")]
     #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
-    pub passkeys: PasskeyConfig,
+    pub passkeys: Option<PasskeyConfig>,
     /// Backup-code count, length and Argon2 parameters.
     pub backup_codes: BackupConfig,
     /// The low-remaining threshold for backup codes.
@@ -202,17 +205,14 @@ impl TwoFactorConfig {
     /// Defaults: 10-minute setups, 5-minute challenges, 10 backup codes (low at 3),
     /// at most 1,000 outstanding username-less ceremonies per organization, a
     /// sweep of expired state every minute, the clinic example policy.
-    ///
-    /// With the `passkey` feature it takes the passkey settings too:
-    /// `TwoFactorConfig::new(issuer, passkeys)`; without it, `new(issuer)`.
-    pub fn new(
-        issuer: &str,
-        #[cfg(feature = "passkey")] passkeys: PasskeyConfig,
-    ) -> TwoFactorConfig {
+    /// No passkeys: add them with [`with_passkeys`](Self::with_passkeys). The
+    /// same call builds with and without the `passkey` feature, so a dependency
+    /// that turns the feature on never breaks it.
+    pub fn new(issuer: &str) -> TwoFactorConfig {
         TwoFactorConfig {
             issuer: issuer.to_string(),
             #[cfg(feature = "passkey")]
-            passkeys,
+            passkeys: None,
             backup_codes: BackupConfig::default(),
             backup_codes_low_threshold: twofold_backup::DEFAULT_LOW_THRESHOLD,
             totp: TotpParams::default(),
@@ -222,6 +222,15 @@ impl TwoFactorConfig {
             max_outstanding_ceremonies: 1_000,
             sweep_interval_seconds: 60,
         }
+    }
+
+    /// Turns passkeys on, with their relying party and ceremony settings.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
+    #[must_use]
+    pub fn with_passkeys(mut self, passkeys: PasskeyConfig) -> TwoFactorConfig {
+        self.passkeys = Some(passkeys);
+        self
     }
 }
 

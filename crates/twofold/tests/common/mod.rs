@@ -61,7 +61,7 @@ pub fn keyring() -> Keyring {
 
 pub fn config() -> TwoFactorConfig {
     let rp = RelyingParty::new("clinic.example", "Smile Dental", &[ORIGIN]).unwrap();
-    let mut config = TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp));
+    let mut config = TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp));
     // Cheap Argon2 so that tests are fast; the defaults are tested in twofold-backup.
     config.backup_codes = BackupConfig::default()
         .with_hash_params(HashParams::new(64, 1, 1).unwrap())
