@@ -153,7 +153,7 @@ pub enum Reason {
     EnrollmentDue(Timestamp),
     /// Enforcement requires a second factor now (no grace left).
     EnrollmentRequiredNow,
-    /// The user's role is not in the policy.
+    /// The user's role is not in the policy, which refuses roles it does not name.
     UnknownRole,
     /// Self-disable is refused while enforcement applies.
     EnforcedForUser,
@@ -187,6 +187,8 @@ pub enum Reason {
     OtherOrganization,
     /// The actor's role may not unlock the target's role.
     RoleMayNotUnlock,
+    /// Second factors are not offered to the user's role (enforcement is `off`).
+    NotOffered,
 }
 
 impl fmt::Display for Reason {
@@ -215,6 +217,7 @@ impl fmt::Display for Reason {
             Reason::MethodNotAllowed => f.write_str("Your organization does not allow this sign-in method for your role."),
             Reason::OtherOrganization => f.write_str("That user belongs to another organization."),
             Reason::RoleMayNotUnlock => f.write_str("Your role may not unlock this user."),
+            Reason::NotOffered => f.write_str("Your organization does not offer two-factor authentication."),
         }
     }
 }
@@ -555,7 +558,7 @@ enum Requirement {
     Required,
 }
 
-fn decision<T>(outcome: T, reason: Reason, rule: Rule) -> Decision<T> {
+pub(crate) fn decision<T>(outcome: T, reason: Reason, rule: Rule) -> Decision<T> {
     Decision {
         outcome,
         reason,
