@@ -24,6 +24,7 @@ mod handlers;
 mod keys;
 mod lanes;
 mod password;
+mod policy;
 mod routes;
 mod session;
 mod session_store;
@@ -220,7 +221,10 @@ impl App {
         let two_factor = TwoFactor::new(
             Arc::new(store.clone()),
             keyring,
-            TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp)),
+            TwoFactorConfig {
+                default_policy: policy::clinic()?,
+                ..TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp))
+            },
         )?
         .with_clock(config.clock.clone())
         .with_offload(Arc::clone(&offload))
