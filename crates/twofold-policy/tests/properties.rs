@@ -343,7 +343,15 @@ proptest! {
         }
         prop_assert_eq!(accepting.methods_for("ghost"), named.methods_for("ghost"));
         prop_assert!(!accepting.may_change_enforcement("ghost"));
-        prop_assert_eq!(accepting.change_enforcement(&ghost, Mode::Off).reason, Reason::UnknownRole);
+        // Refused for want of the power, not for an unknown role.
+        prop_assert_eq!(accepting.change_enforcement(&ghost, Mode::Off).reason, Reason::RoleMayNotChangeEnforcement);
+        for role in ROLES {
+            let other = UserFacts { user: "other", role, ..facts.get() };
+            prop_assert_eq!(accepting.admin_reset(&ghost, &other, "r", now).reason, Reason::RoleMayNotReset);
+            prop_assert_eq!(accepting.admin_unlock(&ghost, &other, "r").reason, Reason::RoleMayNotUnlock);
+            prop_assert_eq!(accepting.admin_reset(&other, &ghost, "r", now).reason, Reason::RoleMayNotReset);
+            prop_assert_eq!(accepting.admin_unlock(&other, &ghost, "r").reason, Reason::RoleMayNotUnlock);
+        }
         for role in ROLES {
             prop_assert!(!accepting.may_reset("ghost", role) && !accepting.may_reset(role, "ghost"));
             prop_assert!(!accepting.may_unlock("ghost", role) && !accepting.may_unlock(role, "ghost"));

@@ -48,9 +48,25 @@ fn the_neutral_default_lets_every_role_sign_in_and_set_up_either_factor() {
             policy.sign_in(&enrolled, NOW).outcome,
             SignIn::Challenge { .. }
         ));
-        // Nobody holds power over anyone under the neutral policy.
+        // Nobody holds power over anyone under the neutral policy, and is told
+        // so, not that their role is unknown.
         assert!(!policy.may_change_enforcement(role));
         assert!(!policy.may_reset(role, "member") && !policy.may_unlock(role, "member"));
+        let actor = UserFacts::new("a", role);
+        let change = policy.change_enforcement(&actor, Mode::Required);
+        assert_eq!(
+            (change.outcome, change.reason),
+            (Permission::Denied, Reason::RoleMayNotChangeEnforcement)
+        );
+        assert_eq!(
+            change.reason.to_string(),
+            "Your role may not change two-factor enforcement."
+        );
+        let target = UserFacts::new("t", "member");
+        let reset = policy.admin_reset(&actor, &target, "lost phone", NOW);
+        assert_eq!(reset.reason, Reason::RoleMayNotReset);
+        let unlock = policy.admin_unlock(&actor, &target, "locked");
+        assert_eq!(unlock.reason, Reason::RoleMayNotUnlock);
     }
 }
 
@@ -74,6 +90,29 @@ fn under_the_clinic_policy_a_member_is_refused_and_told_why() {
     }
     assert!(decision.reason.to_string().contains("not covered"));
     assert_eq!(policy.dry_run(&[member], NOW).blocked.len(), 1);
+    // A member may do nothing to others, for want of a role; an owner may do
+    // nothing to a member, for want of the power.
+    let owner = UserFacts::new("olga", "owner");
+    assert_eq!(
+        policy.change_enforcement(&member, Mode::Off).reason,
+        Reason::UnknownRole
+    );
+    assert_eq!(
+        policy.admin_reset(&member, &owner, "r", NOW).reason,
+        Reason::UnknownRole
+    );
+    assert_eq!(
+        policy.admin_unlock(&member, &owner, "r").reason,
+        Reason::UnknownRole
+    );
+    assert_eq!(
+        policy.admin_reset(&owner, &member, "r", NOW).reason,
+        Reason::RoleMayNotReset
+    );
+    assert_eq!(
+        policy.admin_unlock(&owner, &member, "r").reason,
+        Reason::RoleMayNotUnlock
+    );
     // The clinic's own roles are unaffected.
     assert_eq!(
         policy.enrollment("staff", Method::Totp).outcome,
