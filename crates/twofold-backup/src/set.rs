@@ -51,6 +51,24 @@ impl HashParams {
         iterations: 2,
         parallelism: 1,
     };
+    /// The cheapest parameters Argon2id accepts (m = 8 KiB, t = 1, p = 1), for
+    /// tests only. **Dangerous**: never hash codes that guard real accounts with
+    /// them.
+    ///
+    /// Backup codes are stored as Argon2id digests so that a stolen database
+    /// costs an attacker real work per guess. These parameters make each guess
+    /// thousands of times cheaper than [`HashParams::OWASP`] (8 KiB and one pass
+    /// instead of 19 MiB and two). They exist because the OWASP parameters make
+    /// a test suite that sets up many users slow, and slower still unoptimised.
+    /// Sets hashed with them report [`BackupCodeSet::needs_regeneration`] under
+    /// any configuration with the default minimum, so that codes created by a
+    /// test configuration that slipped into production are replaced once it is
+    /// fixed. See [`BackupConfig::dangerous_insecure_for_tests`].
+    pub const DANGEROUS_INSECURE_FOR_TESTS: HashParams = HashParams {
+        memory_kib: 8,
+        iterations: 1,
+        parallelism: 1,
+    };
     /// The most memory accepted, in KiB (4 GiB), so that a tampered record cannot
     /// make verification allocate without bound.
     pub const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
@@ -230,6 +248,27 @@ impl BackupConfig {
             hash: HashParams::OWASP,
             minimum: HashParams::OWASP,
         })
+    }
+
+    /// The default configuration with [`HashParams::DANGEROUS_INSECURE_FOR_TESTS`]
+    /// both for hashing and as the minimum: fast tests, **never production**.
+    /// The name is meant to be found by a reviewer or a `grep` before release.
+    ///
+    /// ```
+    /// use twofold_backup::{BackupCodeSet, BackupConfig};
+    ///
+    /// let test_config = BackupConfig::dangerous_insecure_for_tests();
+    /// let (set, _codes) = BackupCodeSet::generate(&test_config)?;
+    /// assert!(!set.needs_regeneration(&test_config));
+    /// assert!(set.needs_regeneration(&BackupConfig::default())); // replaced once fixed
+    /// # Ok::<(), twofold_backup::Error>(())
+    /// ```
+    pub fn dangerous_insecure_for_tests() -> BackupConfig {
+        BackupConfig {
+            hash: HashParams::DANGEROUS_INSECURE_FOR_TESTS,
+            minimum: HashParams::DANGEROUS_INSECURE_FOR_TESTS,
+            ..BackupConfig::default()
+        }
     }
 
     /// Hash new sets with these parameters.

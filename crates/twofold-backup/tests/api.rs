@@ -37,6 +37,35 @@ fn parameters_and_configuration_read_back() {
     assert_eq!(set.is_used(12), None);
 }
 
+/// The test parameters are the cheapest Argon2id takes, hash and minimum
+/// alike, with the default count and length; their sets verify, and any
+/// configuration with the default minimum asks for them to be replaced.
+#[test]
+fn the_dangerous_test_parameters_are_the_cheapest_and_flagged_under_the_default() {
+    let fast = HashParams::DANGEROUS_INSECURE_FOR_TESTS;
+    assert_eq!(fast, HashParams::new(8, 1, 1).unwrap());
+    assert!(HashParams::new(7, 1, 1).is_err());
+    let config = BackupConfig::dangerous_insecure_for_tests();
+    assert_eq!(
+        (config.hash_params(), config.minimum_hash_params()),
+        (fast, fast)
+    );
+    let default = BackupConfig::default();
+    assert_eq!(
+        (config.count(), config.length()),
+        (default.count(), default.length())
+    );
+    let (set, codes) = BackupCodeSet::generate(&config).unwrap();
+    assert_eq!(set.hash_params(), fast);
+    let first = codes.iter().next().unwrap();
+    assert!(matches!(
+        set.verify(first).unwrap(),
+        twofold_backup::BackupVerification::Matched { slot: 0 }
+    ));
+    assert!(!set.needs_regeneration(&config));
+    assert!(set.needs_regeneration(&default));
+}
+
 #[test]
 fn every_cost_must_reach_the_minimum() {
     let minimum = HashParams::new(1024, 2, 2).unwrap();

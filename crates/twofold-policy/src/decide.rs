@@ -153,7 +153,7 @@ pub enum Reason {
     EnrollmentDue(Timestamp),
     /// Enforcement requires a second factor now (no grace left).
     EnrollmentRequiredNow,
-    /// The user's role is not in the policy.
+    /// The user's role is not in the policy, which refuses roles it does not name.
     UnknownRole,
     /// Self-disable is refused while enforcement applies.
     EnforcedForUser,
@@ -187,6 +187,8 @@ pub enum Reason {
     OtherOrganization,
     /// The actor's role may not unlock the target's role.
     RoleMayNotUnlock,
+    /// Second factors are not offered to the user's role (enforcement is `off`).
+    NotOffered,
 }
 
 impl fmt::Display for Reason {
@@ -204,7 +206,7 @@ impl fmt::Display for Reason {
             Reason::CannotResetSelf => f.write_str("You cannot reset your own two-factor authentication."),
             Reason::ReasonRequired => f.write_str("A reason is required."),
             Reason::RoleMayNotReset => f.write_str("Your role may not reset two-factor authentication for this user."),
-            Reason::RoleMayNotChangeEnforcement => f.write_str("Only an owner can change two-factor enforcement."),
+            Reason::RoleMayNotChangeEnforcement => f.write_str("Your role may not change two-factor enforcement."),
             Reason::ActorHasNoSecondFactor => f.write_str("Set up two-factor authentication on your own account before requiring it for everyone."),
             Reason::Permitted => f.write_str("Permitted."),
             Reason::UnderLimit => f.write_str("You may try again."),
@@ -215,6 +217,7 @@ impl fmt::Display for Reason {
             Reason::MethodNotAllowed => f.write_str("Your organization does not allow this sign-in method for your role."),
             Reason::OtherOrganization => f.write_str("That user belongs to another organization."),
             Reason::RoleMayNotUnlock => f.write_str("Your role may not unlock this user."),
+            Reason::NotOffered => f.write_str("Your organization does not offer two-factor authentication."),
         }
     }
 }
@@ -375,7 +378,8 @@ impl Policy {
         let (Some(actor_index), Some(target_index)) =
             (self.role_index(actor.role), self.role_index(target.role))
         else {
-            return decision(ResetPermission::Denied, Reason::UnknownRole, Rule::Builtin);
+            let reason = self.powerless(actor.role, Reason::RoleMayNotReset);
+            return decision(ResetPermission::Denied, reason, Rule::Builtin);
         };
         let allowed = self
             .roles
@@ -418,7 +422,8 @@ impl Policy {
         let (Some(actor_index), Some(target_index)) =
             (self.role_index(actor.role), self.role_index(target.role))
         else {
-            return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
+            let reason = self.powerless(actor.role, Reason::RoleMayNotUnlock);
+            return decision(Permission::Denied, reason, Rule::Builtin);
         };
         let allowed = self
             .roles
@@ -447,7 +452,8 @@ impl Policy {
         new_mode: Mode,
     ) -> Decision<Permission> {
         let Some(index) = self.role_index(actor.role) else {
-            return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
+            let reason = self.powerless(actor.role, Reason::RoleMayNotChangeEnforcement);
+            return decision(Permission::Denied, reason, Rule::Builtin);
         };
         let Some(role) = self.roles.get(index) else {
             return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
@@ -550,12 +556,26 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Why an actor whose role, or whose target's role, the policy does not name
+    /// is refused an administrative act: their own role is refused
+    /// ([`Reason::UnknownRole`]), or else it holds no such power (`reason`), as
+    /// every role outside `roles` does, and as no role holds over one outside it.
+    fn powerless(&self, actor_role: &str, reason: Reason) -> Reason {
+        if self.role(actor_role).is_some() {
+            reason
+        } else {
+            Reason::UnknownRole
+        }
+    }
+}
+
 enum Requirement {
     NotRequired(Reason, Rule),
     Required,
 }
 
-fn decision<T>(outcome: T, reason: Reason, rule: Rule) -> Decision<T> {
+pub(crate) fn decision<T>(outcome: T, reason: Reason, rule: Rule) -> Decision<T> {
     Decision {
         outcome,
         reason,

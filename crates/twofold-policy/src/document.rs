@@ -15,10 +15,12 @@ pub const DOCUMENT_VERSION: u32 = 1;
 ///
 /// ```toml
 /// version = 1
+/// unknown_roles = "refuse"   # refuse | organization: a role not named under [roles]
 ///
 /// [enforcement]
 /// mode = "required"          # off | optional | required
-/// from = "2027-01-01"        # optional: required from this date
+/// from = 2027-01-01          # optional: required from then (a date, or a date and
+///                            # time with its offset, 2027-01-01T08:00:00Z; quoted or not)
 /// grace_seconds = 0          # per user, from their first sign-in after enforcement began
 /// methods = ["totp", "passkey"]
 ///
@@ -56,6 +58,13 @@ pub struct PolicyDocument {
     /// Per-role rules, by role id. Roles are the application's own ids.
     #[serde(default)]
     pub roles: BTreeMap<String, RoleDocument>,
+    /// What a role that `roles` does not name gets. Absent:
+    /// [`UnknownRoles::Organization`] when `roles` is empty (no role is special),
+    /// [`UnknownRoles::Refuse`] when it names any role, since a role missing from
+    /// a list of roles is more likely a typo or a new role than one meant to get
+    /// the loosest rule. See [`PolicyDocument::unknown_role_rule`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_roles: Option<UnknownRoles>,
     /// Users exempted from enforcement.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exemptions: Vec<ExemptionDocument>,
@@ -65,6 +74,21 @@ pub struct PolicyDocument {
     /// Rules for users turning off their own 2FA.
     #[serde(default)]
     pub self_disable: SelfDisableDocument,
+}
+
+/// What a role the policy does not name gets (`unknown_roles` in the document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownRoles {
+    /// Its users are refused: sign-in is [`Blocked`](crate::SignIn::Blocked) and
+    /// setup denied, with [`Reason::UnknownRole`](crate::Reason::UnknownRole).
+    /// Nobody gets a weaker rule than intended because of a misspelt role.
+    Refuse,
+    /// Its users get the organization's rules (`enforcement`, the floor that
+    /// every named role can only tighten) and no administrative power: they
+    /// reset, unlock and change enforcement for nobody, and nobody's role may
+    /// reset or unlock them (a role must be named to be listed in `may_reset`).
+    Organization,
 }
 
 /// How strongly the organization asks for a second factor.
@@ -261,10 +285,52 @@ impl Default for SelfDisableDocument {
     }
 }
 
+impl Default for PolicyDocument {
+    /// The neutral policy: second factors optional for everyone (TOTP and
+    /// passkeys), every role name accepted under the organization's rules, the
+    /// default throttle and self-disable rules, and no administrative powers.
+    /// It is the policy of an organization that has not stored one, unless the
+    /// application configures another (as the clinic example does).
+    ///
+    /// ```
+    /// use twofold_policy::{Policy, PolicyDocument, SignIn, Timestamp, UserFacts};
+    ///
+    /// let policy = Policy::from_document(PolicyDocument::default())?;
+    /// let member = UserFacts::new("mo", "member");
+    /// let decision = policy.sign_in(&member, Timestamp::from_unix_seconds(1_800_000_000));
+    /// assert_eq!(decision.outcome, SignIn::Allow);
+    /// assert_eq!(decision.reason.to_string(), "Two-factor authentication is optional for your account.");
+    /// # Ok::<(), twofold_policy::PolicyError>(())
+    /// ```
+    fn default() -> PolicyDocument {
+        PolicyDocument {
+            version: DOCUMENT_VERSION,
+            enforcement: EnforcementDocument::default(),
+            roles: BTreeMap::new(),
+            unknown_roles: None,
+            exemptions: Vec::new(),
+            throttle: ThrottleDocument::default(),
+            self_disable: SelfDisableDocument::default(),
+        }
+    }
+}
+
 impl PolicyDocument {
-    /// The clinic's policy as an example of roles: `owner` may reset `admin` and
-    /// `staff` and change enforcement; `admin` may reset `staff`. Enforcement is
-    /// optional until an owner requires it.
+    /// What a role that `roles` does not name gets: `unknown_roles` if given,
+    /// otherwise [`UnknownRoles::Organization`] when no role is named and
+    /// [`UnknownRoles::Refuse`] when some are.
+    pub fn unknown_role_rule(&self) -> UnknownRoles {
+        match self.unknown_roles {
+            Some(rule) => rule,
+            None if self.roles.is_empty() => UnknownRoles::Organization,
+            None => UnknownRoles::Refuse,
+        }
+    }
+
+    /// An example of roles, the clinic demo's policy: `owner` may reset `admin`
+    /// and `staff` and change enforcement; `admin` may reset `staff`; any other
+    /// role is refused. Enforcement is optional until an owner requires it. Not a
+    /// default: the library's default is the neutral [`PolicyDocument::default`].
     pub fn example_clinic() -> PolicyDocument {
         let role = |may_reset: &[&str], may_change_enforcement| RoleDocument {
             may_reset: may_reset.iter().map(|r| (*r).to_string()).collect(),
@@ -279,6 +345,7 @@ impl PolicyDocument {
                 ("admin".to_string(), role(&["staff"], false)),
                 ("staff".to_string(), role(&[], false)),
             ]),
+            unknown_roles: None,
             exemptions: Vec::new(),
             throttle: ThrottleDocument::default(),
             self_disable: SelfDisableDocument::default(),

@@ -4,8 +4,10 @@
 
 mod decide;
 mod document;
+mod enrollment;
 mod methods;
 mod policy;
+mod read;
 mod time;
 
 pub use decide::{
@@ -13,7 +15,7 @@ pub use decide::{
 };
 pub use document::{
     DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode, ModeError,
-    PolicyDocument, RoleDocument, SelfDisableDocument, ThrottleDocument,
+    PolicyDocument, RoleDocument, SelfDisableDocument, ThrottleDocument, UnknownRoles,
 };
 pub use methods::{Method, Methods};
 pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule};

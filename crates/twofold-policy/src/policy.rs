@@ -1,8 +1,8 @@
 //! The validated, compiled policy.
 
-use crate::document::{DOCUMENT_VERSION, Lockout, Mode, PolicyDocument};
+use crate::document::{DOCUMENT_VERSION, Lockout, Mode, PolicyDocument, UnknownRoles};
 use crate::methods::Methods;
-use crate::time::Timestamp;
+use crate::time::{Timestamp, TimestampError};
 
 /// The largest `throttle.max_failures` and `throttle.ceiling`: NIST SP 800-63B
 /// rev. 4 §3.2.2 allows at most 100 consecutive failed attempts on one account.
@@ -31,6 +31,16 @@ pub enum PolicyError {
         found: u32,
         /// The version this build reads.
         supported: u32,
+    },
+    /// A field holds a date the policy cannot read (`enforcement.from`,
+    /// `exemptions[0].until`): malformed, without its UTC offset, or out of range.
+    #[error("{field}: this date cannot be used")]
+    Instant {
+        /// The field, as a path: `exemptions[0].until`.
+        field: String,
+        /// Why the date cannot be read.
+        #[source]
+        source: TimestampError,
     },
     /// A field has a value the policy cannot use.
     #[error("{field}: {problem}")]
@@ -66,7 +76,7 @@ pub enum Rule {
     /// `self_disable`.
     SelfDisable,
     /// A rule built into the engine, not configurable (nobody resets their own 2FA,
-    /// an unknown role is refused, a reason is required).
+    /// a role the policy refuses (see `unknown_roles`), a reason is required).
     Builtin,
 }
 
@@ -114,6 +124,8 @@ pub struct Policy {
     pub(crate) org_mode: Mode,
     pub(crate) from: Option<Timestamp>,
     pub(crate) roles: Vec<CompiledRole>,
+    /// The rule of roles that `roles` does not name, unless they are refused.
+    pub(crate) unknown_role: Option<CompiledRole>,
     /// Sorted by user id for binary search.
     pub(crate) exemptions: Vec<CompiledExemption>,
     pub(crate) max_failures: u32,
@@ -135,24 +147,6 @@ impl Policy {
     /// The clinic example ([`PolicyDocument::example_clinic`]), validated.
     pub fn example_clinic() -> Result<Policy, PolicyError> {
         Policy::from_document(PolicyDocument::example_clinic())
-    }
-
-    /// Reads and validates a TOML policy document.
-    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
-        let document = toml::from_str(text).map_err(|error| PolicyError::Syntax {
-            format: "TOML",
-            message: error.to_string(),
-        })?;
-        Policy::from_document(document)
-    }
-
-    /// Reads and validates a JSON policy document.
-    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
-        let document = serde_json::from_str(text).map_err(|error| PolicyError::Syntax {
-            format: "JSON",
-            message: error.to_string(),
-        })?;
-        Policy::from_document(document)
     }
 
     /// The document as TOML.
@@ -274,6 +268,29 @@ impl Policy {
             });
         }
 
+        let unknown_role = match document.unknown_role_rule() {
+            UnknownRoles::Refuse if roles.is_empty() => {
+                return Err(invalid(
+                    "unknown_roles",
+                    "refuses every role, since `roles` names none",
+                ));
+            }
+            UnknownRoles::Refuse => None,
+            // The organization's floor, and no power over anyone.
+            UnknownRoles::Organization => Some(CompiledRole {
+                id: String::new(),
+                mode: enforcement.mode,
+                mode_rule: Rule::Organization,
+                grace_seconds: enforcement.grace_seconds,
+                grace_rule: Rule::Organization,
+                methods: org_methods,
+                methods_rule: Rule::Organization,
+                may_reset: Vec::new(),
+                may_unlock: Vec::new(),
+                may_change_enforcement: false,
+            }),
+        };
+
         let mut exemptions = Vec::with_capacity(document.exemptions.len());
         for (index, exemption) in document.exemptions.iter().enumerate() {
             let field = |name: &str| format!("exemptions[{index}].{name}");
@@ -354,6 +371,7 @@ impl Policy {
             org_mode: enforcement.mode,
             from: enforcement.from,
             roles,
+            unknown_role,
             exemptions,
             max_failures: throttle.max_failures,
             ceiling: throttle.ceiling,
@@ -386,12 +404,14 @@ impl Policy {
         self.org_mode
     }
 
-    /// The methods that count as a second factor for `role`, or `None` for an unknown role.
+    /// The methods that count as a second factor for `role`, or `None` for a
+    /// role the policy refuses.
     pub fn methods_for(&self, role: &str) -> Option<Methods> {
         self.role(role).map(|r| r.methods)
     }
 
-    /// Whether users of `role` may add a second factor (every mode but `off`).
+    /// Whether users of `role` may add a second factor (every mode but `off`;
+    /// never for a role the policy refuses). [`Policy::enrollment`] says why not.
     pub fn enrollment_offered(&self, role: &str) -> bool {
         self.role(role).is_some_and(|r| r.mode != Mode::Off)
     }
@@ -436,8 +456,13 @@ impl Policy {
         Policy::from_document(document)
     }
 
+    /// The rule of `id`: its own if the policy names it, else that of unknown
+    /// roles, unless they are refused.
     pub(crate) fn role(&self, id: &str) -> Option<&CompiledRole> {
-        self.roles.iter().find(|role| role.id == id)
+        self.roles
+            .iter()
+            .find(|role| role.id == id)
+            .or(self.unknown_role.as_ref())
     }
 
     pub(crate) fn role_index(&self, id: &str) -> Option<usize> {

@@ -1,15 +1,31 @@
-//! Instants as Unix seconds, read and written as RFC 3339 UTC dates.
+//! Instants as Unix seconds, read as dates or RFC 3339 date-times (strings or
+//! TOML's own datetimes) and written as RFC 3339 UTC.
 
 use core::fmt;
 use core::str::FromStr;
 
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::BorrowedFormatItem;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 /// An instant, in whole seconds since the Unix epoch (UTC).
 ///
 /// The policy never reads the clock: every decision takes `now` as an argument.
-/// In policy documents an instant is a string, either a date (`"2027-01-01"`,
-/// midnight UTC) or an RFC 3339 UTC time (`"2027-01-01T08:30:00Z"`).
+/// In policy documents an instant is one of:
+///
+/// - a date, `"2027-01-01"` or TOML's local date `2027-01-01`: midnight UTC;
+/// - an RFC 3339 date and time with its UTC offset, as a string
+///   (`"2027-01-01T08:30:00Z"`, `"2027-01-01T09:30:00+01:00"`) or as TOML's
+///   offset datetime (`2027-01-01T08:30:00Z`). Fractions of a second are
+///   dropped (the instant rounds down, to the earlier second).
+///
+/// A date and time without an offset (TOML's local datetime, `2027-01-01T08:30:00`)
+/// is refused ([`TimestampError::MissingOffset`]): which time zone it means is not
+/// known. So is anything before 1970 or after 9999 (UTC). Instants are always
+/// written back in UTC.
 ///
 /// ```
 /// use twofold_policy::Timestamp;
@@ -17,18 +33,38 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// let start: Timestamp = "2027-01-01".parse()?;
 /// assert_eq!(start.as_unix_seconds(), 1_798_761_600);
 /// assert_eq!(start.to_string(), "2027-01-01T00:00:00Z");
+/// let paris: Timestamp = "2027-01-01T01:00:00+01:00".parse()?;
+/// assert_eq!(paris, start);
 /// # Ok::<(), twofold_policy::TimestampError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(u64);
 
-/// Why a date string could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected a date as YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC, years 1970 to 9999)")]
+/// Why a date could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub struct TimestampError;
+pub enum TimestampError {
+    /// Neither a date (`YYYY-MM-DD`) nor an RFC 3339 date and time.
+    #[error(
+        "expected a date as YYYY-MM-DD or a date and time as YYYY-MM-DDTHH:MM:SSZ \
+         (or with an offset such as +01:00)"
+    )]
+    Malformed,
+    /// A date and time without a UTC offset: the time zone it means is unknown.
+    #[error("a date and time needs its UTC offset (Z, or one such as +01:00)")]
+    MissingOffset,
+    /// Before 1970-01-01 or after 9999-12-31 (UTC).
+    #[error("an instant must fall between 1970-01-01 and 9999-12-31 (UTC)")]
+    OutOfRange,
+}
 
-const SECONDS_PER_DAY: u64 = 86_400;
+/// The latest instant a timestamp may be read as (9999-12-31T23:59:59Z).
+const LATEST: i64 = 253_402_300_799;
+
+const DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
+/// A date and time without an offset, to tell why a text was refused.
+const LOCAL_DATE_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]");
 
 impl Timestamp {
     /// The instant `seconds` after the Unix epoch.
@@ -51,124 +87,78 @@ impl Timestamp {
     pub const fn seconds_since(self, earlier: Timestamp) -> u64 {
         self.0.saturating_sub(earlier.0)
     }
-}
 
-/// Days from 1970-01-01 to the given civil date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year / 400;
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12; // March = 0
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
-    match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
+    fn from_moment(moment: OffsetDateTime) -> Result<Timestamp, TimestampError> {
+        let seconds = moment.unix_timestamp();
+        if seconds > LATEST {
+            return Err(TimestampError::OutOfRange);
+        }
+        u64::try_from(seconds)
+            .map(Timestamp)
+            .map_err(|_| TimestampError::OutOfRange)
     }
-}
 
-fn number(text: &str, digits: usize) -> Option<u64> {
-    if text.len() != digits || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    /// Reads TOML's own datetime (`from = 2027-01-01T08:30:00Z`, no quotes) by the
+    /// same rules as the string form.
+    pub(crate) fn from_toml(datetime: &toml::value::Datetime) -> Result<Timestamp, TimestampError> {
+        match (datetime.date, datetime.time, datetime.offset) {
+            (Some(date), None, None) => date.to_string().parse(),
+            (Some(date), Some(time), Some(offset)) => format!(
+                "{date}T{:02}:{:02}:{:02}.{:09}{offset}",
+                time.hour,
+                time.minute,
+                // TOML 1.1 lets seconds be left out.
+                time.second.unwrap_or(0),
+                time.nanosecond.unwrap_or(0)
+            )
+            .parse(),
+            (Some(_), Some(_), None) => Err(TimestampError::MissingOffset),
+            _ => Err(TimestampError::Malformed),
+        }
     }
-    text.parse().ok()
 }
 
 impl FromStr for Timestamp {
     type Err = TimestampError;
 
     fn from_str(text: &str) -> Result<Timestamp, TimestampError> {
-        let (date, time) = match text.split_once('T') {
-            Some((date, time)) => (date, Some(time.strip_suffix('Z').ok_or(TimestampError)?)),
-            None => (text, None),
-        };
-        let mut parts = date.split('-');
-        let year = parts
-            .next()
-            .and_then(|p| number(p, 4))
-            .ok_or(TimestampError)?;
-        let month = parts
-            .next()
-            .and_then(|p| number(p, 2))
-            .ok_or(TimestampError)?;
-        let day = parts
-            .next()
-            .and_then(|p| number(p, 2))
-            .ok_or(TimestampError)?;
-        if parts.next().is_some()
-            || year < 1970
-            || !(1..=12).contains(&month)
-            || day == 0
-            || day > days_in_month(year, month)
-        {
-            return Err(TimestampError);
+        if let Ok(moment) = OffsetDateTime::parse(text, &Rfc3339) {
+            return Timestamp::from_moment(moment);
         }
-        let seconds_of_day = match time {
-            None => 0,
-            Some(time) => {
-                let mut parts = time.split(':');
-                let hour = parts
-                    .next()
-                    .and_then(|p| number(p, 2))
-                    .ok_or(TimestampError)?;
-                let minute = parts
-                    .next()
-                    .and_then(|p| number(p, 2))
-                    .ok_or(TimestampError)?;
-                let second = parts
-                    .next()
-                    .and_then(|p| number(p, 2))
-                    .ok_or(TimestampError)?;
-                if parts.next().is_some() || hour > 23 || minute > 59 || second > 59 {
-                    return Err(TimestampError);
-                }
-                hour * 3600 + minute * 60 + second
-            }
-        };
-        Ok(Timestamp(
-            days_from_civil(year, month, day) * SECONDS_PER_DAY + seconds_of_day,
-        ))
+        // Exactly YYYY-MM-DD: `time` would also take a signed year.
+        if text.len() == 10
+            && text.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && let Ok(date) = Date::parse(text, DATE)
+        {
+            return Timestamp::from_moment(date.midnight().assume_utc());
+        }
+        if PrimitiveDateTime::parse(text, LOCAL_DATE_TIME).is_ok() {
+            return Err(TimestampError::MissingOffset);
+        }
+        Err(TimestampError::Malformed)
     }
 }
 
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC: `2027-01-01T00:00:00Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (year, month, day) = civil_from_days(self.0 / SECONDS_PER_DAY);
-        let seconds = self.0 % SECONDS_PER_DAY;
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-            seconds / 3600,
-            seconds % 3600 / 60,
-            seconds % 60
-        )
+        let moment = i64::try_from(self.0)
+            .ok()
+            .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok());
+        match moment {
+            Some(t) => write!(
+                f,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            // Only arithmetic gets here (a saturated deadline), never a document.
+            None => write!(f, "{} seconds after 1970-01-01T00:00:00Z", self.0),
+        }
     }
 }
 
@@ -180,7 +170,27 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        deserializer.deserialize_any(TimestampVisitor)
+    }
+}
+
+struct TimestampVisitor;
+
+impl<'de> Visitor<'de> for TimestampVisitor {
+    type Value = Timestamp;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a date (2027-01-01) or a date and time with its offset (2027-01-01T08:30:00Z)")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Timestamp, E> {
+        text.parse().map_err(E::custom)
+    }
+
+    /// TOML hands its own datetimes over as a one-entry map.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Timestamp, A::Error> {
+        let datetime =
+            toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Timestamp::from_toml(&datetime).map_err(de::Error::custom)
     }
 }

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use twofold_policy::{
     EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode, Permission, Policy,
     PolicyDocument, Reason, ResetPermission, RoleDocument, SelfDisableDocument, SignIn, Throttle,
-    ThrottleDocument, Timestamp, UserFacts,
+    ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
 };
 
 const ROLES: [&str; 4] = ["owner", "admin", "staff", "nurse"];
@@ -147,6 +147,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                         methods,
                     },
                     roles,
+                    unknown_roles: None,
                     exemptions,
                     throttle: ThrottleDocument {
                         max_failures,
@@ -316,6 +317,45 @@ proptest! {
         prop_assert_eq!(policy.sign_in(&f, now).outcome, SignIn::Blocked);
         prop_assert!(!policy.enrollment_offered("ghost"));
         prop_assert!(!policy.enforcement_applies(&f, now));
+        for method in Method::ALL {
+            let enrollment = policy.enrollment("ghost", method);
+            prop_assert_eq!((enrollment.outcome, enrollment.reason), (Permission::Denied, Reason::UnknownRole));
+        }
+    }
+
+    /// `unknown_roles = "organization"`: a role the policy does not name gets
+    /// exactly what a named role without overrides would (the organization's
+    /// floor, never less), and no power over anyone, nor anyone over it.
+    #[test]
+    fn an_accepted_unknown_role_gets_exactly_the_organizations_rule_and_no_power(
+        mut doc in document(), facts in facts(), now in now(),
+    ) {
+        doc.unknown_roles = Some(UnknownRoles::Organization);
+        let accepting = valid(doc.clone());
+        doc.roles.insert("ghost".into(), RoleDocument::default());
+        let named = valid(doc);
+        let ghost = UserFacts { role: "ghost", ..facts.get() };
+        prop_assert_eq!(accepting.sign_in(&ghost, now), named.sign_in(&ghost, now));
+        prop_assert_eq!(accepting.enforcement_applies(&ghost, now), named.enforcement_applies(&ghost, now));
+        prop_assert_eq!(accepting.self_disable(&ghost, Some(now), now), named.self_disable(&ghost, Some(now), now));
+        for method in Method::ALL {
+            prop_assert_eq!(accepting.enrollment("ghost", method), named.enrollment("ghost", method));
+        }
+        prop_assert_eq!(accepting.methods_for("ghost"), named.methods_for("ghost"));
+        prop_assert!(!accepting.may_change_enforcement("ghost"));
+        // Refused for want of the power, not for an unknown role.
+        prop_assert_eq!(accepting.change_enforcement(&ghost, Mode::Off).reason, Reason::RoleMayNotChangeEnforcement);
+        for role in ROLES {
+            let other = UserFacts { user: "other", role, ..facts.get() };
+            prop_assert_eq!(accepting.admin_reset(&ghost, &other, "r", now).reason, Reason::RoleMayNotReset);
+            prop_assert_eq!(accepting.admin_unlock(&ghost, &other, "r").reason, Reason::RoleMayNotUnlock);
+            prop_assert_eq!(accepting.admin_reset(&other, &ghost, "r", now).reason, Reason::RoleMayNotReset);
+            prop_assert_eq!(accepting.admin_unlock(&other, &ghost, "r").reason, Reason::RoleMayNotUnlock);
+        }
+        for role in ROLES {
+            prop_assert!(!accepting.may_reset("ghost", role) && !accepting.may_reset(role, "ghost"));
+            prop_assert!(!accepting.may_unlock("ghost", role) && !accepting.may_unlock(role, "ghost"));
+        }
     }
 
     #[test]

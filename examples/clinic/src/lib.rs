@@ -30,6 +30,7 @@ mod keys;
 mod lanes;
 mod origin;
 mod password;
+mod policy;
 mod routes;
 mod session;
 mod session_store;
@@ -198,7 +199,10 @@ impl App {
         let two_factor = TwoFactor::new(
             Arc::new(store.clone()),
             keyring,
-            TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp)),
+            TwoFactorConfig {
+                default_policy: policy::clinic()?,
+                ..TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp))
+            },
         )?
         .with_clock(config.clock.clone())
         .with_offload(Arc::clone(&offload))

@@ -44,6 +44,9 @@ pub(crate) fn reason(reason: &Reason) -> String {
             "Your clinic does not allow this sign-in method for your role.".to_string()
         }
         Reason::OtherOrganization => "That user belongs to another clinic.".to_string(),
+        Reason::RoleMayNotChangeEnforcement => {
+            "Only an owner can change two-factor enforcement.".to_string()
+        }
         other => other.to_string().replace("organization", "clinic"),
     };
     let text = text.trim_end_matches('.');
@@ -115,11 +118,18 @@ mod tests {
             Reason::RoleMayNotReset,
             Reason::OtherOrganization,
             Reason::UnknownRole,
+            Reason::RoleMayNotChangeEnforcement,
+            Reason::NotOffered,
         ] {
             let text = super::reason(&reason);
             assert!(!text.contains("organization"), "{text}");
             assert!(text.ends_with('.') && !text.ends_with(".."), "{text}");
         }
+        // The clinic has an owner; the library's words do not assume one.
+        assert_eq!(
+            super::reason(&Reason::RoleMayNotChangeEnforcement),
+            "Only an owner can change two-factor enforcement."
+        );
     }
 
     #[test]

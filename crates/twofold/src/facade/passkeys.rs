@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use twofold_passkey::{AuthenticationResponse, CredentialId, PasskeyError, PasskeyUser, Passkeys};
-use twofold_policy::{Method, Permission, Reason, Timestamp};
+use twofold_policy::{Method, Permission, Timestamp};
 
 use crate::env::random_id;
 use crate::error::{Failure, TwoFactorError};
@@ -266,15 +266,7 @@ impl TwoFactor {
     ) -> Result<Done<FactorConfirmed>, Failure> {
         let now = self.clock.now().as_unix_seconds();
         let org = self.organization(account.organization).await?;
-        if !org
-            .policy
-            .methods_for(account.role)
-            .is_some_and(|methods| methods.contains(Method::Passkey))
-        {
-            return Err(Failure::from(TwoFactorError::Denied(
-                Reason::MethodNotAllowed,
-            )));
-        }
+        offered(&org.policy, account.role, Method::Passkey)?;
         let generated = self.backup_codes_if_needed(account.user).await?;
         let (confirmed, events) = self
             .update_user(account.user, |record| {

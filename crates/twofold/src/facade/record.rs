@@ -7,7 +7,7 @@ use twofold_backup::BackupCodeSet;
 use twofold_passkey::CredentialId;
 #[cfg(feature = "passkey")]
 use twofold_passkey::PasskeyError;
-use twofold_policy::{Method, Methods, Policy, Reason, Throttle, Timestamp, UserFacts};
+use twofold_policy::{Method, Methods, Permission, Policy, Reason, Throttle, Timestamp, UserFacts};
 
 use crate::crypto::SealedSecret;
 use crate::error::{Corrupt, Failure, TwoFactorError};
@@ -415,19 +415,18 @@ impl TwoFactor {
         now: u64,
     ) -> Result<(), Failure> {
         let org = self.organization(account.organization).await?;
-        if !org.policy.enrollment_offered(account.role) {
-            return Err(Failure::from(TwoFactorError::Denied(Reason::NotRequired)));
-        }
-        if !org
-            .policy
-            .methods_for(account.role)
-            .is_some_and(|methods| methods.contains(method))
-        {
-            return Err(Failure::from(TwoFactorError::Denied(
-                Reason::MethodNotAllowed,
-            )));
-        }
+        offered(&org.policy, account.role, method)?;
         require_fresh(&org.policy, reauthenticated_at, now)?;
         Ok(())
+    }
+}
+
+/// Whether the policy offers `method` to `role`, or its reason why not: the
+/// role is refused, second factors are off, or the method does not count.
+pub(super) fn offered(policy: &Policy, role: &str, method: Method) -> Result<(), Failure> {
+    let decision = policy.enrollment(role, method);
+    match decision.outcome {
+        Permission::Allowed => Ok(()),
+        Permission::Denied => Err(Failure::from(TwoFactorError::Denied(decision.reason))),
     }
 }

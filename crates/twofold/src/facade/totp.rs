@@ -1,6 +1,6 @@
 //! The authenticator app: setup and its confirmation.
 
-use twofold_policy::{Method, Reason, Timestamp};
+use twofold_policy::{Method, Timestamp};
 use twofold_totp::{Code, OtpAuthUri, Secret, Totp, TotpParams, Verification};
 
 use crate::env::RngAdapter;
@@ -123,15 +123,7 @@ impl TwoFactor {
     ) -> Result<Done<FactorConfirmed>, Failure> {
         let now = self.clock.now().as_unix_seconds();
         let org = self.organization(account.organization).await?;
-        if !org
-            .policy
-            .methods_for(account.role)
-            .is_some_and(|methods| methods.contains(Method::Totp))
-        {
-            return Err(Failure::from(TwoFactorError::Denied(
-                Reason::MethodNotAllowed,
-            )));
-        }
+        offered(&org.policy, account.role, Method::Totp)?;
         let generated = self.backup_codes_if_needed(account.user).await?;
         let (confirmed, events) = self
             .update_user(account.user, |record| {

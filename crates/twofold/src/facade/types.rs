@@ -189,7 +189,10 @@ pub struct TwoFactorConfig {
     pub enrollment_ttl_seconds: u64,
     /// How long a sign-in challenge may be answered, in seconds.
     pub challenge_ttl_seconds: u64,
-    /// The policy of organizations that have not stored one.
+    /// The policy of organizations that have not stored one. By default the
+    /// neutral [`PolicyDocument::default`]: second factors optional for every
+    /// user, whatever their role. An application with roles of its own sets its
+    /// policy here (the clinic example reads its `policy.toml`).
     pub default_policy: PolicyDocument,
     /// How many username-less sign-in ceremonies one organization may have
     /// outstanding: they are created by a page anyone can open, so they are
@@ -204,7 +207,8 @@ pub struct TwoFactorConfig {
 impl TwoFactorConfig {
     /// Defaults: 10-minute setups, 5-minute challenges, 10 backup codes (low at 3),
     /// at most 1,000 outstanding username-less ceremonies per organization, a
-    /// sweep of expired state every minute, the clinic example policy.
+    /// sweep of expired state every minute, the neutral policy
+    /// ([`PolicyDocument::default`]: 2FA optional, any role name accepted).
     /// No passkeys: add them with [`with_passkeys`](Self::with_passkeys). The
     /// same call builds with and without the `passkey` feature, so a dependency
     /// that turns the feature on never breaks it.
@@ -218,7 +222,7 @@ impl TwoFactorConfig {
             totp: TotpParams::default(),
             enrollment_ttl_seconds: 600,
             challenge_ttl_seconds: 300,
-            default_policy: PolicyDocument::example_clinic(),
+            default_policy: PolicyDocument::default(),
             max_outstanding_ceremonies: 1_000,
             sweep_interval_seconds: 60,
         }

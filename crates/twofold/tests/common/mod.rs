@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use twofold::{
-    Account, BackupConfig, Clock, Event, EventSink, HashParams, Keyring, MemoryStore,
-    PasskeyConfig, RelyingParty, SecretKey, SinkFuture, Store, Timestamp, TwoFactor,
+    Account, BackupConfig, Clock, Event, EventSink, Keyring, MemoryStore, PasskeyConfig,
+    PolicyDocument, RelyingParty, SecretKey, SinkFuture, Store, Timestamp, TwoFactor,
     TwoFactorConfig,
 };
 use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
@@ -63,9 +63,10 @@ pub fn config() -> TwoFactorConfig {
     let rp = RelyingParty::new("clinic.example", "Smile Dental", &[ORIGIN]).unwrap();
     let mut config = TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp));
     // Cheap Argon2 so that tests are fast; the defaults are tested in twofold-backup.
-    config.backup_codes = BackupConfig::default()
-        .with_hash_params(HashParams::new(64, 1, 1).unwrap())
-        .with_minimum_hash_params(HashParams::new(64, 1, 1).unwrap());
+    config.backup_codes = BackupConfig::dangerous_insecure_for_tests();
+    // The suite is written around the clinic's roles (owner, admin, staff); the
+    // library's own default, the neutral policy, is tested in `roles.rs`.
+    config.default_policy = PolicyDocument::example_clinic();
     config
 }
 

@@ -1,0 +1,97 @@
+//! Reading documents from TOML and JSON, with the path of the field that failed.
+
+use serde_path_to_error::{Path, Segment};
+
+use crate::document::PolicyDocument;
+use crate::policy::{Policy, PolicyError};
+use crate::time::{Timestamp, TimestampError};
+
+impl Policy {
+    /// Reads and validates a TOML policy document. Dates may be strings or
+    /// TOML's own dates and offset datetimes (see [`Timestamp`]).
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let syntax = |message: String| PolicyError::Syntax {
+            format: "TOML",
+            message,
+        };
+        let deserializer =
+            toml::de::Deserializer::parse(text).map_err(|error| syntax(error.to_string()))?;
+        let document: PolicyDocument =
+            serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                let value = || {
+                    let table = text.parse::<toml::Table>().ok()?;
+                    let mut segments = error.path().iter();
+                    let Some(Segment::Map { key }) = segments.next() else {
+                        return None;
+                    };
+                    let mut value = table.get(key)?;
+                    for segment in segments {
+                        value = match segment {
+                            Segment::Map { key } => value.get(key.as_str())?,
+                            Segment::Seq { index } => value.get(*index)?,
+                            _ => return None,
+                        };
+                    }
+                    match value {
+                        toml::Value::String(text) => text.parse::<Timestamp>().err(),
+                        toml::Value::Datetime(datetime) => Timestamp::from_toml(datetime).err(),
+                        _ => None,
+                    }
+                };
+                instant_error(error.path(), value)
+                    .unwrap_or_else(|| syntax(error.into_inner().to_string()))
+            })?;
+        Policy::from_document(document)
+    }
+
+    /// Reads and validates a JSON policy document (dates are strings).
+    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let document: PolicyDocument = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| {
+                let value = || {
+                    let mut value = &serde_json::from_str::<serde_json::Value>(text).ok()?;
+                    for segment in error.path() {
+                        value = match segment {
+                            Segment::Map { key } => value.get(key.as_str())?,
+                            Segment::Seq { index } => value.get(*index)?,
+                            _ => return None,
+                        };
+                    }
+                    value.as_str()?.parse::<Timestamp>().err()
+                };
+                instant_error(error.path(), value).unwrap_or_else(|| PolicyError::Syntax {
+                    format: "JSON",
+                    message: error.into_inner().to_string(),
+                })
+            })?;
+        Policy::from_document(document)
+    }
+}
+
+/// [`PolicyError::Instant`] if the failing field holds a date (`enforcement.from`,
+/// `exemptions[i].until`) and `value` says why it cannot be read.
+fn instant_error(
+    path: &Path,
+    value: impl FnOnce() -> Option<TimestampError>,
+) -> Option<PolicyError> {
+    let keys: Vec<&Segment> = path.iter().collect();
+    let is_instant = match keys.as_slice() {
+        [Segment::Map { key: table }, Segment::Map { key }] => {
+            table == "enforcement" && key == "from"
+        }
+        [
+            Segment::Map { key: table },
+            Segment::Seq { .. },
+            Segment::Map { key },
+        ] => table == "exemptions" && key == "until",
+        _ => false,
+    };
+    if !is_instant {
+        return None;
+    }
+    Some(PolicyError::Instant {
+        field: path.to_string(),
+        source: value()?,
+    })
+}
