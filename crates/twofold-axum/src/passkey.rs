@@ -68,18 +68,20 @@ pub trait PasskeyHooks: Clone + Send + Sync + 'static {
         }
     }
 
-    /// The answer to a finished registration (`forced`: it ended the forced
-    /// setup, and the session is now signed in). The default is
+    /// The answer to a finished registration of the passkey named `name`
+    /// (`forced`: it ended the forced setup, and the session is now signed
+    /// in). The default is
     /// `{"backup_codes": [...] | null}`: the codes, if the user's first
     /// factor created them, to be shown this once.
     fn registered(
         &self,
         session: &Session,
         account: &SessionAccount,
+        name: &str,
         confirmed: FactorConfirmed,
         forced: bool,
     ) -> impl Future<Output = Response> + Send {
-        let _ = (session, account, forced);
+        let _ = (session, account, name, forced);
         let codes = confirmed
             .backup_codes
             .map(|codes| codes.iter().map(str::to_string).collect::<Vec<_>>());
@@ -273,7 +275,7 @@ where
             {
                 return json_error(StatusCode::INTERNAL_SERVER_ERROR, "session unavailable");
             }
-            app.registered(session, account, done.value, enroller.is_forced())
+            app.registered(session, account, name, done.value, enroller.is_forced())
                 .await
         }
         Err(failure) => app.failed(session, failure).await,

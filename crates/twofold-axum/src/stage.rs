@@ -254,6 +254,8 @@ pub async fn begin_sign_in(
     account: &Account<'_>,
 ) -> Result<SignInStep, SignInError> {
     session.clear().await;
+    // A new id whatever comes next: the password was right.
+    session.cycle_id().await.map_err(SessionError::Store)?;
     let password_at = state.now();
     let step = state
         .two_factor()
@@ -261,10 +263,11 @@ pub async fn begin_sign_in(
         .await
         .map_err(|failure| SignInError::TwoFactor(Box::new(failure)))?
         .value;
-    match Stage::after_password(account, &step, password_at) {
-        Some(next) => enter(session, &next).await?,
-        // Still a new id: the password was right, whatever comes next.
-        None => session.cycle_id().await.map_err(SessionError::Store)?,
+    if let Some(next) = Stage::after_password(account, &step, password_at) {
+        session
+            .insert(STAGE_KEY, &next)
+            .await
+            .map_err(SessionError::Store)?;
     }
     Ok(step)
 }
