@@ -33,9 +33,12 @@ pub enum StageRejection {
     /// Signed in already: the setup-only pages are over.
     #[error("already signed in")]
     SignedIn(&'static str),
-    /// The session could not be read, or checking the user's factors failed.
+    /// The session could not be read or written.
     #[error("session unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Session(#[source] SessionError),
+    /// Checking the user's factors (for the forced setup) failed.
+    #[error("two-factor check failed")]
+    TwoFactor(#[source] twofold::TwoFactorError),
 }
 
 impl StageRejection {
@@ -46,7 +49,7 @@ impl StageRejection {
             | StageRejection::SecondStep(to)
             | StageRejection::Enroll(to)
             | StageRejection::SignedIn(to) => Some(to),
-            StageRejection::Unavailable(_) => None,
+            StageRejection::Session(_) | StageRejection::TwoFactor(_) => None,
         }
     }
 
@@ -56,12 +59,14 @@ impl StageRejection {
         match self {
             StageRejection::SignIn(_) | StageRejection::SecondStep(_) => StatusCode::UNAUTHORIZED,
             StageRejection::Enroll(_) | StageRejection::SignedIn(_) => StatusCode::FORBIDDEN,
-            StageRejection::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            StageRejection::Session(_) | StageRejection::TwoFactor(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     fn from_session(error: SessionError) -> StageRejection {
-        StageRejection::Unavailable(Box::new(error))
+        StageRejection::Session(error)
     }
 }
 
@@ -286,7 +291,7 @@ where
                     .two_factor()
                     .status(&account.account())
                     .await
-                    .map_err(|failure| StageRejection::Unavailable(Box::new(failure.error)))?;
+                    .map_err(|failure| StageRejection::TwoFactor(failure.error))?;
                 // A forced-setup session that outlived the user's own setup
                 // elsewhere must not add another factor: sign in again, with it.
                 if status.enabled {
