@@ -14,10 +14,10 @@ async function passkeyRegister(){
   try{
     const name=(document.getElementById('passkey-name')||{}).value||'';
     const password=(document.getElementById('passkey-password')||{}).value||'';
-    const options=await postJson('/security/passkeys/begin',{password});
+    const options=await postJson('/passkeys/register/begin',{password});
     const publicKey=PublicKeyCredential.parseCreationOptionsFromJSON(options);
     const credential=await navigator.credentials.create({publicKey});
-    const done=await postJson('/security/passkeys/finish',{name,credential:credential.toJSON()});
+    const done=await postJson('/passkeys/register/finish',{name,credential:credential.toJSON()});
     location.href=done.redirect;
   }catch(e){showError(e);}
 }
@@ -26,7 +26,7 @@ async function passkeySignIn(){
     const options=JSON.parse(document.getElementById('passkey-options').dataset.options);
     const publicKey=PublicKeyCredential.parseRequestOptionsFromJSON(options);
     const credential=await navigator.credentials.get({publicKey});
-    const done=await postJson('/signin/second-step/passkey',{credential:credential.toJSON()});
+    const done=await postJson('/passkeys/sign-in',{credential:credential.toJSON()});
     location.href=done.redirect;
   }catch(e){showError(e);}
 }

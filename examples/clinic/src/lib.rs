@@ -46,7 +46,14 @@ use twofold::{
     Clock, Keyring, Offload, OffloadError, OffloadPool, PasskeyConfig, SecretKey, TwoFactor,
     TwoFactorConfig,
 };
+use twofold_axum::{Paths, TwoFactorState};
 use twofold_store_sqlx::SqlStore;
+
+impl axum::extract::FromRef<App> for TwoFactorState {
+    fn from_ref(app: &App) -> TwoFactorState {
+        app.0.two_factor.clone()
+    }
+}
 
 pub use db::{AuditEntry, AuditQuery, User};
 pub use keys::{
@@ -162,7 +169,7 @@ pub struct Config {
 pub struct App(Arc<Inner>);
 
 struct Inner {
-    two_factor: TwoFactor,
+    two_factor: TwoFactorState,
     store: SqlStore,
     audit: audit::Audit,
     sessions: DbSessions,
@@ -208,6 +215,13 @@ impl App {
         .with_offload(Arc::clone(&offload))
         .with_event_sink(Arc::new(audit.clone()));
         let sessions = DbSessions::new(store.pool().clone(), config.clock.clone());
+        let two_factor = TwoFactorState::new(Arc::new(two_factor))
+            .with_clock(config.clock.clone())
+            .with_paths(Paths {
+                home: "/profile/security",
+                ..Paths::default()
+            })
+            .with_fresh_password_seconds(password::REAUTH_SECONDS);
         Ok(App(Arc::new(Inner {
             two_factor,
             store,
@@ -225,6 +239,12 @@ impl App {
 
     /// The twofold facade.
     pub fn two_factor(&self) -> &TwoFactor {
+        self.0.two_factor.two_factor()
+    }
+
+    /// The facade with the web settings of `twofold-axum` (stage paths, the
+    /// fresh-password window).
+    pub(crate) fn twofold(&self) -> &TwoFactorState {
         &self.0.two_factor
     }
 

@@ -28,10 +28,6 @@ pub fn router(app: App) -> Router {
             "/signin/second-step/backup",
             post(sign_in::second_step_backup),
         )
-        .route(
-            "/signin/second-step/passkey",
-            post(sign_in::second_step_passkey),
-        )
         .route("/signin/setup", get(sign_in::forced_setup_page))
         .route("/signin/setup/skip", post(sign_in::skip_setup))
         .route("/signout", post(sign_in::sign_out))
@@ -43,8 +39,8 @@ pub fn router(app: App) -> Router {
             "/security/backup-codes/regenerate",
             post(security::regenerate_codes),
         )
-        .route("/security/passkeys/begin", post(passkeys::passkey_begin))
-        .route("/security/passkeys/finish", post(passkeys::passkey_finish))
+        // Set up a passkey, and the second step with one (JSON, from app.js).
+        .nest("/passkeys", twofold_axum::passkey_router())
         .route("/security/passkeys/remove", post(passkeys::passkey_remove))
         .route("/security/disable", post(security::disable))
         .route("/settings/security", get(settings::settings_security))

@@ -1,69 +1,43 @@
-//! Where a browser stands in sign-in, kept in its server-side session, and one
-//! extractor per stage, so that each handler names the stage it needs as an
-//! argument: [`SignedIn`], [`SecondStep`] (password entered, a second factor
-//! asked for), [`Enrolling`] (the clinic requires 2FA and the user has none:
-//! setup only), and [`Enroller`] (either of the two that may set up a factor).
+//! Where a browser stands in sign-in: the stages and their extractors come
+//! from `twofold-axum` (the stage lives in the session under
+//! `twofold.stage`); the clinic's extractors here add only its own `User`,
+//! loaded fresh on each request, and its own password re-entry. Each handler
+//! names the stage it needs as an argument: [`SignedIn`], [`SecondStep`],
+//! [`Enrolling`] (the clinic requires 2FA and the user has none: setup only),
+//! and [`Enroller`] (either of the two that may set up a factor).
 //!
 //! A request at the wrong stage is sent where it belongs (sign-in, or back to
 //! the forced setup); nothing past the password is reachable without it.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::Session;
+use twofold::Timestamp;
+use twofold_axum::{SessionAccount, StageRejection};
 
 use crate::db::{self, User};
 use crate::error::{AppError, Context};
+use crate::handlers::account;
 use crate::password::{self, Client, Refusal};
 use crate::views::{Notice, Tone};
 use crate::{App, csrf};
 
-/// The session key of the sign-in stage (the session store reads its `user`).
-const AUTH: &str = "auth";
+pub(crate) use twofold_axum::Stage;
+
 /// The session key of the one-time slot that holds new backup codes.
 const NEW_CODES: &str = "new_codes";
 /// The session key of the message for the next page.
 const FLASH: &str = "flash";
 
-/// Where the user stands in sign-in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "stage", rename_all = "snake_case")]
-pub(crate) enum Auth {
-    /// Password verified; a second factor is asked for.
-    SecondStep {
-        user: String,
-        challenge: String,
-        totp: bool,
-        recovery: bool,
-        passkey: Option<Value>,
-    },
-    /// Password verified; the clinic requires 2FA and the user has none: setup only.
-    MustEnroll {
-        user: String,
-        can_defer: bool,
-        reason: String,
-        /// When the password was entered: setup right after it counts as fresh.
-        #[serde(default)]
-        password_at: u64,
-    },
-    /// Fully signed in.
-    SignedIn { user: String, password_at: u64 },
-}
-
 /// The session's sign-in stage, if any.
-pub(crate) async fn auth(session: &Session) -> Option<Auth> {
-    session.get::<Auth>(AUTH).await.ok().flatten()
-}
-
-/// Moves the session to `stage`.
-pub(crate) async fn set_auth(session: &Session, stage: &Auth) -> Result<(), AppError> {
-    session.insert(AUTH, stage).await.context("session")
+pub(crate) async fn stage(session: &Session) -> Option<Stage> {
+    twofold_axum::stage(session).await.ok().flatten()
 }
 
 /// Ends the sign-in in progress (the session itself, and its token, stay).
-pub(crate) async fn forget_auth(session: &Session) {
-    let _ = session.remove_value(AUTH).await;
+pub(crate) async fn forget_stage(session: &Session) {
+    let _ = twofold_axum::forget(session).await;
 }
 
 /// Leaves a message for the next page.
@@ -99,25 +73,32 @@ pub(crate) async fn complete_sign_in(
     session: &Session,
     user: &User,
 ) -> Result<(), AppError> {
-    session.cycle_id().await.context("session")?;
-    csrf::renew(session).await;
-    let stage = Auth::SignedIn {
-        user: user.id.clone(),
-        password_at: app.now(),
-    };
-    set_auth(session, &stage).await?;
-    app.log(&format!("sign-in: user {} signed in", user.id));
+    let account = SessionAccount::from_account(&account(user));
+    let now = Timestamp::from_unix_seconds(app.now());
+    twofold_axum::complete_sign_in(session, &account, now)
+        .await
+        .context("session")?;
+    signed_in(app, session, user).await;
     Ok(())
 }
 
-async fn session_of(parts: &mut Parts, app: &App) -> Result<Session, AppError> {
-    Session::from_request_parts(parts, app)
-        .await
-        .map_err(|(_, why)| AppError::internal("session", why))
+/// What follows every full sign-in, however it came: a new CSRF token (the
+/// session id is new already) and the log line.
+pub(crate) async fn signed_in(app: &App, session: &Session, user: &User) {
+    csrf::renew(session).await;
+    app.log(&format!("sign-in: user {} signed in", user.id));
+}
+
+/// A stage rejection as the clinic answers it: the page it redirects to.
+pub(crate) fn rejected(rejection: StageRejection) -> AppError {
+    match rejection.redirect_to() {
+        Some(to) => AppError::Redirect(to),
+        None => AppError::internal("session", rejection),
+    }
 }
 
 /// The account a session names; gone accounts sign in again.
-async fn load_user(app: &App, id: &str) -> Result<User, AppError> {
+pub(crate) async fn load_user(app: &App, id: &str) -> Result<User, AppError> {
     db::user_by_id(app.pool(), id)
         .await
         .context("loading a user")?
@@ -136,16 +117,14 @@ impl FromRequestParts<App> for SignedIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<SignedIn, AppError> {
-        let session = session_of(parts, app).await?;
-        match auth(&session).await {
-            Some(Auth::SignedIn { user, password_at }) => Ok(SignedIn {
-                user: load_user(app, &user).await?,
-                password_at,
-                session,
-            }),
-            Some(Auth::MustEnroll { .. }) => Err(AppError::Redirect("/signin/setup")),
-            _ => Err(AppError::Redirect("/signin")),
-        }
+        let signed_in = twofold_axum::SignedIn::from_request_parts(parts, app)
+            .await
+            .map_err(rejected)?;
+        Ok(SignedIn {
+            user: load_user(app, &signed_in.account.user).await?,
+            password_at: signed_in.password_at.as_unix_seconds(),
+            session: signed_in.session,
+        })
     }
 }
 
@@ -160,18 +139,16 @@ impl SignedIn {
         client: &Client,
     ) -> Result<u64, Refusal> {
         if given.is_empty() {
-            return if app.now().saturating_sub(self.password_at) <= password::REAUTH_SECONDS {
+            let at = Timestamp::from_unix_seconds(self.password_at);
+            return if app.twofold().is_fresh(at) {
                 Ok(self.password_at)
             } else {
                 Err(Refusal::Missing)
             };
         }
         let at = password::check(app, Some(&self.user), &self.user.email, given, client).await?;
-        let stage = Auth::SignedIn {
-            user: self.user.id.clone(),
-            password_at: at,
-        };
-        let _ = self.session.insert(AUTH, &stage).await;
+        let _ =
+            twofold_axum::password_confirmed(&self.session, Timestamp::from_unix_seconds(at)).await;
         Ok(at)
     }
 }
@@ -193,24 +170,16 @@ impl FromRequestParts<App> for SecondStep {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<SecondStep, AppError> {
-        let session = session_of(parts, app).await?;
-        let Some(Auth::SecondStep {
-            user,
-            challenge,
-            totp,
-            recovery,
-            passkey,
-        }) = auth(&session).await
-        else {
-            return Err(AppError::Redirect("/signin"));
-        };
+        let pending = twofold_axum::SecondStep::from_request_parts(parts, app)
+            .await
+            .map_err(rejected)?;
         Ok(SecondStep {
-            user: load_user(app, &user).await?,
-            challenge,
-            totp,
-            recovery,
-            passkey,
-            session,
+            user: load_user(app, &pending.account.user).await?,
+            challenge: pending.challenge,
+            totp: pending.totp,
+            recovery: pending.recovery,
+            passkey: pending.passkey,
+            session: pending.session,
         })
     }
 }
@@ -228,32 +197,31 @@ pub(crate) struct Enrolling {
     pub session: Session,
 }
 
-impl FromRequestParts<App> for Enrolling {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Enrolling, AppError> {
-        let session = session_of(parts, app).await?;
-        let Some(Auth::MustEnroll {
-            user,
-            can_defer,
-            reason,
-            password_at,
-        }) = auth(&session).await
-        else {
-            return Err(AppError::Redirect("/"));
-        };
+impl Enrolling {
+    async fn load(app: &App, forced: twofold_axum::Enrolling) -> Result<Enrolling, AppError> {
         Ok(Enrolling {
-            user: load_user(app, &user).await?,
-            can_defer,
-            reason,
-            password_at,
-            session,
+            user: load_user(app, &forced.account.user).await?,
+            can_defer: forced.can_defer,
+            reason: forced.reason,
+            password_at: forced.password_at.as_unix_seconds(),
+            session: forced.session,
         })
     }
 }
 
+impl FromRequestParts<App> for Enrolling {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Enrolling, AppError> {
+        let forced = twofold_axum::Enrolling::from_request_parts(parts, app)
+            .await
+            .map_err(rejected)?;
+        Enrolling::load(app, forced).await
+    }
+}
+
 /// Whoever may set up a factor: a signed-in user, or one in the forced setup
-/// (only while they still have no factor).
+/// (only while they still have no factor: `twofold-axum` checks).
 pub(crate) enum Enroller {
     /// Signed in: a change needs a recent password.
     SignedIn(SignedIn),
@@ -265,31 +233,21 @@ impl FromRequestParts<App> for Enroller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Enroller, AppError> {
-        let session = session_of(parts, app).await?;
-        match auth(&session).await {
-            Some(Auth::SignedIn { .. }) => Ok(Enroller::SignedIn(
-                SignedIn::from_request_parts(parts, app).await?,
-            )),
-            Some(Auth::MustEnroll { .. }) => {
-                let forced = Enrolling::from_request_parts(parts, app).await?;
-                let status = app
-                    .two_factor()
-                    .status(&crate::handlers::account(&forced.user))
-                    .await
-                    .context("status")?;
-                // A forced-setup session that outlived the user's own setup
-                // elsewhere must not add another factor: sign in again, with it.
-                if status.enabled {
-                    let _ = forced.session.flush().await;
-                    return Err(AppError::Redirect("/signin"));
-                }
-                Ok(Enroller::Forced(forced))
+        match twofold_axum::Enroller::from_request_parts(parts, app)
+            .await
+            .map_err(rejected)?
+        {
+            twofold_axum::Enroller::SignedIn(signed_in) => Ok(Enroller::SignedIn(SignedIn {
+                user: load_user(app, &signed_in.account.user).await?,
+                password_at: signed_in.password_at.as_unix_seconds(),
+                session: signed_in.session,
+            })),
+            twofold_axum::Enroller::Forced(forced) => {
+                Ok(Enroller::Forced(Enrolling::load(app, forced).await?))
             }
-            _ => Err(AppError::Redirect("/signin")),
         }
     }
 }
-
 impl Enroller {
     pub(crate) fn user(&self) -> &User {
         match self {

@@ -57,7 +57,8 @@ fn to_i64(value: u64) -> i64 {
 fn user_of(record: &Record) -> Option<String> {
     record
         .data
-        .get("auth")?
+        .get(twofold_axum::STAGE_KEY)?
+        .get("account")?
         .get("user")?
         .as_str()
         .map(str::to_string)

@@ -100,7 +100,7 @@ async fn every_post_needs_the_session_csrf_token() {
         "/profile/security"
     );
     let response = client
-        .post(format!("{base}/security/passkeys/begin"))
+        .post(format!("{base}/passkeys/register/begin"))
         .json(&serde_json::json!({}))
         .send()
         .await
@@ -108,7 +108,7 @@ async fn every_post_needs_the_session_csrf_token() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let csrf = token(&client, base, "/profile/security").await;
     let response = client
-        .post(format!("{base}/security/passkeys/begin"))
+        .post(format!("{base}/passkeys/register/begin"))
         .header("x-csrf-token", &csrf)
         .json(&serde_json::json!({}))
         .send()
@@ -354,7 +354,11 @@ async fn half_signed_in_sessions_reach_nothing_else() {
         sign_in(&must_enroll, base, sara.0, sara.3).await,
         "/signin/setup"
     );
-    for (client, home) in [(&second_step, "/signin"), (&must_enroll, "/signin/setup")] {
+    // Each is sent back to its own stage (twofold-axum's rejections).
+    for (client, home) in [
+        (&second_step, "/signin/second-step"),
+        (&must_enroll, "/signin/setup"),
+    ] {
         for path in [
             "/profile/security",
             "/settings/security",
@@ -398,7 +402,7 @@ async fn half_signed_in_sessions_reach_nothing_else() {
         .send()
         .await
         .unwrap();
-    assert_eq!(location(&response), "/signin");
+    assert_eq!(location(&response), "/signin/second-step");
     let log = running.app.audit_log(twofold_clinic::CLINIC).await.unwrap();
     assert!(log.iter().all(|e| !matches!(
         e.event.as_str(),
@@ -433,7 +437,7 @@ async fn half_signed_in_sessions_reach_nothing_else() {
         .send()
         .await
         .unwrap();
-    assert_eq!(location(&response), "/");
+    assert_eq!(location(&response), "/signin");
     let response = must_enroll.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(location(&response), "/signin");
 }
@@ -471,7 +475,7 @@ async fn changing_factors_with_2fa_on_needs_a_fresh_password() {
     };
     let passkey = async || {
         client
-            .post(format!("{base}/security/passkeys/begin"))
+            .post(format!("{base}/passkeys/register/begin"))
             .header("x-csrf-token", &csrf)
             .json(&serde_json::json!({}))
             .send()
@@ -711,7 +715,7 @@ async fn bad_input_gets_a_clear_answer_not_a_server_error() {
         r#"{"credential": {"id": "x"}}"#,
     ] {
         let response = client
-            .post(format!("{base}/security/passkeys/finish"))
+            .post(format!("{base}/passkeys/register/finish"))
             .header("x-csrf-token", csrf)
             .header("content-type", "application/json")
             .body(body)

@@ -13,7 +13,7 @@ use twofold::{Account, ErrorKind, Failure, TwoFactorError};
 
 use crate::db::User;
 use crate::error::AppError;
-use crate::session::{flash, forget_auth};
+use crate::session::{flash, forget_stage};
 use crate::views::Tone;
 use crate::{App, words};
 
@@ -62,7 +62,7 @@ pub(crate) async fn factor_failure(
         }
         // The sign-in's challenge is gone: only a new sign-in makes another.
         TwoFactorError::NoChallenge | TwoFactorError::Expired if back_to.starts_with("/signin") => {
-            forget_auth(session).await;
+            forget_stage(session).await;
             let text = "This sign-in has expired. Sign in again.";
             return Ok(back(session, Tone::Error, text, "/signin").await);
         }

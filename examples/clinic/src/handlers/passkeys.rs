@@ -1,89 +1,104 @@
-//! My Profile → Security → Passkeys: "Set up passkey" (two `fetch` calls from
-//! `app.js`, answered in JSON) and Remove (a form).
+//! Passkeys: "Set up passkey" and the second step with one are the JSON
+//! endpoints of `twofold-axum` (two `fetch` calls from `app.js`), answered in
+//! the clinic's words through [`PasskeyHooks`]; Remove is a form here.
 
-use axum::extract::{Form, Json, State};
+use axum::extract::{Form, FromRequestParts, Json, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use twofold::{CredentialId, Timestamp};
+use tower_sessions::Session;
+use twofold::{CredentialId, FactorConfirmed, Failure, Timestamp};
+use twofold_axum::{PasskeyHooks, SessionAccount, StageRejection};
 
-use super::security::{MaybePassword, after_confirm, sign_out_elsewhere};
-use super::sign_in::CredentialBody;
+use super::security::{sign_out_elsewhere, stash_codes};
 use super::{account, back, factor_failure};
 use crate::error::AppError;
 use crate::password::Client;
-use crate::session::{Enroller, SignedIn, flash};
+use crate::session::{SignedIn, flash, load_user, rejected, signed_in};
 use crate::views::Tone;
 use crate::{App, words};
 
-/// The longest passkey name kept.
-const MAX_NAME: usize = 64;
+impl PasskeyHooks for App {
+    /// The password re-entered in the setup dialog, checked as every
+    /// password is (throttled, on the offload, audited when wrong).
+    async fn reenter_password(
+        &self,
+        parts: &mut Parts,
+        account: &SessionAccount,
+        password: &str,
+    ) -> Result<Timestamp, Response> {
+        let Ok(client) = Client::from_request_parts(parts, self).await;
+        let user = load_user(self, &account.user)
+            .await
+            .map_err(|error| error.for_fetch().into_response())?;
+        crate::password::check(self, Some(&user), &user.email, password, &client)
+            .await
+            .map(Timestamp::from_unix_seconds)
+            .map_err(|refusal| {
+                let message = refusal.text("Re-enter your password to change how you sign in.");
+                AppError::json(StatusCode::FORBIDDEN, message).into_response()
+            })
+    }
 
-pub(crate) async fn passkey_begin(
-    State(app): State<App>,
-    client: Client,
-    enroller: Result<Enroller, AppError>,
-    Json(body): Json<MaybePassword>,
-) -> Result<Response, AppError> {
-    let enroller = enroller.map_err(AppError::for_fetch)?;
-    let password_at = enroller
-        .password_for_change(&app, &body.password, &client)
-        .await
-        .map_err(|refusal| {
-            let message = refusal.text("Re-enter your password to change how you sign in.");
-            AppError::json(StatusCode::FORBIDDEN, message)
-        })?;
-    match app
-        .two_factor()
-        .begin_passkey_registration(
-            &account(enroller.user()),
-            Some(Timestamp::from_unix_seconds(password_at)),
-        )
-        .await
-    {
-        Ok(done) => Ok(Json(done.value).into_response()),
-        Err(failure) => {
-            let message = words::explain(&failure.error);
-            Err(AppError::json(StatusCode::BAD_REQUEST, message))
+    /// New backup codes go to their one-time page; the forced setup ends
+    /// signed in (with a new CSRF token).
+    async fn registered(
+        &self,
+        session: &Session,
+        account: &SessionAccount,
+        name: &str,
+        confirmed: FactorConfirmed,
+        forced: bool,
+    ) -> Response {
+        let result: Result<&'static str, AppError> = async {
+            let user = load_user(self, &account.user).await?;
+            let codes = confirmed.backup_codes.is_some();
+            if let Some(codes) = confirmed.backup_codes {
+                stash_codes(self, session, &user, &codes).await?;
+            }
+            if forced {
+                signed_in(self, session, &user).await;
+            }
+            Ok(if codes {
+                "/security/backup-codes"
+            } else {
+                "/profile/security"
+            })
+        }
+        .await;
+        match result {
+            Ok(to) => {
+                let text = format!("Passkey \u{201c}{name}\u{201d} added.");
+                flash(session, Tone::Ok, &text).await;
+                Json(json!({ "redirect": to })).into_response()
+            }
+            Err(error) => error.for_fetch().into_response(),
         }
     }
-}
 
-pub(crate) async fn passkey_finish(
-    State(app): State<App>,
-    enroller: Result<Enroller, AppError>,
-    Json(body): Json<CredentialBody>,
-) -> Result<Response, AppError> {
-    let enroller = enroller.map_err(AppError::for_fetch)?;
-    let name = match body.name.trim() {
-        "" => "Passkey",
-        name if name.chars().count() > MAX_NAME => {
-            return Err(AppError::json(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "A passkey name has at most 64 characters.",
-            ));
+    async fn signed_in(
+        &self,
+        session: &Session,
+        account: &SessionAccount,
+        home: &'static str,
+    ) -> Response {
+        match load_user(self, &account.user).await {
+            Ok(user) => {
+                signed_in(self, session, &user).await;
+                Json(json!({ "redirect": home })).into_response()
+            }
+            Err(error) => error.for_fetch().into_response(),
         }
-        name => name,
-    };
-    let user = enroller.user();
-    match app
-        .two_factor()
-        .finish_passkey_registration(&account(user), &body.credential.to_string(), name)
-        .await
-    {
-        Ok(done) => {
-            let to = after_confirm(&app, &enroller, done.value)
-                .await
-                .map_err(AppError::for_fetch)?;
-            let text = format!("Passkey \u{201c}{name}\u{201d} added.");
-            flash(enroller.session(), Tone::Ok, &text).await;
-            Ok(Json(json!({ "redirect": to })).into_response())
-        }
-        Err(failure) => {
-            let message = words::explain(&failure.error);
-            Err(AppError::json(StatusCode::BAD_REQUEST, message))
-        }
+    }
+
+    async fn failed(&self, _session: &Session, failure: Failure) -> Response {
+        AppError::json(StatusCode::BAD_REQUEST, words::explain(&failure.error)).into_response()
+    }
+
+    fn rejected(&self, rejection: StageRejection) -> Response {
+        rejected(rejection).for_fetch().into_response()
     }
 }
 

@@ -227,7 +227,7 @@ pub(crate) async fn after_confirm(
 }
 
 /// Puts new codes in a one-time slot for the next page, and its id in the session.
-async fn stash_codes(
+pub(crate) async fn stash_codes(
     app: &App,
     session: &Session,
     user: &User,

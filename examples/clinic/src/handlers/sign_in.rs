@@ -1,20 +1,20 @@
 //! Signing in: the password, the second step (code, backup code, passkey),
 //! the forced setup, and signing out.
 
-use axum::extract::{Form, Json, State};
+use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tower_sessions::Session;
-use twofold::{Method, SignInStep};
+use twofold::SignInStep;
+use twofold_axum::{SignInError, Stage};
 
 use super::{account, back, factor_failure};
 use crate::db;
 use crate::error::{AppError, Context};
 use crate::password::{self, Client, Refusal};
 use crate::session::{
-    Auth, Enrolling, SecondStep, auth, complete_sign_in, flash, forget_auth, set_auth, take_flash,
+    Enrolling, SecondStep, complete_sign_in, flash, forget_stage, signed_in, stage, take_flash,
 };
 use crate::views::sign_in::{ForcedSetupPage, SecondStepPage, SignInPage};
 use crate::views::{self, Layout, Notice, Tone};
@@ -22,11 +22,11 @@ use crate::{App, csrf, words};
 
 /// `/`: wherever the session stands.
 pub(crate) async fn home(session: Session) -> Redirect {
-    Redirect::to(match auth(&session).await {
-        Some(Auth::SignedIn { .. }) => "/profile/security",
-        Some(Auth::MustEnroll { .. }) => "/signin/setup",
-        Some(Auth::SecondStep { .. }) => "/signin/second-step",
-        None => "/signin",
+    Redirect::to(match stage(&session).await {
+        Some(Stage::SignedIn { .. }) => "/profile/security",
+        Some(Stage::MustEnroll { .. }) => "/signin/setup",
+        Some(Stage::SecondStep { .. }) => "/signin/second-step",
+        _ => "/signin",
     })
 }
 
@@ -73,54 +73,50 @@ pub(crate) async fn sign_in(
     let user =
         user.ok_or_else(|| AppError::internal("sign-in", "a password matched no account"))?;
     // Whoever this browser's session belonged to before, nothing of it is
-    // carried over: no data, and a new session id (no fixation).
-    session.clear().await;
-    session.cycle_id().await.context("session")?;
-    csrf::renew(&session).await;
-    let step = match app.two_factor().begin_sign_in(&account(&user)).await {
-        Ok(done) => done.value,
-        Err(failure) => return factor_failure(&app, &session, &user, failure, "/signin").await,
+    // carried over: no data, and a new session id (no fixation); the stage
+    // that follows the password, from twofold-axum.
+    let step = match twofold_axum::begin_sign_in(app.twofold(), &session, &account(&user)).await {
+        Ok(step) => step,
+        Err(SignInError::TwoFactor(failure)) => {
+            csrf::renew(&session).await;
+            return factor_failure(&app, &session, &user, *failure, "/signin").await;
+        }
+        Err(error) => return Err(AppError::internal("session", error)),
     };
+    csrf::renew(&session).await;
     match step {
         SignInStep::Allow { .. } => {
-            complete_sign_in(&app, &session, &user).await?;
+            signed_in(&app, &session, &user).await;
             Ok(Redirect::to("/profile/security").into_response())
         }
-        SignInStep::Challenge {
-            challenge_id,
-            methods,
-            recovery,
-            passkey_options,
-            ..
-        } => {
-            let stage = Auth::SecondStep {
-                user: user.id.clone(),
-                challenge: challenge_id,
-                totp: methods.contains(Method::Totp),
-                recovery,
-                passkey: passkey_options,
-            };
-            set_auth(&session, &stage).await?;
-            Ok(Redirect::to("/signin/second-step").into_response())
-        }
-        SignInStep::MustEnroll {
-            can_defer, reason, ..
-        } => {
-            let stage = Auth::MustEnroll {
-                user: user.id.clone(),
+        SignInStep::Challenge { .. } => Ok(Redirect::to("/signin/second-step").into_response()),
+        SignInStep::MustEnroll { reason, .. } => {
+            // The forced setup shows why in the clinic's words.
+            if let Some(Stage::MustEnroll {
+                account,
                 can_defer,
-                reason: words::reason(&reason),
-                password_at: app.now(),
-            };
-            set_auth(&session, &stage).await?;
+                password_at,
+                ..
+            }) = stage(&session).await
+            {
+                let stage = Stage::MustEnroll {
+                    account,
+                    can_defer,
+                    reason: words::reason(&reason),
+                    password_at,
+                };
+                twofold_axum::enter(&session, &stage)
+                    .await
+                    .context("session")?;
+            }
             Ok(Redirect::to("/signin/setup").into_response())
         }
         SignInStep::Locked { lock } => {
-            forget_auth(&session).await;
+            forget_stage(&session).await;
             Ok(back(&session, Tone::Error, &words::lock(lock), "/signin").await)
         }
         SignInStep::Blocked { reason } => {
-            forget_auth(&session).await;
+            forget_stage(&session).await;
             let text = format!("You cannot sign in: {}", words::reason(&reason));
             Ok(back(&session, Tone::Error, &text, "/signin").await)
         }
@@ -207,43 +203,6 @@ pub(crate) async fn second_step_backup(
     }
 }
 
-/// A passkey ceremony's result, posted by `app.js`.
-#[derive(Deserialize)]
-pub(crate) struct CredentialBody {
-    pub(crate) credential: Value,
-    #[serde(default)]
-    pub(crate) name: String,
-}
-
-pub(crate) async fn second_step_passkey(
-    State(app): State<App>,
-    pending: Result<SecondStep, AppError>,
-    Json(body): Json<CredentialBody>,
-) -> Result<Response, AppError> {
-    let SecondStep {
-        user,
-        challenge,
-        session,
-        ..
-    } = pending.map_err(AppError::for_fetch)?;
-    match app
-        .two_factor()
-        .verify_passkey(&account(&user), &challenge, &body.credential.to_string())
-        .await
-    {
-        Ok(_) => {
-            complete_sign_in(&app, &session, &user)
-                .await
-                .map_err(AppError::for_fetch)?;
-            Ok(Json(json!({ "redirect": "/profile/security" })).into_response())
-        }
-        Err(failure) => {
-            let message = words::explain(&failure.error);
-            Err(AppError::json(StatusCode::BAD_REQUEST, message))
-        }
-    }
-}
-
 pub(crate) async fn forced_setup_page(forced: Enrolling) -> Result<Response, AppError> {
     let session = &forced.session;
     let token = csrf::token(session).await;
@@ -270,6 +229,6 @@ pub(crate) async fn skip_setup(
 }
 
 pub(crate) async fn sign_out(session: Session) -> Result<Response, AppError> {
-    session.flush().await.context("session")?;
+    twofold_axum::sign_out(&session).await.context("session")?;
     Ok(Redirect::to("/signin").into_response())
 }
