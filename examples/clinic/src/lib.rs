@@ -92,6 +92,9 @@ pub enum StartError {
     /// twofold's store failed.
     #[error("two-factor store error")]
     Store(#[from] twofold::StoreError),
+    /// twofold's store could not be set up.
+    #[error("two-factor store setup error")]
+    StoreSetup(#[from] twofold_store_sqlx::SetupError),
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -181,7 +184,7 @@ pub struct App(Arc<Inner>);
 
 struct Inner {
     two_factor: TwoFactor,
-    store: SqlStore,
+    pool: sqlx::AnyPool,
     audit: audit::Audit,
     sessions: DbSessions,
     offload: Arc<dyn Offload>,
@@ -203,7 +206,11 @@ impl App {
         let rp = RelyingParty::new(&url, "Smile Dental", &[config.origin.as_str()])
             .map_err(|error| StartError::Config(error.to_string()))?;
         let store = SqlStore::connect(&config.database_url).await?;
-        db::migrate(store.pool()).await?;
+        // The app's own queries run on sqlx's Any driver (one code path for
+        // both databases), in a pool beside the store's typed one.
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&config.database_url).await?;
+        db::migrate(&pool).await?;
         let (current, older) = config
             .keys
             .split_first()
@@ -216,19 +223,19 @@ impl App {
             .offload
             .unwrap_or_else(|| Arc::new(OffloadPool::default()));
         // The audit log is fed by the facade's event sink.
-        let audit = audit::Audit::new(store.pool().clone(), Arc::clone(&config.log));
+        let audit = audit::Audit::new(pool.clone(), Arc::clone(&config.log));
         let two_factor = TwoFactor::new(
-            Arc::new(store.clone()),
+            Arc::new(store),
             keyring,
             TwoFactorConfig::new("Smile Dental", PasskeyConfig::new(rp)),
         )?
         .with_clock(config.clock.clone())
         .with_offload(Arc::clone(&offload))
         .with_event_sink(Arc::new(audit.clone()));
-        let sessions = DbSessions::new(store.pool().clone(), config.clock.clone());
+        let sessions = DbSessions::new(pool.clone(), config.clock.clone());
         Ok(App(Arc::new(Inner {
             two_factor,
-            store,
+            pool,
             audit,
             sessions,
             offload,
@@ -249,7 +256,7 @@ impl App {
 
     /// The database pool (the app's own tables sit beside twofold's).
     pub fn pool(&self) -> &sqlx::AnyPool {
-        self.0.store.pool()
+        &self.0.pool
     }
 
     /// Now, by the injected clock.
