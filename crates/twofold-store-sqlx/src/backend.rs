@@ -106,6 +106,37 @@ macro_rules! backend {
             )
         }
 
+        pub(crate) async fn load_user_and_organization(
+            pool: &Pool,
+            queries: &Queries,
+            user: &str,
+            organization: &str,
+        ) -> Result<
+            (
+                Option<Versioned<UserRecord>>,
+                Option<Versioned<OrganizationRecord>>,
+            ),
+            StoreError,
+        > {
+            let row = sqlx::query(queries.load_user_and_organization.sql())
+                .bind(user)
+                .bind(organization)
+                .fetch_one(pool)
+                .await
+                .map_err(backend_error)?;
+            let user = versioned(
+                "user record",
+                row.try_get("user_version").map_err(backend_error)?,
+                row.try_get("user_record").map_err(backend_error)?,
+            )?;
+            let organization = versioned(
+                "organization record",
+                row.try_get("organization_version").map_err(backend_error)?,
+                row.try_get("organization_record").map_err(backend_error)?,
+            )?;
+            Ok((user, organization))
+        }
+
         /// The conditional write of a user record, on `executor` (the pool, or a
         /// transaction that also updates the credential index).
         async fn write_user<'e>(

@@ -93,6 +93,7 @@ impl Statement {
 #[derive(Debug, Clone)]
 pub(crate) struct Queries {
     pub(crate) load_user: Statement,
+    pub(crate) load_user_and_organization: Statement,
     pub(crate) insert_user: Statement,
     pub(crate) update_user: Statement,
     pub(crate) delete_user: Statement,
@@ -126,6 +127,15 @@ impl Queries {
         let s = |text: String| Statement::new(text);
         Queries {
             load_user: s(format!("SELECT version, record FROM {users} WHERE id = $1")),
+            // One statement for the second step's two reads: a row always comes
+            // back, with NULLs for what does not exist.
+            load_user_and_organization: s(format!(
+                "SELECT u.version AS user_version, u.record AS user_record, \
+                 o.version AS organization_version, o.record AS organization_record \
+                 FROM (SELECT 1 AS one) AS anchor \
+                 LEFT JOIN {users} AS u ON u.id = $1 \
+                 LEFT JOIN {organizations} AS o ON o.id = $2"
+            )),
             insert_user: s(format!(
                 "INSERT INTO {users} (id, version, record, expires_at) VALUES ($1, 1, $2, $3)"
             )),

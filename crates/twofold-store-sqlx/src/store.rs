@@ -1,8 +1,8 @@
 //! `Store` for [`SqlStore`]: each operation on the pool's own database.
 
 use twofold::store::{
-    CeremonyRecord, CredentialChanges, OrganizationRecord, Store, StoreFuture, UserRecord, Version,
-    Versioned,
+    CeremonyRecord, CredentialChanges, OrganizationRecord, Store, StoreFuture, UserAndOrganization,
+    UserRecord, Version, Versioned,
 };
 use twofold::{CredentialId, Timestamp};
 
@@ -106,6 +106,20 @@ impl Store for SqlStore {
                     "organization record",
                     organization
                 )
+            )
+        })
+    }
+
+    fn load_user_and_organization<'a>(
+        &'a self,
+        user: &'a str,
+        organization: &'a str,
+    ) -> StoreFuture<'a, UserAndOrganization> {
+        // One statement, so that a second step is two: this read and the write.
+        Box::pin(async move {
+            on_pool!(
+                self,
+                load_user_and_organization(&self.queries, user, organization)
             )
         })
     }
