@@ -1,5 +1,7 @@
 //! A corrupted or tampered row gives a typed error for that user; the others keep working.
+// Each file runs SQLite tests, so needs the (default) `sqlite` feature.
 #![cfg(test)]
+#![cfg(feature = "sqlite")]
 
 mod support;
 
@@ -51,12 +53,12 @@ async fn corrupt_rows_are_contained(store: SqlStore, prefix: &str) {
         ),
     ];
     for ((reason, text), user) in tampered.iter().zip(&users) {
-        sqlx::query("UPDATE twofold_users SET record = $1 WHERE id = $2")
-            .bind(text.to_string())
-            .bind(user.clone())
-            .execute(&pool)
-            .await
-            .unwrap();
+        support::execute(
+            &pool,
+            "UPDATE twofold_users SET record = $1 WHERE id = $2",
+            &[text, user],
+        )
+        .await;
         let error = store.load_user(user).await.unwrap_err();
         assert!(
             matches!(

@@ -11,7 +11,9 @@
 //! one fixed, injected clock, so that no result depends on when a step of the
 //! wall clock turns over; the racers start on a signal from the parent, and a
 //! worker that hangs is killed and fails the test.
+// Each file runs SQLite tests, so needs the (default) `sqlite` feature.
 #![cfg(test)]
+#![cfg(feature = "sqlite")]
 
 mod support;
 
@@ -459,7 +461,7 @@ async fn a_killed_process_leaves_sqlite_consistent() {
     crash(&url, "sqlite").await;
     let store = SqlStore::connect(&url).await.unwrap();
     let check: (String,) = sqlx::query_as("PRAGMA integrity_check")
-        .fetch_one(store.pool())
+        .fetch_one(store.pool().as_sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(check.0, "ok");

@@ -29,6 +29,13 @@ pub struct Versioned<T> {
     pub version: Version,
 }
 
+/// A user's record and an organization's settings, each if it exists:
+/// what [`Store::load_user_and_organization`] reads.
+pub type UserAndOrganization = (
+    Option<Versioned<UserRecord>>,
+    Option<Versioned<OrganizationRecord>>,
+);
+
 /// The one error type of a store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -382,6 +389,23 @@ pub trait Store: Send + Sync {
         &'a self,
         organization: &'a str,
     ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>>;
+
+    /// Reads a user's record and an organization's settings together: the
+    /// second step of sign-in needs both, and a store that can read them in one
+    /// round trip (one statement) should, since the organization's settings
+    /// must be read fresh on every step (a policy change applies at the next
+    /// one). The default reads them one after the other.
+    fn load_user_and_organization<'a>(
+        &'a self,
+        user: &'a str,
+        organization: &'a str,
+    ) -> StoreFuture<'a, UserAndOrganization> {
+        Box::pin(async move {
+            let user = self.load_user(user).await?;
+            let organization = self.load_organization(organization).await?;
+            Ok((user, organization))
+        })
+    }
 
     /// Writes an organization's settings conditionally; returns the new version.
     fn save_organization<'a>(

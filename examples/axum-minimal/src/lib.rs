@@ -33,9 +33,8 @@ type Setup = Result<TwoFactorState, Box<dyn std::error::Error>>;
 type Page = Result<Html<String>, AppError>;
 
 /// Two-factor sign-in, its tables beside the app's, for browsers at `origin`.
-pub async fn two_factor(url: &str, key: [u8; 32], origin: &str, clock: Clock) -> Setup {
-    // TODO(lead): from_pool — SqlStore::from_pool(pool.clone()) once merged.
-    let store = twofold_store_sqlx::SqlStore::connect(url).await?;
+pub async fn two_factor(pool: &SqlitePool, key: [u8; 32], origin: &str, clock: Clock) -> Setup {
+    let store = twofold_store_sqlx::SqlStore::from_pool(pool.clone()).await?;
     let rp = RelyingParty::new("localhost", "Minimal", &[origin])?;
     let config = twofold::TwoFactorConfig::new("Minimal").with_passkeys(PasskeyConfig::new(rp));
     let keyring = Keyring::new(SecretKey::new("k1", key));

@@ -19,7 +19,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://localhost:3000");
-    let twofold = two_factor(url, key()?, "http://localhost:3000", Arc::new(SystemClock)).await?;
+    let twofold = two_factor(
+        &pool,
+        key()?,
+        "http://localhost:3000",
+        Arc::new(SystemClock),
+    )
+    .await?;
     axum::serve(listener, router(AppState { pool, twofold })).await?;
     Ok(())
 }

@@ -70,7 +70,7 @@ async fn app(name: &str) -> (Browser, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(
         1_767_225_615,
     )));
-    let twofold = two_factor(&url, [7; 32], "http://localhost:3000", clock.clone())
+    let twofold = two_factor(&pool, [7; 32], "http://localhost:3000", clock.clone())
         .await
         .unwrap();
     let browser = Browser {

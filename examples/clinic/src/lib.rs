@@ -107,6 +107,9 @@ pub enum StartError {
     /// twofold's store failed.
     #[error("two-factor store error")]
     Store(#[from] twofold::StoreError),
+    /// twofold's store could not be set up.
+    #[error("two-factor store setup error")]
+    StoreSetup(#[from] twofold_store_sqlx::SetupError),
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -170,7 +173,7 @@ pub struct App(Arc<Inner>);
 
 struct Inner {
     two_factor: TwoFactorState,
-    store: SqlStore,
+    pool: sqlx::AnyPool,
     audit: audit::Audit,
     sessions: DbSessions,
     offload: Arc<dyn Offload>,
@@ -189,7 +192,11 @@ impl App {
         let origin = Origin::parse(&config.origin)?;
         let rp = origin.relying_party("Smile Dental")?;
         let store = SqlStore::connect(&config.database_url).await?;
-        db::migrate(store.pool()).await?;
+        // The app's own queries run on sqlx's Any driver (one code path for
+        // both databases), in a pool beside the store's typed one.
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&config.database_url).await?;
+        db::migrate(&pool).await?;
         let (current, older) = config
             .keys
             .split_first()
@@ -202,9 +209,9 @@ impl App {
             .offload
             .unwrap_or_else(|| Arc::new(OffloadPool::default()));
         // The audit log is fed by the facade's event sink.
-        let audit = audit::Audit::new(store.pool().clone());
+        let audit = audit::Audit::new(pool.clone());
         let two_factor = TwoFactor::new(
-            Arc::new(store.clone()),
+            Arc::new(store),
             keyring,
             TwoFactorConfig {
                 default_policy: policy::clinic()?,
@@ -214,7 +221,7 @@ impl App {
         .with_clock(config.clock.clone())
         .with_offload(Arc::clone(&offload))
         .with_event_sink(Arc::new(audit.clone()));
-        let sessions = DbSessions::new(store.pool().clone(), config.clock.clone());
+        let sessions = DbSessions::new(pool.clone(), config.clock.clone());
         let two_factor = TwoFactorState::new(Arc::new(two_factor))
             .with_clock(config.clock.clone())
             .with_paths(Paths {
@@ -224,7 +231,7 @@ impl App {
             .with_fresh_password_seconds(password::REAUTH_SECONDS);
         Ok(App(Arc::new(Inner {
             two_factor,
-            store,
+            pool,
             audit,
             sessions,
             offload,
@@ -250,7 +257,7 @@ impl App {
 
     /// The database pool (the app's own tables sit beside twofold's).
     pub fn pool(&self) -> &sqlx::AnyPool {
-        self.0.store.pool()
+        &self.0.pool
     }
 
     /// Now, by the injected clock.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use twofold_store_sqlx::SqlStore;
+use twofold_store_sqlx::{SqlPool, SqlStore};
 
 /// The variable that names the PostgreSQL test database.
 pub const POSTGRES_URL: &str = "TWOFOLD_TEST_POSTGRES_URL";
@@ -53,6 +53,10 @@ pub async fn sqlite_store() -> (TempDir, SqlStore) {
 }
 
 pub fn postgres_url() -> Option<String> {
+    if cfg!(not(feature = "postgres")) {
+        skip_notice("SKIPPED: the PostgreSQL store tests need the `postgres` feature");
+        return None;
+    }
     match std::env::var(POSTGRES_URL) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -83,5 +87,80 @@ fn skip_notice(message: &str) {
             let _ = writeln!(stderr, "{message}");
         }
         Err(_) => eprintln!("{message}"),
+    }
+}
+
+/// A database of its own on the PostgreSQL test server, for tests that need an
+/// empty one (migrations); [`FreshDatabase::drop`] removes it.
+#[cfg(feature = "postgres")]
+pub struct FreshDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+#[cfg(feature = "postgres")]
+impl FreshDatabase {
+    /// Creates one, or `None` when the test server is not configured (skip).
+    pub async fn create() -> Option<FreshDatabase> {
+        use sqlx::Connection;
+        let admin_url = postgres_url()?;
+        let mut bytes = [0u8; 8];
+        getrandom_fill(&mut bytes);
+        let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let name = format!("twofold_test_{}_{suffix}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        Some(FreshDatabase {
+            url: format!("{server}/{name}{query}"),
+            name,
+            admin_url,
+        })
+    }
+
+    /// Removes it (closing any connection still open to it).
+    pub async fn drop(self) {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+}
+
+/// Runs `sql` with text arguments on whichever database `pool` is.
+pub async fn execute(pool: &SqlPool, sql: &'static str, arguments: &[&str]) {
+    match pool {
+        #[cfg(feature = "sqlite")]
+        SqlPool::Sqlite(pool) => {
+            let mut query = sqlx::query(sql);
+            for argument in arguments {
+                query = query.bind(*argument);
+            }
+            query.execute(pool).await.unwrap();
+        }
+        #[cfg(feature = "postgres")]
+        SqlPool::Postgres(pool) => {
+            let mut query = sqlx::query(sql);
+            for argument in arguments {
+                query = query.bind(*argument);
+            }
+            query.execute(pool).await.unwrap();
+        }
+        _ => unreachable!("a pool of another database"),
     }
 }

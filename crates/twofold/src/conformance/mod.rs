@@ -155,6 +155,7 @@ pub async fn run(store: &dyn Store) -> Result<(), ConformanceFailure> {
     records::user_conflicts(store, &run).await?;
     records::ceremonies(store, &run).await?;
     records::organizations(store, &run).await?;
+    records::user_and_organization(store, &run).await?;
     records::concurrent_consumption(store, &run).await?;
     index::credential_index(store, &run).await?;
     index::concurrent_registrations(store, &run).await?;

@@ -305,3 +305,64 @@ pub(super) async fn large_and_odd_values(
     )?;
     Ok(())
 }
+
+/// Reading a user and an organization together gives what reading each gives,
+/// whichever of them exists, and the latest versions.
+pub(super) async fn user_and_organization(
+    store: &dyn Store,
+    run: &str,
+) -> Result<(), ConformanceFailure> {
+    const CHECK: &str = "read a user and an organization together";
+    let user = format!("{run}-both-user");
+    let org = format!("{run}-both-org");
+    let record = rich_record(1)?;
+    let mut settings = OrganizationRecord {
+        policy: PolicyDocument::example_clinic(),
+        enforcement_since: None,
+    };
+    let (user_id, org_id) = (user.as_str(), org.as_str());
+    let same = |step: &'static str| async move {
+        let both = expect_ok(
+            store.load_user_and_organization(user_id, org_id).await,
+            CHECK,
+        )?;
+        let user = expect_ok(store.load_user(user_id).await, CHECK)?;
+        let org = expect_ok(store.load_organization(org_id).await, CHECK)?;
+        check(both == (user.clone(), org.clone()), CHECK, || {
+            format!("{step}: together {both:?}, apart {:?}", (user, org))
+        })
+    };
+    same("neither exists").await?;
+    let v1 = expect_ok(store.save_organization(&org, &settings, None).await, CHECK)?;
+    same("only the organization exists").await?;
+    expect_ok(
+        store
+            .save_user(&user, &record, None, CredentialChanges::NONE)
+            .await,
+        CHECK,
+    )?;
+    same("both exist").await?;
+    settings.policy.enforcement.mode = Mode::Required;
+    let v2 = expect_ok(
+        store.save_organization(&org, &settings, Some(v1)).await,
+        CHECK,
+    )?;
+    same("the organization changed").await?;
+    let (_, read) = expect_ok(store.load_user_and_organization(&user, &org).await, CHECK)?;
+    check(
+        read.as_ref().map(|r| (&r.value, r.version)) == Some((&settings, v2)),
+        CHECK,
+        || format!("read {read:?} after the change"),
+    )?;
+    let (loaded, _) = expect_ok(
+        store
+            .load_user_and_organization(&user, &format!("{run}-no-org"))
+            .await,
+        CHECK,
+    )?;
+    check(
+        loaded.is_some_and(|loaded| loaded.value == record),
+        CHECK,
+        || "only the user exists: the user was not read".into(),
+    )
+}

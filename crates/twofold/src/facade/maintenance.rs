@@ -98,7 +98,7 @@ impl TwoFactor {
             for user in &users {
                 report.users += 1;
                 let outcome = self
-                    .write_user(user, Index::BindAll, |record| {
+                    .write_user(user, Index::BindAll, None, |record| {
                         let sealed = [
                             record.totp.as_ref().map(|t| &t.secret),
                             record.pending_totp.as_ref().map(|p| &p.secret),

@@ -26,7 +26,7 @@ use crate::env::{Clock, OsRandomness, Randomness, SystemClock};
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, EventSink};
 use crate::offload::{Offload, OffloadError, OffloadPool};
-use crate::store::{Store, Version};
+use crate::store::{OrganizationRecord, Store, UserRecord, Version, Versioned};
 
 use record::*;
 pub use types::*;
@@ -159,7 +159,32 @@ impl TwoFactor {
     }
 
     async fn organization(&self, organization: &str) -> Result<OrgPolicy, TwoFactorError> {
-        let Some(record) = self.store.load_organization(organization).await? else {
+        let record = self.store.load_organization(organization).await?;
+        self.policy_of(organization, record)
+    }
+
+    /// The organization's policy and the user's record, read together (one
+    /// statement on a SQL store): the second step's reads. The organization is
+    /// read fresh every time, so a policy change applies at the next step; only
+    /// its parsed policy is cached, by version.
+    async fn organization_and_user(
+        &self,
+        account: &Account<'_>,
+    ) -> Result<(OrgPolicy, Option<Versioned<UserRecord>>), TwoFactorError> {
+        let (user, organization) = self
+            .store
+            .load_user_and_organization(account.user, account.organization)
+            .await?;
+        Ok((self.policy_of(account.organization, organization)?, user))
+    }
+
+    /// The policy of `organization`, from its stored settings (the default if none).
+    fn policy_of(
+        &self,
+        organization: &str,
+        record: Option<Versioned<OrganizationRecord>>,
+    ) -> Result<OrgPolicy, TwoFactorError> {
+        let Some(record) = record else {
             return Ok(OrgPolicy {
                 policy: Arc::clone(&self.default_policy),
                 enforcement_since: None,

@@ -13,7 +13,7 @@ use crate::crypto::SealedSecret;
 use crate::error::{Corrupt, Failure, TwoFactorError};
 use crate::events::{Event, Factor};
 use crate::lock::Lock;
-use crate::store::{CredentialChanges, SignInChallenge, StoreError, UserRecord};
+use crate::store::{CredentialChanges, SignInChallenge, StoreError, UserRecord, Versioned};
 
 use super::TwoFactor;
 use super::types::*;
@@ -182,21 +182,38 @@ impl TwoFactor {
         user: &str,
         change: impl FnMut(&mut UserRecord) -> Result<Change<T>, Failure>,
     ) -> Result<T, Failure> {
-        self.write_user(user, Index::Changes, change).await
+        self.write_user(user, Index::Changes, None, change).await
+    }
+
+    /// [`update_user`](Self::update_user), starting from `loaded`, the record
+    /// as just read: the first attempt needs no read of its own.
+    pub(super) async fn update_loaded_user<T>(
+        &self,
+        user: &str,
+        loaded: Option<Versioned<UserRecord>>,
+        change: impl FnMut(&mut UserRecord) -> Result<Change<T>, Failure>,
+    ) -> Result<T, Failure> {
+        self.write_user(user, Index::Changes, Some(loaded), change)
+            .await
     }
 
     /// The conditional write of a user record: read, change, write if still at
     /// the version read, else again ([`retry`]). Every write also drops what
     /// has lapsed, re-seals secrets under the current key, and updates the
-    /// credential index in the same atomic step.
+    /// credential index in the same atomic step. `first`: the record as the
+    /// caller just read it, for the first attempt (the retries read again).
     pub(super) async fn write_user<T>(
         &self,
         user: &str,
         index: Index,
+        mut first: Option<Option<Versioned<UserRecord>>>,
         mut change: impl FnMut(&mut UserRecord) -> Result<Change<T>, Failure>,
     ) -> Result<T, Failure> {
         let outcome = retry!({
-            let loaded = self.store.load_user(user).await?;
+            let loaded = match first.take() {
+                Some(loaded) => loaded,
+                None => self.store.load_user(user).await?,
+            };
             let (mut record, version) = match loaded {
                 Some(versioned) => (versioned.value, Some(versioned.version)),
                 None => (UserRecord::default(), None),

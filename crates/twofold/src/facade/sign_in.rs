@@ -58,11 +58,11 @@ impl TwoFactor {
     /// challenge (single-use, expiring, bound to the methods it offers), setup
     /// first, or locked.
     pub async fn begin_sign_in(&self, account: &Account<'_>) -> Result<Done<SignInStep>, Failure> {
-        let org = self.organization(account.organization).await?;
+        let (org, loaded) = self.organization_and_user(account).await?;
         let now = self.clock.now().as_unix_seconds();
         self.sweep_if_due(now).await;
         let step = self
-            .update_user(account.user, |record| {
+            .update_loaded_user(account.user, loaded, |record| {
                 if let Some(lock) = Self::throttled(&org.policy, record, now) {
                     return Ok(Change::Keep(SignInStep::Locked { lock }));
                 }
@@ -151,10 +151,10 @@ impl TwoFactor {
         challenge_id: &str,
         input: &str,
     ) -> Result<Done<SignedIn>, Failure> {
-        let org = self.organization(account.organization).await?;
+        let (org, loaded) = self.organization_and_user(account).await?;
         let now = self.clock.now().as_unix_seconds();
         let events = self
-            .update_user(account.user, |record| {
+            .update_loaded_user(account.user, loaded, |record| {
                 if let Err(error) =
                     Self::answerable(&org.policy, record, challenge_id, Some(Method::Totp), now)
                 {
