@@ -8,8 +8,9 @@ use twofold::{Randomness, SystemClock};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = "sqlite://axum-minimal.db?mode=rwc";
-    let pool = SqlitePoolOptions::new().connect(url).await?;
+    let pool = SqlitePoolOptions::new()
+        .connect("sqlite://axum-minimal.db?mode=rwc")
+        .await?;
     create_schema(&pool).await?;
     if add_user(&pool, "demo@example.com", "demo password")
         .await
@@ -19,13 +20,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://localhost:3000");
-    let twofold = two_factor(
-        &pool,
-        key()?,
-        "http://localhost:3000",
-        Arc::new(SystemClock),
-    )
-    .await?;
+    let clock = Arc::new(SystemClock);
+    let twofold = two_factor(&pool, key()?, "http://localhost:3000", clock).await?;
     axum::serve(listener, router(AppState { pool, twofold })).await?;
     Ok(())
 }
