@@ -17,10 +17,13 @@ use crate::state::TwoFactorState;
 /// Refuses a request unless its session is signed in (or in the forced
 /// setup) with a password entered within
 /// [`TwoFactorState::fresh_password_seconds`]: put it on the routes that add,
-/// remove or show a factor. Without a session stage the answer is 401; with a
-/// password that is not fresh (or the second step still pending), 403, and
-/// the application asks for the password again and records it with
-/// [`password_confirmed`](crate::password_confirmed).
+/// remove or show a factor. Without a session stage, with the second step
+/// still pending, or in a forced setup whose user has set up a factor since
+/// (in another browser), the answer is 401; with a password that is not
+/// fresh, 403, and the application asks for the password again and records it
+/// with [`password_confirmed`](crate::password_confirmed). It checks the
+/// stage only: the handlers behind it still take their extractor
+/// ([`Enroller`](crate::Enroller), [`SignedIn`](crate::SignedIn)).
 ///
 /// It needs the `SessionManagerLayer` outside it (added after it with
 /// `Router::layer`, or earlier in a `ServiceBuilder`).
@@ -103,6 +106,21 @@ where
                     ));
                 }
             };
+            // A forced setup admits no one who has a factor now.
+            if let Some(Stage::MustEnroll { account, .. }) = &stage {
+                match state.two_factor().status(&account.account()).await {
+                    Ok(status) if !status.enabled => {}
+                    Ok(_) => {
+                        return Ok(refuse(StatusCode::UNAUTHORIZED, "Sign in again."));
+                    }
+                    Err(_) => {
+                        return Ok(refuse(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "two-factor status unavailable",
+                        ));
+                    }
+                }
+            }
             match stage {
                 None => Ok(refuse(StatusCode::UNAUTHORIZED, "Sign in first.")),
                 Some(Stage::SecondStep { .. }) => {

@@ -17,6 +17,6 @@ pub use fresh::{FreshPassword, FreshPasswordLayer};
 pub use passkey::{PasskeyHooks, passkey_router};
 pub use stage::{
     STAGE_KEY, SessionAccount, SessionError, SignInError, Stage, begin_sign_in, complete_sign_in,
-    enter, forget, password_confirmed, sign_out, stage,
+    defer_enrollment, enter, forget, password_confirmed, sign_out, stage,
 };
 pub use state::{DEFAULT_FRESH_PASSWORD_SECONDS, Paths, TwoFactorState};

@@ -285,3 +285,38 @@ pub async fn complete_sign_in(
     };
     enter(session, &stage).await
 }
+
+/// "Skip for now" in the forced setup: asks the facade again, now, and moves
+/// the session to what it answers, keeping when the password was entered. The
+/// setup is deferred (the session signed in without a factor) only while the
+/// policy still allows it; a user who set up a factor meanwhile gets the
+/// second step instead, one whose grace period has ended stays in the forced
+/// setup, and a locked or blocked one loses the stage. Returns the facade's
+/// step, for the page to show.
+pub async fn defer_enrollment(
+    state: &TwoFactorState,
+    session: &Session,
+    account: &SessionAccount,
+    password_at: Timestamp,
+) -> Result<SignInStep, SignInError> {
+    let step = state
+        .two_factor()
+        .begin_sign_in(&account.account())
+        .await
+        .map_err(|failure| SignInError::TwoFactor(Box::new(failure)))?
+        .value;
+    let next = match &step {
+        SignInStep::MustEnroll {
+            can_defer: true, ..
+        } => Some(Stage::SignedIn {
+            account: account.clone(),
+            password_at: password_at.as_unix_seconds(),
+        }),
+        other => Stage::after_password(&account.account(), other, password_at),
+    };
+    match next {
+        Some(next) => enter(session, &next).await?,
+        None => forget(session).await?,
+    }
+    Ok(step)
+}

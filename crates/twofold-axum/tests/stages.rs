@@ -229,3 +229,66 @@ async fn the_window_is_configurable() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// Required, with a week's grace: "skip for now" may be offered.
+fn with_grace() -> Harness {
+    let mut config = config(Mode::Required);
+    config.default_policy.enforcement.grace_seconds = 7 * 86_400;
+    harness_from(config)
+}
+
+#[tokio::test]
+async fn skipping_the_setup_in_its_grace_period_signs_in() {
+    let h = with_grace();
+    let mut browser = Browser::new(&h);
+    browser.password("ana").await;
+    let skipped = browser.form("/skip", &[]).await;
+    assert!(skipped.body.starts_with("MustEnroll"), "{}", skipped.body);
+    assert_eq!(browser.get("/home").await.body, "home of ana");
+}
+
+/// A forced-setup session kept open while its user set up a factor elsewhere:
+/// "skip for now" must ask for that factor, never sign in without it.
+#[tokio::test]
+async fn skipping_a_setup_that_outlived_a_setup_elsewhere_asks_for_the_factor() {
+    let h = with_grace();
+    let mut browser = Browser::new(&h);
+    browser.password("ana").await;
+    enroll_totp(&h, "ana").await;
+    let skipped = browser.form("/skip", &[]).await;
+    assert!(skipped.body.starts_with("Challenge"), "{}", skipped.body);
+    assert_ne!(browser.get("/home").await.body, "home of ana");
+    assert_eq!(
+        browser.get("/second-step").await.body,
+        "second step for ana"
+    );
+}
+
+/// Without grace (or once it ended), skipping leaves the setup forced.
+#[tokio::test]
+async fn a_setup_without_grace_cannot_be_skipped() {
+    let h = harness_with(Mode::Required);
+    let mut browser = Browser::new(&h);
+    browser.password("ana").await;
+    let skipped = browser.form("/skip", &[]).await;
+    assert!(skipped.body.starts_with("MustEnroll"), "{}", skipped.body);
+    assert!(
+        skipped.body.contains("can_defer: false"),
+        "{}",
+        skipped.body
+    );
+    assert_ne!(browser.get("/home").await.body, "home of ana");
+    assert_eq!(browser.get("/setup").await.body, "setup for ana");
+}
+
+/// The layer admits a forced setup only while its user still has no factor.
+#[tokio::test]
+async fn the_layer_refuses_a_forced_setup_that_outlived_a_setup_elsewhere() {
+    let h = harness_with(Mode::Required);
+    let mut browser = Browser::new(&h);
+    browser.password("ana").await;
+    assert_eq!(browser.form("/security/change", &[]).await.body, "changed");
+    enroll_totp(&h, "ana").await;
+    let answer = browser.form("/security/change", &[]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}

@@ -137,12 +137,19 @@ pub(crate) async fn postgres(pool: &sqlx::PgPool, names: &Names) -> Result<(), M
         .bind(ADVISORY_LOCK)
         .execute(&mut *tx)
         .await?;
-    if let Some(schema) = names.quoted_schema() {
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}"
-        )))
-        .execute(&mut *tx)
-        .await?;
+    if let (Some(name), Some(schema)) = (&names.schema, names.quoted_schema()) {
+        // Created only when missing: a role that may not create schemas can
+        // still use one that its DBA created.
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !exists {
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     if names.are_the_original_ones() {
         // The tables as this store names them, and `_sqlx_migrations` where an

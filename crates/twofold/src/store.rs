@@ -149,10 +149,10 @@ impl UserRecord {
         self.passkeys.iter().map(|p| p.id().clone()).collect()
     }
 
-    /// The ids of the record's passkeys: none without the `passkey` feature.
+    /// The ids of the record's passkeys (kept as stored without the `passkey` feature).
     #[cfg(not(feature = "passkey"))]
     pub fn credential_ids(&self) -> Vec<CredentialId> {
-        Vec::new()
+        self.passkeys.iter().map(|p| p.id.clone()).collect()
     }
 
     /// Whether the record holds a registered passkey.
@@ -169,12 +169,16 @@ impl UserRecord {
     }
 }
 
-/// A registered passkey as a build without the `passkey` feature keeps it: the
-/// stored form, unread, written back unchanged.
+/// A registered passkey as a build without the `passkey` feature keeps it: its
+/// credential id (for the credential index), and the rest of its stored form
+/// unread, written back unchanged.
 #[cfg(not(feature = "passkey"))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct StoredPasskey(serde_json::Value);
+pub struct StoredPasskey {
+    id: CredentialId,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
 
 #[cfg(not(feature = "passkey"))]
 impl std::fmt::Debug for StoredPasskey {

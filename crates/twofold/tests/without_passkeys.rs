@@ -152,10 +152,18 @@ async fn passkeys_of_another_build_are_kept_and_count_as_a_factor() {
     let twofold = TwoFactor::new(store.clone(), keyring, config())
         .unwrap()
         .with_clock(clock.clone());
-    let stored = serde_json::json!({"passkeys": [{"cred": {"id": "AAEC"}, "name": "Phone"}]});
+    let stored = serde_json::json!({"passkeys": [
+        {"id": "AAEC", "public_key": {"EC_EC2": {"x": [1], "y": [2]}}, "counter": 3, "name": "Phone"}
+    ]});
     let record: UserRecord = serde_json::from_value(stored.clone()).unwrap();
+    let id = twofold::CredentialId::from_bytes(&[0, 1, 2]);
+    let bind = [id.clone()];
+    let changes = CredentialChanges {
+        bind: &bind,
+        unbind: &[],
+    };
     store
-        .save_user(ANA.user, &record, None, CredentialChanges::NONE)
+        .save_user(ANA.user, &record, None, changes)
         .await
         .unwrap();
 
@@ -169,6 +177,13 @@ async fn passkeys_of_another_build_are_kept_and_count_as_a_factor() {
     assert!(kept.value.challenge.is_some(), "the record was rewritten");
     let kept = serde_json::to_value(&kept.value).unwrap();
     assert_eq!(kept["passkeys"], stored["passkeys"]);
+
+    // Turning 2FA off removes them too, and frees their credential id.
+    twofold.disable(&ANA, Some(clock.now())).await.unwrap();
+    let off = store.load_user(ANA.user).await.unwrap().unwrap().value;
+    assert!(off.passkeys.is_empty());
+    assert!(!twofold.status(&ANA).await.unwrap().enabled);
+    assert_eq!(store.credential_owner(&id).await.unwrap(), None);
 }
 
 /// With the feature but no passkey settings, passkeys are off: asking for one

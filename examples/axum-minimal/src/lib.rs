@@ -173,8 +173,9 @@ async fn home(user: SignedIn) -> Html<String> {
 }
 
 /// `text` escaped for HTML.
-fn escape(text: &str) -> impl std::fmt::Display + '_ {
-    askama::filters::escape(text, askama::filters::Html).unwrap_or_else(|never| match never {})
+fn escape(text: impl std::fmt::Display) -> String {
+    askama::filters::escape(text, askama::filters::Html)
+        .map_or_else(|n| match n {}, |s| s.to_string())
 }
 
 async fn sign_out(session: Session) -> Result<Redirect, AppError> {
@@ -187,7 +188,7 @@ async function addPasskey(){const o=await post('/passkeys/register/begin',{});co
 async function usePasskey(o){const c=await navigator.credentials.get({publicKey:PublicKeyCredential.parseRequestOptionsFromJSON(o)});location=(await post('/passkeys/sign-in',{credential:c.toJSON()})).redirect}"#;
 
 async fn code_page(pending: SecondStep) -> Html<String> {
-    let passkey = pending.passkey.map(|options| format!(
+    let passkey = pending.passkey.map(escape).map(|options| format!(
         r#"<button onclick='usePasskey({options})'>Use a passkey</button><script>{SCRIPT}</script>"#
     ));
     let form = r#"<form method="post"><input name="code"><button>Verify</button></form>"#;

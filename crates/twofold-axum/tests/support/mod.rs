@@ -90,12 +90,16 @@ pub fn harness() -> Harness {
 }
 
 pub fn harness_with(mode: Mode) -> Harness {
+    harness_from(config(mode))
+}
+
+pub fn harness_from(config: TwoFactorConfig) -> Harness {
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(START)));
     let facade = Arc::new(
         TwoFactor::new(
             Arc::new(MemoryStore::new()),
             Keyring::new(SecretKey::new("k1", [7u8; 32])),
-            config(mode),
+            config,
         )
         .unwrap()
         .with_clock(clock.clone()),
@@ -240,6 +244,20 @@ pub fn router(app: TestApp, sessions: Sessions) -> Router {
                     enroller.account().user,
                     enroller.is_forced()
                 )
+            }),
+        )
+        .route(
+            "/skip",
+            post(|State(app): State<TestApp>, forced: Enrolling| async move {
+                let step = twofold_axum::defer_enrollment(
+                    &app.twofold,
+                    &forced.session,
+                    &forced.account,
+                    forced.password_at,
+                )
+                .await
+                .unwrap();
+                format!("{step:?}")
             }),
         )
         .nest("/security", changes)

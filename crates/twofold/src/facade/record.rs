@@ -168,9 +168,10 @@ pub(super) fn clear_factors(record: &mut UserRecord) {
     record.totp = None;
     record.pending_totp = None;
     record.backup_codes = None;
+    // Also the passkeys a build without the feature keeps as stored.
+    record.passkeys.clear();
     #[cfg(feature = "passkey")]
     {
-        record.passkeys.clear();
         record.pending_passkey = None;
     }
     record.challenge = None;

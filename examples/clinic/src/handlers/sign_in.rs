@@ -224,8 +224,28 @@ pub(crate) async fn skip_setup(
     if !forced.can_defer {
         return Ok(Redirect::to("/").into_response());
     }
-    complete_sign_in(&app, &forced.session, &forced.user).await?;
-    Ok(Redirect::to("/profile/security").into_response())
+    // Asked again, now: a grace period that ended, or a factor set up in
+    // another browser meanwhile, must not be skipped with this old answer.
+    let session = &forced.session;
+    let account = twofold_axum::SessionAccount::from_account(&account(&forced.user));
+    let password_at = twofold::Timestamp::from_unix_seconds(forced.password_at);
+    let deferred =
+        twofold_axum::defer_enrollment(app.twofold(), session, &account, password_at).await;
+    csrf::renew(session).await;
+    match deferred {
+        Ok(SignInStep::MustEnroll {
+            can_defer: true, ..
+        }) => {
+            signed_in(&app, session, &forced.user).await;
+            Ok(Redirect::to("/profile/security").into_response())
+        }
+        // Wherever the new answer leads: the second step, or the setup.
+        Ok(_) => Ok(home(session.clone()).await.into_response()),
+        Err(SignInError::TwoFactor(failure)) => {
+            factor_failure(&app, session, &forced.user, *failure, "/signin").await
+        }
+        Err(error) => Err(AppError::internal("session", error)),
+    }
 }
 
 pub(crate) async fn sign_out(session: Session) -> Result<Response, AppError> {
