@@ -76,6 +76,25 @@ pub(crate) fn versioned<T: DeserializeOwned>(
 
 /// Every operation of the store on one database, as free functions over its
 /// typed pool and the store's statements.
+/// An `INSERT`'s outcome: a unique violation means another writer was first.
+pub(crate) fn insert_outcome<T>(result: Result<T, sqlx::Error>) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if is_unique_violation(&error) => Err(StoreError::Conflict),
+        Err(error) => Err(backend_error(error)),
+    }
+}
+
+/// A conditional `UPDATE … WHERE version = $n`'s outcome: the new version if
+/// it changed the row, else a conflict.
+pub(crate) fn update_outcome(rows_affected: u64, version: Version) -> Result<Version, StoreError> {
+    if rows_affected == 1 {
+        Ok(version + 1)
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
 macro_rules! backend {
     ($db:ty) => {
         use sqlx::Row;
@@ -155,11 +174,7 @@ macro_rules! backend {
                         .bind(expires_at)
                         .execute(executor)
                         .await;
-                    match inserted {
-                        Ok(_) => Ok(1),
-                        Err(error) if is_unique_violation(&error) => Err(StoreError::Conflict),
-                        Err(error) => Err(backend_error(error)),
-                    }
+                    insert_outcome(inserted).map(|()| 1)
                 }
                 Some(version) => {
                     let updated = sqlx::query(queries.update_user.sql())
@@ -170,11 +185,7 @@ macro_rules! backend {
                         .execute(executor)
                         .await
                         .map_err(backend_error)?;
-                    if updated.rows_affected() == 1 {
-                        Ok(version + 1)
-                    } else {
-                        Err(StoreError::Conflict)
-                    }
+                    update_outcome(updated.rows_affected(), version)
                 }
             }
         }
@@ -318,11 +329,7 @@ macro_rules! backend {
                 .bind(ceremony.organization.as_str())
                 .execute(pool)
                 .await;
-            match inserted {
-                Ok(_) => Ok(()),
-                Err(error) if is_unique_violation(&error) => Err(StoreError::Conflict),
-                Err(error) => Err(backend_error(error)),
-            }
+            insert_outcome(inserted)
         }
 
         pub(crate) async fn take_ceremony(
@@ -383,11 +390,7 @@ macro_rules! backend {
                         .bind(text)
                         .execute(pool)
                         .await;
-                    match inserted {
-                        Ok(_) => Ok(1),
-                        Err(error) if is_unique_violation(&error) => Err(StoreError::Conflict),
-                        Err(error) => Err(backend_error(error)),
-                    }
+                    insert_outcome(inserted).map(|()| 1)
                 }
                 Some(version) => {
                     let updated = sqlx::query(queries.update_organization.sql())
@@ -397,11 +400,7 @@ macro_rules! backend {
                         .execute(pool)
                         .await
                         .map_err(backend_error)?;
-                    if updated.rows_affected() == 1 {
-                        Ok(version + 1)
-                    } else {
-                        Err(StoreError::Conflict)
-                    }
+                    update_outcome(updated.rows_affected(), version)
                 }
             }
         }
