@@ -15,7 +15,7 @@ use tower_sessions::Session;
 use twofold::Timestamp;
 
 use crate::stage::{SessionAccount, SessionError, Stage, stage};
-use crate::state::TwoFactorState;
+use crate::state::{Paths, TwoFactorState};
 
 /// Why a request did not get the stage it asked for.
 #[derive(Debug, thiserror::Error)]
@@ -127,11 +127,7 @@ where
                 password_at: Timestamp::from_unix_seconds(password_at),
                 session,
             }),
-            (_, Some(Stage::MustEnroll { .. })) => Err(StageRejection::Enroll(paths.enroll)),
-            (_, Some(Stage::SecondStep { .. })) => {
-                Err(StageRejection::SecondStep(paths.second_step))
-            }
-            (_, None) => Err(StageRejection::SignIn(paths.sign_in)),
+            (_, other) => Err(elsewhere(other, paths)),
         }
     }
 }
@@ -188,9 +184,7 @@ where
                 password_at: Timestamp::from_unix_seconds(password_at),
                 session,
             }),
-            (_, Some(Stage::SignedIn { .. })) => Err(StageRejection::SignedIn(paths.home)),
-            (_, Some(Stage::MustEnroll { .. })) => Err(StageRejection::Enroll(paths.enroll)),
-            (_, None) => Err(StageRejection::SignIn(paths.sign_in)),
+            (_, other) => Err(elsewhere(other, paths)),
         }
     }
 }
@@ -237,11 +231,7 @@ where
                 password_at: Timestamp::from_unix_seconds(password_at),
                 session,
             }),
-            (_, Some(Stage::SignedIn { .. })) => Err(StageRejection::SignedIn(paths.home)),
-            (_, Some(Stage::SecondStep { .. })) => {
-                Err(StageRejection::SecondStep(paths.second_step))
-            }
-            (_, None) => Err(StageRejection::SignIn(paths.sign_in)),
+            (_, other) => Err(elsewhere(other, paths)),
         }
     }
 }
@@ -308,10 +298,7 @@ where
                     session,
                 }))
             }
-            (_, Some(Stage::SecondStep { .. })) => {
-                Err(StageRejection::SecondStep(paths.second_step))
-            }
-            (_, None) => Err(StageRejection::SignIn(paths.sign_in)),
+            (_, other) => Err(elsewhere(other, paths)),
         }
     }
 }
@@ -344,5 +331,16 @@ impl Enroller {
             Enroller::SignedIn(signed_in) => signed_in.password_at,
             Enroller::Forced(forced) => forced.password_at,
         }
+    }
+}
+
+/// The rejection of an extractor whose stage the session is not in: where the
+/// session's own stage (or none) belongs.
+fn elsewhere(stage: Option<Stage>, paths: Paths) -> StageRejection {
+    match stage {
+        Some(Stage::SignedIn { .. }) => StageRejection::SignedIn(paths.home),
+        Some(Stage::SecondStep { .. }) => StageRejection::SecondStep(paths.second_step),
+        Some(Stage::MustEnroll { .. }) => StageRejection::Enroll(paths.enroll),
+        None => StageRejection::SignIn(paths.sign_in),
     }
 }
