@@ -87,6 +87,12 @@ impl Statement {
         // The text is ours, with names validated in `validate`.
         AssertSqlSafe(Arc::clone(&self.0)).into_sql_str()
     }
+
+    /// The statement's text, for the direct SQLite path.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn text(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Every statement of the store.

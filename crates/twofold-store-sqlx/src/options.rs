@@ -27,6 +27,7 @@ pub struct SqlStoreOptions {
     prefix: String,
     schema: Option<String>,
     migrate: bool,
+    direct: Option<bool>,
 }
 
 impl Default for SqlStoreOptions {
@@ -35,6 +36,7 @@ impl Default for SqlStoreOptions {
             prefix: names::DEFAULT_PREFIX.to_string(),
             schema: None,
             migrate: true,
+            direct: None,
         }
     }
 }
@@ -78,6 +80,26 @@ impl SqlStoreOptions {
         self
     }
 
+    /// SQLite only: whether the reads and conditional writes of user and
+    /// organisation records (a second step's two statements) run on
+    /// connections of the store's own to the same file, on the calling thread
+    /// inside `tokio::task::block_in_place`, rather than through sqlx's worker
+    /// thread, which costs about twice as much per statement.
+    ///
+    /// - [`connect`](SqlStoreOptions::connect): on by default, for a plain file
+    ///   URL (`sqlite://path`, no parameters but `mode=rw`/`mode=rwc`).
+    /// - [`from_pool`](SqlStoreOptions::from_pool): off by default, since the
+    ///   pool's connections are the application's to configure (a key pragma,
+    ///   a shared cache, another VFS would not reach these). Turn it on when
+    ///   the pool's database is a plain file; an in-memory pool stays on sqlx.
+    ///
+    /// The store's own connections use `busy_timeout` 5 s, `foreign_keys` on
+    /// and `synchronous` FULL; at most 4 stay open while idle.
+    pub fn direct_sqlite(mut self, direct: bool) -> SqlStoreOptions {
+        self.direct = Some(direct);
+        self
+    }
+
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) with a
     /// pool of the store's own: on SQLite at most 4 connections, in WAL mode;
     /// on PostgreSQL at most 10.
@@ -95,23 +117,39 @@ impl SqlStoreOptions {
             Backend::Sqlite => connect_sqlite(url).await?,
             Backend::Postgres => connect_postgres(url).await?,
         };
-        self.from_pool(pool).await
+        let direct = self.direct.unwrap_or(true) && plain_sqlite_file(url);
+        self.build(pool, direct).await
     }
 
     /// A store on the application's own pool (a `sqlx::SqlitePool` or
     /// `sqlx::PgPool`); see [`SqlStore::from_pool`].
     pub async fn from_pool(self, pool: impl Into<SqlPool>) -> Result<SqlStore, SetupError> {
-        let pool = pool.into();
+        let direct = self.direct.unwrap_or(false);
+        self.build(pool.into(), direct).await
+    }
+
+    async fn build(self, pool: SqlPool, direct: bool) -> Result<SqlStore, SetupError> {
         let backend = pool.backend();
         let names = self.names(backend)?;
-        let store = SqlStore {
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
+        let mut store = SqlStore {
             queries: Arc::new(Queries::new(&names, backend)),
             names,
             pool,
+            #[cfg(feature = "sqlite")]
+            direct: None,
         };
         if self.migrate {
             store.migrate().await?;
         }
+        #[cfg(feature = "sqlite")]
+        if let (true, Some(path)) = (direct, sqlite_file(&store.pool)) {
+            let direct = crate::direct::Direct::open(path, Arc::clone(&store.queries))
+                .map_err(|error| SetupError::Connect(Box::new(error)))?;
+            store.direct = Some(Arc::new(direct));
+        }
+        #[cfg(not(feature = "sqlite"))]
+        let _ = direct;
         Ok(store)
     }
 
@@ -152,6 +190,36 @@ async fn connect_sqlite(url: &str) -> Result<SqlPool, SetupError> {
         .await
         .map_err(connect_error)?;
     Ok(SqlPool::Sqlite(pool))
+}
+
+/// Whether `url` names a SQLite file plainly (a path, with no parameters but
+/// `mode=rw` or `mode=rwc`), which the store's own connections can open too:
+/// not an in-memory database (each connection would get its own), nor one
+/// opened read-only, immutable, shared-cache or through another VFS.
+fn plain_sqlite_file(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return false;
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = path.trim_start_matches("//");
+    let plain = query
+        .split('&')
+        .all(|parameter| matches!(parameter, "" | "mode=rw" | "mode=rwc"));
+    plain && !path.is_empty() && path != ":memory:" && !path.starts_with("file:")
+}
+
+/// The file of a SQLite pool's database, as sqlx read it (percent-decoded, so
+/// that both open the same file); none for an in-memory one.
+#[cfg(feature = "sqlite")]
+fn sqlite_file(pool: &SqlPool) -> Option<std::path::PathBuf> {
+    let options = pool.as_sqlite()?.connect_options();
+    let file = options.get_filename();
+    // sqlx names its in-memory databases ":memory:" or "file:sqlx-in-memory-N".
+    let name = file.to_str().unwrap_or_default();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        return None;
+    }
+    Some(file.to_path_buf())
 }
 
 #[cfg(not(feature = "sqlite"))]

@@ -26,6 +26,12 @@ macro_rules! on_pool {
 impl Store for SqlStore {
     fn load_user<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Option<Versioned<UserRecord>>> {
         Box::pin(async move {
+            #[cfg(feature = "sqlite")]
+            if let Some(direct) = &self.direct {
+                return direct
+                    .load_versioned(|queries| &queries.load_user, "user record", user)
+                    .await;
+            }
             on_pool!(
                 self,
                 load_versioned(&self.queries.load_user, "user record", user)
@@ -41,6 +47,15 @@ impl Store for SqlStore {
         credentials: CredentialChanges<'a>,
     ) -> StoreFuture<'a, Version> {
         Box::pin(async move {
+            #[cfg(feature = "sqlite")]
+            if let (Some(direct), Some(version), true) =
+                (&self.direct, expected, credentials.is_empty())
+            {
+                // The common write (a second step): one conditional UPDATE.
+                let text = crate::backend::encode(record)?;
+                let expires_at = record.expires_at().map(to_sql_time);
+                return direct.update_user(user, text, expires_at, version).await;
+            }
             on_pool!(
                 self,
                 save_user(&self.queries, user, record, expected, credentials)
@@ -99,6 +114,16 @@ impl Store for SqlStore {
         organization: &'a str,
     ) -> StoreFuture<'a, Option<Versioned<OrganizationRecord>>> {
         Box::pin(async move {
+            #[cfg(feature = "sqlite")]
+            if let Some(direct) = &self.direct {
+                return direct
+                    .load_versioned(
+                        |queries| &queries.load_organization,
+                        "organization record",
+                        organization,
+                    )
+                    .await;
+            }
             on_pool!(
                 self,
                 load_versioned(
@@ -117,6 +142,10 @@ impl Store for SqlStore {
     ) -> StoreFuture<'a, UserAndOrganization> {
         // One statement, so that a second step is two: this read and the write.
         Box::pin(async move {
+            #[cfg(feature = "sqlite")]
+            if let Some(direct) = &self.direct {
+                return direct.load_user_and_organization(user, organization).await;
+            }
             on_pool!(
                 self,
                 load_user_and_organization(&self.queries, user, organization)
