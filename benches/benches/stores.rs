@@ -9,6 +9,11 @@
 //!   organisation together (organisation SELECT, user SELECT, conditional UPDATE);
 //! - `floor_2_statements`: the store's shape now (one SELECT of both, the UPDATE).
 //!
+//! `store/sqlite_wal_file` is `SqlStore::connect` (the second step's statements
+//! on the store's own connections, `src/direct.rs`);
+//! `store/sqlite_wal_file_from_pool` is `SqlStore::from_pool` on an
+//! application's sqlx pool, where every statement goes through sqlx.
+//!
 //! PostgreSQL is measured when `TWOFOLD_TEST_POSTGRES_URL` is set (CI sets it).
 //! Run with `cargo bench -p twofold-benches --bench stores` (add
 //! `-- --measurement-time 3 --warm-up-time 1` for a short run).
@@ -245,7 +250,28 @@ fn stores(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
     let sqlite = runtime.block_on(SqlStore::connect(&url)).unwrap();
+    assert!(sqlite.runs_sqlite_directly());
     let record = bench_store(&mut group, &runtime, "sqlite_wal_file", Arc::new(sqlite));
+    // The same on an application's own sqlx pool (`from_pool`): every
+    // statement through sqlx's worker thread.
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("from_pool.db"))
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let pool = runtime
+        .block_on(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .connect_with(options),
+        )
+        .unwrap();
+    let from_pool = runtime.block_on(SqlStore::from_pool(pool)).unwrap();
+    bench_store(
+        &mut group,
+        &runtime,
+        "sqlite_wal_file_from_pool",
+        Arc::new(from_pool),
+    );
     sqlite_floor(&mut group, &dir.join("floor.db"), &record);
 
     match std::env::var("TWOFOLD_TEST_POSTGRES_URL") {
