@@ -69,12 +69,15 @@ pub struct OtpAuthUri {
     secret: Secret,
     algorithm: Algorithm,
     digits: Digits,
+    ambiguous_label: bool,
 }
 
 impl OtpAuthUri {
     /// A TOTP URI with the defaults of every authenticator app (SHA-1, 6 digits, 30 s).
     ///
-    /// Names may not contain a colon, be empty, or begin or end with whitespace.
+    /// Names may hold any text, colons and surrounding spaces included (they
+    /// are percent-encoded); they may not be empty or longer than
+    /// [`MAX_NAME_BYTES`].
     pub fn totp(
         issuer: Option<&str>,
         account: &str,
@@ -109,6 +112,7 @@ impl OtpAuthUri {
             secret,
             algorithm: Algorithm::Sha1,
             digits: Digits::SIX,
+            ambiguous_label: false,
         })
     }
 
@@ -174,7 +178,10 @@ impl OtpAuthUri {
     /// The URI text. It contains the secret; the name says so where it is called.
     ///
     /// The issuer is written both as the label prefix and as the `issuer`
-    /// parameter, as the Key URI Format recommends.
+    /// parameter, as the Key URI Format recommends. Every character of a name
+    /// but letters, digits and `-._~@` is percent-encoded (a colon as `%3A`, a
+    /// space as `%20`), so the label's one literal `:` is the separator and the
+    /// URI is never ambiguous.
     pub fn to_uri_string(&self) -> String {
         let (kind, tail) = match self.kind {
             OtpKind::Totp { period } => ("totp", format!("&period={}", period.seconds())),
@@ -199,10 +206,15 @@ impl OtpAuthUri {
 
     /// Parses a `totp` or `hotp` URI whose secret has at least 128 bits.
     ///
-    /// The label is split at `:` (or `%3A`); a lowercase algorithm is accepted;
-    /// unknown parameters are ignored. An issuer that differs between label and
-    /// parameter, a repeated known parameter and a bad value each get their own
-    /// [`UriError`].
+    /// Reads what the common writers produce (pyotp, otplib, totp-rs, Google's
+    /// Key URI Format examples, the apps' exports): the label's issuer prefix is
+    /// matched against the `issuer` parameter, so colons inside the issuer or
+    /// the account read right whether literal or percent-encoded; without the
+    /// parameter, see [`label_is_ambiguous`](OtpAuthUri::label_is_ambiguous).
+    /// A lowercase algorithm and `+` for a space in the `issuer` parameter are
+    /// accepted; unknown parameters are ignored. An issuer that differs between
+    /// label and parameter, a repeated known parameter and a bad value each get
+    /// their own [`UriError`].
     pub fn parse(text: &str) -> Result<OtpAuthUri, UriError> {
         OtpAuthUri::parse_inner(text, Secret::from_base32)
     }
@@ -239,17 +251,6 @@ impl OtpAuthUri {
         };
         let (label, query) = rest.split_once('?').unwrap_or((rest, ""));
 
-        let (label_issuer, account) = split_label(label);
-        let label_issuer = label_issuer
-            .map(|raw| decode("label", raw, false))
-            .transpose()?
-            .filter(|issuer| !issuer.is_empty());
-        let account = decode("label", account, false)?;
-        let account = account.trim_start_matches(' ');
-        if account.is_empty() {
-            return Err(UriError::MissingAccount);
-        }
-
         let mut parameters = Parameters::default();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -263,14 +264,9 @@ impl OtpAuthUri {
         let issuer_parameter = parameters
             .issuer
             .map(|raw| decode("issuer", raw, true))
-            .transpose()?;
-        let issuer = match (label_issuer, issuer_parameter) {
-            (Some(label), Some(parameter)) if label != parameter => {
-                return Err(UriError::IssuerMismatch { label, parameter });
-            }
-            (_, Some(parameter)) => Some(parameter),
-            (label, None) => label,
-        };
+            .transpose()?
+            .filter(|issuer| !issuer.is_empty());
+        let (issuer, account, ambiguous_label) = read_label(label, issuer_parameter)?;
 
         let algorithm = match parameters.algorithm {
             None => Algorithm::Sha1,
@@ -315,30 +311,105 @@ impl OtpAuthUri {
             OtpKind::Hotp { counter }
         };
 
-        Ok(OtpAuthUri::new(kind, issuer.as_deref(), account, secret)?
+        let mut uri = OtpAuthUri::new(kind, issuer.as_deref(), &account, secret)?
             .with_algorithm(algorithm)
-            .with_digits(digits))
+            .with_digits(digits);
+        uri.ambiguous_label = ambiguous_label;
+        Ok(uri)
+    }
+
+    /// Whether the label was read by a rule rather than known: there was no
+    /// `issuer` parameter, and the label had a literal `:`, read as the
+    /// separator (issuer before it, account after it), as the Key URI Format
+    /// says. A writer that meant the colon as part of an account name
+    /// (`staff:42`) should have percent-encoded it; show the reading to the
+    /// user to confirm. Never true of a URI this crate writes.
+    pub fn label_is_ambiguous(&self) -> bool {
+        self.ambiguous_label
     }
 }
 
-/// Splits a raw label at the first `:` or `%3A`, whichever comes first.
-fn split_label(label: &str) -> (Option<&str>, &str) {
-    let colon = label.find(':').map(|i| (i, 1));
-    let encoded = label
-        .char_indices()
-        .find(|&(i, _)| {
-            label
-                .get(i..i + 3)
-                .is_some_and(|s| s.eq_ignore_ascii_case("%3a"))
-        })
-        .map(|(i, _)| (i, 3));
-    let split = match (colon, encoded) {
-        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    };
-    match split {
-        Some((at, width)) => (label.get(..at), label.get(at + width..).unwrap_or_default()),
-        None => (None, label),
+/// Each place where the raw label may split into issuer and account, as
+/// (start, width): first each literal `:` (the separator the format names),
+/// then each percent-encoded `%3A` (for writers that encode the separator).
+fn separators(label: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let literal = label.match_indices(':').map(|(at, _)| (at, 1));
+    let encoded = label.char_indices().filter_map(|(at, _)| {
+        label
+            .get(at..at + 3)
+            .is_some_and(|s| s.eq_ignore_ascii_case("%3a"))
+            .then_some((at, 3))
+    });
+    literal.chain(encoded)
+}
+
+/// The account part of a label: the raw text after the separator, less the
+/// spaces that the Key URI Format allows there (`label = issuer (":" / "%3A")
+/// *"%20" accountname`): literal ones always, and `%20`s after an encoded
+/// `%3A` (the fully encoded form of older writers). After a literal `:`, a
+/// `%20` is the name's own, as pyotp and this crate write a leading space.
+fn read_account(raw: &str, encoded_separator: bool) -> Result<String, UriError> {
+    let mut raw = raw.trim_start_matches(' ');
+    if encoded_separator {
+        while let Some(rest) = raw.strip_prefix("%20") {
+            raw = rest;
+        }
+    }
+    let account = decode("label", raw, false)?;
+    if account.is_empty() {
+        return Err(UriError::MissingAccount);
+    }
+    Ok(account)
+}
+
+/// Reads a raw (still percent-encoded) label into issuer and account, with
+/// the `issuer` parameter if there is one; the third value says whether the
+/// reading is [ambiguous](OtpAuthUri::label_is_ambiguous).
+///
+/// - With an `issuer` parameter: the label's prefix is matched against it, at
+///   each `:` or `%3A` in turn, so that colons inside the issuer or the account
+///   read right whether the writer encoded them or not. A label with no
+///   separator is the account alone. A label whose literal `:` starts no
+///   prefix equal to the parameter names another issuer: [`UriError::IssuerMismatch`].
+///   (A `%3A` that starts no matching prefix is part of the account.)
+/// - Without one: a literal `:` separates issuer and account (ambiguous, see
+///   above); a `%3A` is a colon in the account's name, as RFC 3986 reads a
+///   percent-encoded delimiter and as every writer that encodes names writes it.
+fn read_label(
+    label: &str,
+    issuer_parameter: Option<String>,
+) -> Result<(Option<String>, String, bool), UriError> {
+    match issuer_parameter {
+        Some(issuer) => {
+            for (at, width) in separators(label) {
+                let (Some(prefix), Some(rest)) = (label.get(..at), label.get(at + width..)) else {
+                    continue;
+                };
+                if decode("label", prefix, false)? == issuer {
+                    return Ok((Some(issuer), read_account(rest, width == 3)?, false));
+                }
+            }
+            if let Some(at) = label.find(':') {
+                let prefix = label.get(..at).unwrap_or_default();
+                return Err(UriError::IssuerMismatch {
+                    label: decode("label", prefix, false)?,
+                    parameter: issuer,
+                });
+            }
+            Ok((Some(issuer), read_account(label, false)?, false))
+        }
+        None => match label.split_once(':') {
+            Some((prefix, rest)) => {
+                let issuer = decode("label", prefix, false)?;
+                let account = read_account(rest, false)?;
+                Ok((
+                    Some(issuer).filter(|issuer| !issuer.is_empty()),
+                    account,
+                    true,
+                ))
+            }
+            None => Ok((None, read_account(label, false)?, false)),
+        },
     }
 }
 
@@ -357,14 +428,12 @@ fn decode(part: &'static str, raw: &str, plus_is_space: bool) -> Result<String, 
 }
 
 fn check_name(part: &'static str, name: &str) -> Result<(), UriError> {
+    // Colons and surrounding spaces are fine: the writer percent-encodes them,
+    // so the label's one literal `:` is always the separator.
     let reason = if name.is_empty() {
         "it is empty"
     } else if name.len() > MAX_NAME_BYTES {
         "it is longer than 256 bytes"
-    } else if name.contains(':') {
-        "it contains a colon, which separates issuer and account"
-    } else if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
-        "it begins or ends with whitespace"
     } else {
         return Ok(());
     };

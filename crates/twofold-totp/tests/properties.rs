@@ -57,9 +57,13 @@ fn reference(totp: &Totp, code: &Code, time: u64, last: Option<u64>) -> Verifica
     }
 }
 
-/// Names the Key URI Format can carry: no colon, no surrounding whitespace.
+/// Any name an application may give: colons, surrounding spaces, the URI's
+/// own delimiters and any Unicode.
 fn name() -> impl Strategy<Value = String> {
-    "[^:\\s][^:]{0,20}[^:\\s]|[^:\\s]"
+    prop_oneof![
+        "[ :&=+%@/?#a-zA-Z0-9\u{e9}\u{6f22}\u{1f600}]{1,24}",
+        "\\PC{1,24}",
+    ]
 }
 
 proptest! {
@@ -145,7 +149,47 @@ proptest! {
             .with_algorithm(algorithm)
             .with_digits(digits);
         let text = uri.to_uri_string();
-        prop_assert_eq!(OtpAuthUri::parse(&text).unwrap(), uri);
+        let back = OtpAuthUri::parse(&text).unwrap();
+        prop_assert!(!back.label_is_ambiguous());
+        prop_assert_eq!(back, uri);
+    }
+
+    /// A writer that leaves colons and spaces literal in the label still reads
+    /// right, whenever it writes the `issuer` parameter: the label's prefix is
+    /// matched against it.
+    #[test]
+    fn literal_colons_read_right_beside_an_issuer_parameter(
+        issuer in "[a-z :]{0,8}[a-z]",
+        account in "[a-z:]{0,8}[a-z]",
+    ) {
+        let text = format!(
+            "otpauth://totp/{}:{}?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer={}",
+            issuer.replace(' ', "%20"),
+            account,
+            issuer.replace(' ', "+"),
+        );
+        let uri = OtpAuthUri::parse(&text).unwrap();
+        prop_assert_eq!(uri.issuer(), Some(issuer.as_str()));
+        prop_assert_eq!(uri.account(), account.as_str());
+        prop_assert!(!uri.label_is_ambiguous());
+    }
+
+    /// Without an `issuer` parameter, a literal colon is read as the separator
+    /// and flagged; an encoded one is part of the account.
+    #[test]
+    fn without_an_issuer_parameter_only_a_literal_colon_separates(
+        left in "[a-z]{1,8}",
+        right in "[a-z]{1,8}",
+    ) {
+        let secret = "secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+        let literal = OtpAuthUri::parse(&format!("otpauth://totp/{left}:{right}?{secret}")).unwrap();
+        prop_assert_eq!(literal.issuer(), Some(left.as_str()));
+        prop_assert_eq!(literal.account(), right.as_str());
+        prop_assert!(literal.label_is_ambiguous());
+        let encoded = OtpAuthUri::parse(&format!("otpauth://totp/{left}%3A{right}?{secret}")).unwrap();
+        prop_assert_eq!(encoded.issuer(), None);
+        prop_assert_eq!(encoded.account(), format!("{left}:{right}"));
+        prop_assert!(!encoded.label_is_ambiguous());
     }
 
     #[test]

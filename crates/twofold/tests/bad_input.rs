@@ -309,3 +309,39 @@ async fn changing_the_totp_configuration_never_breaks_an_existing_enrollment() {
         .await
         .unwrap();
 }
+
+/// A clinic called "Clinic: North" and a user called " Dr. Smith: Ortho " can
+/// set up an authenticator app (issue 17: both used to fail): the URI encodes
+/// the names, reads back as given, and the manual entry shows them as given.
+#[tokio::test]
+async fn names_with_colons_and_surrounding_spaces_can_enrol() {
+    let mut config = common::config();
+    config.issuer = "Clinic: North".to_string();
+    let h = common::harness_with_config(
+        Arc::new(MemoryStore::new()),
+        common::keyring(),
+        common::START,
+        config,
+    );
+    let ana = twofold::Account {
+        name: " Dr. Smith: Ortho ",
+        ..account("ana", "staff")
+    };
+    let setup = h
+        .twofold
+        .begin_totp_enrollment(&ana, Some(h.clock.now()))
+        .await
+        .unwrap()
+        .value;
+    let uri = twofold_totp::OtpAuthUri::parse(&setup.otpauth_uri).unwrap();
+    assert_eq!(uri.issuer(), Some("Clinic: North"));
+    assert_eq!(uri.account(), " Dr. Smith: Ortho ");
+    assert!(!uri.label_is_ambiguous());
+    assert_eq!(setup.issuer, "Clinic: North");
+    assert_eq!(setup.account_name, " Dr. Smith: Ortho ");
+    let now = h.clock.now();
+    h.twofold
+        .confirm_totp_enrollment(&ana, &code(&setup.manual_entry_secret, now))
+        .await
+        .unwrap();
+}

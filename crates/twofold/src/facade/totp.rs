@@ -109,6 +109,8 @@ impl TwoFactor {
             otpauth_uri,
             qr_svg,
             manual_entry_secret,
+            issuer: self.config.issuer.clone(),
+            account_name: account.name.to_string(),
             expires_at: Timestamp::from_unix_seconds(expires_at),
         })
     }

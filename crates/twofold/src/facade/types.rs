@@ -99,6 +99,11 @@ pub struct TotpEnrollment {
     pub qr_svg: String,
     /// The secret for manual entry, in groups of four ("QR code won't scan").
     pub manual_entry_secret: String,
+    /// The issuer, as configured, for manual entry (the URI percent-encodes it).
+    pub issuer: String,
+    /// The account name, as given in [`Account::name`](crate::Account), for
+    /// manual entry; colons and surrounding spaces included.
+    pub account_name: String,
     /// When this setup lapses.
     pub expires_at: Timestamp,
 }
