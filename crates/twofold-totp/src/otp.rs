@@ -437,6 +437,25 @@ impl Totp {
         unix_time: u64,
         last_accepted_step: Option<u64>,
     ) -> Verification {
+        self.verify_code_with_drift(code, unix_time, last_accepted_step, 0)
+    }
+
+    /// [`verify_code`](Totp::verify_code) for an authenticator whose clock is
+    /// known to be `drift` steps off (RFC 6238 §6: the drift of its last
+    /// accepted code): the window is searched both around the current step and
+    /// around the current step plus `drift`, so a phone that keeps its offset
+    /// still matches, and one whose clock was put right matches too. The
+    /// outcome's `drift` is, as always, relative to the current step.
+    ///
+    /// Bound `drift` (the facade keeps it within ten steps): the search grows
+    /// by one window at most, whatever its value.
+    pub fn verify_code_with_drift(
+        &self,
+        code: &Code,
+        unix_time: u64,
+        last_accepted_step: Option<u64>,
+        drift: i64,
+    ) -> Verification {
         let Some(current) = self.step_at(unix_time) else {
             return Verification::Rejected;
         };
@@ -444,20 +463,33 @@ impl Totp {
             return Verification::Rejected;
         }
         let window = self.params.window;
-        let first = current.saturating_sub(u64::from(window.back));
-        let last = current.saturating_add(u64::from(window.ahead));
-        let modulus = self.params.digits.modulus();
-        let mut matched_step = 0u64;
-        let mut found = Choice::from(0);
-        for step in first..=last {
-            let candidate = self.mac.truncated(step) % modulus;
-            let equal = candidate.ct_eq(&code.value());
-            matched_step.conditional_assign(&step, equal);
-            found |= equal;
+        let around = |centre: u64| {
+            (
+                centre.saturating_sub(u64::from(window.back)),
+                centre.saturating_add(u64::from(window.ahead)),
+            )
+        };
+        let (first, last) = around(current);
+        let mut found = self.latest_match(code, first, last);
+        let centre = shift(current, drift);
+        if centre != current {
+            let (shifted_first, shifted_last) = around(centre);
+            // Only the steps the unshifted window did not cover.
+            let later = self.latest_match(
+                code,
+                shifted_first.max(last.saturating_add(1)),
+                shifted_last,
+            );
+            let earlier = self.latest_match(
+                code,
+                shifted_first,
+                shifted_last.min(first.saturating_sub(1)),
+            );
+            found = latest(latest(found, later), earlier);
         }
-        if !bool::from(found) {
+        let Some(matched_step) = found else {
             return Verification::Rejected;
-        }
+        };
         match last_accepted_step {
             Some(last_accepted) if matched_step <= last_accepted => {
                 Verification::Replayed { step: matched_step }
@@ -469,6 +501,45 @@ impl Totp {
         }
     }
 
+    /// The latest step within `range` steps either side of the one at
+    /// `unix_time` whose code is `code`, if any: for resynchronisation (RFC 6238
+    /// §6), where a code outside the window is not accepted but says where the
+    /// authenticator's clock is. Replays are the caller's to rule out.
+    pub fn find_step(&self, code: &Code, unix_time: u64, range: u8) -> Option<u64> {
+        let current = self.step_at(unix_time)?;
+        if code.digits() != self.params.digits {
+            return None;
+        }
+        self.latest_match(
+            code,
+            current.saturating_sub(u64::from(range)),
+            current.saturating_add(u64::from(range)),
+        )
+    }
+
+    /// Whether `code` is the code of exactly `step` (constant time).
+    pub fn matches_step(&self, code: &Code, step: u64) -> bool {
+        code.digits() == self.params.digits
+            && bool::from(
+                (self.mac.truncated(step) % self.params.digits.modulus()).ct_eq(&code.value()),
+            )
+    }
+
+    /// The latest step in `first..=last` whose code is `code`: every step is
+    /// computed and compared in constant time.
+    fn latest_match(&self, code: &Code, first: u64, last: u64) -> Option<u64> {
+        let modulus = self.params.digits.modulus();
+        let mut matched_step = 0u64;
+        let mut found = Choice::from(0);
+        for step in first..=last {
+            let candidate = self.mac.truncated(step) % modulus;
+            let equal = candidate.ct_eq(&code.value());
+            matched_step.conditional_assign(&step, equal);
+            found |= equal;
+        }
+        bool::from(found).then_some(matched_step)
+    }
+
     /// [`verify`](Totp::verify) at the system clock's current time.
     #[cfg(feature = "std")]
     pub fn verify_now(
@@ -477,6 +548,23 @@ impl Totp {
         last_accepted_step: Option<u64>,
     ) -> Result<Verification, CodeError> {
         self.verify(input, crate::now(), last_accepted_step)
+    }
+}
+
+/// `step + drift`, saturating at both ends.
+fn shift(step: u64, drift: i64) -> u64 {
+    if drift >= 0 {
+        step.saturating_add(drift.unsigned_abs())
+    } else {
+        step.saturating_sub(drift.unsigned_abs())
+    }
+}
+
+/// The later of two matches.
+fn latest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 

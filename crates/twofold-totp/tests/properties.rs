@@ -250,3 +250,56 @@ proptest! {
         let _ = Secret::from_base32_legacy(&input);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// An app `offset` steps off matches once the window is centred on it; the
+    /// outcome's drift is relative to the server's step; the server's own step
+    /// still matches with any drift.
+    #[test]
+    fn a_drifted_window_follows_the_app(
+        secret in secret_bytes(),
+        time in 1_000_000u64..=(1u64 << 36),
+        offset in -10i64..=10,
+    ) {
+        let totp = Totp::new(&Secret::from_bytes(&secret).unwrap(), TotpParams::default());
+        let app_time = time.checked_add_signed(offset * 30).unwrap();
+        let code = Code::parse(&oracle(Algorithm::Sha1, 30, 6, &secret, app_time), Digits::SIX).unwrap();
+        let current = time / 30;
+        match totp.verify_code_with_drift(&code, time, None, offset) {
+            Verification::Accepted { step, drift } => {
+                // The latest matching step wins; it is the app's unless a
+                // later one in the searched steps has the same code.
+                prop_assert!(step >= current.checked_add_signed(offset).unwrap());
+                prop_assert_eq!(drift, step as i64 - current as i64);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+        let now = Code::parse(&oracle(Algorithm::Sha1, 30, 6, &secret, time), Digits::SIX).unwrap();
+        prop_assert!(totp.verify_code_with_drift(&now, time, None, offset).is_accepted());
+    }
+
+    /// `find_step` finds the app's step within the range, and whatever it
+    /// finds is a step in range whose code is the one given.
+    #[test]
+    fn find_step_finds_only_matching_steps_in_range(
+        secret in secret_bytes(),
+        time in 1_000_000u64..=(1u64 << 36),
+        offset in -15i64..=15,
+    ) {
+        let totp = Totp::new(&Secret::from_bytes(&secret).unwrap(), TotpParams::default());
+        let app_time = time.checked_add_signed(offset * 30).unwrap();
+        let code = Code::parse(&oracle(Algorithm::Sha1, 30, 6, &secret, app_time), Digits::SIX).unwrap();
+        let current = time / 30;
+        let found = totp.find_step(&code, time, 10);
+        if offset.abs() <= 10 {
+            prop_assert!(found.is_some());
+        }
+        if let Some(step) = found {
+            prop_assert!(step.abs_diff(current) <= 10);
+            prop_assert!(totp.matches_step(&code, step));
+            prop_assert_eq!(totp.generate_at_step(step), code);
+        }
+    }
+}
