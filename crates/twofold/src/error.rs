@@ -8,6 +8,27 @@ use crate::events::Event;
 use crate::lock::Lock;
 use crate::store::StoreError;
 
+/// What is wrong with a [`TwoFactorConfig`](crate::TwoFactorConfig).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// More TOTP fallbacks than [`MAX_TOTP_FALLBACKS`](crate::MAX_TOTP_FALLBACKS).
+    #[error("at most {max} TOTP fallbacks")]
+    TooManyTotpFallbacks {
+        /// The most there may be.
+        max: usize,
+    },
+    /// A TOTP fallback that is not valid TOTP (digits not 6 to 8, period 0).
+    #[error("the TOTP fallback {0:?} is not valid")]
+    InvalidTotpFallback(crate::AppParameters),
+    /// A drift or resync range beyond [`MAX_TOTP_DRIFT_STEPS`](crate::MAX_TOTP_DRIFT_STEPS).
+    #[error("TOTP drift and resync ranges are at most {max} steps")]
+    TotpDriftTooLarge {
+        /// The largest allowed.
+        max: u8,
+    },
+}
+
 /// Why an operation failed. Each variant says what the caller can do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -27,6 +48,18 @@ pub enum TwoFactorError {
     /// The code was already used (a replayed TOTP code or a used backup code).
     #[error("that code was already used")]
     CodeAlreadyUsed,
+    /// The authenticator-app code is not valid now, but is the app's code for a
+    /// time `drift_steps` steps away (negative: the phone's clock is behind):
+    /// its clock is off. It was not accepted, and counted as a failure; the
+    /// app's next code, entered next, brings it back in step and signs in.
+    /// Or set the phone's clock to automatic and try again.
+    #[error(
+        "that code is from an authenticator whose clock is {drift_steps} time steps off; enter its next code to resynchronise, or set the phone's time to automatic"
+    )]
+    ResyncNeeded {
+        /// Where the app's clock is, in time steps from the server's.
+        drift_steps: i64,
+    },
     /// Too many failures: the second step is locked (see the [`Lock`]).
     #[error("too many attempts: {lock}")]
     Locked {
@@ -73,6 +106,9 @@ pub enum TwoFactorError {
     /// The stored policy is invalid.
     #[error("the organization's policy is invalid")]
     Policy(#[source] twofold_policy::PolicyError),
+    /// The facade's configuration is invalid.
+    #[error("the configuration is invalid")]
+    Config(#[source] ConfigError),
     /// The randomness source failed.
     #[error("the randomness source is unavailable")]
     RandomnessUnavailable,
@@ -176,6 +212,7 @@ impl TwoFactorError {
         match self {
             TwoFactorError::InvalidCode(_)
             | TwoFactorError::WrongCode
+            | TwoFactorError::ResyncNeeded { .. }
             | TwoFactorError::CodeAlreadyUsed => ErrorKind::Wrong,
             #[cfg(feature = "passkey")]
             TwoFactorError::Passkey(twofold_passkey::PasskeyError::Expired) => ErrorKind::Expired,
@@ -195,6 +232,7 @@ impl TwoFactorError {
             | TwoFactorError::SecretUnreadable
             | TwoFactorError::Corrupt(_)
             | TwoFactorError::Policy(_)
+            | TwoFactorError::Config(_)
             | TwoFactorError::RandomnessUnavailable
             | TwoFactorError::Enrollment(_)
             | TwoFactorError::OffloadLost => ErrorKind::Server,

@@ -86,6 +86,29 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// An authenticator app's confirming code matched not the parameters it was
+    /// offered but a fallback ([`TwoFactorConfig::totp_fallbacks`](crate::TwoFactorConfig::totp_fallbacks)):
+    /// the app ignores them, and the ones it uses were stored.
+    TotpParametersAdjusted {
+        /// The user.
+        user: String,
+        /// What the QR code said.
+        offered: crate::AppParameters,
+        /// What the app uses, and what is now stored.
+        used: crate::AppParameters,
+        /// When.
+        at: Timestamp,
+    },
+    /// An authenticator app whose clock is off was brought back in step with
+    /// two consecutive codes (RFC 6238 §6); its window is now centred on it.
+    TotpResynchronized {
+        /// The user.
+        user: String,
+        /// Where the app's clock is, in time steps from the server's.
+        drift_steps: i64,
+        /// When.
+        at: Timestamp,
+    },
     /// A second step succeeded.
     SignInSucceeded {
         /// The user.
@@ -180,6 +203,8 @@ impl Event {
             Event::BackupCodeUsed { .. } => "backup_code_used",
             Event::BackupCodesCreated { .. } => "backup_codes_created",
             Event::BackupCodesRegenerated { .. } => "backup_codes_regenerated",
+            Event::TotpParametersAdjusted { .. } => "totp_parameters_adjusted",
+            Event::TotpResynchronized { .. } => "totp_resynchronized",
             Event::SignInSucceeded { .. } => "sign_in_succeeded",
             Event::SignInFailed { .. } => "sign_in_failed",
             Event::LockedOut { .. } => "locked_out",
@@ -201,6 +226,8 @@ impl Event {
             | Event::BackupCodeUsed { at, .. }
             | Event::BackupCodesCreated { at, .. }
             | Event::BackupCodesRegenerated { at, .. }
+            | Event::TotpParametersAdjusted { at, .. }
+            | Event::TotpResynchronized { at, .. }
             | Event::SignInSucceeded { at, .. }
             | Event::SignInFailed { at, .. }
             | Event::LockedOut { at, .. }
@@ -226,6 +253,8 @@ impl Event {
             | Event::BackupCodeUsed { user, .. }
             | Event::BackupCodesCreated { user, .. }
             | Event::BackupCodesRegenerated { user, .. }
+            | Event::TotpParametersAdjusted { user, .. }
+            | Event::TotpResynchronized { user, .. }
             | Event::SignInSucceeded { user, .. }
             | Event::SignInFailed { user, .. }
             | Event::LockedOut { user, .. }

@@ -17,11 +17,14 @@ pub use crypto::{Keyring, SealedSecret, SecretKey};
 #[cfg(feature = "memory-store")]
 pub use env::ManualClock;
 pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemClock};
-pub use error::{Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, TwoFactorError};
+pub use error::{
+    ConfigError, Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, TwoFactorError,
+};
 pub use events::{Event, EventSink, Factor, SinkFuture};
 pub use facade::{
-    Account, Done, FactorConfirmed, Purged, Resealed, SignInStep, SignedIn, Status, TotpEnrollment,
-    TwoFactor, TwoFactorConfig,
+    Account, AppParameters, Done, FactorConfirmed, MAX_TOTP_DRIFT_STEPS, MAX_TOTP_FALLBACKS,
+    Purged, Resealed, SignInStep, SignedIn, Status, TotpDrift, TotpEnrollment, TwoFactor,
+    TwoFactorConfig,
 };
 #[cfg(feature = "passkey")]
 #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]

@@ -196,10 +196,37 @@ pub struct TotpFactor {
     pub last_step: Option<u64>,
     /// When it was confirmed.
     pub enrolled_at: u64,
-    /// Its parameters, as the authenticator app was given them, so that changing
-    /// the configuration never breaks an existing enrollment.
+    /// Its parameters, as the authenticator app was given them (or as it
+    /// turned out to use them), so that changing the configuration never
+    /// breaks an existing enrollment.
     #[serde(default)]
     pub params: TotpParams,
+    /// Where the app's clock was at its last accepted code, in time steps from
+    /// the server's, when that was beyond the plain window (within it: 0), and
+    /// bounded by [`TotpDrift::max_steps`](crate::TotpDrift): the next window
+    /// is centred there as well as on the server's step.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drift: i64,
+    /// A resync under way: the step an out-of-window code matched, waiting for
+    /// the app's next code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync: Option<TotpResync>,
+}
+
+fn is_zero(drift: &i64) -> bool {
+    *drift == 0
+}
+
+/// The first code of a resync (RFC 6238 §6): outside the window, within the
+/// resync range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpResync {
+    /// The app's step that the code matched.
+    pub step: u64,
+    /// The server's step when it was entered.
+    pub server_step: u64,
+    /// Until when the next code may come.
+    pub expires_at: u64,
 }
 
 /// An authenticator app being set up.

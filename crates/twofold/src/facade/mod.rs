@@ -23,7 +23,7 @@ use twofold_policy::Policy;
 
 use crate::crypto::Keyring;
 use crate::env::{Clock, OsRandomness, Randomness, SystemClock};
-use crate::error::{Failure, TwoFactorError};
+use crate::error::{ConfigError, Failure, TwoFactorError};
 use crate::events::{Event, EventSink};
 use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{OrganizationRecord, Store, UserRecord, Version, Versioned};
@@ -69,6 +69,27 @@ impl TwoFactor {
         let default_policy = Arc::new(
             Policy::from_document(config.default_policy.clone()).map_err(TwoFactorError::Policy)?,
         );
+        if config.totp_fallbacks.len() > MAX_TOTP_FALLBACKS {
+            return Err(TwoFactorError::Config(ConfigError::TooManyTotpFallbacks {
+                max: MAX_TOTP_FALLBACKS,
+            }));
+        }
+        if let Some(fallback) = config
+            .totp_fallbacks
+            .iter()
+            .find(|fallback| fallback.apply(&config.totp).is_none())
+        {
+            return Err(TwoFactorError::Config(ConfigError::InvalidTotpFallback(
+                *fallback,
+            )));
+        }
+        if config.totp_drift.max_steps > MAX_TOTP_DRIFT_STEPS
+            || config.totp_drift.resync_steps > MAX_TOTP_DRIFT_STEPS
+        {
+            return Err(TwoFactorError::Config(ConfigError::TotpDriftTooLarge {
+                max: MAX_TOTP_DRIFT_STEPS,
+            }));
+        }
         Ok(TwoFactor {
             store,
             keyring,

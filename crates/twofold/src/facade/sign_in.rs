@@ -6,7 +6,7 @@ use twofold_totp::{Code, Totp, Verification};
 use crate::env::random_id;
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, Factor};
-use crate::store::{SignInChallenge, ThrottleState};
+use crate::store::{SignInChallenge, ThrottleState, TotpFactor, TotpResync};
 
 use super::TwoFactor;
 use super::record::*;
@@ -168,39 +168,90 @@ impl TwoFactor {
                 let secret = self.keyring.open(&factor.secret, account.user)?;
                 let code = Code::parse(input, factor.params.digits)
                     .map_err(|error| TwoFactorError::InvalidCode(error.into()))?;
-                let outcome =
-                    Totp::new(&secret, factor.params).verify_code(&code, now, factor.last_step);
-                match outcome {
-                    Verification::Accepted { step, .. } => {
-                        if let Some(factor) = record.totp.as_mut() {
-                            factor.last_step = Some(step);
+                let totp = Totp::new(&secret, factor.params);
+                let drift = self.config.totp_drift;
+                let at = Timestamp::from_unix_seconds(now);
+                let answer =
+                    match totp.verify_code_with_drift(&code, now, factor.last_step, factor.drift) {
+                        Verification::Accepted {
+                            step,
+                            drift: offset,
+                        } => Answer::Accepted {
+                            step,
+                            drift: offset,
+                            resynchronized: false,
+                        },
+                        Verification::Replayed { .. } => {
+                            Answer::Failed(TwoFactorError::CodeAlreadyUsed)
                         }
+                        Verification::Rejected => {
+                            Self::resync_answer(&totp, &code, factor, drift, now)
+                        }
+                    };
+                let Some(factor) = record.totp.as_mut() else {
+                    return Err(Failure::from(TwoFactorError::NotEnrolled(
+                        "an authenticator app",
+                    )));
+                };
+                match answer {
+                    Answer::Accepted {
+                        step,
+                        drift: offset,
+                        resynchronized,
+                    } => {
+                        // Remembered only beyond the plain window: a phone
+                        // within it needs no shift, and the window stays as
+                        // wide as configured.
+                        let window = factor.params.window;
+                        let plain = -i64::from(window.back())..=i64::from(window.ahead());
+                        let bound = i64::from(drift.max_steps);
+                        factor.last_step = Some(step);
+                        factor.drift = if plain.contains(&offset) {
+                            0
+                        } else {
+                            offset.clamp(-bound, bound)
+                        };
+                        factor.resync = None;
                         record.challenge = None;
                         record.throttle = ThrottleState::default();
-                        Ok(Change::Write(vec![Event::SignInSucceeded {
+                        let mut events = Vec::new();
+                        if resynchronized {
+                            events.push(Event::TotpResynchronized {
+                                user: account.user.to_string(),
+                                drift_steps: offset,
+                                at,
+                            });
+                        }
+                        events.push(Event::SignInSucceeded {
                             user: account.user.to_string(),
                             factor: Factor::Totp,
-                            at: Timestamp::from_unix_seconds(now),
-                        }]))
+                            at,
+                        });
+                        Ok(Change::Write(events))
                     }
-                    Verification::Replayed { .. } => {
+                    Answer::ResyncStarted(resync, drift_steps) => {
+                        factor.resync = Some(resync);
                         Ok(Change::WriteThenFail(Self::count_failure(
                             &org.policy,
                             record,
                             account,
                             Factor::Totp,
-                            TwoFactorError::CodeAlreadyUsed,
+                            TwoFactorError::ResyncNeeded { drift_steps },
                             now,
                         )))
                     }
-                    Verification::Rejected => Ok(Change::WriteThenFail(Self::count_failure(
-                        &org.policy,
-                        record,
-                        account,
-                        Factor::Totp,
-                        TwoFactorError::WrongCode,
-                        now,
-                    ))),
+                    Answer::Failed(error) => {
+                        // A wrong code between the two of a resync ends it.
+                        factor.resync = None;
+                        Ok(Change::WriteThenFail(Self::count_failure(
+                            &org.policy,
+                            record,
+                            account,
+                            Factor::Totp,
+                            error,
+                            now,
+                        )))
+                    }
                 }
             })
             .await?;
@@ -213,5 +264,78 @@ impl TwoFactor {
                 events,
             )
             .await)
+    }
+
+    /// A code outside the window (RFC 6238 §6): the second code of a resync
+    /// under way, if it is the app's code for a later step than the first (as
+    /// many steps later as the server's clock moved, give or take one); else
+    /// the first code of a new one, if it matches within the resync range; else
+    /// wrong. Never a step at or before the last accepted one.
+    fn resync_answer(
+        totp: &Totp,
+        code: &Code,
+        factor: &TotpFactor,
+        drift: TotpDrift,
+        now: u64,
+    ) -> Answer {
+        let Some(current) = totp.step_at(now) else {
+            return Answer::Failed(TwoFactorError::WrongCode);
+        };
+        let fresh = |step: u64| factor.last_step.is_none_or(|last| step > last);
+        if let Some(resync) = factor.resync.filter(|resync| now < resync.expires_at) {
+            let elapsed = current.saturating_sub(resync.server_step);
+            let first = resync.step.saturating_add(1);
+            let last = resync
+                .step
+                .saturating_add(elapsed.saturating_add(1))
+                .min(first.saturating_add(u64::from(drift.resync_steps)));
+            // Every candidate is compared, in constant time each.
+            let matched = (first..=last)
+                .filter(|&step| totp.matches_step(code, step))
+                .max();
+            if let Some(step) = matched.filter(|&step| fresh(step)) {
+                return Answer::Accepted {
+                    step,
+                    drift: signed_steps(step, current),
+                    resynchronized: true,
+                };
+            }
+        }
+        if drift.resync_steps > 0
+            && let Some(step) = totp
+                .find_step(code, now, drift.resync_steps)
+                .filter(|&step| fresh(step))
+        {
+            let resync = TotpResync {
+                step,
+                server_step: current,
+                expires_at: now.saturating_add(drift.resync_ttl_seconds),
+            };
+            return Answer::ResyncStarted(resync, signed_steps(step, current));
+        }
+        Answer::Failed(TwoFactorError::WrongCode)
+    }
+}
+
+/// What an authenticator-app code comes to.
+enum Answer {
+    /// Accepted at `step`, `drift` steps from the server's; by a resync's second code or not.
+    Accepted {
+        step: u64,
+        drift: i64,
+        resynchronized: bool,
+    },
+    /// Outside the window but inside the resync range: the first code of a resync.
+    ResyncStarted(TotpResync, i64),
+    /// Not accepted.
+    Failed(TwoFactorError),
+}
+
+/// `a - b` for steps at most a resync range apart.
+fn signed_steps(a: u64, b: u64) -> i64 {
+    if a >= b {
+        i64::try_from(a - b).unwrap_or(i64::MAX)
+    } else {
+        i64::try_from(b - a).map_or(i64::MIN, |difference| -difference)
     }
 }

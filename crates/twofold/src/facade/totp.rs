@@ -1,7 +1,7 @@
 //! The authenticator app: setup and its confirmation.
 
 use twofold_policy::{Method, Timestamp};
-use twofold_totp::{Code, OtpAuthUri, Secret, Totp, TotpParams, Verification};
+use twofold_totp::{Code, OtpAuthUri, OtpKind, Secret, Totp, TotpParams, Verification};
 
 use crate::env::RngAdapter;
 use crate::error::{Failure, TwoFactorError};
@@ -96,7 +96,12 @@ impl TwoFactor {
         expires_at: u64,
     ) -> Result<TotpEnrollment, TwoFactorError> {
         let manual_entry_secret = secret.to_manual_entry();
-        let uri = OtpAuthUri::totp(Some(&self.config.issuer), account.name, secret)
+        // The period too: a configured period other than 30 s used to reach the
+        // stored parameters but not the QR code.
+        let kind = OtpKind::Totp {
+            period: params.period,
+        };
+        let uri = OtpAuthUri::new(kind, Some(&self.config.issuer), account.name, secret)
             .map_err(|error| TwoFactorError::Enrollment(error.into()))?
             .with_algorithm(params.algorithm)
             .with_digits(params.digits);
@@ -136,14 +141,17 @@ impl TwoFactor {
                     return Err(Failure::from(TwoFactorError::Expired));
                 }
                 let secret = self.keyring.open(&pending.secret, account.user)?;
-                let code = Code::parse(input, pending.params.digits)
-                    .map_err(|error| TwoFactorError::InvalidCode(error.into()))?;
-                let Verification::Accepted { step, .. } =
-                    Totp::new(&secret, pending.params).verify_code(&code, now, None)
-                else {
-                    return Err(Failure::from(TwoFactorError::WrongCode));
-                };
-                let mut events = vec![
+                let (params, step) = self.confirming_match(&secret, pending.params, input, now)?;
+                let mut events = Vec::new();
+                if params != pending.params {
+                    events.push(Event::TotpParametersAdjusted {
+                        user: account.user.to_string(),
+                        offered: AppParameters::of(&pending.params),
+                        used: AppParameters::of(&params),
+                        at: Timestamp::from_unix_seconds(now),
+                    });
+                }
+                events.extend([
                     Event::EnrollmentConfirmed {
                         user: account.user.to_string(),
                         factor: Factor::Totp,
@@ -155,7 +163,7 @@ impl TwoFactor {
                         name: None,
                         at: Timestamp::from_unix_seconds(now),
                     },
-                ];
+                ]);
                 let codes_installed = Self::backup_codes_for_first_factor(
                     record,
                     generated.as_ref().map(|(stored, _)| stored.as_str()),
@@ -167,7 +175,9 @@ impl TwoFactor {
                     secret: pending.secret,
                     last_step: Some(step),
                     enrolled_at: now,
-                    params: pending.params,
+                    params,
+                    drift: 0,
+                    resync: None,
                 });
                 record.pending_totp = None;
                 Ok(Change::Write((codes_installed, events)))
@@ -178,5 +188,47 @@ impl TwoFactor {
             backup_codes: generated.filter(|_| confirmed).map(|(_, codes)| codes),
         };
         Ok(self.done(confirmed, events).await)
+    }
+
+    /// The parameters a confirming code matches, and its step: the offered
+    /// ones first, then each configured fallback in turn (a short list, at most
+    /// [`MAX_TOTP_FALLBACKS`]), with the offered window and T0. A code that
+    /// matches none is wrong; one that cannot be read as any is invalid.
+    fn confirming_match(
+        &self,
+        secret: &Secret,
+        offered: TotpParams,
+        input: &str,
+        now: u64,
+    ) -> Result<(TotpParams, u64), Failure> {
+        let fallbacks = self
+            .config
+            .totp_fallbacks
+            .iter()
+            .filter_map(|fallback| fallback.apply(&offered))
+            .filter(|params| AppParameters::of(params) != AppParameters::of(&offered));
+        let mut unreadable = None;
+        let mut readable = false;
+        for params in std::iter::once(offered).chain(fallbacks) {
+            let code = match Code::parse(input, params.digits) {
+                Ok(code) => code,
+                Err(error) => {
+                    unreadable.get_or_insert(error);
+                    continue;
+                }
+            };
+            readable = true;
+            if let Verification::Accepted { step, .. } =
+                Totp::new(secret, params).verify_code(&code, now, None)
+            {
+                return Ok((params, step));
+            }
+        }
+        match unreadable {
+            Some(error) if !readable => {
+                Err(Failure::from(TwoFactorError::InvalidCode(error.into())))
+            }
+            _ => Err(Failure::from(TwoFactorError::WrongCode)),
+        }
     }
 }

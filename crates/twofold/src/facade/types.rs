@@ -190,6 +190,18 @@ pub struct TwoFactorConfig {
     pub backup_codes_low_threshold: usize,
     /// TOTP parameters for new enrollments (the defaults every app supports).
     pub totp: TotpParams,
+    /// What a confirming code is also tried with when it does not match the
+    /// offered parameters: some authenticator apps silently use SHA-1, 6 digits
+    /// and 30 s whatever the QR code says (google-authenticator-android #29,
+    /// kanidm #501). A match stores the parameters the app really uses, and
+    /// says so in [`Event::TotpParametersAdjusted`](crate::Event::TotpParametersAdjusted).
+    /// By default only [`AppParameters::SHA1_6_30`]; at most
+    /// [`MAX_TOTP_FALLBACKS`] (more fails [`TwoFactor::new`](crate::TwoFactor::new)).
+    /// Empty: only the offered parameters.
+    pub totp_fallbacks: Vec<AppParameters>,
+    /// How far an authenticator's clock may drift, and how a drifted one is
+    /// brought back ([`TotpDrift`]).
+    pub totp_drift: TotpDrift,
     /// How long a begun setup may be confirmed, in seconds.
     pub enrollment_ttl_seconds: u64,
     /// How long a sign-in challenge may be answered, in seconds.
@@ -225,6 +237,8 @@ impl TwoFactorConfig {
             backup_codes: BackupConfig::default(),
             backup_codes_low_threshold: twofold_backup::DEFAULT_LOW_THRESHOLD,
             totp: TotpParams::default(),
+            totp_fallbacks: vec![AppParameters::SHA1_6_30],
+            totp_drift: TotpDrift::default(),
             enrollment_ttl_seconds: 600,
             challenge_ttl_seconds: 300,
             default_policy: PolicyDocument::default(),
@@ -240,6 +254,82 @@ impl TwoFactorConfig {
     pub fn with_passkeys(mut self, passkeys: PasskeyConfig) -> TwoFactorConfig {
         self.passkeys = Some(passkeys);
         self
+    }
+}
+
+/// The most [`TwoFactorConfig::totp_fallbacks`] there may be: each is one more
+/// set of codes a confirming code is compared with.
+pub const MAX_TOTP_FALLBACKS: usize = 3;
+
+/// The largest [`TotpDrift::max_steps`] and [`TotpDrift::resync_steps`].
+pub const MAX_TOTP_DRIFT_STEPS: u8 = 20;
+
+/// The parameters an authenticator app generates codes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct AppParameters {
+    /// The hash.
+    pub algorithm: twofold_totp::Algorithm,
+    /// The number of digits.
+    pub digits: u8,
+    /// The time step, in seconds.
+    pub period: u64,
+}
+
+impl AppParameters {
+    /// SHA-1, 6 digits, 30 seconds: what every app supports, and what some use
+    /// whatever they are told.
+    pub const SHA1_6_30: AppParameters = AppParameters {
+        algorithm: twofold_totp::Algorithm::Sha1,
+        digits: 6,
+        period: 30,
+    };
+
+    /// Those of `params`.
+    pub fn of(params: &TotpParams) -> AppParameters {
+        AppParameters {
+            algorithm: params.algorithm,
+            digits: params.digits.get(),
+            period: params.period.seconds(),
+        }
+    }
+
+    /// `params` with these instead of its own (its window and T0 kept), or
+    /// `None` if they are not valid TOTP parameters.
+    pub fn apply(&self, params: &TotpParams) -> Option<TotpParams> {
+        Some(TotpParams {
+            algorithm: self.algorithm,
+            digits: twofold_totp::Digits::new(u32::from(self.digits)).ok()?,
+            period: twofold_totp::Period::new(self.period).ok()?,
+            ..*params
+        })
+    }
+}
+
+/// How the facade follows an authenticator whose clock drifts (RFC 6238 §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TotpDrift {
+    /// The largest drift, in time steps either way, that is remembered per
+    /// authenticator and that its next window is centred on (default 10, at
+    /// most [`MAX_TOTP_DRIFT_STEPS`]). 0 turns drift tracking off.
+    pub max_steps: u8,
+    /// How far outside the window, in steps either way of the server's clock, a
+    /// code still says that a resync is possible (default 10, at most
+    /// [`MAX_TOTP_DRIFT_STEPS`]): it is not accepted, the answer is
+    /// [`TwoFactorError::ResyncNeeded`](crate::TwoFactorError::ResyncNeeded), and
+    /// the authenticator's next code, entered next, re-centres the window and
+    /// signs in. 0 turns resync off.
+    pub resync_steps: u8,
+    /// How long the next code may take to come, in seconds (default 300).
+    pub resync_ttl_seconds: u64,
+}
+
+impl Default for TotpDrift {
+    fn default() -> TotpDrift {
+        TotpDrift {
+            max_steps: 10,
+            resync_steps: 10,
+            resync_ttl_seconds: 300,
+        }
     }
 }
 
