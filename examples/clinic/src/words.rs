@@ -87,6 +87,7 @@ pub(crate) fn explain(error: &TwoFactorError) -> String {
             rejected, the time on your phone may be off: sync your phone's clock (set date \
             and time to automatic) and try the next code."
             .to_string(),
+        TwoFactorError::ResyncNeeded { drift_steps } => resync(*drift_steps),
         TwoFactorError::CodeAlreadyUsed => {
             "That code was already used. Wait for the next code and enter it.".to_string()
         }
@@ -103,6 +104,26 @@ pub(crate) fn explain(error: &TwoFactorError) -> String {
         TwoFactorError::NotEnrolled(what) => format!("You have not set up {what}."),
         other => format!("Something went wrong: {other}."),
     }
+}
+
+/// The troubleshooting answer to "6-digit code rejected" when the code was the
+/// phone's code for another time: how far off its clock is, and the two ways
+/// out (the next code resynchronises; automatic time fixes it for good).
+fn resync(drift_steps: i64) -> String {
+    // The clinic's codes change every 30 seconds.
+    let seconds = drift_steps.unsigned_abs().saturating_mul(30);
+    let how_far = if seconds < 120 {
+        format!("{seconds} seconds")
+    } else {
+        format!("about {} minutes", seconds / 60)
+    };
+    let direction = if drift_steps > 0 { "ahead" } else { "behind" };
+    format!(
+        "That code is from your phone's clock, which is {how_far} {direction}. Wait for the \
+         next code in your authenticator app and enter it: that brings the app back in step \
+         and signs you in. To fix it for good, sync your phone's clock (set date and time to \
+         automatic)."
+    )
 }
 
 #[cfg(test)]

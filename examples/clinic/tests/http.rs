@@ -976,3 +976,55 @@ async fn an_owner_unlocks_a_locked_staff_member_who_keeps_their_factors() {
     assert_eq!(status.locked, None);
     assert!(status.enabled && status.totp, "unlocking kept the factors");
 }
+
+/// The guide's troubleshooting row "6-digit code rejected: time skew on phone":
+/// a code from a phone 4 minutes ahead is not accepted, the page says how far
+/// off the phone is and to enter the next code, and the next code signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_with_a_skewed_clock_is_told_so_and_its_next_code_signs_in() {
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let [owner, ..] = twofold_clinic::SEED;
+    let secret = enroll(&running, owner.0).await;
+    clock.advance(30);
+    let client = self::client();
+    assert_eq!(
+        sign_in(&client, base, owner.0, owner.3).await,
+        "/signin/second-step"
+    );
+    let phone = |clock: &common::TestClock| common::seconds(clock) + 240;
+    let csrf = token(&client, base, "/signin/second-step").await;
+    let code = code_at(&secret, phone(&clock));
+    let response = client
+        .post(format!("{base}/signin/second-step/code"))
+        .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/signin/second-step");
+    let page = client
+        .get(format!("{base}/signin/second-step"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("clock, which is about 4 minutes ahead"),
+        "{page}"
+    );
+    assert!(page.contains("enter it: that brings the app back in step"));
+
+    clock.advance(30);
+    let csrf = csrf_of(&page);
+    let code = code_at(&secret, phone(&clock));
+    let response = client
+        .post(format!("{base}/signin/second-step/code"))
+        .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/profile/security");
+}
