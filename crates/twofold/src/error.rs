@@ -75,6 +75,14 @@ pub enum TwoFactorError {
     /// The user has no such factor.
     #[error("the user has not set up {0}")]
     NotEnrolled(&'static str),
+    /// The user already has this factor (an import never replaces one: remove
+    /// it first).
+    #[error("the user has already set up {0}")]
+    AlreadyEnrolled(&'static str),
+    /// An imported secret is not one this facade can use as an authenticator
+    /// app (an HOTP entry: its counter cannot be turned into a time step).
+    #[error("that entry is not a time-based (TOTP) authenticator")]
+    NotTotp,
     /// There is no setup in progress to confirm.
     #[error("there is no setup in progress; start again")]
     NoPendingEnrollment,
@@ -223,7 +231,10 @@ impl TwoFactorError {
             | TwoFactorError::Expired
             | TwoFactorError::NoPendingEnrollment => ErrorKind::Expired,
             TwoFactorError::Denied(Reason::ReauthenticationRequired) => ErrorKind::Reauthenticate,
-            TwoFactorError::Denied(_) | TwoFactorError::NotEnrolled(_) => ErrorKind::Denied,
+            TwoFactorError::Denied(_)
+            | TwoFactorError::NotEnrolled(_)
+            | TwoFactorError::AlreadyEnrolled(_)
+            | TwoFactorError::NotTotp => ErrorKind::Denied,
             #[cfg(feature = "passkey")]
             TwoFactorError::PasskeysOff => ErrorKind::Denied,
             TwoFactorError::Busy | TwoFactorError::Contended => ErrorKind::Unavailable,

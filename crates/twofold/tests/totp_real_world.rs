@@ -31,7 +31,7 @@ fn strict_params() -> TotpParams {
 }
 
 fn sha256_8_60(secret: &str, time: u64) -> String {
-    let secret = Secret::from_base32(secret).unwrap();
+    let secret = Secret::from_base32_legacy(secret).unwrap();
     totp_lite::totp_custom::<totp_lite::Sha256>(60, 8, secret.expose_bytes(), time)
 }
 
@@ -444,4 +444,103 @@ async fn a_phone_within_the_plain_window_leaves_no_drift_behind() {
         error.error,
         TwoFactorError::ResyncNeeded { drift_steps: 2 }
     ));
+}
+
+/// Staff moving to the platform keep the authenticator they have: its URI is
+/// imported with its own parameters, and an 80-bit secret (Google
+/// Authenticator's usual) is accepted through `parse_legacy`.
+#[tokio::test]
+async fn an_existing_authenticator_is_imported_with_its_own_parameters() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let secret = "JBSWY3DPEHPK3PXP"; // 80 bits
+    let uri = twofold_totp::OtpAuthUri::parse_legacy(&format!(
+        "otpauth://totp/Old%20System:ana?secret={secret}&issuer=Old%20System&algorithm=SHA256&digits=8&period=60"
+    ))
+    .unwrap();
+
+    // A password re-entry is needed, as for any setup.
+    let stale = h.twofold.import_totp(&ana, &uri, None).await.unwrap_err();
+    assert_eq!(stale.kind(), twofold::ErrorKind::Reauthenticate);
+
+    let done = h
+        .twofold
+        .import_totp(&ana, &uri, Some(h.clock.now()))
+        .await
+        .unwrap();
+    assert_eq!(
+        done.value.backup_codes.map(|codes| codes.iter().count()),
+        Some(10)
+    );
+    assert!(done.events.iter().any(|event| matches!(
+        event,
+        Event::FactorAdded {
+            factor: twofold::Factor::Totp,
+            ..
+        }
+    )));
+    let stored = h
+        .store
+        .load_user("ana")
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .totp
+        .unwrap();
+    assert_eq!(AppParameters::of(&stored.params).digits, 8);
+    assert_eq!(AppParameters::of(&stored.params).period, 60);
+
+    // The step of the import is spent (the old system may just have taken
+    // its code); the next step's code signs in.
+    let now = h.clock.now().as_unix_seconds();
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let spent = h
+        .twofold
+        .verify_totp(&ana, &id, &sha256_8_60(secret, now))
+        .await
+        .unwrap_err();
+    assert!(matches!(spent.error, TwoFactorError::CodeAlreadyUsed));
+    h.clock.advance(60);
+    let now = h.clock.now().as_unix_seconds();
+    h.twofold
+        .verify_totp(&ana, &id, &sha256_8_60(secret, now))
+        .await
+        .unwrap();
+
+    // Never over an existing authenticator, and never an HOTP entry.
+    let again = h
+        .twofold
+        .import_totp(&ana, &uri, Some(h.clock.now()))
+        .await
+        .unwrap_err();
+    assert!(matches!(again.error, TwoFactorError::AlreadyEnrolled(_)));
+    let after = h
+        .store
+        .load_user("ana")
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .totp
+        .unwrap();
+    assert_eq!(after.secret, stored.secret);
+    let hotp = twofold_totp::OtpAuthUri::parse_legacy(&format!(
+        "otpauth://hotp/Old:sam?secret={secret}&counter=5"
+    ))
+    .unwrap();
+    let sam = account("sam", "staff");
+    let refused = h
+        .twofold
+        .import_totp(&sam, &hotp, Some(h.clock.now()))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused.error, TwoFactorError::NotTotp));
+    assert!(
+        h.store
+            .load_user("sam")
+            .await
+            .unwrap()
+            .is_none_or(|user| user.value.totp.is_none())
+    );
 }

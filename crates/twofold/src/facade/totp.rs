@@ -190,6 +190,83 @@ impl TwoFactor {
         Ok(self.done(confirmed, events).await)
     }
 
+    /// Installs an authenticator app the user already has, from its
+    /// `otpauth://` URI (`OtpAuthUri::parse_legacy`, or an entry of
+    /// `twofold_totp::read_import` for a Google Authenticator export): for
+    /// moving staff to the platform with the authenticators they use, without
+    /// scanning a new QR code.
+    ///
+    /// What setting one up needs, it needs too: a policy that offers the
+    /// authenticator app to the user's role, and a password re-entry within
+    /// the policy's window (`reauthenticated_at`). It never replaces an
+    /// existing authenticator ([`TwoFactorError::AlreadyEnrolled`]), and an
+    /// HOTP entry is refused ([`TwoFactorError::NotTotp`]). The URI's
+    /// algorithm, digits and period are kept; the window and T0 are the
+    /// configuration's. The current time step counts as spent, so that a code
+    /// the old system just accepted cannot be used again here. If it is the
+    /// user's first factor, 10 backup codes are returned this once.
+    pub async fn import_totp(
+        &self,
+        account: &Account<'_>,
+        uri: &OtpAuthUri,
+        reauthenticated_at: Option<Timestamp>,
+    ) -> Result<Done<FactorConfirmed>, Failure> {
+        let now = self.clock.now().as_unix_seconds();
+        self.check_enrollment(account, Method::Totp, reauthenticated_at, now)
+            .await?;
+        let Some(imported) = uri.totp_params() else {
+            return Err(Failure::from(TwoFactorError::NotTotp));
+        };
+        let params = TotpParams {
+            algorithm: imported.algorithm,
+            digits: imported.digits,
+            period: imported.period,
+            ..self.config.totp
+        };
+        let spent = Totp::new(uri.secret(), params).step_at(now);
+        let sealed = self
+            .keyring
+            .seal(uri.secret(), account.user, &*self.random)?;
+        let generated = self.backup_codes_if_needed(account.user).await?;
+        let (installed, events) = self
+            .update_user(account.user, |record| {
+                if record.totp.is_some() {
+                    return Err(Failure::from(TwoFactorError::AlreadyEnrolled(
+                        "an authenticator app",
+                    )));
+                }
+                let mut events = vec![Event::FactorAdded {
+                    user: account.user.to_string(),
+                    factor: Factor::Totp,
+                    name: None,
+                    at: Timestamp::from_unix_seconds(now),
+                }];
+                let codes_installed = Self::backup_codes_for_first_factor(
+                    record,
+                    generated.as_ref().map(|(stored, _)| stored.as_str()),
+                    account,
+                    now,
+                    &mut events,
+                )?;
+                record.totp = Some(TotpFactor {
+                    secret: sealed.clone(),
+                    last_step: spent,
+                    enrolled_at: now,
+                    params,
+                    drift: 0,
+                    resync: None,
+                });
+                record.pending_totp = None;
+                Ok(Change::Write((codes_installed, events)))
+            })
+            .await?;
+        let confirmed = FactorConfirmed {
+            credential_id: None,
+            backup_codes: generated.filter(|_| installed).map(|(_, codes)| codes),
+        };
+        Ok(self.done(confirmed, events).await)
+    }
+
     /// The parameters a confirming code matches, and its step: the offered
     /// ones first, then each configured fallback in turn (a short list, at most
     /// [`MAX_TOTP_FALLBACKS`]), with the offered window and T0. A code that
