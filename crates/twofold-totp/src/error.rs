@@ -23,6 +23,10 @@ pub enum Error {
     /// The randomness source failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// An export could not be read.
+    #[cfg(feature = "import")]
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     /// A QR code could not be rendered.
     #[cfg(feature = "qr")]
     #[error(transparent)]

@@ -9,6 +9,8 @@ extern crate std;
 
 mod code;
 mod error;
+#[cfg(feature = "import")]
+mod import;
 mod otp;
 #[cfg(feature = "qr")]
 mod qr;
@@ -17,6 +19,11 @@ mod uri;
 
 pub use code::{Code, MAX_CODE_INPUT_BYTES};
 pub use error::{CodeError, Error, ParameterError, RandomError, SecretError, UriError};
+#[cfg(feature = "import")]
+pub use import::{
+    ImportEntry, ImportError, ImportOutcome, MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, SkipReason,
+    read_import,
+};
 pub use otp::{
     Algorithm, Digits, Hotp, HotpVerification, Period, Totp, TotpParams, Verification, Window,
 };
