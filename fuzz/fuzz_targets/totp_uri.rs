@@ -1,4 +1,6 @@
-//! otpauth:// URI parsing: never panics, and whatever parses round-trips.
+//! otpauth:// URI parsing: never panics, and whatever parses round-trips: the
+//! URI written from it reads back the same, and is never ambiguous (even when
+//! the input was: its reading is then written unambiguously).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(uri) = parsed {
             let again =
                 OtpAuthUri::parse_legacy(&uri.to_uri_string()).expect("generated URIs parse");
-            assert_eq!(again, uri);
+            assert!(!again.label_is_ambiguous());
+            assert_eq!(again.issuer(), uri.issuer());
+            assert_eq!(again.account(), uri.account());
+            assert_eq!(again.to_uri_string(), uri.to_uri_string());
         }
     }
 });
