@@ -34,6 +34,7 @@ pub fn router(app: App) -> Router {
         .route("/profile/security", get(security::profile_security))
         .route("/security/totp/begin", post(security::totp_begin))
         .route("/security/totp/confirm", post(security::totp_confirm))
+        .route("/security/totp/import", post(security::totp_import))
         .route("/security/backup-codes", get(security::show_backup_codes))
         .route(
             "/security/backup-codes/regenerate",

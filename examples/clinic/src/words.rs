@@ -1,6 +1,7 @@
 //! What the app tells people, in the guide's words: waits, locks, policy
 //! reasons and factor errors. Plain text: the templates escape it.
 
+use crate::views::security::ImportRow;
 use twofold::{Lock, Mode, Reason, Timestamp, TwoFactorError};
 
 /// A wait in words ("30 seconds", "5 minutes").
@@ -124,6 +125,42 @@ fn resync(drift_steps: i64) -> String {
          and signs you in. To fix it for good, sync your phone's clock (set date and time to \
          automatic)."
     )
+}
+
+/// One entry of an authenticator export, for the import page.
+pub(crate) fn import_row(index: usize, entry: &twofold_totp::ImportEntry) -> ImportRow {
+    use twofold_totp::{ImportOutcome, SkipReason, Strength};
+    let (importable, note) = match &entry.outcome {
+        ImportOutcome::Importable {
+            strength: Strength::Legacy { bits },
+            ..
+        } => (
+            true,
+            format!(
+                "Its secret is {bits} bits, less than the 128 recommended: once it works, \
+                 consider setting up the authenticator app again for a stronger one."
+            ),
+        ),
+        ImportOutcome::Importable { .. } => (true, String::new()),
+        ImportOutcome::Skipped(SkipReason::Hotp) => (
+            false,
+            "No: it counts codes instead of following the time (HOTP).".to_string(),
+        ),
+        ImportOutcome::Skipped(SkipReason::WeakSecret { bits }) => (
+            false,
+            format!("No: its secret is only {bits} bits, too weak to keep."),
+        ),
+        ImportOutcome::Skipped(reason) => (false, format!("No: {reason}.")),
+        // A future outcome: shown, never moved.
+        _ => (false, "No.".to_string()),
+    };
+    ImportRow {
+        index,
+        issuer: entry.issuer.clone().unwrap_or_default(),
+        account: entry.account.clone(),
+        importable,
+        note,
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 use twofold::{ErrorKind, FactorConfirmed, NewBackupCodes, Reason, Timestamp, TwoFactorError};
+use twofold_totp::ImportOutcome;
 
 use super::sign_in::CodeForm;
 use super::{account, back, factor_failure};
@@ -16,7 +17,7 @@ use crate::error::{AppError, Context};
 use crate::password::{self, Client};
 use crate::session::{self, Enroller, SignedIn, complete_sign_in, take_flash};
 use crate::views::security::{
-    BackupCodesPage, Panel, PasskeyRow, ProfilePage, TotpSetup, TotpSetupPage,
+    BackupCodesPage, Panel, PasskeyRow, ProfilePage, TotpImportPage, TotpSetup, TotpSetupPage,
 };
 use crate::views::{self, Layout, Notice, Tone};
 use crate::{App, audit, csrf, slots, words};
@@ -202,6 +203,88 @@ pub(crate) async fn totp_confirm(
     }
     let page = setup_page(&enroller, setup, Some(Notice::error(text))).await;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, views::html(&page)?).into_response())
+}
+
+/// "Move an authenticator from another system": a pasted export.
+#[derive(Deserialize)]
+pub(crate) struct ImportForm {
+    #[serde(default)]
+    pub(crate) password: String,
+    pub(crate) export: String,
+    /// The entry chosen on the list of a several-entry export.
+    pub(crate) entry: Option<usize>,
+}
+
+pub(crate) async fn totp_import(
+    State(app): State<App>,
+    client: Client,
+    enroller: Enroller,
+    Form(form): Form<ImportForm>,
+) -> Result<Response, AppError> {
+    let (user, session) = (enroller.user(), enroller.session());
+    let password_at = match enroller
+        .password_for_change(&app, &form.password, &client)
+        .await
+    {
+        Ok(at) => at,
+        Err(refusal) => {
+            let text = refusal.text("Re-enter your password to change how you sign in.");
+            return Ok(back(session, Tone::Error, &text, "/profile/security").await);
+        }
+    };
+    let entries = match twofold_totp::read_import(&form.export) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let text = format!("That link could not be read: {error}.");
+            return Ok(back(session, Tone::Error, &text, "/profile/security").await);
+        }
+    };
+    let importable: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| matches!(entry.outcome, ImportOutcome::Importable { .. }))
+        .map(|(index, _)| index)
+        .collect();
+    let chosen = match (form.entry, importable.as_slice()) {
+        (Some(index), _) => Some(index),
+        (None, [only]) if entries.len() == 1 => Some(*only),
+        _ => None,
+    };
+    let Some(ImportOutcome::Importable { uri, .. }) = chosen
+        .and_then(|index| entries.get(index))
+        .map(|entry| &entry.outcome)
+    else {
+        // Several entries, or none that can move: show each, and why.
+        let token = csrf::token(session).await;
+        let layout = Layout::signed_in("Move an authenticator", token, user, "/profile/security");
+        let rows = entries
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| words::import_row(index, entry))
+            .collect();
+        let page = TotpImportPage {
+            layout,
+            export: form.export,
+            entries: rows,
+        };
+        return views::page(&page);
+    };
+    match app
+        .two_factor()
+        .import_totp(
+            &account(user),
+            uri,
+            Some(Timestamp::from_unix_seconds(password_at)),
+        )
+        .await
+    {
+        Ok(done) => {
+            let to = after_confirm(&app, &enroller, done.value).await?;
+            let text = "Authenticator app moved here: 2FA is on. Your app's codes for it work now.";
+            Ok(back(session, Tone::Ok, text, to).await)
+        }
+        Err(failure) => factor_failure(&app, session, user, failure, enroller.back()).await,
+    }
 }
 
 /// After a first factor: stash the new backup codes for the next page, and

@@ -164,3 +164,27 @@ mod tests {
         assert!(html.contains(r#"id="verify-code""#), "{html}");
     }
 }
+
+/// "Move an authenticator from another system", when the export holds more
+/// than one entry (or none that can move): each entry with what can be done
+/// with it.
+#[derive(Template)]
+#[template(path = "totp_import.html")]
+pub(crate) struct TotpImportPage {
+    pub layout: Layout,
+    /// The export as pasted, posted again with the chosen entry. It holds
+    /// secrets: the page is never cached.
+    pub export: String,
+    pub entries: Vec<ImportRow>,
+}
+
+/// One entry of an export.
+pub(crate) struct ImportRow {
+    pub index: usize,
+    pub issuer: String,
+    pub account: String,
+    /// Whether it can become this account's authenticator app.
+    pub importable: bool,
+    /// What is wrong with it, or a warning about its secret.
+    pub note: String,
+}
