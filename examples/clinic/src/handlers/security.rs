@@ -149,7 +149,7 @@ pub(crate) async fn totp_begin(
             return factor_failure(&app, session, user, failure, enroller.back()).await;
         }
     };
-    let setup = TotpSetup::new(&enrollment.qr_svg, enrollment.manual_entry_secret);
+    let setup = TotpSetup::new(enrollment);
     // The page holds a secret: never cached (see `assets::headers`).
     views::page(&setup_page(&enroller, Some(setup), None).await)
 }
@@ -186,10 +186,7 @@ pub(crate) async fn totp_confirm(
         .pending_totp_enrollment(&account(user), proof)
         .await
     {
-        Ok(pending) => (
-            pending.map(|pending| TotpSetup::new(&pending.qr_svg, pending.manual_entry_secret)),
-            false,
-        ),
+        Ok(pending) => (pending.map(TotpSetup::new), false),
         Err(refused) if refused.kind() == ErrorKind::Reauthenticate => (None, true),
         Err(refused) => return Err(AppError::internal("pending setup", &refused.error)),
     };

@@ -60,20 +60,26 @@ pub(crate) struct TotpSetup {
     pub qr_svg: String,
     /// The secret in groups of four, for typing.
     pub secret: String,
+    /// The names to type beside it, as given (the URI percent-encodes them).
+    pub issuer: String,
+    pub account: String,
 }
 
 impl TotpSetup {
     /// What to show of a setup: the QR code's `<svg>` element (without the
     /// XML declaration of the standalone document, which HTML has no use
     /// for), and the secret.
-    pub(crate) fn new(qr_svg: &str, secret: String) -> TotpSetup {
+    pub(crate) fn new(enrollment: twofold::TotpEnrollment) -> TotpSetup {
+        let qr_svg = &enrollment.qr_svg;
         let svg = qr_svg
             .find("<svg")
             .and_then(|at| qr_svg.get(at..))
             .unwrap_or(qr_svg);
         TotpSetup {
             qr_svg: svg.to_string(),
-            secret,
+            secret: enrollment.manual_entry_secret.clone(),
+            issuer: enrollment.issuer.clone(),
+            account: enrollment.account_name.clone(),
         }
     }
 }
@@ -152,14 +158,25 @@ mod tests {
             layout: Layout::signing_in("Set up authenticator app", "t".into()).notice(Some(
                 super::super::Notice::error("That code is not correct."),
             )),
-            setup: Some(TotpSetup::new(
-                "<?xml version=\"1.0\"?><svg id=\"code\"></svg>",
-                "ABCD EFGH".into(),
-            )),
+            setup: Some(TotpSetup {
+                qr_svg: r#"<svg id="code"></svg>"#.into(),
+                secret: "ABCD EFGH".into(),
+                issuer: "Clinic: North".into(),
+                account: "Dr. Smith: Ortho".into(),
+            }),
         };
         let html = page.render().unwrap_or_default();
         assert!(html.contains(r#"id="qr"><svg id="code"></svg>"#), "{html}");
         assert!(html.contains(r#"id="manual-secret">ABCD EFGH<"#), "{html}");
+        // The names for manual entry, as given.
+        assert!(
+            html.contains(r#"id="manual-account">Dr. Smith: Ortho<"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"id="manual-issuer">Clinic: North<"#),
+            "{html}"
+        );
         assert!(html.contains("That code is not correct."), "{html}");
         assert!(html.contains(r#"id="verify-code""#), "{html}");
     }
