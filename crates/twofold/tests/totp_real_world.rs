@@ -283,6 +283,77 @@ async fn a_phone_whose_clock_is_off_is_resynchronised_with_two_consecutive_codes
     assert_eq!(factor.drift, 0);
 }
 
+/// The same for a phone whose clock is behind: the drift is negative.
+#[tokio::test]
+async fn a_phone_whose_clock_is_behind_is_resynchronised_too() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let (secret, _) = enroll_totp(&h, &ana).await;
+    h.clock.advance(600);
+    let phone = |h: &common::Harness| h.clock.now().as_unix_seconds() - 150;
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let first = h
+        .twofold
+        .verify_totp(&ana, &id, &code(&secret, phone(&h)))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        first.error,
+        TwoFactorError::ResyncNeeded { drift_steps: -5 }
+    ));
+    h.clock.advance(30);
+    h.twofold
+        .verify_totp(&ana, &id, &code(&secret, phone(&h)))
+        .await
+        .unwrap();
+    let factor = h
+        .store
+        .load_user("ana")
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .totp
+        .unwrap();
+    assert_eq!(factor.drift, -5);
+    // And the window follows it.
+    h.clock.advance(90);
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    h.twofold
+        .verify_totp(&ana, &id, &code(&secret, phone(&h)))
+        .await
+        .unwrap();
+}
+
+/// Drift beyond `max_steps` is remembered only up to it.
+#[tokio::test]
+async fn the_remembered_drift_is_bounded() {
+    let h = facade_with(|config| config.totp_drift.max_steps = 3);
+    let ana = account("ana", "staff");
+    let (secret, _) = enroll_totp(&h, &ana).await;
+    let phone = |h: &common::Harness| h.clock.now().as_unix_seconds() + 180;
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    h.twofold
+        .verify_totp(&ana, &id, &code(&secret, phone(&h)))
+        .await
+        .unwrap_err();
+    h.clock.advance(30);
+    h.twofold
+        .verify_totp(&ana, &id, &code(&secret, phone(&h)))
+        .await
+        .unwrap();
+    let factor = h
+        .store
+        .load_user("ana")
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .totp
+        .unwrap();
+    assert_eq!(factor.drift, 3);
+}
+
 #[tokio::test]
 async fn no_code_of_a_resync_is_ever_accepted_twice() {
     let h = harness();
@@ -415,22 +486,31 @@ async fn a_phone_within_the_plain_window_leaves_no_drift_behind() {
     let h = harness();
     let ana = account("ana", "staff");
     let (secret, _) = enroll_totp(&h, &ana).await;
-    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
-    let ahead = h.clock.now().as_unix_seconds() + 30;
-    h.twofold
-        .verify_totp(&ana, &id, &code(&secret, ahead))
-        .await
-        .unwrap();
-    let factor = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
-    assert_eq!(factor.drift, 0);
+    // One step behind, then one step ahead: both within the window.
+    for offset in [-30i64, 30] {
+        h.clock.advance(90);
+        let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+        let phone = h
+            .clock
+            .now()
+            .as_unix_seconds()
+            .checked_add_signed(offset)
+            .unwrap();
+        h.twofold
+            .verify_totp(&ana, &id, &code(&secret, phone))
+            .await
+            .unwrap();
+        let factor = h
+            .store
+            .load_user("ana")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .totp
+            .unwrap();
+        assert_eq!(factor.drift, 0, "phone {offset:+} s");
+    }
     // So two steps off is still outside the window, as the guide says.
     h.clock.advance(120);
     let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
