@@ -624,3 +624,35 @@ async fn an_existing_authenticator_is_imported_with_its_own_parameters() {
             .is_none_or(|user| user.value.totp.is_none())
     );
 }
+
+/// A code already accepted, entered again once it has left the window (but
+/// is still within the resync range), is wrong: a spent step never starts a
+/// resync.
+#[tokio::test]
+async fn a_spent_code_never_starts_a_resync() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let (secret, _) = enroll_totp(&h, &ana).await;
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let now = h.clock.now();
+    let spent = code(&secret, now);
+    h.twofold.verify_totp(&ana, &id, &spent).await.unwrap();
+    h.clock.advance(90);
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let error = h.twofold.verify_totp(&ana, &id, &spent).await.unwrap_err();
+    assert!(
+        matches!(error.error, TwoFactorError::WrongCode),
+        "{:?}",
+        error.error
+    );
+    let factor = h
+        .store
+        .load_user("ana")
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .totp
+        .unwrap();
+    assert_eq!(factor.resync, None);
+}
