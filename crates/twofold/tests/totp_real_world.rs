@@ -656,3 +656,30 @@ async fn a_spent_code_never_starts_a_resync() {
         .unwrap();
     assert_eq!(factor.resync, None);
 }
+
+/// The next code must come before the resync lapses: at its deadline it is
+/// only the first code of a new resync.
+#[tokio::test]
+async fn a_resync_lapses_at_its_deadline() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let (secret, _) = enroll_totp(&h, &ana).await;
+    let ahead = |h: &common::Harness| h.clock.now().as_unix_seconds() + 120;
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    h.twofold
+        .verify_totp(&ana, &id, &code(&secret, ahead(&h)))
+        .await
+        .unwrap_err();
+    h.clock.advance(300); // resync_ttl_seconds: exactly at the deadline
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let error = h
+        .twofold
+        .verify_totp(&ana, &id, &code(&secret, ahead(&h)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.error, TwoFactorError::ResyncNeeded { drift_steps: 4 }),
+        "{:?}",
+        error.error
+    );
+}
