@@ -303,3 +303,28 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `matches_step` is true for exactly the step whose code it is (by
+    /// totp-lite), and never for a code of another length.
+    #[test]
+    fn matches_step_is_exact(
+        secret in secret_bytes(),
+        step in 0u64..(1u64 << 36),
+        other in 0u64..(1u64 << 36),
+    ) {
+        let totp = Totp::new(&Secret::from_bytes(&secret).unwrap(), TotpParams::default());
+        let text = oracle(Algorithm::Sha1, 30, 6, &secret, step * 30);
+        let code = Code::parse(&text, Digits::SIX).unwrap();
+        prop_assert!(totp.matches_step(&code, step));
+        let other_text = oracle(Algorithm::Sha1, 30, 6, &secret, other * 30);
+        prop_assert_eq!(totp.matches_step(&code, other), other_text == text);
+        let eight = Totp::new(
+            &Secret::from_bytes(&secret).unwrap(),
+            TotpParams { digits: Digits::new(8).unwrap(), ..TotpParams::default() },
+        );
+        prop_assert!(!eight.matches_step(&code, step));
+    }
+}

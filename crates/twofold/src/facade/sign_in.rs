@@ -301,7 +301,7 @@ impl TwoFactor {
                 };
             }
         }
-        if drift.resync_steps > 0
+        if drift.resync_steps != 0
             && let Some(step) = totp
                 .find_step(code, now, drift.resync_steps)
                 .filter(|&step| fresh(step))
