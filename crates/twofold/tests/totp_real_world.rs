@@ -35,6 +35,18 @@ fn sha256_8_60(secret: &str, time: u64) -> String {
     totp_lite::totp_custom::<totp_lite::Sha256>(60, 8, secret.expose_bytes(), time)
 }
 
+/// Ana's authenticator app as stored.
+async fn stored_totp(h: &common::Harness) -> twofold::store::TotpFactor {
+    h.store
+        .load_user("ana")
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .totp
+        .unwrap()
+}
+
 fn facade_with(configure: impl FnOnce(&mut twofold::TwoFactorConfig)) -> common::Harness {
     let mut config = common::config();
     configure(&mut config);
@@ -234,15 +246,7 @@ async fn a_phone_whose_clock_is_off_is_resynchronised_with_two_consecutive_codes
         drift_steps: 5,
         at: h.clock.now(),
     }));
-    let factor = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
+    let factor = stored_totp(&h).await;
     assert_eq!(factor.drift, 5);
     assert_eq!(factor.resync, None);
 
@@ -271,15 +275,7 @@ async fn a_phone_whose_clock_is_off_is_resynchronised_with_two_consecutive_codes
         .verify_totp(&ana, &id, &code(&secret, now))
         .await
         .unwrap();
-    let factor = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
+    let factor = stored_totp(&h).await;
     assert_eq!(factor.drift, 0);
 }
 
@@ -306,15 +302,7 @@ async fn a_phone_whose_clock_is_behind_is_resynchronised_too() {
         .verify_totp(&ana, &id, &code(&secret, phone(&h)))
         .await
         .unwrap();
-    let factor = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
+    let factor = stored_totp(&h).await;
     assert_eq!(factor.drift, -5);
     // And the window follows it.
     h.clock.advance(90);
@@ -342,15 +330,7 @@ async fn the_remembered_drift_is_bounded() {
         .verify_totp(&ana, &id, &code(&secret, phone(&h)))
         .await
         .unwrap();
-    let factor = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
+    let factor = stored_totp(&h).await;
     assert_eq!(factor.drift, 3);
 }
 
@@ -436,15 +416,7 @@ async fn a_wrong_code_a_lapse_or_a_code_beyond_the_range_ends_a_resync_without_s
         .await
         .unwrap_err();
     assert!(matches!(error.error, TwoFactorError::WrongCode));
-    let factor = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
+    let factor = stored_totp(&h).await;
     assert_eq!(factor.resync, None);
     assert_eq!(factor.drift, 0);
 }
@@ -500,15 +472,7 @@ async fn a_phone_within_the_plain_window_leaves_no_drift_behind() {
             .verify_totp(&ana, &id, &code(&secret, phone))
             .await
             .unwrap();
-        let factor = h
-            .store
-            .load_user("ana")
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .totp
-            .unwrap();
+        let factor = stored_totp(&h).await;
         assert_eq!(factor.drift, 0, "phone {offset:+} s");
     }
     // So two steps off is still outside the window, as the guide says.
@@ -559,15 +523,7 @@ async fn an_existing_authenticator_is_imported_with_its_own_parameters() {
             ..
         }
     )));
-    let stored = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
+    let stored = stored_totp(&h).await;
     assert_eq!(AppParameters::of(&stored.params).digits, 8);
     assert_eq!(AppParameters::of(&stored.params).period, 60);
 
@@ -595,15 +551,7 @@ async fn an_existing_authenticator_is_imported_with_its_own_parameters() {
         .await
         .unwrap_err();
     assert!(matches!(again.error, TwoFactorError::AlreadyEnrolled(_)));
-    let after = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
+    let after = stored_totp(&h).await;
     assert_eq!(after.secret, stored.secret);
     let hotp = twofold_totp::OtpAuthUri::parse_legacy(&format!(
         "otpauth://hotp/Old:sam?secret={secret}&counter=5"
@@ -645,15 +593,7 @@ async fn a_spent_code_never_starts_a_resync() {
         "{:?}",
         error.error
     );
-    let factor = h
-        .store
-        .load_user("ana")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .totp
-        .unwrap();
+    let factor = stored_totp(&h).await;
     assert_eq!(factor.resync, None);
 }
 

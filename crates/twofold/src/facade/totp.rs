@@ -1,12 +1,13 @@
 //! The authenticator app: setup and its confirmation.
 
+use twofold_backup::NewBackupCodes;
 use twofold_policy::{Method, Timestamp};
 use twofold_totp::{Code, OtpAuthUri, OtpKind, Secret, Totp, TotpParams, Verification};
 
 use crate::env::RngAdapter;
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, Factor};
-use crate::store::{PendingTotp, TotpFactor};
+use crate::store::{PendingTotp, TotpFactor, UserRecord};
 
 use super::TwoFactor;
 use super::record::*;
@@ -151,35 +152,21 @@ impl TwoFactor {
                         at: Timestamp::from_unix_seconds(now),
                     });
                 }
-                events.extend([
-                    Event::EnrollmentConfirmed {
-                        user: account.user.to_string(),
-                        factor: Factor::Totp,
-                        at: Timestamp::from_unix_seconds(now),
-                    },
-                    Event::FactorAdded {
-                        user: account.user.to_string(),
-                        factor: Factor::Totp,
-                        name: None,
-                        at: Timestamp::from_unix_seconds(now),
-                    },
-                ]);
-                let codes_installed = Self::backup_codes_for_first_factor(
-                    record,
-                    generated.as_ref().map(|(stored, _)| stored.as_str()),
-                    account,
-                    now,
-                    &mut events,
-                )?;
-                record.totp = Some(TotpFactor {
+                events.push(Event::EnrollmentConfirmed {
+                    user: account.user.to_string(),
+                    factor: Factor::Totp,
+                    at: Timestamp::from_unix_seconds(now),
+                });
+                let factor = TotpFactor {
                     secret: pending.secret,
                     last_step: Some(step),
                     enrolled_at: now,
                     params,
                     drift: 0,
                     resync: None,
-                });
-                record.pending_totp = None;
+                };
+                let codes_installed =
+                    Self::install_totp(record, factor, generated.as_ref(), account, &mut events)?;
                 Ok(Change::Write((codes_installed, events)))
             })
             .await?;
@@ -235,28 +222,17 @@ impl TwoFactor {
                         "an authenticator app",
                     )));
                 }
-                let mut events = vec![Event::FactorAdded {
-                    user: account.user.to_string(),
-                    factor: Factor::Totp,
-                    name: None,
-                    at: Timestamp::from_unix_seconds(now),
-                }];
-                let codes_installed = Self::backup_codes_for_first_factor(
-                    record,
-                    generated.as_ref().map(|(stored, _)| stored.as_str()),
-                    account,
-                    now,
-                    &mut events,
-                )?;
-                record.totp = Some(TotpFactor {
+                let mut events = Vec::new();
+                let factor = TotpFactor {
                     secret: sealed.clone(),
                     last_step: spent,
                     enrolled_at: now,
                     params,
                     drift: 0,
                     resync: None,
-                });
-                record.pending_totp = None;
+                };
+                let codes_installed =
+                    Self::install_totp(record, factor, generated.as_ref(), account, &mut events)?;
                 Ok(Change::Write((codes_installed, events)))
             })
             .await?;
@@ -265,6 +241,35 @@ impl TwoFactor {
             backup_codes: generated.filter(|_| installed).map(|(_, codes)| codes),
         };
         Ok(self.done(confirmed, events).await)
+    }
+
+    /// Makes `factor` the user's authenticator app (a confirmed setup or an
+    /// import): `FactorAdded`, and the backup codes if it is the first factor.
+    /// Returns whether the codes were installed.
+    fn install_totp(
+        record: &mut UserRecord,
+        factor: TotpFactor,
+        generated: Option<&(String, NewBackupCodes)>,
+        account: &Account<'_>,
+        events: &mut Vec<Event>,
+    ) -> Result<bool, TwoFactorError> {
+        let now = factor.enrolled_at;
+        events.push(Event::FactorAdded {
+            user: account.user.to_string(),
+            factor: Factor::Totp,
+            name: None,
+            at: Timestamp::from_unix_seconds(now),
+        });
+        let codes_installed = Self::backup_codes_for_first_factor(
+            record,
+            generated.map(|(stored, _)| stored.as_str()),
+            account,
+            now,
+            events,
+        )?;
+        record.totp = Some(factor);
+        record.pending_totp = None;
+        Ok(codes_installed)
     }
 
     /// The parameters a confirming code matches, and its step: the offered
