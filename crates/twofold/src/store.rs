@@ -211,6 +211,12 @@ pub struct TotpFactor {
     /// the app's next code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resync: Option<TotpResync>,
+    /// Future steps whose codes a resync's first code revealed to be the
+    /// app's (the answer was `ResyncNeeded`): never accepted by the window
+    /// when their time comes, so that the answer cannot turn a guess into a
+    /// code that works later. Dropped once past.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub burned_steps: Vec<u64>,
 }
 
 fn is_zero(drift: &i64) -> bool {

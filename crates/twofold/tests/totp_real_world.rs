@@ -527,17 +527,20 @@ async fn an_existing_authenticator_is_imported_with_its_own_parameters() {
     assert_eq!(AppParameters::of(&stored.params).digits, 8);
     assert_eq!(AppParameters::of(&stored.params).period, 60);
 
-    // The step of the import is spent (the old system may just have taken
-    // its code); the next step's code signs in.
-    let now = h.clock.now().as_unix_seconds();
+    // The step of the import and the one the window looks ahead to are spent
+    // (the old system may just have taken their codes); the step after them
+    // signs in.
     let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
-    let spent = h
-        .twofold
-        .verify_totp(&ana, &id, &sha256_8_60(secret, now))
-        .await
-        .unwrap_err();
-    assert!(matches!(spent.error, TwoFactorError::CodeAlreadyUsed));
-    h.clock.advance(60);
+    for ahead in [0, 60] {
+        let now = h.clock.now().as_unix_seconds() + ahead;
+        let spent = h
+            .twofold
+            .verify_totp(&ana, &id, &sha256_8_60(secret, now))
+            .await
+            .unwrap_err();
+        assert!(matches!(spent.error, TwoFactorError::CodeAlreadyUsed));
+    }
+    h.clock.advance(120);
     let now = h.clock.now().as_unix_seconds();
     h.twofold
         .verify_totp(&ana, &id, &sha256_8_60(secret, now))
@@ -622,4 +625,44 @@ async fn a_resync_lapses_at_its_deadline() {
         "{:?}",
         error.error
     );
+}
+
+/// A guess that matches a future step says `ResyncNeeded`: so that answer can
+/// never make the same code work when its time comes, that step is burned.
+#[tokio::test]
+async fn a_code_revealed_by_a_resync_answer_never_works_later() {
+    let h = harness();
+    let ana = account("ana", "staff");
+    let (secret, _) = enroll_totp(&h, &ana).await;
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let future = code(&secret, h.clock.now().as_unix_seconds() + 120);
+    let first = h.twofold.verify_totp(&ana, &id, &future).await.unwrap_err();
+    assert!(matches!(
+        first.error,
+        TwoFactorError::ResyncNeeded { drift_steps: 4 }
+    ));
+    // No second code; four steps later that code is the current one.
+    h.clock.advance(120);
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let later = h.twofold.verify_totp(&ana, &id, &future).await.unwrap_err();
+    assert!(
+        matches!(later.error, TwoFactorError::CodeAlreadyUsed),
+        "{:?}",
+        later.error
+    );
+    // The next step's code works, and the burned step is forgotten once past.
+    h.clock.advance(30);
+    let now = h.clock.now();
+    h.twofold
+        .verify_totp(&ana, &id, &code(&secret, now))
+        .await
+        .unwrap();
+    h.clock.advance(90);
+    let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    let now = h.clock.now();
+    h.twofold
+        .verify_totp(&ana, &id, &code(&secret, now))
+        .await
+        .unwrap();
+    assert!(stored_totp(&h).await.burned_steps.is_empty());
 }

@@ -170,29 +170,42 @@ impl TwoFactor {
                     .map_err(|error| TwoFactorError::InvalidCode(error.into()))?;
                 let totp = Totp::new(&secret, factor.params);
                 let drift = self.config.totp_drift;
+                let bound = i64::from(drift.max_steps);
                 let at = Timestamp::from_unix_seconds(now);
-                let answer =
-                    match totp.verify_code_with_drift(&code, now, factor.last_step, factor.drift) {
-                        Verification::Accepted {
-                            step,
-                            drift: offset,
-                        } => Answer::Accepted {
-                            step,
-                            drift: offset,
-                            resynchronized: false,
-                        },
-                        Verification::Replayed { .. } => {
-                            Answer::Failed(TwoFactorError::CodeAlreadyUsed)
-                        }
-                        Verification::Rejected => {
-                            Self::resync_answer(&totp, &code, factor, drift, now)
-                        }
-                    };
+                let answer = match totp.verify_code_with_drift(
+                    &code,
+                    now,
+                    factor.last_step,
+                    // Within the configured bound, even if stored under a wider one.
+                    factor.drift.clamp(-bound, bound),
+                ) {
+                    // A step a resync's answer revealed is never taken.
+                    Verification::Accepted { step, .. } if factor.burned_steps.contains(&step) => {
+                        Answer::Failed(TwoFactorError::CodeAlreadyUsed)
+                    }
+                    Verification::Accepted {
+                        step,
+                        drift: offset,
+                    } => Answer::Accepted {
+                        step,
+                        drift: offset,
+                        resynchronized: false,
+                    },
+                    Verification::Replayed { .. } => {
+                        Answer::Failed(TwoFactorError::CodeAlreadyUsed)
+                    }
+                    Verification::Rejected => Self::resync_answer(&totp, &code, factor, drift, now),
+                };
                 let Some(factor) = record.totp.as_mut() else {
                     return Err(Failure::from(TwoFactorError::NotEnrolled(
                         "an authenticator app",
                     )));
                 };
+                let window = factor.params.window;
+                let current = totp.step_at(now).unwrap_or_default();
+                factor
+                    .burned_steps
+                    .retain(|&step| step.saturating_add(u64::from(window.back())) >= current);
                 match answer {
                     Answer::Accepted {
                         step,
@@ -204,7 +217,6 @@ impl TwoFactor {
                         // wide as configured.
                         let window = factor.params.window;
                         let plain = -i64::from(window.back())..=i64::from(window.ahead());
-                        let bound = i64::from(drift.max_steps);
                         factor.last_step = Some(step);
                         factor.drift = if plain.contains(&offset) {
                             0
@@ -230,6 +242,12 @@ impl TwoFactor {
                         Ok(Change::Write(events))
                     }
                     Answer::ResyncStarted(resync, drift_steps) => {
+                        // Its code is now known to be the app's at that step:
+                        // if that is still to come, it is burned.
+                        let ahead = current.saturating_add(u64::from(window.ahead()));
+                        if resync.step > ahead && !factor.burned_steps.contains(&resync.step) {
+                            factor.burned_steps.push(resync.step);
+                        }
                         factor.resync = Some(resync);
                         Ok(Change::WriteThenFail(Self::count_failure(
                             &org.policy,
@@ -284,11 +302,12 @@ impl TwoFactor {
         let fresh = |step: u64| factor.last_step.is_none_or(|last| step > last);
         if let Some(resync) = factor.resync.filter(|resync| now < resync.expires_at) {
             let elapsed = current.saturating_sub(resync.server_step);
-            let first = resync.step.saturating_add(1);
+            // The app's step now, give or take one, and always later than the first.
+            let first = resync.step.saturating_add(elapsed.saturating_sub(1).max(1));
             let last = resync
                 .step
                 .saturating_add(elapsed.saturating_add(1))
-                .min(first.saturating_add(u64::from(drift.resync_steps)));
+                .min(resync.step.saturating_add(u64::from(drift.resync_steps)));
             // Every candidate is compared, in constant time each.
             let matched = (first..=last)
                 .filter(|&step| totp.matches_step(code, step))

@@ -164,6 +164,7 @@ impl TwoFactor {
                     params,
                     drift: 0,
                     resync: None,
+                    burned_steps: Vec::new(),
                 };
                 let codes_installed =
                     Self::install_totp(record, factor, generated.as_ref(), account, &mut events)?;
@@ -189,8 +190,9 @@ impl TwoFactor {
     /// existing authenticator ([`TwoFactorError::AlreadyEnrolled`]), and an
     /// HOTP entry is refused ([`TwoFactorError::NotTotp`]). The URI's
     /// algorithm, digits and period are kept; the window and T0 are the
-    /// configuration's. The current time step counts as spent, so that a code
-    /// the old system just accepted cannot be used again here. If it is the
+    /// configuration's. The current time step, and those the window looks
+    /// ahead to, count as spent, so that a code the old system just accepted
+    /// cannot be used again here. If it is the
     /// user's first factor, 10 backup codes are returned this once.
     pub async fn import_totp(
         &self,
@@ -210,7 +212,11 @@ impl TwoFactor {
             period: imported.period,
             ..self.config.totp
         };
-        let spent = Totp::new(uri.secret(), params).step_at(now);
+        // Spent: the current step and those the window looks ahead to, which
+        // the old system may already have accepted.
+        let spent = Totp::new(uri.secret(), params)
+            .step_at(now)
+            .map(|step| step.saturating_add(u64::from(params.window.ahead())));
         let sealed = self
             .keyring
             .seal(uri.secret(), account.user, &*self.random)?;
@@ -230,6 +236,7 @@ impl TwoFactor {
                     params,
                     drift: 0,
                     resync: None,
+                    burned_steps: Vec::new(),
                 };
                 let codes_installed =
                     Self::install_totp(record, factor, generated.as_ref(), account, &mut events)?;
