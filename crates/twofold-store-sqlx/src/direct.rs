@@ -30,9 +30,11 @@ use twofold::store::{OrganizationRecord, StoreError, UserRecord, Version, Versio
 use crate::backend::{backend_error, to_sql_version, update_outcome, versioned};
 use crate::names::Queries;
 
-/// Idle connections kept for the next call; more are opened while more calls
-/// run at once (at most one per thread in a blocking section) and closed after.
-const MAX_IDLE: usize = 4;
+/// How many calls run at once, each on a connection of its own (kept open
+/// for the next call). More calls wait for a turn asynchronously, before
+/// they take a thread: threads, connections and contention for SQLite's one
+/// write lock stay bounded however many requests come at once.
+const MAX_CONNECTIONS: usize = 4;
 
 /// How long a statement waits for another connection's write lock: sqlx's own
 /// default, so that both sets of connections wait alike.
@@ -43,6 +45,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Direct {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    turns: tokio::sync::Semaphore,
     queries: Arc<Queries>,
 }
 
@@ -56,6 +59,7 @@ impl Direct {
         let direct = Direct {
             path,
             idle: Mutex::new(Vec::new()),
+            turns: tokio::sync::Semaphore::new(MAX_CONNECTIONS),
             queries,
         };
         let connection = direct.connect()?;
@@ -92,17 +96,23 @@ impl Direct {
 
     fn put_back(&self, connection: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE {
+        if idle.len() < MAX_CONNECTIONS {
             idle.push(connection);
         }
     }
 
-    /// Runs `work` on a connection, off the executor. A connection whose work
-    /// failed is closed rather than kept.
+    /// Runs `work` on a connection, off the executor, once a turn is free. A
+    /// connection whose work failed is closed rather than kept.
+    ///
+    /// Inside `block_in_place` the calling task runs nothing else until the
+    /// statement returns: a `tokio::time::timeout` or `select!` around a store
+    /// call waits for it (at most the 5 s busy timeout).
     async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Connection, &Queries) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        // Held until the call returns, across the blocking section.
+        let _turn = self.turns.acquire().await.map_err(backend_error)?;
         let direct = Arc::clone(self);
         let call = move || {
             let connection = direct.take().map_err(backend_error)?;

@@ -64,8 +64,8 @@ impl SqlStore {
     /// records, a second step's two statements, run on connections of the
     /// store's own on the calling thread, inside `tokio::task::block_in_place`
     /// (on a current-thread runtime, on the blocking pool), rather than on
-    /// sqlx's worker thread: a second step then costs about 1.2× what the
-    /// database alone needs, rather than 2.4×. Everything else runs on the pool.
+    /// sqlx's worker thread: a second step then costs about 1.4× what the
+    /// database alone needs, rather than 2.8× through the pool. Everything else runs on the pool.
     pub async fn connect(url: &str) -> Result<SqlStore, SetupError> {
         SqlStoreOptions::new().connect(url).await
     }

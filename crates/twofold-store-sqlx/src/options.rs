@@ -94,7 +94,11 @@ impl SqlStoreOptions {
     ///   the pool's database is a plain file; an in-memory pool stays on sqlx.
     ///
     /// The store's own connections use `busy_timeout` 5 s, `foreign_keys` on
-    /// and `synchronous` FULL; at most 4 stay open while idle.
+    /// and `synchronous` FULL; at most 4 calls run at once (more wait their
+    /// turn asynchronously). Pragmas of the application's own (a key, an
+    /// exclusive locking mode) do not reach them: leave this off for such a
+    /// pool. While a call runs, its task runs nothing else, so a timeout
+    /// around a store call waits for the statement (at most the busy timeout).
     pub fn direct_sqlite(mut self, direct: bool) -> SqlStoreOptions {
         self.direct = Some(direct);
         self
@@ -118,17 +122,24 @@ impl SqlStoreOptions {
             Backend::Postgres => connect_postgres(url).await?,
         };
         let direct = self.direct.unwrap_or(true) && plain_sqlite_file(url);
-        self.build(pool, direct).await
+        self.build(pool, direct, true).await
     }
 
     /// A store on the application's own pool (a `sqlx::SqlitePool` or
     /// `sqlx::PgPool`); see [`SqlStore::from_pool`].
     pub async fn from_pool(self, pool: impl Into<SqlPool>) -> Result<SqlStore, SetupError> {
         let direct = self.direct.unwrap_or(false);
-        self.build(pool.into(), direct).await
+        self.build(pool.into(), direct, false).await
     }
 
-    async fn build(self, pool: SqlPool, direct: bool) -> Result<SqlStore, SetupError> {
+    /// The store on `pool`; `direct`: whether to try the direct SQLite path,
+    /// `url_checked`: whether `connect` has already checked the pool's URL.
+    async fn build(
+        self,
+        pool: SqlPool,
+        direct: bool,
+        url_checked: bool,
+    ) -> Result<SqlStore, SetupError> {
         let backend = pool.backend();
         let names = self.names(backend)?;
         #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
@@ -143,13 +154,13 @@ impl SqlStoreOptions {
             store.migrate().await?;
         }
         #[cfg(feature = "sqlite")]
-        if let (true, Some(path)) = (direct, sqlite_file(&store.pool)) {
+        if let (true, Some(path)) = (direct, sqlite_file(&store.pool, url_checked)) {
             let direct = crate::direct::Direct::open(path, Arc::clone(&store.queries))
                 .map_err(|error| SetupError::Connect(Box::new(error)))?;
             store.direct = Some(Arc::new(direct));
         }
         #[cfg(not(feature = "sqlite"))]
-        let _ = direct;
+        let _ = (direct, url_checked);
         Ok(store)
     }
 
@@ -209,15 +220,35 @@ fn plain_sqlite_file(url: &str) -> bool {
 }
 
 /// The file of a SQLite pool's database, as sqlx read it (percent-decoded, so
-/// that both open the same file); none for an in-memory one.
+/// that both open the same file), if the pool opens it plainly; otherwise
+/// none, and the pool alone is used. Not in memory (sqlx names those
+/// ":memory:" or "file:sqlx-in-memory-N"). For a pool of the application's
+/// (`url_checked` false, no URL of ours to read), also read-write, private
+/// cache, not immutable and no other VFS, by sqlx's own account of its options
+/// (`to_url_lossy`), which is only asked of an absolute path without a colon
+/// (it cannot write others as a URL).
 #[cfg(feature = "sqlite")]
-fn sqlite_file(pool: &SqlPool) -> Option<std::path::PathBuf> {
+fn sqlite_file(pool: &SqlPool, url_checked: bool) -> Option<std::path::PathBuf> {
+    use sqlx::ConnectOptions;
     let options = pool.as_sqlite()?.connect_options();
     let file = options.get_filename();
-    // sqlx names its in-memory databases ":memory:" or "file:sqlx-in-memory-N".
-    let name = file.to_str().unwrap_or_default();
+    let name = file.to_str()?;
     if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
         return None;
+    }
+    if !url_checked {
+        if !file.is_absolute() || name.contains(':') {
+            return None;
+        }
+        let plain = options.to_url_lossy().query_pairs().all(|(key, value)| {
+            matches!(
+                (key.as_ref(), value.as_ref()),
+                ("mode", "rw" | "rwc") | ("cache", "private")
+            )
+        });
+        if !plain {
+            return None;
+        }
     }
     Some(file.to_path_buf())
 }

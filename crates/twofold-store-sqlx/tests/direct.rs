@@ -43,14 +43,37 @@ async fn only_a_plain_sqlite_file_opened_by_the_store_runs_directly() {
         .await
         .unwrap();
     assert!(!off.runs_sqlite_directly());
-    // An in-memory pool cannot be shared with other connections: on sqlx alone.
+    // An in-memory pool cannot be shared with other connections, even one
+    // that names a file; nor can a read-only one be written through: on sqlx
+    // alone, whatever the option says.
     let memory = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
-    let memory = SqlStoreOptions::new()
-        .direct_sqlite(true)
-        .from_pool(memory)
-        .await
-        .unwrap();
-    assert!(!memory.runs_sqlite_directly());
+    let named_memory = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&file)
+            .in_memory(true),
+    )
+    .await
+    .unwrap();
+    let read_only = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&file)
+            .read_only(true),
+    )
+    .await
+    .unwrap();
+    for (what, pool, migrate) in [
+        ("memory", memory, true),
+        ("memory with a file name", named_memory, true),
+        ("read-only", read_only, false),
+    ] {
+        let store = SqlStoreOptions::new()
+            .direct_sqlite(true)
+            .migrate(migrate)
+            .from_pool(pool)
+            .await
+            .unwrap();
+        assert!(!store.runs_sqlite_directly(), "{what}");
+    }
 
     // Each connection to an in-memory database would get a database of its own,
     // and a shared cache, read-only or other VFS is the URL's business.
