@@ -444,11 +444,12 @@ impl Totp {
     /// known to be `drift` steps off (RFC 6238 §6: the drift of its last
     /// accepted code): the window is searched both around the current step and
     /// around the current step plus `drift`, so a phone that keeps its offset
-    /// still matches, and one whose clock was put right matches too. The
-    /// outcome's `drift` is, as always, relative to the current step.
+    /// still matches, and one whose clock was put right matches too (once its
+    /// steps are later than the last accepted one). The outcome's `drift` is,
+    /// as always, relative to the current step.
     ///
-    /// Bound `drift` (the facade keeps it within ten steps): the search grows
-    /// by one window at most, whatever its value.
+    /// Bound `drift` (the facade keeps it within `TotpDrift::max_steps`, at
+    /// most 20): the search grows by one window at most, whatever its value.
     pub fn verify_code_with_drift(
         &self,
         code: &Code,

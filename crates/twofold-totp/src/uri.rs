@@ -194,6 +194,10 @@ impl OtpAuthUri {
                 let issuer = utf8_percent_encode(issuer, NAME_ENCODE_SET).to_string();
                 (format!("{issuer}:{account}"), format!("&issuer={issuer}"))
             }
+            // A colon in the account, and no issuer: an empty `issuer`
+            // parameter says so, so that no reader need guess whether the
+            // colon was a separator (pyotp and others skip the empty value).
+            None if self.account.contains(':') => (account.to_string(), "&issuer=".to_string()),
             None => (account.to_string(), String::new()),
         };
         format!(
@@ -264,8 +268,7 @@ impl OtpAuthUri {
         let issuer_parameter = parameters
             .issuer
             .map(|raw| decode("issuer", raw, true))
-            .transpose()?
-            .filter(|issuer| !issuer.is_empty());
+            .transpose()?;
         let (issuer, account, ambiguous_label) = read_label(label, issuer_parameter)?;
 
         let algorithm = match parameters.algorithm {
@@ -318,12 +321,16 @@ impl OtpAuthUri {
         Ok(uri)
     }
 
-    /// Whether the label was read by a rule rather than known: there was no
-    /// `issuer` parameter, and the label had a literal `:`, read as the
-    /// separator (issuer before it, account after it), as the Key URI Format
-    /// says. A writer that meant the colon as part of an account name
-    /// (`staff:42`) should have percent-encoded it; show the reading to the
-    /// user to confirm. Never true of a URI this crate writes.
+    /// Whether the label was read by a rule rather than known, because there
+    /// was no `issuer` parameter to match it against:
+    /// - a literal `:` was read as the separator (issuer before it, account
+    ///   after it), as the Key URI Format says, though a writer may have meant
+    ///   it as part of an account name (`staff:42`);
+    /// - a `%3A` was read as part of the account name, as RFC 3986 and pyotp
+    ///   read it, though older writers also encoded the separator so.
+    ///
+    /// Show the reading to the user to confirm. Never true of a URI this crate
+    /// writes: an account with a colon and no issuer gets an empty `issuer=`.
     pub fn label_is_ambiguous(&self) -> bool {
         self.ambiguous_label
     }
@@ -372,15 +379,18 @@ fn read_account(raw: &str, encoded_separator: bool) -> Result<String, UriError> 
 ///   separator is the account alone. A label whose literal `:` starts no
 ///   prefix equal to the parameter names another issuer: [`UriError::IssuerMismatch`].
 ///   (A `%3A` that starts no matching prefix is part of the account.)
-/// - Without one: a literal `:` separates issuer and account (ambiguous, see
-///   above); a `%3A` is a colon in the account's name, as RFC 3986 reads a
-///   percent-encoded delimiter and as every writer that encodes names writes it.
+/// - With an empty one (`issuer=`, "no issuer", as this crate writes it for an
+///   account with a colon): a `%3A` is the account's own colon.
+/// - Without one: a literal `:` separates issuer and account, and a `%3A` is
+///   a colon in the account's name (as RFC 3986 reads a percent-encoded
+///   delimiter, and as pyotp writes and reads it); both readings are flagged
+///   ambiguous, since older writers also encoded the separator.
 fn read_label(
     label: &str,
     issuer_parameter: Option<String>,
 ) -> Result<(Option<String>, String, bool), UriError> {
     match issuer_parameter {
-        Some(issuer) => {
+        Some(issuer) if !issuer.is_empty() => {
             for (at, width) in separators(label) {
                 let (Some(prefix), Some(rest)) = (label.get(..at), label.get(at + width..)) else {
                     continue;
@@ -398,18 +408,28 @@ fn read_label(
             }
             Ok((Some(issuer), read_account(label, false)?, false))
         }
-        None => match label.split_once(':') {
-            Some((prefix, rest)) => {
-                let issuer = decode("label", prefix, false)?;
-                let account = read_account(rest, false)?;
-                Ok((
-                    Some(issuer).filter(|issuer| !issuer.is_empty()),
-                    account,
-                    true,
-                ))
+        issuer_parameter => {
+            let confirmed_none = issuer_parameter.is_some();
+            match label.split_once(':') {
+                Some((prefix, rest)) => {
+                    let issuer = decode("label", prefix, false)?;
+                    let account = read_account(rest, false)?;
+                    Ok((
+                        Some(issuer).filter(|issuer| !issuer.is_empty()),
+                        account,
+                        true,
+                    ))
+                }
+                None => {
+                    let encoded_colon = separators(label).next().is_some();
+                    Ok((
+                        None,
+                        read_account(label, false)?,
+                        encoded_colon && !confirmed_none,
+                    ))
+                }
             }
-            None => Ok((None, read_account(label, false)?, false)),
-        },
+        }
     }
 }
 

@@ -380,9 +380,14 @@ fn colons_inside_names_read_right_with_and_without_an_issuer() {
         )),
         some("Acme", "staff:42")
     );
-    // Without an issuer: an encoded colon is the name's (was: issuer "staff").
+    // Without an issuer: an encoded colon is the name's (was: issuer "staff"),
+    // a reading flagged as ambiguous; an empty issuer parameter confirms it.
     assert_eq!(
         read(&format!("otpauth://totp/staff%3A42?secret={s}")),
+        (None, "staff:42".to_string(), true)
+    );
+    assert_eq!(
+        read(&format!("otpauth://totp/staff%3A42?secret={s}&issuer=")),
         (None, "staff:42".to_string(), false)
     );
     // Without an issuer, a literal colon is the separator, and that reading is

@@ -175,7 +175,8 @@ proptest! {
     }
 
     /// Without an `issuer` parameter, a literal colon is read as the separator
-    /// and flagged; an encoded one is part of the account.
+    /// and an encoded one as part of the account, both flagged; an empty
+    /// `issuer=` confirms the second reading.
     #[test]
     fn without_an_issuer_parameter_only_a_literal_colon_separates(
         left in "[a-z]{1,8}",
@@ -189,7 +190,11 @@ proptest! {
         let encoded = OtpAuthUri::parse(&format!("otpauth://totp/{left}%3A{right}?{secret}")).unwrap();
         prop_assert_eq!(encoded.issuer(), None);
         prop_assert_eq!(encoded.account(), format!("{left}:{right}"));
-        prop_assert!(!encoded.label_is_ambiguous());
+        prop_assert!(encoded.label_is_ambiguous());
+        let confirmed = OtpAuthUri::parse(&format!("otpauth://totp/{left}%3A{right}?{secret}&issuer=")).unwrap();
+        prop_assert_eq!(confirmed.issuer(), None);
+        prop_assert_eq!(confirmed.account(), format!("{left}:{right}"));
+        prop_assert!(!confirmed.label_is_ambiguous());
     }
 
     #[test]

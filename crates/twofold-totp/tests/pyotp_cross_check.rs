@@ -5,7 +5,8 @@
 //!
 //! - We write, pyotp reads (`pyotp.parse_uri`): every field agrees.
 //! - pyotp writes (`TOTP(...).provisioning_uri()`), we read: every field
-//!   agrees, and no reading is flagged ambiguous.
+//!   agrees; only an account with a colon and no issuer is flagged ambiguous
+//!   (pyotp writes no issuer parameter to confirm the reading).
 //!
 //! pyotp runs from a virtual environment: `TWOFOLD_PYOTP_PYTHON` names its
 //! interpreter (`.ci/run` makes one); otherwise this test makes one under the
@@ -264,7 +265,13 @@ fn pyotp_and_twofold_read_each_others_uris_field_for_field() {
             OtpAuthUri::parse(text).unwrap_or_else(|error| panic!("{context}: {text}: {error}"));
         assert_eq!(uri.issuer(), case.issuer.as_deref(), "{context}: {text}");
         assert_eq!(uri.account(), case.account, "{context}: {text}");
-        assert!(!uri.label_is_ambiguous(), "{context}: {text}");
+        // pyotp writes no issuer parameter when there is no issuer: an
+        // account's colon is then read right, but flagged as ambiguous.
+        assert_eq!(
+            uri.label_is_ambiguous(),
+            case.issuer.is_none() && case.account.contains(':'),
+            "{context}: {text}"
+        );
         assert_eq!(uri.secret(), &case.secret, "{context}");
         assert_eq!(uri.algorithm(), case.algorithm, "{context}");
         assert_eq!(uri.digits(), case.digits, "{context}");
