@@ -243,9 +243,9 @@ impl TwoFactor {
                     }
                     Answer::ResyncStarted(resync, drift_steps) => {
                         // Its code is now known to be the app's at that step:
-                        // if that is still to come, it is burned.
-                        let ahead = current.saturating_add(u64::from(window.ahead()));
-                        if resync.step > ahead && !factor.burned_steps.contains(&resync.step) {
+                        // burned. (A step before the window's end cannot start
+                        // a resync, and a past one is dropped on the next call.)
+                        if !factor.burned_steps.contains(&resync.step) {
                             factor.burned_steps.push(resync.step);
                         }
                         factor.resync = Some(resync);
