@@ -185,12 +185,16 @@ struct Inner {
     lanes: lanes::Lanes,
 }
 
+/// The clinic's name: the passkeys' relying party and the authenticator
+/// apps' issuer.
+pub(crate) const CLINIC_NAME: &str = "Smile Dental";
+
 impl App {
     /// Connects to the database, creates the app's tables and twofold's, and
     /// builds the facade for `config.origin`.
     pub async fn start(config: Config) -> Result<App, StartError> {
         let origin = Origin::parse(&config.origin)?;
-        let rp = origin.relying_party("Smile Dental")?;
+        let rp = origin.relying_party(CLINIC_NAME)?;
         let store = SqlStore::connect(&config.database_url).await?;
         // The app's own queries run on sqlx's Any driver (one code path for
         // both databases), in a pool beside the store's typed one.
@@ -215,7 +219,7 @@ impl App {
             keyring,
             TwoFactorConfig {
                 default_policy: policy::clinic()?,
-                ..TwoFactorConfig::new("Smile Dental").with_passkeys(PasskeyConfig::new(rp))
+                ..TwoFactorConfig::new(CLINIC_NAME).with_passkeys(PasskeyConfig::new(rp))
             },
         )?
         .with_clock(config.clock.clone())

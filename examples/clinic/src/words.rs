@@ -127,38 +127,38 @@ fn resync(drift_steps: i64) -> String {
     )
 }
 
-/// One entry of an authenticator export, for the import page.
-pub(crate) fn import_row(index: usize, entry: &twofold_totp::ImportEntry) -> ImportRow {
+/// One entry of an authenticator export, for the import page; `offered`:
+/// whether it may be chosen (see [`ImportRow::choice`]).
+pub(crate) fn import_row(entry: &twofold_totp::ImportEntry, offered: bool) -> ImportRow {
     use twofold_totp::{ImportOutcome, SkipReason, Strength};
-    let (importable, note) = match &entry.outcome {
+    let (uri, note) = match &entry.outcome {
         ImportOutcome::Importable {
+            uri,
             strength: Strength::Legacy { bits },
-            ..
         } => (
-            true,
+            Some(uri),
             format!(
-                "Its secret is {bits} bits, less than the 128 recommended: once it works, \
-                 consider setting up the authenticator app again for a stronger one."
+                "Yes. Its secret is {bits} bits, less than the 128 recommended: once it \
+                 works, consider setting up the authenticator app again for a stronger one."
             ),
         ),
-        ImportOutcome::Importable { .. } => (true, String::new()),
+        ImportOutcome::Importable { uri, .. } => (Some(uri), "Yes.".to_string()),
         ImportOutcome::Skipped(SkipReason::Hotp) => (
-            false,
+            None,
             "No: it counts codes instead of following the time (HOTP).".to_string(),
         ),
         ImportOutcome::Skipped(SkipReason::WeakSecret { bits }) => (
-            false,
+            None,
             format!("No: its secret is only {bits} bits, too weak to keep."),
         ),
-        ImportOutcome::Skipped(reason) => (false, format!("No: {reason}.")),
+        ImportOutcome::Skipped(reason) => (None, format!("No: {reason}.")),
         // A future outcome: shown, never moved.
-        _ => (false, "No.".to_string()),
+        _ => (None, "No.".to_string()),
     };
     ImportRow {
-        index,
         issuer: entry.issuer.clone().unwrap_or_default(),
         account: entry.account.clone(),
-        importable,
+        choice: uri.filter(|_| offered).map(|uri| uri.to_uri_string()),
         note,
     }
 }

@@ -1128,23 +1128,32 @@ async fn an_authenticator_moves_in_from_a_google_authenticator_export() {
     assert_eq!(list.matches("class=\"import-entry\"").count(), 2, "{list}");
     assert!(list.contains("HOTP"), "{list}");
     assert_eq!(list.matches("import-entry-button").count(), 1);
+    // The page repeats only the chosen entry's own URI, never the export.
+    assert!(!list.contains("otpauth-migration"), "{list}");
+    let chosen = list
+        .split("name=\"export\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(
+        chosen.starts_with("otpauth://totp/Smile%20Dental:"),
+        "{chosen}"
+    );
 
     // The chosen entry, with the password entered a moment ago.
     let csrf = csrf_of(&list);
     let response = client
         .post(format!("{base}/security/totp/import"))
-        .form(&[
-            ("export", link.as_str()),
-            ("entry", "0"),
-            ("csrf", csrf.as_str()),
-        ])
+        .form(&[("export", chosen.as_str()), ("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(location(&response), "/security/backup-codes");
 
-    // Its codes now sign in (after the step of the move, which is spent).
-    clock.advance(30);
+    // Its codes now sign in (after the step of the move and the one the
+    // window looks ahead to, which are spent).
+    clock.advance(60);
     let again = self::client();
     assert_eq!(
         sign_in(&again, base, owner.0, owner.3).await,

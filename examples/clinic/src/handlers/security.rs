@@ -207,9 +207,9 @@ pub(crate) async fn totp_confirm(
 pub(crate) struct ImportForm {
     #[serde(default)]
     pub(crate) password: String,
+    /// An `otpauth://` link, a Google Authenticator export, or the URI of
+    /// the entry chosen on the list of a several-entry export.
     pub(crate) export: String,
-    /// The entry chosen on the list of a several-entry export.
-    pub(crate) entry: Option<usize>,
 }
 
 pub(crate) async fn totp_import(
@@ -236,35 +236,34 @@ pub(crate) async fn totp_import(
             return Ok(back(session, Tone::Error, &text, "/profile/security").await);
         }
     };
-    let importable: Vec<usize> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, entry)| matches!(entry.outcome, ImportOutcome::Importable { .. }))
-        .map(|(index, _)| index)
-        .collect();
-    let chosen = match (form.entry, importable.as_slice()) {
-        (Some(index), _) => Some(index),
-        (None, [only]) if entries.len() == 1 => Some(*only),
-        _ => None,
-    };
-    let Some(ImportOutcome::Importable { uri, .. }) = chosen
-        .and_then(|index| entries.get(index))
-        .map(|entry| &entry.outcome)
+    // One entry that can move: moved. Otherwise each is listed, and each
+    // that can move is offered as its own URI (the clinic's own entries only,
+    // if the export has any).
+    let [
+        twofold_totp::ImportEntry {
+            outcome: ImportOutcome::Importable { uri, .. },
+            ..
+        },
+    ] = entries.as_slice()
     else {
-        // Several entries, or none that can move: show each, and why.
-        let token = csrf::token(session).await;
-        let layout = Layout::signed_in("Move an authenticator", token, user, "/profile/security");
+        let ours = |entry: &twofold_totp::ImportEntry| {
+            matches!(entry.outcome, ImportOutcome::Importable { .. })
+                && entry
+                    .issuer
+                    .as_deref()
+                    .is_some_and(|issuer| issuer.eq_ignore_ascii_case(crate::CLINIC_NAME))
+        };
+        let any_ours = entries.iter().any(ours);
         let rows = entries
             .iter()
-            .enumerate()
-            .map(|(index, entry)| words::import_row(index, entry))
+            .map(|entry| words::import_row(entry, !any_ours || ours(entry)))
             .collect();
-        let page = TotpImportPage {
+        let token = csrf::token(session).await;
+        let layout = Layout::signed_in("Move an authenticator", token, user, "/profile/security");
+        return views::page(&TotpImportPage {
             layout,
-            export: form.export,
             entries: rows,
-        };
-        return views::page(&page);
+        });
     };
     match app
         .two_factor()

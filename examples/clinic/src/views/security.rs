@@ -189,19 +189,18 @@ mod tests {
 #[template(path = "totp_import.html")]
 pub(crate) struct TotpImportPage {
     pub layout: Layout,
-    /// The export as pasted, posted again with the chosen entry. It holds
-    /// secrets: the page is never cached.
-    pub export: String,
     pub entries: Vec<ImportRow>,
 }
 
 /// One entry of an export.
 pub(crate) struct ImportRow {
-    pub index: usize,
     pub issuer: String,
     pub account: String,
-    /// Whether it can become this account's authenticator app.
-    pub importable: bool,
+    /// The entry's own `otpauth://` URI, posted back if it is chosen: only
+    /// for an entry that can move, and only for the clinic's own entries if
+    /// the export has any, so that the page repeats no other service's
+    /// secret it need not (it is never cached).
+    pub choice: Option<String>,
     /// What is wrong with it, or a warning about its secret.
     pub note: String,
 }
