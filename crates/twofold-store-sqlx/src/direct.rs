@@ -56,6 +56,9 @@ impl Direct {
     /// Opens one connection to the database at `path` (which sqlx has already
     /// created and migrated), so that a file it cannot open fails setup.
     pub(crate) fn open(path: PathBuf, queries: Arc<Queries>) -> Result<Direct, rusqlite::Error> {
+        // Resolved once: a relative path must not follow a later change of
+        // the process's working directory.
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
         let direct = Direct {
             path,
             idle: Mutex::new(Vec::new()),
@@ -73,9 +76,8 @@ impl Direct {
         // connections, so that a spent code stays spent after a power cut.
         let connection = Connection::open_with_flags(
             &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
+            // No SQLITE_OPEN_URI: the name is a plain path, read as one.
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
         connection.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
