@@ -641,8 +641,12 @@ async fn a_code_revealed_by_a_resync_answer_never_works_later() {
         first.error,
         TwoFactorError::ResyncNeeded { drift_steps: 4 }
     ));
-    // No second code; four steps later that code is the current one.
-    h.clock.advance(120);
+    // No second code, but another attempt meanwhile (which must not forget
+    // the burned step); four steps later that code is the current one.
+    h.clock.advance(60);
+    let wrong = wrong_code(&secret, h.clock.now());
+    h.twofold.verify_totp(&ana, &id, &wrong).await.unwrap_err();
+    h.clock.advance(60);
     let id = challenge(h.twofold.begin_sign_in(&ana).await.unwrap().value);
     let later = h.twofold.verify_totp(&ana, &id, &future).await.unwrap_err();
     assert!(
