@@ -219,6 +219,27 @@ pub struct TotpFactor {
     pub burned_steps: Vec<u64>,
 }
 
+impl TotpFactor {
+    /// A newly installed authenticator app: no drift, no resync under way,
+    /// nothing burned; `last_step`: the last step counted as spent.
+    pub fn new(
+        secret: SealedSecret,
+        params: TotpParams,
+        enrolled_at: u64,
+        last_step: Option<u64>,
+    ) -> TotpFactor {
+        TotpFactor {
+            secret,
+            last_step,
+            enrolled_at,
+            params,
+            drift: 0,
+            resync: None,
+            burned_steps: Vec::new(),
+        }
+    }
+}
+
 fn is_zero(drift: &i64) -> bool {
     *drift == 0
 }

@@ -157,15 +157,7 @@ impl TwoFactor {
                     factor: Factor::Totp,
                     at: Timestamp::from_unix_seconds(now),
                 });
-                let factor = TotpFactor {
-                    secret: pending.secret,
-                    last_step: Some(step),
-                    enrolled_at: now,
-                    params,
-                    drift: 0,
-                    resync: None,
-                    burned_steps: Vec::new(),
-                };
+                let factor = TotpFactor::new(pending.secret, params, now, Some(step));
                 let codes_installed =
                     Self::install_totp(record, factor, generated.as_ref(), account, &mut events)?;
                 Ok(Change::Write((codes_installed, events)))
@@ -229,15 +221,7 @@ impl TwoFactor {
                     )));
                 }
                 let mut events = Vec::new();
-                let factor = TotpFactor {
-                    secret: sealed.clone(),
-                    last_step: spent,
-                    enrolled_at: now,
-                    params,
-                    drift: 0,
-                    resync: None,
-                    burned_steps: Vec::new(),
-                };
+                let factor = TotpFactor::new(sealed.clone(), params, now, spent);
                 let codes_installed =
                     Self::install_totp(record, factor, generated.as_ref(), account, &mut events)?;
                 Ok(Change::Write((codes_installed, events)))
