@@ -3,11 +3,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use twofold_policy::{Mode, Timestamp};
 
 /// A second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Factor {
     /// An authenticator app.
@@ -59,6 +59,8 @@ pub enum Event {
         user: String,
         /// The factor.
         factor: Factor,
+        /// A passkey's name.
+        name: Option<String>,
         /// When.
         at: Timestamp,
     },
@@ -336,6 +338,7 @@ mod tests {
             Event::FactorRemoved {
                 user: user(),
                 factor: Factor::Passkey,
+                name: Some("Phone".into()),
                 at: Timestamp::from_unix_seconds(4),
             },
             Event::BackupCodeUsed {

@@ -5,6 +5,7 @@
 mod admin;
 mod backup_codes;
 mod maintenance;
+mod notifications;
 #[cfg(feature = "passkey")]
 mod passkeys;
 mod record;
@@ -28,6 +29,7 @@ use crate::events::{Event, EventSink};
 use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{OrganizationRecord, Store, UserRecord, Version, Versioned};
 
+pub use notifications::FactorHistory;
 use record::*;
 pub use types::*;
 

@@ -6,6 +6,7 @@ use twofold_totp::{Code, Totp, Verification};
 use crate::env::random_id;
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, Factor};
+use crate::notify::Notice;
 use crate::store::{SignInChallenge, ThrottleState, TotpFactor, TotpResync};
 
 use super::TwoFactor;
@@ -79,6 +80,11 @@ impl TwoFactor {
                     changed = true;
                 }
                 let decision: Decision<SignIn> = org.policy.sign_in(&facts, at);
+                if changed && let SignIn::MustEnroll { deadline, .. } = decision.outcome {
+                    // Enforcement now reaches this user: told in the write
+                    // that starts their grace period, once.
+                    self.post(record, Notice::EnrollmentRequired { deadline }, now)?;
+                }
                 let step = match decision.outcome {
                     SignIn::Allow => SignInStep::Allow {
                         reason: decision.reason,

@@ -219,6 +219,10 @@ pub struct TwoFactorConfig {
     /// setups and challenges), in seconds; 0 turns the automatic sweep off (then
     /// schedule [`TwoFactor::purge_expired`](crate::TwoFactor::purge_expired) yourself).
     pub sweep_interval_seconds: u64,
+    /// How long a delivery worker holds a notification it claimed before
+    /// another worker may send it again, in seconds: longer than a send takes.
+    /// A worker that dies mid-send delays the notification this long.
+    pub notification_lease_seconds: u64,
 }
 
 impl TwoFactorConfig {
@@ -244,6 +248,7 @@ impl TwoFactorConfig {
             default_policy: PolicyDocument::default(),
             max_outstanding_ceremonies: 1_000,
             sweep_interval_seconds: 60,
+            notification_lease_seconds: 300,
         }
     }
 
