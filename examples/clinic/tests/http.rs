@@ -1170,3 +1170,93 @@ async fn an_authenticator_moves_in_from_a_google_authenticator_export() {
         .unwrap();
     assert_eq!(location(&response), "/profile/security");
 }
+
+/// Security notifications: a change is emailed once (with the notification's
+/// id as its Message-ID), and listed under "Security activity" on My
+/// Profile; the factor it removed stays in the history, with who removed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_notifications_are_emailed_once_and_listed_on_my_profile() {
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let (owner, staff) = (twofold_clinic::SEED[0], twofold_clinic::SEED[2]);
+    enroll(&running, staff.0).await;
+    let sam = running.app.user_by_email(staff.0).await.unwrap().unwrap();
+    // The owner resets Sam's 2FA on the Staff page.
+    let client = client();
+    sign_in(&client, base, owner.0, owner.3).await;
+    let csrf = token(&client, base, "/settings/staff").await;
+    let response = client
+        .post(format!("{base}/settings/staff/disable"))
+        .form(&[
+            ("user", sam.id.as_str()),
+            ("reason", "lost phone"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/settings/staff");
+    let staff_page = client
+        .get(format!("{base}/settings/staff"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(staff_page.contains("by Olivia Owner"), "{staff_page}");
+
+    // Delivered: one email each, to Sam, with the notification's id.
+    // (The app's own worker may have sent them already: one round either way.)
+    running.app.deliver_notifications().await.unwrap();
+    let sams: Vec<String> = common::mails(&running)
+        .into_iter()
+        .filter(|mail| mail.contains("To: \"Sam Staff\" <sam@smile.example>"))
+        .collect();
+    assert_eq!(sams.len(), 2, "{sams:?}");
+    assert!(
+        sams.iter()
+            .any(|m| m.contains("Subject: A sign-in method was added to your account"))
+    );
+    let reset = sams
+        .iter()
+        .find(|m| m.contains("Olivia Owner reset your two-factor authentication."))
+        .expect("the reset was emailed");
+    let activity = running
+        .app
+        .two_factor()
+        .security_activity(&twofold::Account {
+            user: &sam.id,
+            organization: &sam.clinic,
+            role: &sam.role,
+            name: &sam.email,
+        })
+        .await
+        .unwrap();
+    assert!(reset.contains(&format!(
+        "Message-ID: <{}@notifications.smile.example>",
+        activity[0].id
+    )));
+    // Another round sends nothing again.
+    clock.advance(3600);
+    assert_eq!(running.app.deliver_notifications().await.unwrap().sent, 0);
+    assert_eq!(common::mails(&running).len(), 2, "Sam's two, once each");
+
+    // Sam sees both on My Profile, and the app in the history.
+    let sam_client = common::client();
+    sign_in(&sam_client, base, staff.0, staff.3).await;
+    let page = sam_client
+        .get(format!("{base}/profile/security"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"security-activity\""));
+    assert!(page.contains("Olivia Owner reset your two-factor authentication. <small class=\"muted notice-state\">(emailed)</small>"), "{page}");
+    assert!(page.contains("An authenticator app was added to your account."));
+    assert!(page.contains("<td class=\"factor-kind\">Authenticator app</td>"));
+    assert!(page.contains("by Olivia Owner</td>"));
+}

@@ -17,7 +17,8 @@ use crate::error::{AppError, Context};
 use crate::password::{self, Client};
 use crate::session::{self, Enroller, SignedIn, complete_sign_in, take_flash};
 use crate::views::security::{
-    BackupCodesPage, Panel, PasskeyRow, ProfilePage, TotpImportPage, TotpSetup, TotpSetupPage,
+    ActivityRow, BackupCodesPage, HistoryRow, Panel, PasskeyRow, ProfilePage, TotpImportPage,
+    TotpSetup, TotpSetupPage,
 };
 use crate::views::{self, Layout, Notice, Tone};
 use crate::{App, audit, csrf, slots, words};
@@ -82,13 +83,74 @@ pub(crate) async fn profile_security(
     let staff = db::users_of(app.pool(), &user.clinic)
         .await
         .context("audit log")?;
-    let rows = audit::rows(&entries, &audit::name_in(&staff));
+    let name_of = audit::name_in(&staff);
+    let rows = audit::rows(&entries, &name_of);
+    let activity = app
+        .two_factor()
+        .security_activity(&account(&user))
+        .await
+        .context("security activity")?
+        .iter()
+        .map(|entry| ActivityRow {
+            when: words::when(entry.at.as_unix_seconds()),
+            text: words::notice(&entry.notice, &name_of).1,
+            state: if entry.delivered_at.is_some() {
+                "emailed"
+            } else {
+                "sending"
+            },
+        })
+        .collect();
+    let history = history_rows(&app, &user, &name_of).await?;
     views::page(&ProfilePage {
         layout: Layout::signed_in("My Profile → Security", token, &user, "/profile/security")
             .notice(notice),
         panel,
         rows,
+        activity,
+        history,
     })
+}
+
+/// Every factor `user` has or had, for their Security page and the staff view.
+pub(crate) async fn history_rows(
+    app: &App,
+    user: &User,
+    name_of: &(dyn Fn(&str) -> String + Sync),
+) -> Result<Vec<HistoryRow>, AppError> {
+    let history = app
+        .two_factor()
+        .authenticator_history(&account(user))
+        .await
+        .context("authenticator history")?;
+    Ok(history
+        .iter()
+        .map(|factor| HistoryRow {
+            kind: match (factor.factor, &factor.name) {
+                (twofold::Factor::Passkey, Some(name)) => format!("Passkey “{name}”"),
+                (twofold::Factor::Passkey, None) => "Passkey".to_string(),
+                (twofold::Factor::Totp, _) => "Authenticator app".to_string(),
+                (twofold::Factor::BackupCode, _) => "Backup codes".to_string(),
+            },
+            added: words::when(factor.added_at.as_unix_seconds()),
+            last_used: factor.last_used_at.map_or_else(
+                || "never".to_string(),
+                |at| words::when(at.as_unix_seconds()),
+            ),
+            removed: match (&factor.removed_at, &factor.removed_by) {
+                (None, _) => "in use".to_string(),
+                (Some(at), Some(twofold::RemovedBy::Administrator { actor })) => {
+                    format!(
+                        "{} by {}",
+                        words::when(at.as_unix_seconds()),
+                        name_of(actor)
+                    )
+                }
+                (Some(at), _) => format!("{} by you", words::when(at.as_unix_seconds())),
+            },
+            current: factor.removed_at.is_none(),
+        })
+        .collect())
 }
 
 /// The authenticator-app setup page: in the site's frame when signed in,
