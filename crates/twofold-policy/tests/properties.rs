@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use twofold_policy::{
-    EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode, Permission, Policy,
-    PolicyDocument, Reason, ResetPermission, RoleDocument, SelfDisableDocument, SignIn, Throttle,
-    ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
+    CheckupDocument, EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode,
+    Permission, Policy, PolicyDocument, Reason, RemindersDocument, ResetPermission, RoleDocument,
+    SelfDisableDocument, SignIn, Throttle, ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
 };
 
 const ROLES: [&str; 4] = ["owner", "admin", "staff", "nurse"];
@@ -158,6 +158,8 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                     self_disable: SelfDisableDocument {
                         reauthentication_max_age_seconds: 300,
                     },
+                    checkup: CheckupDocument::default(),
+                    reminders: RemindersDocument::default(),
                 }
             },
         )

@@ -179,6 +179,13 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// The user confirmed the check-up after enrolment (their backup codes are saved).
+    CheckupConfirmed {
+        /// The user.
+        user: String,
+        /// When.
+        at: Timestamp,
+    },
     /// The organization's enforcement changed.
     EnforcementChanged {
         /// Who changed it.
@@ -214,6 +221,7 @@ impl Event {
             Event::AdminReset { .. } => "admin_reset",
             Event::Unlocked { .. } => "unlocked",
             Event::UserForgotten { .. } => "user_forgotten",
+            Event::CheckupConfirmed { .. } => "checkup_confirmed",
             Event::EnforcementChanged { .. } => "enforcement_changed",
         }
     }
@@ -237,6 +245,7 @@ impl Event {
             | Event::AdminReset { at, .. }
             | Event::Unlocked { at, .. }
             | Event::UserForgotten { at, .. }
+            | Event::CheckupConfirmed { at, .. }
             | Event::EnforcementChanged { at, .. } => *at,
         }
     }
@@ -261,7 +270,8 @@ impl Event {
             | Event::SignInFailed { user, .. }
             | Event::LockedOut { user, .. }
             | Event::TwoFactorDisabled { user, .. }
-            | Event::UserForgotten { user, .. } => user,
+            | Event::UserForgotten { user, .. }
+            | Event::CheckupConfirmed { user, .. } => user,
         }
     }
 

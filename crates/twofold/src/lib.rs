@@ -23,7 +23,7 @@ pub use error::{
 };
 pub use events::{Event, EventSink, Factor, SinkFuture};
 pub use facade::{
-    Account, AppParameters, Done, FactorConfirmed, FactorHistory, MAX_TOTP_DRIFT_STEPS,
+    Account, AppParameters, Checkup, Done, FactorConfirmed, FactorHistory, MAX_TOTP_DRIFT_STEPS,
     MAX_TOTP_FALLBACKS, Purged, Resealed, SignInStep, SignedIn, Status, TotpDrift, TotpEnrollment,
     TwoFactor, TwoFactorConfig,
 };

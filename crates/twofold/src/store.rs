@@ -127,6 +127,14 @@ pub struct UserRecord {
     /// The user's first sign-in after enforcement began (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_sign_in_since_enforcement: Option<u64>,
+    /// Until when "remind me later" quiets the reminder to set up a second
+    /// factor (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder_quiet_until: Option<u64>,
+    /// When the user last confirmed the check-up (their backup codes are
+    /// saved), Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkup_confirmed_at: Option<u64>,
     /// Security notifications: the outbox (undelivered), and the latest
     /// delivered ones, for the user's security activity. Written in the same
     /// conditional write as the change each reports.

@@ -4,6 +4,7 @@
 
 mod admin;
 mod backup_codes;
+mod checkup;
 mod maintenance;
 mod notifications;
 #[cfg(feature = "passkey")]

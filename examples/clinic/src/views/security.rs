@@ -46,6 +46,18 @@ pub(crate) struct ProfilePage {
     pub activity: Vec<ActivityRow>,
     /// Every factor the user has or had.
     pub history: Vec<HistoryRow>,
+    /// The check-up after enrolment, when it is due.
+    pub checkup: Option<CheckupBox>,
+    /// Whether to offer "Remind me later" (after a sign-in that reminded them).
+    pub remind_later: bool,
+}
+
+/// The check-up after enrolment: are the backup codes saved?
+pub(crate) struct CheckupBox {
+    /// When 2FA was set up.
+    pub since: String,
+    pub remaining: Option<usize>,
+    pub low: bool,
 }
 
 /// One security notification, as "Security activity" lists it.
