@@ -1,6 +1,8 @@
 //! Enrolment reminders ("remind me later", capped by the grace period) and
 //! the check-up after enrolment: the decisions and their policy knobs.
 
+#![cfg(test)]
+
 use proptest::prelude::*;
 use twofold_policy::{Method, Methods, Policy, PolicyError, SignIn, Timestamp, UserFacts};
 

@@ -33,6 +33,8 @@ pub enum Mail {
 
 /// How often the worker looks for notifications to deliver.
 const ROUND: Duration = Duration::from_secs(5);
+/// The longest a message may take to send (well under twofold's claim lease).
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The sender's address.
 pub(crate) const FROM: &str = "Smile Dental security <security@smile.example>";
@@ -131,10 +133,18 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(SendError::new)?;
-        match &self.transport {
-            Transport::Files(files) => files.send(message).await.map(drop).map_err(SendError::new),
-            Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(SendError::new),
-        }
+        // A server that never answers costs one attempt, not the worker.
+        let sent = async {
+            match &self.transport {
+                Transport::Files(files) => {
+                    files.send(message).await.map(drop).map_err(SendError::new)
+                }
+                Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(SendError::new),
+            }
+        };
+        tokio::time::timeout(SEND_TIMEOUT, sent)
+            .await
+            .map_err(SendError::new)?
     }
 }
 

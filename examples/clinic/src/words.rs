@@ -163,50 +163,6 @@ pub(crate) fn import_row(entry: &twofold_totp::ImportEntry, offered: bool) -> Im
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasons_say_clinic_and_end_in_one_full_stop() {
-        for reason in [
-            Reason::EnrollmentRequiredNow,
-            Reason::EnforcedForUser,
-            Reason::ReauthenticationRequired,
-            Reason::RoleMayNotReset,
-            Reason::OtherOrganization,
-            Reason::UnknownRole,
-            Reason::RoleMayNotChangeEnforcement,
-            Reason::NotOffered,
-        ] {
-            let text = super::reason(&reason);
-            assert!(!text.contains("organization"), "{text}");
-            assert!(text.ends_with('.') && !text.ends_with(".."), "{text}");
-        }
-        // The clinic has an owner; the library's words do not assume one.
-        assert_eq!(
-            super::reason(&Reason::RoleMayNotChangeEnforcement),
-            "Only an owner can change two-factor enforcement."
-        );
-    }
-
-    #[test]
-    fn waits_and_locks_in_words() {
-        assert_eq!(wait(30), "30 seconds");
-        assert_eq!(wait(300), "5 minutes");
-        assert_eq!(
-            lock_state(Lock::RetryAfter { seconds: 300 }),
-            "Waiting after wrong codes: next try in 5 minutes"
-        );
-        assert_eq!(
-            lock_state(Lock::Until {
-                at: Timestamp::from_unix_seconds(3600)
-            }),
-            "Locked until 1970-01-01 01:00:00 UTC"
-        );
-    }
-}
-
 /// A factor as the pages name it.
 pub(crate) fn factor(factor: Factor, name: Option<&str>) -> String {
     match (factor, name) {
@@ -295,4 +251,48 @@ fn capitalized(text: &str) -> String {
     chars.next().map_or_else(String::new, |first| {
         first.to_uppercase().chain(chars).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_say_clinic_and_end_in_one_full_stop() {
+        for reason in [
+            Reason::EnrollmentRequiredNow,
+            Reason::EnforcedForUser,
+            Reason::ReauthenticationRequired,
+            Reason::RoleMayNotReset,
+            Reason::OtherOrganization,
+            Reason::UnknownRole,
+            Reason::RoleMayNotChangeEnforcement,
+            Reason::NotOffered,
+        ] {
+            let text = super::reason(&reason);
+            assert!(!text.contains("organization"), "{text}");
+            assert!(text.ends_with('.') && !text.ends_with(".."), "{text}");
+        }
+        // The clinic has an owner; the library's words do not assume one.
+        assert_eq!(
+            super::reason(&Reason::RoleMayNotChangeEnforcement),
+            "Only an owner can change two-factor enforcement."
+        );
+    }
+
+    #[test]
+    fn waits_and_locks_in_words() {
+        assert_eq!(wait(30), "30 seconds");
+        assert_eq!(wait(300), "5 minutes");
+        assert_eq!(
+            lock_state(Lock::RetryAfter { seconds: 300 }),
+            "Waiting after wrong codes: next try in 5 minutes"
+        );
+        assert_eq!(
+            lock_state(Lock::Until {
+                at: Timestamp::from_unix_seconds(3600)
+            }),
+            "Locked until 1970-01-01 01:00:00 UTC"
+        );
+    }
 }
