@@ -121,6 +121,17 @@ async fn where_setup_is_optional_a_reminder_can_be_put_off() {
     h.clock.advance(DAY);
     let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
     assert!(matches!(step, SignInStep::Remind { .. }), "{step:?}");
+    // Where second factors are off, there is nothing to put off.
+    h.twofold
+        .set_policy(ORG, with_reminders(30, Mode::Off, 0))
+        .await
+        .unwrap();
+    let error = h.twofold.remind_me_later(&sam).await.unwrap_err().error;
+    assert!(matches!(error, TwoFactorError::Denied(_)), "{error:?}");
+    h.twofold
+        .set_policy(ORG, with_reminders(30, Mode::Optional, 0))
+        .await
+        .unwrap();
     // With a factor, no reminder, and nothing to put off.
     enroll_totp(&h, &sam).await;
     let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;

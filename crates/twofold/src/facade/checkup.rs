@@ -1,7 +1,7 @@
 //! After enrolment: the check-up (are the backup codes saved?) and "remind
 //! me later" for a user who has not set up a second factor yet.
 
-use twofold_policy::{SignIn, Timestamp};
+use twofold_policy::Timestamp;
 
 use crate::error::{Failure, TwoFactorError};
 use crate::events::Event;
@@ -86,9 +86,8 @@ impl TwoFactor {
             .update_user(account.user, |record| {
                 let (facts, _, _) = Self::facts(account, record, &org, 0);
                 let decision = org.policy.sign_in(&facts, at);
-                let quietable =
-                    matches!(decision.outcome, SignIn::Allow | SignIn::MustEnroll { .. })
-                        && facts.enrolled.is_empty();
+                // Only a reminder the policy would give can be put off.
+                let quietable = org.policy.reminder_due(&decision.outcome, &facts, None, at);
                 let Some(until) = org
                     .policy
                     .remind_later_until(&decision.outcome, at)
