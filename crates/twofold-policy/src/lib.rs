@@ -15,7 +15,8 @@ pub use decide::{
 };
 pub use document::{
     DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode, ModeError,
-    PolicyDocument, RoleDocument, SelfDisableDocument, ThrottleDocument, UnknownRoles,
+    PasskeysDocument, PolicyDocument, RoleDocument, SelfDisableDocument, ThrottleDocument,
+    UnknownRoles,
 };
 pub use methods::{Method, Methods};
 pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule};
