@@ -7,6 +7,8 @@ mod backup_codes;
 mod maintenance;
 mod notifications;
 #[cfg(feature = "passkey")]
+mod passkey_first;
+#[cfg(feature = "passkey")]
 mod passkeys;
 mod record;
 mod sign_in;
@@ -30,6 +32,11 @@ use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{OrganizationRecord, Store, UserRecord, Version, Versioned};
 
 pub use notifications::FactorHistory;
+#[cfg(feature = "passkey")]
+pub use passkey_first::{
+    AllAcceptedCredentials, CurrentUserDetails, PasskeyClaim, PasskeySignIn, PasskeySignals,
+    UnknownCredential,
+};
 use record::*;
 pub use types::*;
 
