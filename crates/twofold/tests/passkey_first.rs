@@ -170,7 +170,8 @@ async fn a_locked_user_is_not_signed_in_by_a_passkey() {
     let h = harness_with_policy(|doc| doc.throttle.max_failures = 1);
     let ana = account("ana", "staff");
     let (secret, _) = enroll_totp(&h, &ana).await;
-    let (ceremony, posted, _) = answered(&h, "ana", "staff").await;
+    let (mut authenticator, added) = register_passkey(&h, &ana, "key").await;
+    let id = added.value.credential_id.unwrap();
     // One wrong code locks Ana (max_failures = 1).
     let step = h.twofold.begin_sign_in(&ana).await.unwrap().value;
     let twofold::SignInStep::Challenge { challenge_id, .. } = step else {
@@ -181,9 +182,11 @@ async fn a_locked_user_is_not_signed_in_by_a_passkey() {
         .await
         .unwrap_err();
     let before = stored(&h, "ana").await;
+    let start = h.twofold.begin_passkey_sign_in(ORG).await.unwrap().value;
+    let posted = username_less_response(&mut authenticator, &start.options, &id, "ana");
     let claim = h
         .twofold
-        .identify_passkey_sign_in(&ceremony, &posted)
+        .identify_passkey_sign_in(&start.ceremony_id, &posted)
         .await
         .unwrap();
     let refused = h
@@ -196,6 +199,31 @@ async fn a_locked_user_is_not_signed_in_by_a_passkey() {
         "{refused:?}"
     );
     assert_eq!(stored(&h, "ana").await, before, "the lock was lifted");
+    // An answer that does not verify learns nothing of the lock.
+    let start = h.twofold.begin_passkey_sign_in(ORG).await.unwrap().value;
+    let mut forged: Value = serde_json::from_str(&username_less_response(
+        &mut authenticator,
+        &start.options,
+        &id,
+        "ana",
+    ))
+    .unwrap();
+    forged["response"]["signature"] = Base64UrlUnpadded::encode_string(&[1u8; 70]).into();
+    let claim = h
+        .twofold
+        .identify_passkey_sign_in(&start.ceremony_id, &forged.to_string())
+        .await
+        .unwrap();
+    let refused = h
+        .twofold
+        .finish_passkey_sign_in(claim, &ana)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.error, TwoFactorError::Passkey(_)),
+        "{refused:?}"
+    );
+    assert_eq!(stored(&h, "ana").await, before);
 }
 
 #[tokio::test]

@@ -175,11 +175,12 @@ impl TwoFactor {
     /// ([`Policy::passkey_sign_in`](twofold_policy::Policy::passkey_sign_in)):
     /// signed in, or the password is still required.
     ///
-    /// A locked user is refused before anything is verified, and a role the
-    /// policy blocks is refused. The caller has proved nothing yet, so an answer
-    /// that does not verify changes no user's record: it is refused, never
-    /// counted (counting it would let anyone who saw a credential id lock its
-    /// owner out).
+    /// A locked user is refused, and so is a role the policy blocks; both only
+    /// once the answer verified, so that a mere credential id tells nothing of
+    /// its owner. The caller has proved nothing yet, so an answer that does not
+    /// verify changes no user's record: it is refused, never counted (counting
+    /// it would let anyone who saw a credential id lock its owner out). A
+    /// refusal stores nothing, not even the passkey's use.
     pub async fn finish_passkey_sign_in(
         &self,
         claim: PasskeyClaim,
@@ -203,6 +204,16 @@ impl TwoFactor {
         let at = Timestamp::from_unix_seconds(now);
         let (outcome, events) = self
             .update_user(account.user, |record| {
+                // Verified first: until then the caller has shown a credential
+                // id at most, and learns nothing of its owner (locked, blocked).
+                if let Err(error) = self.ceremonies()?.finish_authentication(
+                    &claim.response,
+                    &claim.ceremony.state,
+                    &mut record.passkeys,
+                    now,
+                ) {
+                    return Err(Failure::from(TwoFactorError::Passkey(error)));
+                }
                 if let Some(lock) = Self::throttled(&org.policy, record, now) {
                     return Err(Failure::from(TwoFactorError::Locked { lock }));
                 }
@@ -213,14 +224,6 @@ impl TwoFactor {
                 }
                 // A role the policy refuses is blocked above, by `sign_in`.
                 let decision = org.policy.passkey_sign_in(&facts);
-                if let Err(error) = self.ceremonies()?.finish_authentication(
-                    &claim.response,
-                    &claim.ceremony.state,
-                    &mut record.passkeys,
-                    now,
-                ) {
-                    return Err(Failure::from(TwoFactorError::Passkey(error)));
-                }
                 if decision.outcome == Permission::Denied {
                     // The passkey's use is stored (counter, last use); the
                     // throttle is not reset: no sign-in happened yet.

@@ -109,6 +109,7 @@ pub(crate) async fn profile_security(
         rows,
         activity,
         history,
+        signals: super::passkey_sign_in::take_signals(&session).await,
     })
 }
 

@@ -46,6 +46,9 @@ pub(crate) struct ProfilePage {
     pub activity: Vec<ActivityRow>,
     /// Every factor the user has or had.
     pub history: Vec<HistoryRow>,
+    /// The WebAuthn Signal API calls for `app.js` to make, as JSON (after a
+    /// sign-in or a removed passkey).
+    pub signals: Option<String>,
 }
 
 /// One security notification, as "Security activity" lists it.
