@@ -74,6 +74,16 @@ async fn a_verified_passkey_signs_in_with_both_factors_and_gives_the_signals() {
         .await
         .unwrap();
     assert_eq!((claim.user(), claim.organization()), ("ana", ORG));
+    // Its Debug names the user and hides the ceremony state.
+    let debug = format!("{claim:?}");
+    assert!(
+        debug.starts_with("PasskeyClaim") && debug.contains("\"ana\""),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains("state") && !debug.contains("challenge"),
+        "{debug}"
+    );
     let done = h.twofold.finish_passkey_sign_in(claim, &ana).await.unwrap();
     let PasskeySignIn::SignedIn { signals } = &done.value else {
         panic!("expected a sign-in, got {:?}", done.value);
