@@ -958,7 +958,7 @@ async fn passkey_first_sign_in_and_the_signal_api_in_chromium() {
     tab.click("#signin-passkey").await;
     tab.expect_path("/profile/security").await;
     tab.expect_text("Adam's laptop").await;
-    tab.shot("20-signed-in-with-a-passkey-first").await;
+    tab.shot("30-signed-in-with-a-passkey-first").await;
     assert_eq!(
         tab.signal("signalAllAcceptedCredentials").await,
         serde_json::json!({
@@ -1004,6 +1004,43 @@ async fn passkey_first_sign_in_and_the_signal_api_in_chromium() {
         .eval("(() => { sessionStorage.removeItem('__pick'); return true; })()")
         .await;
 
+    // Where the clinic's policy still asks admins for their password, the
+    // passkey only says who is signing in: the password page comes back with
+    // the email filled in, and the password and the second step follow.
+    let twofold = running.app.two_factor();
+    let mut policy = twofold
+        .policy(twofold_clinic::CLINIC)
+        .await
+        .unwrap()
+        .document()
+        .clone();
+    policy.roles.get_mut("admin").unwrap().passkey_sign_in = Some(false);
+    twofold
+        .set_policy(twofold_clinic::CLINIC, policy.clone())
+        .await
+        .unwrap();
+    tab.sign_out().await;
+    tab.click("#signin-passkey").await;
+    tab.expect_path("/signin").await;
+    tab.expect_text("Your clinic asks for your password as well")
+        .await;
+    let filled: String = tab.eval("document.getElementById('email').value").await;
+    assert_eq!(filled, email);
+    assert!(
+        !tab.exists("#sign-out").await,
+        "the passkey alone did not sign in"
+    );
+    tab.fill("#password", password).await;
+    tab.click("#signin-submit").await;
+    tab.expect_path("/signin/second-step").await;
+    tab.click("#use-passkey").await;
+    tab.expect_path("/profile/security").await;
+    policy.roles.get_mut("admin").unwrap().passkey_sign_in = None;
+    twofold
+        .set_policy(twofold_clinic::CLINIC, policy)
+        .await
+        .unwrap();
+
     // Removing the passkey: the password manager is told it is no longer accepted.
     tab.forget_signals().await;
     tab.fill(".remove-password", password).await;
@@ -1024,7 +1061,7 @@ async fn passkey_first_sign_in_and_the_signal_api_in_chromium() {
         serde_json::json!({ "rpId": "localhost", "credentialId": credential_id })
     );
     tab.expect_path("/signin").await;
-    tab.shot("21-unknown-passkey-signalled").await;
+    tab.shot("31-unknown-passkey-signalled").await;
 
     let _ = browser.close().await;
     let _ = browser.wait().await;
