@@ -995,7 +995,11 @@ async fn passkey_first_sign_in_and_the_signal_api_in_chromium() {
     )
     .await;
     let gets: Vec<String> = tab.eval("window.__gets").await;
-    assert_eq!(gets, ["conditional"], "one request, from the autofill");
+    // Only autofill requests (the sign-out's page may have started one too).
+    assert!(
+        !gets.is_empty() && gets.iter().all(|mediation| mediation == "conditional"),
+        "{gets:?}"
+    );
     assert_eq!(
         tab.signal("signalAllAcceptedCredentials").await["allAcceptedCredentialIds"],
         serde_json::json!([credential_id])
