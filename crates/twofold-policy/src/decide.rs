@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::document::{Lockout, Mode};
-use crate::methods::Methods;
+use crate::methods::{Method, Methods};
 use crate::policy::{CompiledRole, Policy, Rule};
 use crate::time::Timestamp;
 
@@ -189,6 +189,9 @@ pub enum Reason {
     RoleMayNotUnlock,
     /// Second factors are not offered to the user's role (enforcement is `off`).
     NotOffered,
+    /// A passkey-first sign-in does not replace the password for the user's
+    /// role (`passkeys.sign_in_without_password`, `roles.<id>.passkey_sign_in`).
+    PasswordAlsoRequired,
 }
 
 impl fmt::Display for Reason {
@@ -218,6 +221,7 @@ impl fmt::Display for Reason {
             Reason::OtherOrganization => f.write_str("That user belongs to another organization."),
             Reason::RoleMayNotUnlock => f.write_str("Your role may not unlock this user."),
             Reason::NotOffered => f.write_str("Your organization does not offer two-factor authentication."),
+            Reason::PasswordAlsoRequired => f.write_str("Your organization asks for your password as well: enter it to continue."),
         }
     }
 }
@@ -349,6 +353,57 @@ impl Policy {
         days != 0
             && confirmed_at.is_none_or(|confirmed| confirmed < enrolled_at)
             && now >= enrolled_at.plus_seconds(days.saturating_mul(86_400))
+    }
+
+    /// Whether a passkey-first (username-less) sign-in, with user verification,
+    /// satisfies both the password and the second factor for this user:
+    /// [`Permission::Denied`] with [`Reason::UnknownRole`] for a role the
+    /// policy refuses, [`Reason::MethodNotAllowed`] where passkeys do not count
+    /// for the role, [`Reason::PasswordAlsoRequired`] where the policy turned it
+    /// off for the organization or the role. Where it is denied, the passkey
+    /// only identifies the user: the password and the usual second step follow.
+    /// The sign-in itself still follows [`sign_in`](Policy::sign_in) (a role
+    /// it blocks is blocked here too) and the throttle.
+    ///
+    /// ```
+    /// use twofold_policy::{Permission, Policy, Reason, UserFacts};
+    ///
+    /// let policy = Policy::from_toml(r#"
+    ///     version = 1
+    ///     [roles.staff]
+    ///     [roles.admin]
+    ///     passkey_sign_in = false
+    /// "#)?;
+    /// let staff = policy.passkey_sign_in(&UserFacts::new("ana", "staff"));
+    /// assert_eq!(staff.outcome, Permission::Allowed);
+    /// let admin = policy.passkey_sign_in(&UserFacts::new("ada", "admin"));
+    /// assert_eq!((admin.outcome, admin.reason), (Permission::Denied, Reason::PasswordAlsoRequired));
+    /// assert_eq!(policy.rule_path(admin.rule), "roles.admin");
+    /// # Ok::<(), twofold_policy::PolicyError>(())
+    /// ```
+    pub fn passkey_sign_in(&self, facts: &UserFacts<'_>) -> Decision<Permission> {
+        let Some(role) = self.role(facts.role) else {
+            return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
+        };
+        if !role.methods.contains(Method::Passkey) {
+            return decision(
+                Permission::Denied,
+                Reason::MethodNotAllowed,
+                role.methods_rule,
+            );
+        }
+        if !role.passkey_sign_in {
+            return decision(
+                Permission::Denied,
+                Reason::PasswordAlsoRequired,
+                role.passkey_sign_in_rule,
+            );
+        }
+        decision(
+            Permission::Allowed,
+            Reason::Permitted,
+            role.passkey_sign_in_rule,
+        )
     }
 
     /// Whether enforcement requires a second factor of this user now (their role's

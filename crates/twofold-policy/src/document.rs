@@ -46,6 +46,9 @@ pub const DOCUMENT_VERSION: u32 = 1;
 ///
 /// [self_disable]
 /// reauthentication_max_age_seconds = 300
+///
+/// [passkeys]
+/// sign_in_without_password = true   # a passkey with user verification is both factors
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +77,9 @@ pub struct PolicyDocument {
     /// Rules for users turning off their own 2FA.
     #[serde(default)]
     pub self_disable: SelfDisableDocument,
+    /// Passkey-first (username-less) sign-in.
+    #[serde(default)]
+    pub passkeys: PasskeysDocument,
     /// The check-up after enrolment: confirm the backup codes are saved.
     #[serde(default, skip_serializing_if = "CheckupDocument::is_default")]
     pub checkup: CheckupDocument,
@@ -253,6 +259,12 @@ pub struct RoleDocument {
     /// factors). Absent: the roles of `may_reset`, since a reset is the harsher act.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub may_unlock: Option<Vec<String>>,
+    /// `false`: a passkey-first sign-in of this role's users still asks for the
+    /// password. It can only tighten `passkeys.sign_in_without_password`:
+    /// `true` where the organization says `false` is refused. Absent: the
+    /// organization's rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey_sign_in: Option<bool>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -333,6 +345,31 @@ impl Default for SelfDisableDocument {
     }
 }
 
+/// Passkey-first (username-less) sign-in, organization-wide (`[passkeys]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeysDocument {
+    /// Whether a passkey-first sign-in with user verification (something the
+    /// user has, unlocked by something they know or are) satisfies both the
+    /// password and the second factor. `false`: it only identifies the user,
+    /// who then enters their password and takes the usual second step.
+    /// Default `true`. A role may set `passkey_sign_in = false` to tighten it.
+    #[serde(default = "yes")]
+    pub sign_in_without_password: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for PasskeysDocument {
+    fn default() -> PasskeysDocument {
+        PasskeysDocument {
+            sign_in_without_password: true,
+        }
+    }
+}
+
 impl Default for PolicyDocument {
     /// The neutral policy: second factors optional for everyone (TOTP and
     /// passkeys), every role name accepted under the organization's rules, the
@@ -361,6 +398,7 @@ impl Default for PolicyDocument {
             self_disable: SelfDisableDocument::default(),
             checkup: CheckupDocument::default(),
             reminders: RemindersDocument::default(),
+            passkeys: PasskeysDocument::default(),
         }
     }
 }
@@ -401,6 +439,7 @@ impl PolicyDocument {
             self_disable: SelfDisableDocument::default(),
             checkup: CheckupDocument::default(),
             reminders: RemindersDocument::default(),
+            passkeys: PasskeysDocument::default(),
         }
     }
 }

@@ -15,8 +15,8 @@ pub use decide::{
 };
 pub use document::{
     CheckupDocument, DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode,
-    ModeError, PolicyDocument, RemindersDocument, RoleDocument, SelfDisableDocument,
-    ThrottleDocument, UnknownRoles,
+    ModeError, PasskeysDocument, PolicyDocument, RemindersDocument, RoleDocument,
+    SelfDisableDocument, ThrottleDocument, UnknownRoles,
 };
 pub use methods::{Method, Methods};
 pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule};

@@ -75,6 +75,8 @@ pub enum Rule {
     Throttle,
     /// `self_disable`.
     SelfDisable,
+    /// `passkeys`: the organization's passkey-first sign-in rule.
+    Passkeys,
     /// A rule built into the engine, not configurable (nobody resets their own 2FA,
     /// a role the policy refuses (see `unknown_roles`), a reason is required).
     Builtin,
@@ -92,6 +94,9 @@ pub(crate) struct CompiledRole {
     pub(crate) may_reset: Vec<usize>,
     pub(crate) may_unlock: Vec<usize>,
     pub(crate) may_change_enforcement: bool,
+    /// Whether a passkey-first sign-in is both factors for this role.
+    pub(crate) passkey_sign_in: bool,
+    pub(crate) passkey_sign_in_rule: Rule,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +189,7 @@ impl Policy {
         check_instant("enforcement.from", enforcement.from)?;
         check_duration("enforcement.grace_seconds", enforcement.grace_seconds)?;
 
+        let org_passkey_sign_in = document.passkeys.sign_in_without_password;
         let role_ids: Vec<&String> = document.roles.keys().collect();
         let mut roles = Vec::with_capacity(role_ids.len());
         for (index, (id, role)) in document.roles.iter().enumerate() {
@@ -254,6 +260,17 @@ impl Policy {
                 Some(targets) => role_indexes("may_unlock", targets)?,
                 None => may_reset.clone(),
             };
+            let (passkey_sign_in, passkey_sign_in_rule) = match role.passkey_sign_in {
+                Some(true) if !org_passkey_sign_in => {
+                    return Err(invalid(
+                        field("passkey_sign_in"),
+                        "cannot allow what passkeys.sign_in_without_password forbids \
+                         (a role can only tighten it)",
+                    ));
+                }
+                Some(false) => (false, Rule::Role(index)),
+                _ => (org_passkey_sign_in, Rule::Passkeys),
+            };
             roles.push(CompiledRole {
                 id: id.clone(),
                 mode,
@@ -265,6 +282,8 @@ impl Policy {
                 may_reset,
                 may_unlock,
                 may_change_enforcement: role.may_change_enforcement,
+                passkey_sign_in,
+                passkey_sign_in_rule,
             });
         }
 
@@ -288,6 +307,8 @@ impl Policy {
                 may_reset: Vec::new(),
                 may_unlock: Vec::new(),
                 may_change_enforcement: false,
+                passkey_sign_in: org_passkey_sign_in,
+                passkey_sign_in_rule: Rule::Passkeys,
             }),
         };
 
@@ -405,6 +426,7 @@ impl Policy {
             Rule::ApplicationExemption => "application exemption".to_string(),
             Rule::Throttle => "throttle".to_string(),
             Rule::SelfDisable => "self_disable".to_string(),
+            Rule::Passkeys => "passkeys".to_string(),
             Rule::Builtin => "built-in rule".to_string(),
         }
     }

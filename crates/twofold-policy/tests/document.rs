@@ -3,8 +3,8 @@
 #![cfg(test)]
 
 use twofold_policy::{
-    Lockout, Method, Methods, Mode, Policy, PolicyDocument, PolicyError, Reason, SignIn, Timestamp,
-    UserFacts,
+    Lockout, Method, Methods, Mode, Permission, Policy, PolicyDocument, PolicyError, Reason,
+    SignIn, Timestamp, UserFacts,
 };
 
 const FULL: &str = r#"
@@ -276,6 +276,7 @@ fn validation_errors_name_the_field_and_say_what_is_wrong() {
         ("version = 1\n[throttle]\nmax_failures = 10\nlockout = \"until_reset\"\nceiling = 9".into(), Box::new(invalid("throttle.ceiling"))),
         ("version = 1\n[throttle]\nmax_failures = 10\nlockout = \"until_reset\"\nceiling = 101".into(), Box::new(invalid("throttle.ceiling"))),
         ("version = 1\n[roles.a]\nmay_unlock = [\"ghost\"]".into(), Box::new(invalid("roles.a.may_unlock"))),
+        ("version = 1\n[passkeys]\nsign_in_without_password = false\n[roles.a]\npasskey_sign_in = true".into(), Box::new(invalid("roles.a.passkey_sign_in"))),
     ];
     for (text, check) in cases {
         let e = error(&text);
@@ -374,4 +375,75 @@ fn role_questions_agree_with_the_decisions() {
         }
     }
     assert!(policy.may_reset("owner", "staff") && !policy.may_reset("staff", "staff"));
+}
+
+#[test]
+fn passkey_first_sign_in_is_on_by_default_and_roles_can_only_tighten_it() {
+    // A document written before the knob existed: passkeys replace the password.
+    let old = Policy::from_toml("version = 1\n[roles.staff]\n[roles.admin]").unwrap();
+    assert!(old.document().passkeys.sign_in_without_password);
+    let staff = old.passkey_sign_in(&UserFacts::new("ana", "staff"));
+    assert_eq!(
+        (
+            staff.outcome,
+            staff.reason,
+            old.rule_path(staff.rule).as_str()
+        ),
+        (Permission::Allowed, Reason::Permitted, "passkeys")
+    );
+    // The role turns it off for itself only.
+    let tightened =
+        Policy::from_toml("version = 1\n[roles.staff]\n[roles.admin]\npasskey_sign_in = false")
+            .unwrap();
+    let admin = tightened.passkey_sign_in(&UserFacts::new("ada", "admin"));
+    assert_eq!(
+        (
+            admin.outcome,
+            admin.reason,
+            tightened.rule_path(admin.rule).as_str()
+        ),
+        (
+            Permission::Denied,
+            Reason::PasswordAlsoRequired,
+            "roles.admin"
+        )
+    );
+    assert_eq!(
+        tightened
+            .passkey_sign_in(&UserFacts::new("ana", "staff"))
+            .outcome,
+        Permission::Allowed
+    );
+    // Off for the organization: off for every role, and a role saying false agrees.
+    let off = Policy::from_toml(
+        "version = 1\n[passkeys]\nsign_in_without_password = false\n[roles.staff]\n[roles.admin]\npasskey_sign_in = false",
+    )
+    .unwrap();
+    for role in ["staff", "admin"] {
+        let decision = off.passkey_sign_in(&UserFacts::new("u", role));
+        assert_eq!(
+            (decision.outcome, decision.reason),
+            (Permission::Denied, Reason::PasswordAlsoRequired)
+        );
+    }
+    let staff = off.passkey_sign_in(&UserFacts::new("u", "staff"));
+    assert_eq!(off.rule_path(staff.rule), "passkeys");
+    // Where passkeys do not count for the role, they never replace the password.
+    let totp_only = Policy::from_toml("version = 1\n[roles.staff]\nmethods = [\"totp\"]").unwrap();
+    let decision = totp_only.passkey_sign_in(&UserFacts::new("u", "staff"));
+    assert_eq!(
+        (decision.outcome, decision.reason),
+        (Permission::Denied, Reason::MethodNotAllowed)
+    );
+    // A role the policy refuses.
+    let ghost = old.passkey_sign_in(&UserFacts::new("u", "ghost"));
+    assert_eq!(
+        (ghost.outcome, ghost.reason),
+        (Permission::Denied, Reason::UnknownRole)
+    );
+    // An unknown key in [passkeys] is refused, as everywhere.
+    assert!(Policy::from_toml("version = 1\n[passkeys]\nsign_in_without_pasword = false").is_err());
+    // And the knob round-trips.
+    let again = Policy::from_toml(&off.to_toml()).unwrap();
+    assert_eq!(again, off);
 }

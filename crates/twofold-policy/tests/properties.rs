@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use twofold_policy::{
     CheckupDocument, EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode,
-    Permission, Policy, PolicyDocument, Reason, RemindersDocument, ResetPermission, RoleDocument,
-    SelfDisableDocument, SignIn, Throttle, ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
+    PasskeysDocument, Permission, Policy, PolicyDocument, Reason, RemindersDocument,
+    ResetPermission, RoleDocument, SelfDisableDocument, SignIn, Throttle, ThrottleDocument,
+    Timestamp, UnknownRoles, UserFacts,
 };
 
 const ROLES: [&str; 4] = ["owner", "admin", "staff", "nurse"];
@@ -47,6 +48,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
             prop::sample::select(&ROLES[..]),
             0..3,
         )),
+        prop::option::of(any::<bool>()),
     )
         .prop_map(
             |(
@@ -56,6 +58,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                 may_reset,
                 may_change_enforcement,
                 may_unlock,
+                passkey_sign_in,
             )| {
                 RoleDocument {
                     enforcement,
@@ -65,6 +68,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                     may_change_enforcement,
                     may_unlock: may_unlock
                         .map(|roles| roles.into_iter().map(str::to_string).collect()),
+                    passkey_sign_in,
                 }
             },
         )
@@ -102,6 +106,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
             ],
             0u32..=100,
         ),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -114,6 +119,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                 max_failures,
                 mut backoff,
                 (lockout, ceiling_above),
+                sign_in_without_password,
             )| {
                 backoff.sort_unstable();
                 let roles: BTreeMap<String, RoleDocument> = ROLES
@@ -121,6 +127,10 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                     .map(|r| r.to_string())
                     .zip(roles.into_iter().map(|mut role| {
                         role.methods = narrowed(role.methods, &methods);
+                        // A role can only tighten the organization's rule.
+                        if !sign_in_without_password {
+                            role.passkey_sign_in = role.passkey_sign_in.filter(|allow| !allow);
+                        }
                         role
                     }))
                     .collect();
@@ -160,6 +170,9 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                     },
                     checkup: CheckupDocument::default(),
                     reminders: RemindersDocument::default(),
+                    passkeys: PasskeysDocument {
+                        sign_in_without_password,
+                    },
                 }
             },
         )
@@ -501,6 +514,34 @@ proptest! {
                 let wait = documented_wait(&doc, failures);
                 prop_assert!(wait >= previous, "{failures}: {wait} < {previous}");
                 previous = wait;
+            }
+        }
+    }
+
+    #[test]
+    fn a_passkey_replaces_the_password_exactly_where_nothing_forbids_it(
+        policy in policy(),
+        facts in facts(),
+    ) {
+        let facts = facts.get();
+        let doc = policy.document();
+        let decision = policy.passkey_sign_in(&facts);
+        let expected = doc.roles.get(facts.role).map(|role| {
+            policy.methods_for(facts.role).unwrap().contains(Method::Passkey)
+                && doc.passkeys.sign_in_without_password
+                && role.passkey_sign_in != Some(false)
+        });
+        match expected {
+            // Every generated document names its roles: any other is refused.
+            None => prop_assert_eq!(
+                (decision.outcome, decision.reason),
+                (Permission::Denied, Reason::UnknownRole)
+            ),
+            Some(allowed) => {
+                prop_assert_eq!(decision.outcome == Permission::Allowed, allowed);
+                if !allowed && policy.methods_for(facts.role).unwrap().contains(Method::Passkey) {
+                    prop_assert_eq!(decision.reason, Reason::PasswordAlsoRequired);
+                }
             }
         }
     }

@@ -99,6 +99,14 @@ pub enum TwoFactorError {
     #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
     #[error("passkeys are not set up on this server")]
     PasskeysOff,
+    /// A username-less sign-in was answered with a passkey that is not
+    /// registered here (removed, or never registered): the page may pass the
+    /// `signalUnknownCredential` options it carries to the browser, so that
+    /// the password manager stops offering it.
+    #[cfg(feature = "passkey")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
+    #[error("that passkey is not registered here")]
+    UnknownCredential(crate::UnknownCredential),
     /// A stored secret is sealed under a key id the keyring does not have.
     #[error("the stored secret is sealed under an unknown key {key_id:?}")]
     UnknownKey {
@@ -225,7 +233,7 @@ impl TwoFactorError {
             #[cfg(feature = "passkey")]
             TwoFactorError::Passkey(twofold_passkey::PasskeyError::Expired) => ErrorKind::Expired,
             #[cfg(feature = "passkey")]
-            TwoFactorError::Passkey(_) => ErrorKind::Wrong,
+            TwoFactorError::Passkey(_) | TwoFactorError::UnknownCredential(_) => ErrorKind::Wrong,
             TwoFactorError::Locked { .. } => ErrorKind::Locked,
             TwoFactorError::NoChallenge
             | TwoFactorError::Expired

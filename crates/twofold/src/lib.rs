@@ -29,7 +29,10 @@ pub use facade::{
 };
 #[cfg(feature = "passkey")]
 #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
-pub use facade::{PasskeySignInStart, PasskeySummary};
+pub use facade::{
+    AllAcceptedCredentials, CurrentUserDetails, PasskeyClaim, PasskeySignIn, PasskeySignInStart,
+    PasskeySignals, PasskeySummary, UnknownCredential,
+};
 pub use lock::Lock;
 pub use notify::{
     Activity, Delivered, Notice, Notification, NotificationSender, SendError, SendFuture,

@@ -89,7 +89,7 @@ async fn unknown_users_and_unknown_or_expired_challenges() {
         .await
         .unwrap_err();
     assert!(matches!(error.error, TwoFactorError::NoPendingEnrollment));
-    let error = h.twofold.finish_passkey_sign_in("no-such-ceremony", r#"{"id":"AA","rawId":"AA","response":{"authenticatorData":"AA","clientDataJSON":"AA","signature":"AA"},"type":"public-key"}"#).await.unwrap_err();
+    let error = h.twofold.identify_passkey_sign_in("no-such-ceremony", r#"{"id":"AA","rawId":"AA","response":{"authenticatorData":"AA","clientDataJSON":"AA","signature":"AA"},"type":"public-key"}"#).await.unwrap_err();
     assert!(matches!(error.error, TwoFactorError::NoChallenge));
 
     let ana = account("ana", "staff");

@@ -254,8 +254,7 @@ async fn the_same_username_less_ceremony_wins_once() {
             let twofold = Arc::clone(&h.twofold);
             let (ceremony, posted) = (start.ceremony_id.clone(), posted.clone());
             async move {
-                twofold
-                    .finish_passkey_sign_in(&ceremony, &posted)
+                common::passkey_first(&twofold, &ceremony, &posted)
                     .await
                     .map(|_| ())
                     .map_err(|f| f.error)

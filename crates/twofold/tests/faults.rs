@@ -611,8 +611,7 @@ async fn username_less_passkey_sign_in_survives_faults() {
             },
             operation: |h, c| {
                 Box::pin(async move {
-                    h.twofold
-                        .finish_passkey_sign_in(&c.challenge, &c.input)
+                    common::passkey_first(&h.twofold, &c.challenge, &c.input)
                         .await
                         .map(|_| ())
                         .map_err(|f| f.error)

@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::handlers::{passkeys, security, settings, sign_in};
+use crate::handlers::{passkey_sign_in, passkeys, security, settings, sign_in};
 use crate::{App, assets, csrf, error};
 
 /// The application's routes.
@@ -22,6 +22,9 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/", get(sign_in::home))
         .route("/signin", get(sign_in::sign_in_page).post(sign_in::sign_in))
+        // Passkey-first sign-in (JSON, from app.js).
+        .route("/signin/passkey/begin", post(passkey_sign_in::begin))
+        .route("/signin/passkey/finish", post(passkey_sign_in::finish))
         .route("/signin/second-step", get(sign_in::second_step_page))
         .route("/signin/second-step/code", post(sign_in::second_step_code))
         .route(

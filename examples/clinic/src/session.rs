@@ -86,6 +86,8 @@ pub(crate) async fn complete_sign_in(
 /// session id is new already) and the log line.
 pub(crate) async fn signed_in(app: &App, session: &Session, user: &User) {
     csrf::renew(session).await;
+    // The password manager learns which passkeys are still good, and the name.
+    crate::handlers::passkey_sign_in::stash_signals_for(app, session, user).await;
     app.log(&format!("sign-in: user {} signed in", user.id));
 }
 

@@ -45,6 +45,9 @@ pub(crate) fn reason(reason: &Reason) -> String {
             "Your clinic does not allow this sign-in method for your role.".to_string()
         }
         Reason::OtherOrganization => "That user belongs to another clinic.".to_string(),
+        Reason::PasswordAlsoRequired => {
+            "Your clinic asks for your password as well: enter it to sign in.".to_string()
+        }
         Reason::RoleMayNotChangeEnforcement => {
             "Only an owner can change two-factor enforcement.".to_string()
         }
@@ -102,6 +105,9 @@ pub(crate) fn explain(error: &TwoFactorError) -> String {
         }
         TwoFactorError::Denied(reason) => self::reason(reason),
         TwoFactorError::Passkey(error) => format!("The passkey was not accepted: {error}."),
+        TwoFactorError::UnknownCredential(_) => "This passkey is not registered here (it may \
+            have been removed). Sign in with your email and password."
+            .to_string(),
         TwoFactorError::NotEnrolled(what) => format!("You have not set up {what}."),
         other => format!("Something went wrong: {other}."),
     }

@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
-use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
+use chromiumoxide::cdp::browser_protocol::page::{
+    AddScriptToEvaluateOnNewDocumentParams, CaptureScreenshotFormat,
+};
 use chromiumoxide::cdp::browser_protocol::web_authn::{
     AddVirtualAuthenticatorParams, AuthenticatorProtocol, AuthenticatorTransport, EnableParams,
     VirtualAuthenticatorOptions,
@@ -258,9 +260,34 @@ impl Tab {
     }
 }
 
+/// Chromium's virtual authenticator answers an autofill (conditional
+/// mediation) request at once, as if the user had picked the passkey in the
+/// email field. A real browser holds it until the user picks: so does this
+/// script, installed in every tab before page scripts run, unless the test
+/// says that the user picks (`sessionStorage.__pick`).
+const HOLD_CONDITIONAL: &str = r#"(() => {
+  if (!navigator.credentials) { return; }
+  const get = navigator.credentials.get.bind(navigator.credentials);
+  navigator.credentials.get = (request) => {
+    if (request && request.mediation === 'conditional' && !sessionStorage.getItem('__pick')) {
+      return new Promise((_, reject) => {
+        if (request.signal) {
+          request.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+        }
+      });
+    }
+    return get(request);
+  };
+})()"#;
+
 async fn new_tab(browser: &Browser, base: &str, shots: &Path, synced: bool) -> Tab {
     let page = browser.new_page("about:blank").await.unwrap();
     page.execute(EnableParams::default()).await.unwrap();
+    page.execute(AddScriptToEvaluateOnNewDocumentParams::new(
+        HOLD_CONDITIONAL,
+    ))
+    .await
+    .unwrap();
     let mut options = if synced {
         VirtualAuthenticatorOptions::new(
             AuthenticatorProtocol::Ctap2,
@@ -785,4 +812,289 @@ async fn walk(
     tab.expect_path("/profile/security").await;
     tab.sign_out().await;
     seen
+}
+
+/// Records the page's WebAuthn Signal API calls in `window.__signals` (kept in
+/// `sessionStorage` across the tab's pages), in place of the browser's own, and
+/// the `mediation` of every `navigator.credentials.get` in `window.__gets`.
+/// Installed before any page script runs.
+const SIGNAL_HOOK: &str = r#"(() => {
+  const load = (key) => { try { return JSON.parse(sessionStorage.getItem(key) || '[]'); } catch (e) { return []; } };
+  window.__signals = load('__signals');
+  window.__gets = load('__gets');
+  if (!window.PublicKeyCredential) { return; }
+  for (const method of ['signalUnknownCredential', 'signalAllAcceptedCredentials', 'signalCurrentUserDetails']) {
+    PublicKeyCredential[method] = async (options) => {
+      window.__signals.push({ method, options });
+      sessionStorage.setItem('__signals', JSON.stringify(window.__signals));
+    };
+  }
+  const create = navigator.credentials.create.bind(navigator.credentials);
+  navigator.credentials.create = (request) => {
+    const id = new Uint8Array(request.publicKey.user.id);
+    const text = btoa(String.fromCharCode(...id));
+    sessionStorage.setItem('__user_id', text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
+    return create(request);
+  };
+  const get = navigator.credentials.get.bind(navigator.credentials);
+  navigator.credentials.get = (request) => {
+    window.__gets.push(request && request.mediation ? request.mediation : 'optional');
+    sessionStorage.setItem('__gets', JSON.stringify(window.__gets));
+    return get(request);
+  };
+})()"#;
+
+/// Starts headless Chromium; returns it, its event loop and its profile directory.
+async fn launch_chromium(name: &str) -> (Browser, tokio::task::JoinHandle<()>, PathBuf) {
+    let profile = common::temp_dir(name);
+    let config = BrowserConfig::builder()
+        .chrome_executable(CHROMIUM)
+        .new_headless_mode()
+        .no_sandbox()
+        .user_data_dir(&profile)
+        .window_size(1100, 1000)
+        .args([
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .build()
+        .unwrap();
+    let (browser, mut handler) = Browser::launch(config).await.unwrap();
+    let events = tokio::spawn(async move { while let Some(_event) = handler.next().await {} });
+    (browser, events, profile)
+}
+
+impl Tab {
+    /// The Signal API calls recorded since the last `forget_signals`.
+    async fn signals(&self) -> Vec<serde_json::Value> {
+        self.eval("window.__signals").await
+    }
+
+    async fn forget_signals(&self) {
+        let _: bool = self
+            .eval("(() => { window.__signals = []; window.__gets = []; sessionStorage.removeItem('__signals'); sessionStorage.removeItem('__gets'); return true; })()")
+            .await;
+    }
+
+    /// The recorded call of `method`, exactly one.
+    async fn signal(&self, method: &str) -> serde_json::Value {
+        let calls: Vec<serde_json::Value> = self
+            .signals()
+            .await
+            .into_iter()
+            .filter(|call| call["method"] == method)
+            .collect();
+        assert_eq!(calls.len(), 1, "{method}: {calls:?}");
+        calls[0]["options"].clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_first_sign_in_and_the_signal_api_in_chromium() {
+    if !chromium_present() {
+        if common::in_ci() {
+            panic!("{CHROMIUM} is missing in CI: .ci/run must install Debian's chromium");
+        }
+        common::skip_notice("the browser test needs Debian's Chromium (apt-get install chromium)");
+        return;
+    }
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clinic-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (mut browser, events, profile) = launch_chromium("twofold-clinic-chromium-passkey").await;
+    // A synced passkey provider with a resident key and user verification.
+    let tab = new_tab(&browser, &running.base, &shots, true).await;
+    tab.page
+        .execute(AddScriptToEvaluateOnNewDocumentParams::new(SIGNAL_HOOK))
+        .await
+        .unwrap();
+    let (email, _, _, password) = twofold_clinic::SEED[1];
+    let user_id: String = sqlx::query_scalar("SELECT id FROM clinic_users WHERE email = $1")
+        .bind(email)
+        .fetch_one(running.app.pool())
+        .await
+        .unwrap();
+    let user_handle = base64url(user_id.as_bytes());
+
+    // The sign-in page starts an autofill (conditional) request by itself.
+    tab.goto("/signin").await;
+    let autocomplete: String = tab
+        .eval("document.getElementById('email').autocomplete")
+        .await;
+    assert_eq!(autocomplete, "username webauthn");
+    wait_until(
+        &tab,
+        "window.__gets.includes('conditional')",
+        "the conditional request",
+    )
+    .await;
+
+    // A password sign-in (2FA is optional and Adam has none): the signals say
+    // that no passkey is accepted, and Adam's name.
+    tab.sign_in(email, password).await;
+    tab.expect_path("/profile/security").await;
+    let accepted = tab.signal("signalAllAcceptedCredentials").await;
+    assert_eq!(
+        accepted,
+        serde_json::json!({ "rpId": "localhost", "userId": user_handle, "allAcceptedCredentialIds": [] })
+    );
+
+    // Adam adds a passkey (discoverable: the authenticator keeps a resident key).
+    tab.fill("#passkey-name", "Adam's laptop").await;
+    tab.click("#setup-passkey").await;
+    tab.goto("/profile/security").await;
+    let credential_id: String = tab
+        .eval("document.querySelector('form[action=\"/security/passkeys/remove\"] input[name=id]').value")
+        .await;
+    tab.sign_out().await;
+
+    // "Sign in with a passkey": no email, no password, no second step.
+    tab.forget_signals().await;
+    tab.click("#signin-passkey").await;
+    tab.expect_path("/profile/security").await;
+    tab.expect_text("Adam's laptop").await;
+    tab.shot("30-signed-in-with-a-passkey-first").await;
+    assert_eq!(
+        tab.signal("signalAllAcceptedCredentials").await,
+        serde_json::json!({
+            "rpId": "localhost",
+            "userId": user_handle,
+            "allAcceptedCredentialIds": [credential_id],
+        })
+    );
+    assert_eq!(
+        tab.signal("signalCurrentUserDetails").await,
+        serde_json::json!({
+            "rpId": "localhost",
+            "userId": user_handle,
+            "name": email,
+            "displayName": email,
+        })
+    );
+    // The user handle is the one the registration gave the authenticator.
+    let registered: String = tab.eval("sessionStorage.getItem('__user_id')").await;
+    assert_eq!(registered, user_handle);
+
+    // The same from the email field's autofill (conditional mediation): the
+    // user picks the passkey there, and is signed in.
+    tab.sign_out().await;
+    tab.forget_signals().await;
+    let _: bool = tab
+        .eval("(() => { sessionStorage.setItem('__pick', '1'); return true; })()")
+        .await;
+    tab.page.goto(format!("{}/signin", tab.base)).await.unwrap();
+    wait_until(
+        &tab,
+        "location.pathname === '/profile/security' && document.readyState === 'complete'",
+        "the autofill sign-in",
+    )
+    .await;
+    let gets: Vec<String> = tab.eval("window.__gets").await;
+    // Only autofill requests (the sign-out's page may have started one too).
+    assert!(
+        !gets.is_empty() && gets.iter().all(|mediation| mediation == "conditional"),
+        "{gets:?}"
+    );
+    assert_eq!(
+        tab.signal("signalAllAcceptedCredentials").await["allAcceptedCredentialIds"],
+        serde_json::json!([credential_id])
+    );
+    let _: bool = tab
+        .eval("(() => { sessionStorage.removeItem('__pick'); return true; })()")
+        .await;
+
+    // Where the clinic's policy still asks admins for their password, the
+    // passkey only says who is signing in: the password page comes back with
+    // the email filled in, and the password and the second step follow.
+    let twofold = running.app.two_factor();
+    let mut policy = twofold
+        .policy(twofold_clinic::CLINIC)
+        .await
+        .unwrap()
+        .document()
+        .clone();
+    policy.roles.get_mut("admin").unwrap().passkey_sign_in = Some(false);
+    twofold
+        .set_policy(twofold_clinic::CLINIC, policy.clone())
+        .await
+        .unwrap();
+    tab.sign_out().await;
+    tab.click("#signin-passkey").await;
+    tab.expect_path("/signin").await;
+    tab.expect_text("Your clinic asks for your password as well")
+        .await;
+    let filled: String = tab.eval("document.getElementById('email').value").await;
+    assert_eq!(filled, email);
+    assert!(
+        !tab.exists("#sign-out").await,
+        "the passkey alone did not sign in"
+    );
+    tab.fill("#password", password).await;
+    tab.click("#signin-submit").await;
+    tab.expect_path("/signin/second-step").await;
+    tab.click("#use-passkey").await;
+    tab.expect_path("/profile/security").await;
+    policy.roles.get_mut("admin").unwrap().passkey_sign_in = None;
+    twofold
+        .set_policy(twofold_clinic::CLINIC, policy)
+        .await
+        .unwrap();
+
+    // Removing the passkey: the password manager is told it is no longer accepted.
+    tab.forget_signals().await;
+    tab.fill(".remove-password", password).await;
+    tab.click(".remove-passkey").await;
+    tab.expect_text("Passkey removed.").await;
+    let accepted = tab.signal("signalAllAcceptedCredentials").await;
+    assert_eq!(accepted["allAcceptedCredentialIds"], serde_json::json!([]));
+    assert_eq!(accepted["userId"], user_handle.as_str());
+
+    // The authenticator still offers it (the hook kept the signal from it):
+    // the server does not know it, and says so with signalUnknownCredential.
+    tab.sign_out().await;
+    tab.forget_signals().await;
+    let error = tab.click_for_error("#signin-passkey").await;
+    assert!(error.contains("not registered"), "{error}");
+    assert_eq!(
+        tab.signal("signalUnknownCredential").await,
+        serde_json::json!({ "rpId": "localhost", "credentialId": credential_id })
+    );
+    tab.expect_path("/signin").await;
+    tab.shot("31-unknown-passkey-signalled").await;
+
+    let _ = browser.close().await;
+    let _ = browser.wait().await;
+    events.abort();
+    let _ = std::fs::remove_dir_all(&profile);
+    let _ = std::fs::remove_dir_all(&running.dir);
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Polls `condition` (a JavaScript expression) for up to 20 s.
+async fn wait_until(tab: &Tab, condition: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // Between two documents, evaluating fails: not yet.
+        let met = tab
+            .page
+            .evaluate(format!("!!({condition})"))
+            .await
+            .ok()
+            .and_then(|value| value.into_value::<bool>().ok())
+            .unwrap_or(false);
+        if met {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: not after 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

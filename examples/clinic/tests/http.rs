@@ -1376,3 +1376,105 @@ async fn the_check_up_asks_once_28_days_after_enrolment() {
     let page = signed_in_page(&common::client()).await;
     assert!(!page.contains("id=\"checkup\""), "asked once");
 }
+
+/// A passkey answer as `credential.toJSON()` shapes it, naming credential
+/// `id` (base64url); nothing in it verifies.
+fn unsigned_answer(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "rawId": id,
+        "type": "public-key",
+        "response": {
+            "authenticatorData": "AAAA",
+            "clientDataJSON": "AAAA",
+            "signature": "AAAA"
+        },
+        "clientExtensionResults": {}
+    })
+}
+
+#[tokio::test]
+async fn passkey_first_sign_in_is_offered_and_an_unknown_passkey_gets_its_signal() {
+    let running = common::start(common::clock_at(common::aligned_now())).await;
+    let base = &running.base;
+    let client = client();
+    // The sign-in page: conditional UI on the email field, and the button.
+    let page = client
+        .get(format!("{base}/signin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"autocomplete="username webauthn""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"id="signin-passkey""#), "{page}");
+    let csrf = csrf_of(&page);
+    let begin = async |csrf: &str| {
+        client
+            .post(format!("{base}/signin/passkey/begin"))
+            .header("x-csrf-token", csrf)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+    };
+    // Like every POST: the session's CSRF token, or nothing.
+    assert_eq!(begin("").await.status(), StatusCode::FORBIDDEN);
+    let begun = begin(&csrf).await;
+    assert_eq!(begun.status(), StatusCode::OK);
+    let begun: serde_json::Value = begun.json().await.unwrap();
+    let ceremony = begun["ceremony"].as_str().unwrap().to_string();
+    // Username-less: no credential is named, and user verification is required.
+    assert!(
+        begun["options"]["allowCredentials"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{begun}"
+    );
+    assert_eq!(begun["options"]["userVerification"], "required");
+    // An answer with a passkey nobody registered: refused, with the signal
+    // that only repeats the id the browser sent.
+    let finish = async |ceremony: &str, id: &str| {
+        client
+            .post(format!("{base}/signin/passkey/finish"))
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({ "ceremony": ceremony, "credential": unsigned_answer(id) }))
+            .send()
+            .await
+            .unwrap()
+    };
+    let refused = finish(&ceremony, "bm90LXJlZ2lzdGVyZWQ").await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let refused: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(
+        refused["signals"],
+        serde_json::json!([{
+            "method": "signalUnknownCredential",
+            "options": { "rpId": "localhost", "credentialId": "bm90LXJlZ2lzdGVyZWQ" }
+        }]),
+        "{refused}"
+    );
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("not registered"),
+        "{refused}"
+    );
+    // The ceremony was used: the same answer again finds none, and says nothing of passkeys.
+    let again = finish(&ceremony, "bm90LXJlZ2lzdGVyZWQ").await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["signals"], serde_json::json!([]), "{again}");
+    // Nobody is signed in.
+    let home = client
+        .get(format!("{base}/profile/security"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&home), "/signin");
+}

@@ -8,6 +8,8 @@ mod checkup;
 mod maintenance;
 mod notifications;
 #[cfg(feature = "passkey")]
+mod passkey_first;
+#[cfg(feature = "passkey")]
 mod passkeys;
 mod record;
 mod sign_in;
@@ -31,6 +33,11 @@ use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{OrganizationRecord, Store, UserRecord, Version, Versioned};
 
 pub use notifications::FactorHistory;
+#[cfg(feature = "passkey")]
+pub use passkey_first::{
+    AllAcceptedCredentials, CurrentUserDetails, PasskeyClaim, PasskeySignIn, PasskeySignals,
+    UnknownCredential,
+};
 use record::*;
 pub use types::*;
 

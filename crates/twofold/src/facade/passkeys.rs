@@ -11,12 +11,13 @@ use crate::store::{CeremonyRecord, PendingPasskey, RemovedBy, ThrottleState};
 
 use super::TwoFactor;
 use super::notifications::{retire, retired_passkey};
+use super::passkey_first::{AllAcceptedCredentials, all_accepted};
 use super::record::*;
 use super::types::*;
 
 impl TwoFactor {
     /// The passkey ceremonies, or `PasskeysOff` when the configuration has none.
-    fn ceremonies(&self) -> Result<&Passkeys, Failure> {
+    pub(super) fn ceremonies(&self) -> Result<&Passkeys, Failure> {
         self.passkeys
             .as_ref()
             .ok_or(Failure::from(TwoFactorError::PasskeysOff))
@@ -139,74 +140,6 @@ impl TwoFactor {
             options,
         };
         Ok(self.done(start, Vec::new()).await)
-    }
-
-    /// Finishes a username-less passkey sign-in; returns the user id (check that
-    /// it belongs to the organization).
-    ///
-    /// The ceremony is taken from the store first, so it is used at most once.
-    /// The user is found through the store's credential index, never through
-    /// the response's unsigned user handle (which, if present, must name the
-    /// same user). The caller has proved nothing yet, so an answer that does
-    /// not verify changes no user's record: it is refused, never counted.
-    pub async fn finish_passkey_sign_in(
-        &self,
-        ceremony_id: &str,
-        response_json: &str,
-    ) -> Result<Done<String>, Failure> {
-        let now = self.clock.now().as_unix_seconds();
-        let response = AuthenticationResponse::from_json(response_json)
-            .map_err(|error| Failure::from(TwoFactorError::Passkey(error)))?;
-        let ceremony = self
-            .store
-            .take_ceremony(ceremony_id)
-            .await?
-            .ok_or(Failure::from(TwoFactorError::NoChallenge))?;
-        if now >= ceremony.expires_at {
-            return Err(Failure::from(TwoFactorError::Expired));
-        }
-        let Some(user) = self
-            .store
-            .credential_owner(&response.credential_id())
-            .await?
-        else {
-            return Err(Failure::from(TwoFactorError::Passkey(
-                PasskeyError::CredentialNotAllowed {
-                    reason: "it is not registered",
-                },
-            )));
-        };
-        if response
-            .user_handle()
-            .is_some_and(|handle| handle != user.as_bytes())
-        {
-            return Err(Failure::from(another_users_handle()));
-        }
-        let org = self.organization(&ceremony.organization).await?;
-        let events = self
-            .update_user(&user, |record| {
-                if let Some(lock) = Self::throttled(&org.policy, record, now) {
-                    return Err(Failure::from(TwoFactorError::Locked { lock }));
-                }
-                match self.ceremonies()?.finish_authentication(
-                    &response,
-                    &ceremony.state,
-                    &mut record.passkeys,
-                    now,
-                ) {
-                    Ok(_) => {
-                        record.throttle = ThrottleState::default();
-                        Ok(Change::Write(vec![Event::SignInSucceeded {
-                            user: user.clone(),
-                            factor: Factor::Passkey,
-                            at: Timestamp::from_unix_seconds(now),
-                        }]))
-                    }
-                    Err(error) => Err(Failure::from(TwoFactorError::Passkey(error))),
-                }
-            })
-            .await?;
-        Ok(self.done(user, events).await)
     }
 
     /// "Set up passkey": the options for `parseCreationOptionsFromJSON`, excluding
@@ -347,13 +280,20 @@ impl TwoFactor {
 
     /// Removes one of the user's passkeys, after a fresh password re-entry.
     /// Removing the last factor turns 2FA off, so it also follows the
-    /// self-disable rules, and deletes the backup codes with it.
+    /// self-disable rules, and deletes the backup codes with it. Returns the
+    /// `signalAllAcceptedCredentials` options without it, for the page, so
+    /// that the password manager stops offering it (`None` while passkeys are
+    /// off in the configuration: a passkey registered before can still be removed).
     pub async fn remove_passkey(
         &self,
         account: &Account<'_>,
         id: &CredentialId,
         reauthenticated_at: Option<Timestamp>,
-    ) -> Result<Done<()>, Failure> {
+    ) -> Result<Done<Option<AllAcceptedCredentials>>, Failure> {
+        let rp_id = self
+            .passkeys
+            .as_ref()
+            .map(|passkeys| passkeys.config().relying_party().id().to_string());
         let org = self.organization(account.organization).await?;
         let now = self.clock.now().as_unix_seconds();
         require_fresh(&org.policy, reauthenticated_at, now)?;
@@ -389,9 +329,13 @@ impl TwoFactor {
                     retire(record, retired_passkey(&removed, RemovedBy::User, now));
                 }
                 self.announce(record, &events, now)?;
-                Ok(Change::Write(events))
+                let accepted = rp_id
+                    .as_deref()
+                    .map(|rp_id| all_accepted(rp_id, account, record));
+                Ok(Change::Write((accepted, events)))
             })
             .await?;
-        Ok(self.done((), events).await)
+        let (accepted, events) = events;
+        Ok(self.done(accepted, events).await)
     }
 }

@@ -463,3 +463,19 @@ pub fn with_credential_id(registration_json: &str, id: &[u8]) -> String {
         serde_json::json!(<base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(id));
     posted.to_string()
 }
+
+/// A username-less sign-in, both halves: whose passkey answered, then the
+/// verification for that user as the application knows them (`account(user,
+/// "staff")`). Returns the user and the outcome.
+pub async fn passkey_first(
+    twofold: &TwoFactor,
+    ceremony: &str,
+    posted: &str,
+) -> Result<(String, twofold::Done<twofold::PasskeySignIn>), twofold::Failure> {
+    let claim = twofold.identify_passkey_sign_in(ceremony, posted).await?;
+    let user = claim.user().to_string();
+    let done = twofold
+        .finish_passkey_sign_in(claim, &account(&user, "staff"))
+        .await?;
+    Ok((user, done))
+}

@@ -2,6 +2,7 @@
 //! Security, and Settings. Each takes the sign-in stage it needs as an
 //! extractor (see `session`) and returns `Result<Response, AppError>`.
 
+pub(crate) mod passkey_sign_in;
 pub(crate) mod passkeys;
 pub(crate) mod security;
 pub(crate) mod settings;

@@ -13,7 +13,7 @@ use twofold::{CredentialId, FactorConfirmed, Failure, Timestamp};
 use twofold_axum::{PasskeyHooks, SessionAccount, StageRejection};
 
 use super::security::{sign_out_elsewhere, stash_codes};
-use super::{account, back, factor_failure};
+use super::{account, back, factor_failure, passkey_sign_in};
 use crate::error::AppError;
 use crate::password::Client;
 use crate::session::{SignedIn, flash, load_user, rejected, signed_in};
@@ -143,7 +143,12 @@ pub(crate) async fn passkey_remove(
         )
         .await
     {
-        Ok(_) => {
+        Ok(done) => {
+            // The password manager stops offering the removed passkey.
+            if let Some(accepted) = done.value {
+                let signals = passkey_sign_in::Signal::all_accepted(&accepted);
+                passkey_sign_in::stash_signals(session, signals).await;
+            }
             let ended = sign_out_elsewhere(&app, session, user).await;
             Ok(back(session, Tone::Ok, &format!("Passkey removed.{ended}"), to).await)
         }

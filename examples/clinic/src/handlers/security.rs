@@ -131,6 +131,7 @@ pub(crate) async fn profile_security(
         history,
         checkup,
         remind_later,
+        signals: super::passkey_sign_in::take_signals(&session).await,
     })
 }
 

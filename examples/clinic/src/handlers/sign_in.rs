@@ -35,6 +35,9 @@ pub(crate) async fn sign_in_page(session: Session) -> Result<Response, AppError>
     let notice = take_flash(&session).await;
     views::page(&SignInPage {
         layout: Layout::signing_in("Sign in", token).notice(notice),
+        email: super::passkey_sign_in::take_email(&session)
+            .await
+            .unwrap_or_default(),
     })
 }
 
@@ -67,6 +70,7 @@ pub(crate) async fn sign_in(
         let page = SignInPage {
             layout: Layout::signing_in("Sign in", csrf::token(&session).await)
                 .notice(Some(Notice::error(text))),
+            email: form.email.clone(),
         };
         return Ok((status, views::html(&page)?).into_response());
     }

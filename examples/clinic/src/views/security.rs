@@ -46,6 +46,9 @@ pub(crate) struct ProfilePage {
     pub activity: Vec<ActivityRow>,
     /// Every factor the user has or had.
     pub history: Vec<HistoryRow>,
+    /// The WebAuthn Signal API calls for `app.js` to make, as JSON (after a
+    /// sign-in or a removed passkey).
+    pub signals: Option<String>,
     /// The check-up after enrolment, when it is due.
     pub checkup: Option<CheckupBox>,
     /// Whether to offer "Remind me later" (after a sign-in that reminded them).

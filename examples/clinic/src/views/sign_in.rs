@@ -9,6 +9,9 @@ use super::Layout;
 #[template(path = "sign_in.html")]
 pub(crate) struct SignInPage {
     pub layout: Layout,
+    /// The email filled in: the one typed, or the one a passkey identified
+    /// where the clinic still asks for the password.
+    pub email: String,
 }
 
 /// `/signin/second-step`: the code, a passkey, or a backup code.
