@@ -15,8 +15,9 @@ pub use decide::{
 };
 pub use document::{
     DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode, ModeError,
-    PolicyDocument, RoleDocument, SelfDisableDocument, ThrottleDocument, UnknownRoles,
+    PolicyDocument, RoleDocument, SelfDisableDocument, SelfUnlockDocument, ThrottleDocument,
+    UnknownRoles,
 };
 pub use methods::{Method, Methods};
-pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule};
+pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule, SelfUnlockRules};
 pub use time::{Timestamp, TimestampError};

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use twofold_policy::{
     EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode, Permission, Policy,
-    PolicyDocument, Reason, ResetPermission, RoleDocument, SelfDisableDocument, SignIn, Throttle,
-    ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
+    PolicyDocument, Reason, ResetPermission, RoleDocument, SelfDisableDocument, SelfUnlockDocument,
+    SignIn, Throttle, ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
 };
 
 const ROLES: [&str; 4] = ["owner", "admin", "staff", "nurse"];
@@ -47,6 +47,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
             prop::sample::select(&ROLES[..]),
             0..3,
         )),
+        prop::option::of(any::<bool>()),
     )
         .prop_map(
             |(
@@ -56,6 +57,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                 may_reset,
                 may_change_enforcement,
                 may_unlock,
+                self_unlock,
             )| {
                 RoleDocument {
                     enforcement,
@@ -65,6 +67,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                     may_change_enforcement,
                     may_unlock: may_unlock
                         .map(|roles| roles.into_iter().map(str::to_string).collect()),
+                    self_unlock,
                 }
             },
         )
@@ -158,6 +161,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                     self_disable: SelfDisableDocument {
                         reauthentication_max_age_seconds: 300,
                     },
+                    self_unlock: SelfUnlockDocument::default(),
                 }
             },
         )
