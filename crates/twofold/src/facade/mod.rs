@@ -8,6 +8,7 @@ mod maintenance;
 #[cfg(feature = "passkey")]
 mod passkeys;
 mod record;
+mod self_unlock;
 mod sign_in;
 mod totp;
 mod types;
@@ -29,6 +30,7 @@ use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{OrganizationRecord, Store, UserRecord, Version, Versioned};
 
 use record::*;
+pub use self_unlock::{SelfUnlockOffer, UnlockProgress};
 pub use types::*;
 
 /// The two-factor facade. Cheap to share (`Arc<TwoFactor>`); every method is
