@@ -92,10 +92,13 @@ fn a_role_can_forbid_but_never_allow_against_the_organization() {
         [roles.staff]
         self_unlock = true
         [roles.nurse]
+        [roles.owner]
+        self_unlock = false
         "#,
     )
     .unwrap();
-    for role in ["staff", "nurse"] {
+    // The organization's rule decides, even where a role forbids it too.
+    for role in ["staff", "nurse", "owner"] {
         let decision = forbidden.self_unlock(role);
         assert_eq!(
             (decision.outcome, decision.reason),

@@ -553,7 +553,10 @@ async fn a_user_without_an_authenticator_app_cannot() {
             .verify_backup_code(&sam, &challenge_id, &wrong_backup)
             .await
             .unwrap_err();
-        assert!(matches!(wrong.error, TwoFactorError::WrongCode), "{wrong:?}");
+        assert!(
+            matches!(wrong.error, TwoFactorError::WrongCode),
+            "{wrong:?}"
+        );
     }
     assert!(h.twofold.status(&sam).await.unwrap().locked.is_some());
     assert_eq!(h.twofold.self_unlock_offer(&sam).await.unwrap(), None);
@@ -704,4 +707,70 @@ async fn parallel_wrong_codes_are_one_guess_per_cooldown() {
         ));
     }
     assert_eq!(failures(&h, "ana").await, (4, 0));
+}
+
+#[tokio::test]
+async fn a_sequence_belongs_to_its_lockout() {
+    let h = harness();
+    let (ana, secret) = locked_ana(&h, 100).await;
+    for _ in 0..2 {
+        unlock_code(&h, &ana, &code(&secret, now(&h)))
+            .await
+            .unwrap();
+        h.clock.advance(30);
+    }
+    // An administrator unlocks Ana; she is locked again, within the deadline.
+    let olga = account("olga", "owner");
+    h.twofold
+        .admin_unlock(&olga, &ana, "called the front desk", Some(h.clock.now()))
+        .await
+        .unwrap();
+    fail_sign_in(&h, &ana, &secret, 3).await;
+    assert_eq!(failures(&h, "ana").await, (3, 0));
+    let offer = h.twofold.self_unlock_offer(&ana).await.unwrap().unwrap();
+    assert_eq!((offer.entered, offer.deadline), (0, None));
+    // The old sequence's two codes do not count for this lockout.
+    let first = unlock_code(&h, &ana, &code(&secret, now(&h)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, UnlockProgress::Continue { entered: 1, .. }),
+        "{first:?}"
+    );
+}
+
+#[tokio::test]
+async fn only_codes_of_the_window_count_and_never_a_burned_step() {
+    let h = harness();
+    with_policy(&h, policy(3, 100, HOUR)).await;
+    let ana = account("ana", "staff");
+    let (secret, _) = enroll_totp(&h, &ana).await;
+    let SignInStep::Challenge { challenge_id, .. } =
+        h.twofold.begin_sign_in(&ana).await.unwrap().value
+    else {
+        panic!("expected a challenge");
+    };
+    // A code five steps ahead starts a resync: its step is burned.
+    let revealed = code(&secret, now(&h) + 150);
+    let resync = h
+        .twofold
+        .verify_totp(&ana, &challenge_id, &revealed)
+        .await
+        .unwrap_err();
+    assert!(matches!(resync.error, TwoFactorError::ResyncNeeded { .. }));
+    fail_sign_in(&h, &ana, &secret, 2).await;
+    assert!(h.twofold.self_unlock_offer(&ana).await.unwrap().is_some());
+    // When its time comes, the burned step's code does not unlock: spent, and counted.
+    h.clock.advance(150);
+    let burned = unlock_code(&h, &ana, &revealed).await;
+    assert!(
+        matches!(burned, Err(TwoFactorError::CodeAlreadyUsed)),
+        "{burned:?}"
+    );
+    assert_eq!(failures(&h, "ana").await, (4, 0));
+    // Ten steps ahead is no unlock code (no resync here): wrong, and counted.
+    h.clock.advance(300);
+    let far = unlock_code(&h, &ana, &code(&secret, now(&h) + 300)).await;
+    assert!(matches!(far, Err(TwoFactorError::WrongCode)), "{far:?}");
+    assert_eq!(failures(&h, "ana").await, (5, 0));
 }
