@@ -81,6 +81,10 @@ fn a_role_can_forbid_but_never_allow_against_the_organization() {
         (Permission::Denied, Reason::SelfUnlockNotAllowed)
     );
     assert_eq!(policy.rule_path(owner.rule), "roles.owner");
+    assert_eq!(
+        owner.reason.to_string(),
+        "Your organization does not let you unlock your account yourself; ask an administrator."
+    );
     assert_eq!(policy.self_unlock("staff").outcome, Permission::Allowed);
     assert_eq!(policy.self_unlock("nurse").outcome, Permission::Allowed);
 
@@ -208,6 +212,10 @@ fn after_an_unlock_only_later_failures_back_off_or_lock_but_all_reach_the_ceilin
     assert_eq!(
         (unlocked.outcome, unlocked.reason),
         (Throttle::Allowed, Reason::SelfUnlocked)
+    );
+    assert_eq!(
+        unlocked.reason.to_string(),
+        "You unlocked your account; you may try again."
     );
     // Later failures back off from the start of the table...
     assert_eq!(
