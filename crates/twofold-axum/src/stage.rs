@@ -129,7 +129,8 @@ impl Stage {
         let account = SessionAccount::from_account(account);
         let password_at = password_at.as_unix_seconds();
         match step {
-            SignInStep::Allow { .. } => Some(Stage::SignedIn {
+            // A reminder to set up a factor is advice: the user is signed in.
+            SignInStep::Allow { .. } | SignInStep::Remind { .. } => Some(Stage::SignedIn {
                 account,
                 password_at,
             }),

@@ -290,6 +290,73 @@ impl Policy {
         }
     }
 
+    /// Whether to remind a user at sign-in to set up a second factor, given
+    /// the sign-in decision for them and until when they asked to be
+    /// reminded later. Setup that must come first ([`SignIn::MustEnroll`]
+    /// with `can_defer: false`) is never a reminder: it is required.
+    ///
+    /// - [`SignIn::MustEnroll`] while the grace period runs: a reminder,
+    ///   unless quieted until after `now`.
+    /// - [`SignIn::Allow`] of a user with no factor whose role is offered
+    ///   setup, where `reminders.skip_days` is not 0: the same.
+    /// - Anything else: no reminder.
+    pub fn reminder_due(
+        &self,
+        decision: &SignIn,
+        facts: &UserFacts<'_>,
+        quiet_until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> bool {
+        let quiet = quiet_until.is_some_and(|until| now < until);
+        match decision {
+            SignIn::MustEnroll {
+                can_defer: true, ..
+            } => !quiet,
+            SignIn::Allow => {
+                self.document.reminders.skip_days != 0
+                    && facts.enrolled.is_empty()
+                    && self.enrollment_offered(facts.role)
+                    && !quiet
+            }
+            _ => false,
+        }
+    }
+
+    /// Until when "remind me later" quiets the reminder: `reminders.skip_days`
+    /// from `now`, never past the end of the user's grace period; `None` when
+    /// the decision leaves nothing to put off (setup required now, or no
+    /// reminder), or reminders are off.
+    pub fn remind_later_until(&self, decision: &SignIn, now: Timestamp) -> Option<Timestamp> {
+        let days = u64::from(self.document.reminders.skip_days);
+        if days == 0 {
+            return None;
+        }
+        let until = now.plus_seconds(days.saturating_mul(86_400));
+        match decision {
+            SignIn::MustEnroll {
+                can_defer: true,
+                deadline,
+                ..
+            } => Some(until.min(*deadline)),
+            SignIn::Allow => Some(until),
+            _ => None,
+        }
+    }
+
+    /// Whether the check-up is due: `checkup.after_days` after the user's
+    /// first factor was bound (`enrolled_at`), unless they confirmed it since.
+    pub fn checkup_due(
+        &self,
+        enrolled_at: Timestamp,
+        confirmed_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> bool {
+        let days = u64::from(self.document.checkup.after_days);
+        days != 0
+            && confirmed_at.is_none_or(|confirmed| confirmed < enrolled_at)
+            && now >= enrolled_at.plus_seconds(days.saturating_mul(86_400))
+    }
+
     /// Whether enforcement requires a second factor of this user now (their role's
     /// mode is `required`, it has started, and they are not exempt).
     pub fn enforcement_applies(&self, facts: &UserFacts<'_>, now: Timestamp) -> bool {

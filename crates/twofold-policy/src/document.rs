@@ -84,6 +84,54 @@ pub struct PolicyDocument {
     /// consecutive codes from their authenticator app.
     #[serde(default)]
     pub self_unlock: SelfUnlockDocument,
+    /// The check-up after enrolment: confirm the backup codes are saved.
+    #[serde(default, skip_serializing_if = "CheckupDocument::is_default")]
+    pub checkup: CheckupDocument,
+    /// Reminders to set up a second factor, and "remind me later".
+    #[serde(default, skip_serializing_if = "RemindersDocument::is_default")]
+    pub reminders: RemindersDocument,
+}
+
+/// The check-up after enrolment (as GitHub does 28 days after 2FA is turned
+/// on): at the first sign-in this long after a user's first factor, they are
+/// asked to confirm that their backup codes are saved, and shown how many remain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckupDocument {
+    /// Days after enrolment; 0: no check-up. At most 3650.
+    pub after_days: u32,
+}
+
+impl CheckupDocument {
+    fn is_default(&self) -> bool {
+        *self == CheckupDocument::default()
+    }
+}
+
+impl Default for CheckupDocument {
+    fn default() -> CheckupDocument {
+        CheckupDocument { after_days: 28 }
+    }
+}
+
+/// Reminders to set up a second factor (as Zitadel's "MFA init skip
+/// lifetime"): a user who could set one up and has none is reminded at
+/// sign-in, and "remind me later" quiets the reminder for `skip_days`. Under
+/// required enforcement, the quiet never reaches past the user's grace
+/// period: at its end, setup comes first whatever they chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersDocument {
+    /// Days "remind me later" lasts; 0 (the default): no reminder where
+    /// setup is optional, and a reminder at every sign-in of a grace period.
+    /// At most 365.
+    pub skip_days: u32,
+}
+
+impl RemindersDocument {
+    fn is_default(&self) -> bool {
+        *self == RemindersDocument::default()
+    }
 }
 
 /// What a role the policy does not name gets (`unknown_roles` in the document).
@@ -381,6 +429,8 @@ impl Default for PolicyDocument {
             throttle: ThrottleDocument::default(),
             self_disable: SelfDisableDocument::default(),
             self_unlock: SelfUnlockDocument::default(),
+            checkup: CheckupDocument::default(),
+            reminders: RemindersDocument::default(),
         }
     }
 }
@@ -420,6 +470,8 @@ impl PolicyDocument {
             throttle: ThrottleDocument::default(),
             self_disable: SelfDisableDocument::default(),
             self_unlock: SelfUnlockDocument::default(),
+            checkup: CheckupDocument::default(),
+            reminders: RemindersDocument::default(),
         }
     }
 }

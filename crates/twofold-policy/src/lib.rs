@@ -14,9 +14,9 @@ pub use decide::{
     Decision, DryRunReport, Permission, Reason, ResetPermission, SignIn, Throttle, UserFacts,
 };
 pub use document::{
-    DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode, ModeError,
-    PolicyDocument, RoleDocument, SelfDisableDocument, SelfUnlockDocument, ThrottleDocument,
-    UnknownRoles,
+    CheckupDocument, DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode,
+    ModeError, PolicyDocument, RemindersDocument, RoleDocument, SelfDisableDocument,
+    SelfUnlockDocument, ThrottleDocument, UnknownRoles,
 };
 pub use methods::{Method, Methods};
 pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule, SelfUnlockRules};

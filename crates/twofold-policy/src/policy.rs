@@ -418,6 +418,16 @@ impl Policy {
             ));
         }
 
+        if document.checkup.after_days > 3650 {
+            return Err(invalid(
+                "checkup.after_days",
+                "must be at most 3650 (ten years)",
+            ));
+        }
+        if document.reminders.skip_days > 365 {
+            return Err(invalid("reminders.skip_days", "must be at most 365"));
+        }
+
         Ok(Policy {
             org_mode: enforcement.mode,
             from: enforcement.from,

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use twofold_policy::{
-    EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode, Permission, Policy,
-    PolicyDocument, Reason, ResetPermission, RoleDocument, SelfDisableDocument, SelfUnlockDocument,
-    SignIn, Throttle, ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
+    CheckupDocument, EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode,
+    Permission, Policy, PolicyDocument, Reason, RemindersDocument, ResetPermission, RoleDocument,
+    SelfDisableDocument, SelfUnlockDocument, SignIn, Throttle, ThrottleDocument, Timestamp,
+    UnknownRoles, UserFacts,
 };
 
 const ROLES: [&str; 4] = ["owner", "admin", "staff", "nurse"];
@@ -162,6 +163,8 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                         reauthentication_max_age_seconds: 300,
                     },
                     self_unlock: SelfUnlockDocument::default(),
+                    checkup: CheckupDocument::default(),
+                    reminders: RemindersDocument::default(),
                 }
             },
         )

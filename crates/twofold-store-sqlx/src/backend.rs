@@ -163,7 +163,7 @@ macro_rules! backend {
             queries: &Queries,
             user: &str,
             record: String,
-            expires_at: Option<i64>,
+            (expires_at, notify_at): (Option<i64>, Option<i64>),
             expected: Option<Version>,
         ) -> Result<Version, StoreError> {
             match expected {
@@ -172,6 +172,7 @@ macro_rules! backend {
                         .bind(user)
                         .bind(record)
                         .bind(expires_at)
+                        .bind(notify_at)
                         .execute(executor)
                         .await;
                     insert_outcome(inserted).map(|()| 1)
@@ -182,6 +183,7 @@ macro_rules! backend {
                         .bind(expires_at)
                         .bind(user)
                         .bind(to_sql_version(version)?)
+                        .bind(notify_at)
                         .execute(executor)
                         .await
                         .map_err(backend_error)?;
@@ -199,14 +201,17 @@ macro_rules! backend {
             credentials: CredentialChanges<'_>,
         ) -> Result<Version, StoreError> {
             let text = encode(record)?;
-            let expires_at = record.expires_at().map(to_sql_time);
+            let times = (
+                record.expires_at().map(to_sql_time),
+                record.notify_at().map(to_sql_time),
+            );
             if credentials.is_empty() {
                 // The common write (a second step, a setup): one statement.
-                return write_user(pool, queries, user, text, expires_at, expected).await;
+                return write_user(pool, queries, user, text, times, expected).await;
             }
             let mut tx = pool.begin().await.map_err(backend_error)?;
             // The record first: a stale write fails before it touches the index.
-            let version = write_user(&mut *tx, queries, user, text, expires_at, expected).await?;
+            let version = write_user(&mut *tx, queries, user, text, times, expected).await?;
             for id in credentials.unbind {
                 sqlx::query(queries.unbind.sql())
                     .bind(id.to_base64url())
@@ -296,6 +301,18 @@ macro_rules! backend {
             limit: usize,
         ) -> Result<Vec<String>, StoreError> {
             let query = sqlx::query(queries.expired_users.sql())
+                .bind(now)
+                .bind(to_sql_limit(limit));
+            ids(pool, query).await
+        }
+
+        pub(crate) async fn users_to_notify(
+            pool: &Pool,
+            queries: &Queries,
+            now: i64,
+            limit: usize,
+        ) -> Result<Vec<String>, StoreError> {
+            let query = sqlx::query(queries.users_to_notify.sql())
                 .bind(now)
                 .bind(to_sql_limit(limit));
             ids(pool, query).await

@@ -207,7 +207,7 @@ impl Direct {
         self: &Arc<Self>,
         user: &str,
         record: String,
-        expires_at: Option<i64>,
+        (expires_at, notify_at): (Option<i64>, Option<i64>),
         version: Version,
     ) -> Result<Version, StoreError> {
         let user = user.to_owned();
@@ -222,6 +222,7 @@ impl Direct {
                         ("$2", &expires_at),
                         ("$3", &user),
                         ("$4", &expected),
+                        ("$5", &notify_at),
                     ])
                     .map_err(backend_error)
             })

@@ -32,7 +32,7 @@ use crate::error::MigrationError;
 use crate::names::Names;
 
 /// twofold's migrations: version, description, SQL template.
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (
         20261122000001,
         "create twofold tables",
@@ -42,6 +42,11 @@ const MIGRATIONS: [(i64, &str, &str); 2] = [
         20261124000001,
         "credential index and expiry",
         include_str!("../migrations/20261124000001_credential_index_and_expiry.sql"),
+    ),
+    (
+        20261207000001,
+        "notification outbox",
+        include_str!("../migrations/20261207000001_notification_outbox.sql"),
     ),
 ];
 

@@ -108,6 +108,7 @@ pub(crate) struct Queries {
     pub(crate) bind: Statement,
     pub(crate) credential_owner: Statement,
     pub(crate) expired_users: Statement,
+    pub(crate) users_to_notify: Statement,
     pub(crate) list_users_first: Statement,
     pub(crate) list_users_after: Statement,
     pub(crate) insert_ceremony: Statement,
@@ -143,11 +144,12 @@ impl Queries {
                  LEFT JOIN {organizations} AS o ON o.id = $2"
             )),
             insert_user: s(format!(
-                "INSERT INTO {users} (id, version, record, expires_at) VALUES ($1, 1, $2, $3)"
+                "INSERT INTO {users} (id, version, record, expires_at, notify_at) \
+                 VALUES ($1, 1, $2, $3, $4)"
             )),
             update_user: s(format!(
-                "UPDATE {users} SET record = $1, expires_at = $2, version = version + 1 \
-                 WHERE id = $3 AND version = $4"
+                "UPDATE {users} SET record = $1, expires_at = $2, notify_at = $5, \
+                 version = version + 1 WHERE id = $3 AND version = $4"
             )),
             delete_user: s(format!(
                 "DELETE FROM {users} WHERE id = $1 AND version = $2"
@@ -162,6 +164,9 @@ impl Queries {
             credential_owner: s(format!("SELECT user_id FROM {credentials} WHERE id = $1")),
             expired_users: s(format!(
                 "SELECT id FROM {users} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2"
+            )),
+            users_to_notify: s(format!(
+                "SELECT id FROM {users} WHERE notify_at <= $1 ORDER BY notify_at LIMIT $2"
             )),
             list_users_first: s(format!(
                 "SELECT id FROM {users} ORDER BY id{collate} LIMIT $1"

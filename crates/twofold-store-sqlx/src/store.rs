@@ -53,8 +53,11 @@ impl Store for SqlStore {
             {
                 // The common write (a second step): one conditional UPDATE.
                 let text = crate::backend::encode(record)?;
-                let expires_at = record.expires_at().map(to_sql_time);
-                return direct.update_user(user, text, expires_at, version).await;
+                let times = (
+                    record.expires_at().map(to_sql_time),
+                    record.notify_at().map(to_sql_time),
+                );
+                return direct.update_user(user, text, times, version).await;
             }
             on_pool!(
                 self,
@@ -75,6 +78,13 @@ impl Store for SqlStore {
         Box::pin(async move {
             let now = to_sql_time(now.as_unix_seconds());
             on_pool!(self, expired_users(&self.queries, now, limit))
+        })
+    }
+
+    fn users_to_notify<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let now = to_sql_time(now.as_unix_seconds());
+            on_pool!(self, users_to_notify(&self.queries, now, limit))
         })
     }
 

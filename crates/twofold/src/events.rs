@@ -3,11 +3,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use twofold_policy::{Mode, Timestamp};
 
 /// A second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Factor {
     /// An authenticator app.
@@ -59,6 +59,8 @@ pub enum Event {
         user: String,
         /// The factor.
         factor: Factor,
+        /// A passkey's name.
+        name: Option<String>,
         /// When.
         at: Timestamp,
     },
@@ -207,6 +209,13 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// The user confirmed the check-up after enrolment (their backup codes are saved).
+    CheckupConfirmed {
+        /// The user.
+        user: String,
+        /// When.
+        at: Timestamp,
+    },
     /// The organization's enforcement changed.
     EnforcementChanged {
         /// Who changed it.
@@ -245,6 +254,7 @@ impl Event {
             Event::SelfUnlockFailed { .. } => "self_unlock_failed",
             Event::SelfUnlocked { .. } => "self_unlocked",
             Event::UserForgotten { .. } => "user_forgotten",
+            Event::CheckupConfirmed { .. } => "checkup_confirmed",
             Event::EnforcementChanged { .. } => "enforcement_changed",
         }
     }
@@ -271,6 +281,7 @@ impl Event {
             | Event::SelfUnlockFailed { at, .. }
             | Event::SelfUnlocked { at, .. }
             | Event::UserForgotten { at, .. }
+            | Event::CheckupConfirmed { at, .. }
             | Event::EnforcementChanged { at, .. } => *at,
         }
     }
@@ -298,7 +309,8 @@ impl Event {
             | Event::SelfUnlockProgress { user, .. }
             | Event::SelfUnlockFailed { user, .. }
             | Event::SelfUnlocked { user, .. }
-            | Event::UserForgotten { user, .. } => user,
+            | Event::UserForgotten { user, .. }
+            | Event::CheckupConfirmed { user, .. } => user,
         }
     }
 
@@ -375,6 +387,7 @@ mod tests {
             Event::FactorRemoved {
                 user: user(),
                 factor: Factor::Passkey,
+                name: Some("Phone".into()),
                 at: Timestamp::from_unix_seconds(4),
             },
             Event::BackupCodeUsed {

@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod facade;
 mod lock;
+mod notify;
 mod offload;
 pub mod store;
 
@@ -23,16 +24,19 @@ pub use error::{
 };
 pub use events::{Event, EventSink, Factor, SinkFuture};
 pub use facade::{
-    Account, AppParameters, Done, FactorConfirmed, MAX_TOTP_DRIFT_STEPS, MAX_TOTP_FALLBACKS,
-    Purged, Resealed, SelfUnlockOffer, SignInStep, SignedIn, Status, TotpDrift, TotpEnrollment,
-    TwoFactor, TwoFactorConfig, UnlockProgress,
+    Account, AppParameters, Checkup, Done, FactorConfirmed, FactorHistory, MAX_TOTP_DRIFT_STEPS,
+    MAX_TOTP_FALLBACKS, Purged, Resealed, SelfUnlockOffer, SignInStep, SignedIn, Status, TotpDrift,
+    TotpEnrollment, TwoFactor, TwoFactorConfig, UnlockProgress,
 };
 #[cfg(feature = "passkey")]
 #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
 pub use facade::{PasskeySignInStart, PasskeySummary};
 pub use lock::Lock;
+pub use notify::{
+    Activity, Delivered, Notice, Notification, NotificationSender, SendError, SendFuture,
+};
 pub use offload::{DangerouslyInline, Job, Offload, OffloadError, OffloadFuture, OffloadPool};
-pub use store::{CredentialChanges, Store, StoreError, StoreFuture, Version, Versioned};
+pub use store::{CredentialChanges, RemovedBy, Store, StoreError, StoreFuture, Version, Versioned};
 #[cfg(feature = "memory-store")]
 pub use store::{MemoryContents, MemoryStore};
 

@@ -11,6 +11,8 @@ use twofold_policy::{Method, PolicyDocument, Timestamp};
 use twofold_totp::TotpParams;
 
 use crate::crypto::SealedSecret;
+use crate::events::Factor;
+use crate::notify::Notice;
 
 /// A record's version, for optimistic concurrency. Every successful write
 /// returns the next one.
@@ -129,6 +131,24 @@ pub struct UserRecord {
     /// ([`TwoFactor::self_unlock`](crate::TwoFactor::self_unlock)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_unlock: Option<SelfUnlockState>,
+    /// Until when "remind me later" quiets the reminder to set up a second
+    /// factor (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder_quiet_until: Option<u64>,
+    /// When the user last confirmed the check-up (their backup codes are
+    /// saved), Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkup_confirmed_at: Option<u64>,
+    /// Security notifications: the outbox (undelivered), and the latest
+    /// delivered ones, for the user's security activity. Written in the same
+    /// conditional write as the change each reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<StoredNotification>,
+    /// The factors the user had and no longer has: the record of every
+    /// authenticator ever bound (NIST SP 800-63B rev. 4 §4.1), besides the
+    /// ones still bound.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_factors: Vec<RetiredFactor>,
 }
 
 impl UserRecord {
@@ -146,6 +166,16 @@ impl UserRecord {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// When the record's next undelivered notification is due, if it has
+    /// one: stores index it so that [`Store::users_to_notify`] finds records
+    /// with something to deliver.
+    pub fn notify_at(&self) -> Option<u64> {
+        self.notifications
+            .iter()
+            .filter_map(|n| n.next_attempt_at)
+            .min()
     }
 
     /// The ids of the record's passkeys.
@@ -190,6 +220,64 @@ impl std::fmt::Debug for StoredPasskey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StoredPasskey(..)")
     }
+}
+
+/// A security notification in a user's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredNotification {
+    /// Its id: the same on every delivery attempt.
+    pub id: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub notice: Notice,
+    /// When it happened.
+    pub at: u64,
+    /// Delivery attempts so far (claimed by a worker).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub attempts: u32,
+    /// When a worker may (next) take it; `None` once delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<u64>,
+    /// When it was delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<u64>,
+}
+
+fn is_zero_u32(value: &u32) -> bool {
+    *value == 0
+}
+
+/// A factor the user no longer has, kept as history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredFactor {
+    /// Which kind.
+    pub factor: Factor,
+    /// A passkey's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When it was bound.
+    pub added_at: u64,
+    /// When it was last used, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<u64>,
+    /// When it was removed.
+    pub removed_at: u64,
+    /// Who removed it.
+    pub removed_by: RemovedBy,
+}
+
+/// Who removed a factor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RemovedBy {
+    /// The user, on their Security page.
+    User,
+    /// An administrator, resetting the user's 2FA.
+    Administrator {
+        /// The administrator's user id.
+        actor: String,
+    },
 }
 
 /// A confirmed authenticator app.
@@ -474,6 +562,11 @@ pub trait Store: Send + Sync {
     /// Up to `limit` ids of users whose record's [`UserRecord::expires_at`] is at
     /// or before `now`: records holding lapsed setups or challenges, to clean.
     fn expired_users<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>>;
+
+    /// Up to `limit` ids of users whose record's [`UserRecord::notify_at`] is
+    /// at or before `now`, earliest first: records with a notification to
+    /// deliver. Index it as for `expired_users`.
+    fn users_to_notify<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>>;
 
     /// Up to `limit` user ids, in the store's order of ids, after `after` (from
     /// the start if `None`): paging through every user, for bulk maintenance.

@@ -59,6 +59,10 @@ impl Store for Counting {
         self.log("expired_users");
         self.inner.expired_users(now, limit)
     }
+    fn users_to_notify<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>> {
+        self.log("users_to_notify");
+        self.inner.users_to_notify(now, limit)
+    }
     fn list_users<'a>(
         &'a self,
         after: Option<&'a str>,

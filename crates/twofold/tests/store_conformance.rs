@@ -60,6 +60,9 @@ impl Store for Broken {
     fn expired_users<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>> {
         self.0.expired_users(now, limit)
     }
+    fn users_to_notify<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>> {
+        self.0.users_to_notify(now, limit)
+    }
     fn list_users<'a>(
         &'a self,
         after: Option<&'a str>,

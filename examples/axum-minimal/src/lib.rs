@@ -157,7 +157,7 @@ async fn sign_in(
     };
     let step = twofold_axum::begin_sign_in(&state.twofold, &session, &account).await?;
     Ok(match step {
-        SignInStep::Allow { .. } => Redirect::to("/").into_response(),
+        SignInStep::Allow { .. } | SignInStep::Remind { .. } => Redirect::to("/").into_response(),
         SignInStep::Challenge { .. } => Redirect::to("/signin/second-step").into_response(),
         _ => (StatusCode::FORBIDDEN, "Sign-in is locked for now.").into_response(),
     })

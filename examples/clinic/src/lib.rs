@@ -28,6 +28,7 @@ mod error;
 mod handlers;
 mod keys;
 mod lanes;
+mod mail;
 mod origin;
 mod password;
 mod policy;
@@ -60,6 +61,7 @@ pub use keys::{
     KeyError, NamedKey, load_or_create as load_or_create_keys, parse_key, parse_keys, private_dir,
     private_file,
 };
+pub use mail::{Mail, MailError};
 pub use origin::{Origin, OriginError};
 pub use routes::router;
 pub use session_store::{DbSessions, IDLE_SECONDS, LIFETIME_SECONDS};
@@ -140,6 +142,9 @@ pub enum StartError {
     /// twofold refused an operation.
     #[error("two-factor error")]
     TwoFactor(#[from] twofold::TwoFactorError),
+    /// The mailer could not be set up.
+    #[error("mail setup error")]
+    Mail(#[from] MailError),
 }
 
 impl From<twofold::Failure> for StartError {
@@ -165,13 +170,15 @@ pub struct Config {
     /// Whether the client's address is the last entry of `X-Forwarded-For`
     /// (behind a proxy that sets it) rather than the connection's peer.
     pub trust_forwarded_for: bool,
+    /// Where security notifications go ([`Mail::Off`]: only listed on My Profile).
+    pub mail: Mail,
 }
 
 /// The shared state behind every request.
 #[derive(Clone)]
-pub struct App(Arc<Inner>);
+pub struct App(pub(crate) Arc<Inner>);
 
-struct Inner {
+pub(crate) struct Inner {
     two_factor: TwoFactorState,
     pool: sqlx::AnyPool,
     audit: audit::Audit,
@@ -183,6 +190,7 @@ struct Inner {
     trust_forwarded_for: bool,
     in_flight: throttle::InFlight,
     lanes: lanes::Lanes,
+    mailer: Option<mail::Mailer>,
 }
 
 /// The clinic's name: the passkeys' relying party and the authenticator
@@ -233,7 +241,8 @@ impl App {
                 ..Paths::default()
             })
             .with_fresh_password_seconds(password::REAUTH_SECONDS);
-        Ok(App(Arc::new(Inner {
+        let mailer = mail::Mailer::new(&config.mail, pool.clone())?;
+        let app = App(Arc::new(Inner {
             two_factor,
             pool,
             audit,
@@ -245,7 +254,21 @@ impl App {
             trust_forwarded_for: config.trust_forwarded_for,
             in_flight: throttle::InFlight::default(),
             lanes: lanes::Lanes::default(),
-        })))
+            mailer,
+        }));
+        if app.0.mailer.is_some() {
+            mail::spawn_worker(Arc::downgrade(&app.0));
+        }
+        Ok(app)
+    }
+
+    /// One round of security-notification delivery (the worker runs them
+    /// every few seconds; tests call it to deliver now).
+    pub async fn deliver_notifications(&self) -> Result<twofold::Delivered, twofold::Failure> {
+        match &self.0.mailer {
+            Some(mailer) => self.two_factor().deliver_notifications(mailer).await,
+            None => Ok(twofold::Delivered::default()),
+        }
     }
 
     /// The twofold facade.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use twofold::SystemClock;
-use twofold_clinic::{App, Config, StartError};
+use twofold_clinic::{App, Config, Mail, StartError};
 
 /// The Smile Dental demo: sign-in with a second factor, as the clinic's staff
 /// guide describes it.
@@ -37,6 +37,15 @@ struct Options {
     /// Take the client's address from `X-Forwarded-For` (behind a proxy that sets it).
     #[arg(long, env = "CLINIC_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// Send security notifications through this SMTP server
+    /// (`smtps://user:password@mail.example:465`); without it they are
+    /// written as `.eml` files under `--mail-dir`.
+    #[arg(long, env = "CLINIC_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Where notification emails are written when there is no SMTP server
+    /// (default: `mail` in the data directory).
+    #[arg(long, env = "CLINIC_MAIL_DIR")]
+    mail_dir: Option<PathBuf>,
     /// Set the password of the account with this email, read from standard
     /// input (one line), end its sessions, and exit.
     #[arg(long, value_name = "EMAIL")]
@@ -74,6 +83,11 @@ async fn run(options: Options) -> Result<(), StartError> {
         clock: Arc::new(SystemClock),
         offload: None,
         trust_forwarded_for: options.trust_forwarded_for,
+        mail: match (&options.smtp_url, &options.mail_dir) {
+            (Some(url), _) => Mail::Smtp(url.clone()),
+            (None, Some(dir)) => Mail::Files(dir.clone()),
+            (None, None) => Mail::Files(options.data_dir.join("mail")),
+        },
     })
     .await?;
     if let Some(email) = &options.set_password {

@@ -46,6 +46,8 @@ pub fn router(app: App) -> Router {
         .nest("/passkeys", twofold_axum::passkey_router())
         .route("/security/passkeys/remove", post(passkeys::passkey_remove))
         .route("/security/disable", post(security::disable))
+        .route("/security/checkup", post(security::confirm_checkup))
+        .route("/security/remind-later", post(security::remind_later))
         .route("/settings/security", get(settings::settings_security))
         .route(
             "/settings/security/enforcement",

@@ -2,7 +2,7 @@
 //! reasons and factor errors. Plain text: the templates escape it.
 
 use crate::views::security::ImportRow;
-use twofold::{Lock, Mode, Reason, SelfUnlockError, Timestamp, TwoFactorError};
+use twofold::{Factor, Lock, Mode, Notice, Reason, SelfUnlockError, Timestamp, TwoFactorError};
 
 /// A wait in words ("30 seconds", "5 minutes").
 pub(crate) fn wait(seconds: u64) -> String {
@@ -206,6 +206,96 @@ pub(crate) fn import_row(entry: &twofold_totp::ImportEntry, offered: bool) -> Im
         choice: uri.filter(|_| offered).map(|uri| uri.to_uri_string()),
         note,
     }
+}
+
+/// A factor as the pages name it.
+pub(crate) fn factor(factor: Factor, name: Option<&str>) -> String {
+    match (factor, name) {
+        (Factor::Passkey, Some(name)) => format!("the passkey “{name}”"),
+        (Factor::Passkey, None) => "a passkey".to_string(),
+        (Factor::Totp, _) => "an authenticator app".to_string(),
+        (Factor::BackupCode, _) => "a backup code".to_string(),
+    }
+}
+
+/// A security notification: its email subject and its sentence (also the
+/// Security activity line). `name_of` turns a user id into a name.
+pub(crate) fn notice(notice: &Notice, name_of: &dyn Fn(&str) -> String) -> (String, String) {
+    let (subject, sentence) = match notice {
+        Notice::FactorAdded { factor: f, name } => (
+            "A sign-in method was added to your account".to_string(),
+            format!(
+                "{} was added to your account.",
+                capitalized(&factor(*f, name.as_deref()))
+            ),
+        ),
+        Notice::FactorRemoved { factor: f, name } => (
+            "A sign-in method was removed from your account".to_string(),
+            format!(
+                "{} was removed from your account.",
+                capitalized(&factor(*f, name.as_deref()))
+            ),
+        ),
+        Notice::TwoFactorDisabled => (
+            "Two-factor authentication was turned off".to_string(),
+            "Two-factor authentication was turned off for your account.".to_string(),
+        ),
+        Notice::BackupCodesRegenerated => (
+            "New backup codes were created".to_string(),
+            "New backup codes were created; the old ones no longer work.".to_string(),
+        ),
+        Notice::BackupCodeUsed { remaining, low } => (
+            "A backup code was used to sign in".to_string(),
+            if *low {
+                format!(
+                    "A backup code was used to sign in. Only {remaining} remain: generate new ones on My Profile → Security."
+                )
+            } else {
+                format!("A backup code was used to sign in; {remaining} remain.")
+            },
+        ),
+        Notice::LockedOut { until } => (
+            "Sign-in to your account was locked".to_string(),
+            match until {
+                Some(at) => format!(
+                    "Too many wrong codes: sign-in is locked until {}.",
+                    when(at.as_unix_seconds())
+                ),
+                None => {
+                    "Too many wrong codes: sign-in is locked until an administrator unlocks it."
+                        .to_string()
+                }
+            },
+        ),
+        Notice::AdminReset { actor } => (
+            "An administrator reset your two-factor authentication".to_string(),
+            format!("{} reset your two-factor authentication.", name_of(actor)),
+        ),
+        Notice::AdminUnlocked { actor } => (
+            "An administrator unlocked your sign-in".to_string(),
+            format!("{} unlocked your sign-in.", name_of(actor)),
+        ),
+        Notice::EnrollmentRequired { deadline } => (
+            "Your clinic now requires two-factor authentication".to_string(),
+            format!(
+                "Your clinic now requires two-factor authentication: set it up by {}.",
+                when(deadline.as_unix_seconds())
+            ),
+        ),
+        _ => (
+            "Security notice".to_string(),
+            "Something changed in your account's security.".to_string(),
+        ),
+    };
+    (subject, sentence)
+}
+
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 #[cfg(test)]

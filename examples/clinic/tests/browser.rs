@@ -508,6 +508,22 @@ async fn walk(
     tab.goto("/profile/security").await;
     tab.expect_text("Two-factor authentication: On").await;
     tab.expect_text("10 unused backup codes").await;
+    // The change is told by email (the demo writes it to a file), and
+    // listed under "Security activity".
+    running.app.deliver_notifications().await.unwrap();
+    assert!(
+        common::mails(running).iter().any(|mail| mail
+            .contains("To: \"Olivia Owner\" <olivia@smile.example>")
+            && mail.contains("Subject: A sign-in method was added to your account")),
+        "the new authenticator app was emailed"
+    );
+    tab.goto("/profile/security").await;
+    let told = tab.text_of("#security-notices").await;
+    assert!(
+        told.contains("An authenticator app was added to your account. (emailed)"),
+        "{told}"
+    );
+    tab.shot("05b-security-activity").await;
 
     // 6. Sign out and sign in: after the password, the 6-digit code.
     tab.sign_out().await;

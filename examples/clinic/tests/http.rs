@@ -1170,3 +1170,209 @@ async fn an_authenticator_moves_in_from_a_google_authenticator_export() {
         .unwrap();
     assert_eq!(location(&response), "/profile/security");
 }
+
+/// Security notifications: a change is emailed once (with the notification's
+/// id as its Message-ID), and listed under "Security activity" on My
+/// Profile; the factor it removed stays in the history, with who removed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_notifications_are_emailed_once_and_listed_on_my_profile() {
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let (owner, staff) = (twofold_clinic::SEED[0], twofold_clinic::SEED[2]);
+    enroll(&running, staff.0).await;
+    let sam = running.app.user_by_email(staff.0).await.unwrap().unwrap();
+    // The owner resets Sam's 2FA on the Staff page.
+    let client = client();
+    sign_in(&client, base, owner.0, owner.3).await;
+    let csrf = token(&client, base, "/settings/staff").await;
+    let response = client
+        .post(format!("{base}/settings/staff/disable"))
+        .form(&[
+            ("user", sam.id.as_str()),
+            ("reason", "lost phone"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/settings/staff");
+    let staff_page = client
+        .get(format!("{base}/settings/staff"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(staff_page.contains("by Olivia Owner"), "{staff_page}");
+
+    // Delivered: one email each, to Sam, with the notification's id.
+    // (The app's own worker may have sent them already: one round either way.)
+    running.app.deliver_notifications().await.unwrap();
+    let sams: Vec<String> = common::mails(&running)
+        .into_iter()
+        .filter(|mail| mail.contains("To: \"Sam Staff\" <sam@smile.example>"))
+        .collect();
+    assert_eq!(sams.len(), 2, "{sams:?}");
+    assert!(
+        sams.iter()
+            .any(|m| m.contains("Subject: A sign-in method was added to your account"))
+    );
+    let reset = sams
+        .iter()
+        .find(|m| m.contains("Olivia Owner reset your two-factor authentication."))
+        .expect("the reset was emailed");
+    let activity = running
+        .app
+        .two_factor()
+        .security_activity(&twofold::Account {
+            user: &sam.id,
+            organization: &sam.clinic,
+            role: &sam.role,
+            name: &sam.email,
+        })
+        .await
+        .unwrap();
+    assert!(reset.contains(&format!(
+        "Message-ID: <{}@notifications.smile.example>",
+        activity[0].id
+    )));
+    // Another round sends nothing again.
+    clock.advance(3600);
+    assert_eq!(running.app.deliver_notifications().await.unwrap().sent, 0);
+    assert_eq!(common::mails(&running).len(), 2, "Sam's two, once each");
+
+    // Sam sees both on My Profile, and the app in the history.
+    let sam_client = common::client();
+    sign_in(&sam_client, base, staff.0, staff.3).await;
+    let page = sam_client
+        .get(format!("{base}/profile/security"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"security-activity\""));
+    assert!(page.contains("Olivia Owner reset your two-factor authentication. <small class=\"muted notice-state\">(emailed)</small>"), "{page}");
+    assert!(page.contains("An authenticator app was added to your account."));
+    assert!(page.contains("<td class=\"factor-kind\">Authenticator app</td>"));
+    assert!(page.contains("by Olivia Owner</td>"));
+}
+
+/// "Remind me later": where the clinic's policy reminds people without a
+/// second factor, sign-in lands on My Profile with the offer to set one up or
+/// be reminded later; choosing later quiets it for the policy's days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_to_set_up_2fa_can_be_put_off() {
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let sara = twofold_clinic::SEED[3];
+    let tf = running.app.two_factor();
+    let mut policy = tf
+        .policy(twofold_clinic::CLINIC)
+        .await
+        .unwrap()
+        .document()
+        .clone();
+    policy.reminders.skip_days = 30;
+    tf.set_policy(twofold_clinic::CLINIC, policy).await.unwrap();
+
+    let client = client();
+    assert_eq!(
+        sign_in(&client, base, sara.0, sara.3).await,
+        "/profile/security?remind=1"
+    );
+    let csrf = token(&client, base, "/profile/security?remind=1").await;
+    let page = client
+        .get(format!("{base}/profile/security?remind=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"remind-later\""), "{page}");
+    let response = client
+        .post(format!("{base}/security/remind-later"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/profile/security");
+    let page = client
+        .get(format!("{base}/profile/security"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("We will remind you again after"), "{page}");
+    // Quiet for 30 days, then reminded again.
+    let again = client_signed_in_location(base, sara).await;
+    assert_eq!(again, "/profile/security");
+    clock.advance(30 * 86_400);
+    let again = client_signed_in_location(base, sara).await;
+    assert_eq!(again, "/profile/security?remind=1");
+}
+
+/// Where a fresh client's password sign-in lands.
+async fn client_signed_in_location(base: &str, who: (&str, &str, &str, &str)) -> String {
+    sign_in(&common::client(), base, who.0, who.3).await
+}
+
+/// The check-up: 28 days after enrolment, My Profile asks whether the backup
+/// codes are saved, shows how many remain, and stops asking once confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_up_asks_once_28_days_after_enrolment() {
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let sam = twofold_clinic::SEED[2];
+    let secret = enroll(&running, sam.0).await;
+    let signed_in_page = async |client: &Client| {
+        assert_eq!(
+            sign_in(client, base, sam.0, sam.3).await,
+            "/signin/second-step"
+        );
+        let csrf = token(client, base, "/signin/second-step").await;
+        let code = code_at(&secret, running.app.now());
+        let response = client
+            .post(format!("{base}/signin/second-step/code"))
+            .form(&[("code", code.as_str()), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&response), "/profile/security");
+        client
+            .get(format!("{base}/profile/security"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    clock.advance(27 * 86_400);
+    let page = signed_in_page(&client()).await;
+    assert!(!page.contains("id=\"checkup\""), "too early");
+    clock.advance(86_400);
+    let client = client();
+    let page = signed_in_page(&client).await;
+    assert!(page.contains("id=\"checkup\""), "{page}");
+    assert!(page.contains("10 unused backup codes."), "{page}");
+    let csrf = csrf_of(&page);
+    let response = client
+        .post(format!("{base}/security/checkup"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), "/profile/security");
+    clock.advance(60);
+    let page = signed_in_page(&common::client()).await;
+    assert!(!page.contains("id=\"checkup\""), "asked once");
+}

@@ -18,6 +18,7 @@ async fn start(origin: &str) -> Result<App, StartError> {
         clock: Arc::new(twofold::SystemClock),
         offload: None,
         trust_forwarded_for: false,
+        mail: twofold_clinic::Mail::Off,
     })
     .await
 }

@@ -133,6 +133,127 @@ pub(super) async fn expiry(store: &dyn Store, run: &str) -> Result<(), Conforman
     Ok(())
 }
 
+/// Records with a notification due are found, earliest first; the index
+/// follows both the insert and the conditional update of a record.
+pub(super) async fn notifications(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> {
+    let due = |times: &[Option<u64>]| UserRecord {
+        notifications: times
+            .iter()
+            .enumerate()
+            .map(|(i, next)| StoredNotification {
+                id: format!("n{i}"),
+                notice: Notice::TwoFactorDisabled,
+                at: 1,
+                attempts: 0,
+                next_attempt_at: *next,
+                delivered_at: next.is_none().then_some(1),
+            })
+            .collect(),
+        ..UserRecord::default()
+    };
+    let (early, late, delivered) = (
+        format!("{run}-notify-early"),
+        format!("{run}-notify-late"),
+        format!("{run}-notify-delivered"),
+    );
+    // `early` is created due at 10 and then updated to be due at 5 (the
+    // earlier of two): the update must move its index entry.
+    let records = [
+        (&early, due(&[Some(10)])),
+        (&late, due(&[None, Some(10), Some(12)])),
+        (&delivered, due(&[None])),
+    ];
+    for (user, record) in &records {
+        expect_ok(
+            store
+                .save_user(user, record, None, CredentialChanges::NONE)
+                .await,
+            "save records with notifications",
+        )?;
+    }
+    let version = expect_ok(store.load_user(&early).await, "read a record")?.map(|v| v.version);
+    expect_ok(
+        store
+            .save_user(
+                &early,
+                &due(&[Some(7), Some(5)]),
+                version,
+                CredentialChanges::NONE,
+            )
+            .await,
+        "update a record's notifications",
+    )?;
+    let mine = |found: Vec<String>| -> Vec<String> {
+        found.into_iter().filter(|u| u.starts_with(run)).collect()
+    };
+    let found = mine(expect_ok(
+        store
+            .users_to_notify(Timestamp::from_unix_seconds(6), 10_000)
+            .await,
+        "find records with a notification due",
+    )?);
+    check(
+        found == [early.clone()],
+        "find exactly the records with a notification due (after an update)",
+        || format!("found {found:?}"),
+    )?;
+    let found = mine(expect_ok(
+        store
+            .users_to_notify(Timestamp::from_unix_seconds(20), 10_000)
+            .await,
+        "find records with a notification due",
+    )?);
+    check(
+        found == [early.clone(), late.clone()],
+        "records with a notification due come earliest first, never a delivered one",
+        || format!("found {found:?}"),
+    )?;
+    let one = expect_ok(
+        store
+            .users_to_notify(Timestamp::from_unix_seconds(u64::MAX), 1)
+            .await,
+        "records to notify, limited",
+    )?;
+    check(one.len() == 1, "records to notify, limited", || {
+        format!("{} for a limit of 1", one.len())
+    })?;
+    // Delivering everything takes the record off the list.
+    let version = expect_ok(store.load_user(&early).await, "read a record")?.map(|v| v.version);
+    expect_ok(
+        store
+            .save_user(
+                &early,
+                &due(&[None, None]),
+                version,
+                CredentialChanges::NONE,
+            )
+            .await,
+        "mark notifications delivered",
+    )?;
+    let found = mine(expect_ok(
+        store
+            .users_to_notify(Timestamp::from_unix_seconds(20), 10_000)
+            .await,
+        "a delivered record has nothing due",
+    )?);
+    check(
+        found == [late.clone()],
+        "a record whose notifications were delivered is not listed",
+        || format!("found {found:?}"),
+    )?;
+    // Nothing due is left behind in a shared database, where it would come
+    // first for every later run's delivery.
+    for user in [&early, &late, &delivered] {
+        if let Some(current) = expect_ok(store.load_user(user).await, "read a record")? {
+            expect_ok(
+                store.delete_user(user, current.version).await,
+                "delete the records with notifications",
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn paging(store: &dyn Store, run: &str) -> Result<(), ConformanceFailure> {
     let prefix = format!("{run}-list-");
     let ids: Vec<String> = (0..5).map(|i| format!("{prefix}{i}")).collect();

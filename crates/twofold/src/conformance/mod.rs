@@ -11,7 +11,7 @@
 //! consumption (many conditional writes or takes racing; exactly one wins), the
 //! credential index (bound with its record, never to two users, even when
 //! registrations race), expiry (purging ceremonies, finding records with lapsed
-//! state), paging through users, and large and odd values. Keys are prefixed
+//! state), finding records with a notification due, paging through users, and large and odd values. Keys are prefixed
 //! with a random run id, so it can run repeatedly against a shared database.
 
 mod expiry;
@@ -25,9 +25,10 @@ use twofold_passkey::{CredentialId, PasskeyConfig, PasskeyCredential, Passkeys, 
 use twofold_policy::{Mode, PolicyDocument, Timestamp};
 
 use crate::env::{OsRandomness, random_id};
+use crate::notify::Notice;
 use crate::store::{
     CeremonyRecord, CredentialChanges, OrganizationRecord, SelfUnlockState, SignInChallenge, Store,
-    StoreError, ThrottleState, UserRecord,
+    StoreError, StoredNotification, ThrottleState, UserRecord,
 };
 
 /// A failed conformance check: which one, and what was seen.
@@ -169,6 +170,7 @@ pub async fn run(store: &dyn Store) -> Result<(), ConformanceFailure> {
     index::concurrent_registrations(store, &run).await?;
     expiry::expiry(store, &run).await?;
     expiry::paging(store, &run).await?;
+    expiry::notifications(store, &run).await?;
     records::large_and_odd_values(store, &run).await?;
     Ok(())
 }

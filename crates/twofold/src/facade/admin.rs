@@ -8,7 +8,7 @@ use twofold_policy::{
 
 use crate::error::{Failure, TwoFactorError};
 use crate::events::Event;
-use crate::store::{OrganizationRecord, ThrottleState};
+use crate::store::{OrganizationRecord, RemovedBy, ThrottleState};
 
 use super::TwoFactor;
 use super::record::*;
@@ -36,11 +36,13 @@ impl TwoFactor {
                 if decision.outcome == Permission::Denied {
                     return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                 }
-                clear_factors(record);
-                Ok(Change::Write(vec![Event::TwoFactorDisabled {
+                clear_factors(record, &RemovedBy::User, now);
+                let events = vec![Event::TwoFactorDisabled {
                     user: account.user.to_string(),
                     at: Timestamp::from_unix_seconds(now),
-                }]))
+                }];
+                self.announce(record, &events, now)?;
+                Ok(Change::Write(events))
             })
             .await?;
         Ok(self.done((), events).await)
@@ -76,17 +78,22 @@ impl TwoFactor {
                 else {
                     return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                 };
-                clear_factors(record);
-                record.throttle = ThrottleState::default();
-                Ok(Change::Write((
-                    must_enroll_at_next_sign_in,
-                    vec![Event::AdminReset {
+                clear_factors(
+                    record,
+                    &RemovedBy::Administrator {
                         actor: actor.user.to_string(),
-                        target: target.user.to_string(),
-                        reason: reason.to_string(),
-                        at: Timestamp::from_unix_seconds(now),
-                    }],
-                )))
+                    },
+                    now,
+                );
+                record.throttle = ThrottleState::default();
+                let events = vec![Event::AdminReset {
+                    actor: actor.user.to_string(),
+                    target: target.user.to_string(),
+                    reason: reason.to_string(),
+                    at: Timestamp::from_unix_seconds(now),
+                }];
+                self.announce(record, &events, now)?;
+                Ok(Change::Write((must_enroll_at_next_sign_in, events)))
             })
             .await?;
         Ok(self.done(must_enroll, events).await)
@@ -119,12 +126,14 @@ impl TwoFactor {
         let events = self
             .update_user(target.user, |record| {
                 record.throttle = ThrottleState::default();
-                Ok(Change::Write(vec![Event::Unlocked {
+                let events = vec![Event::Unlocked {
                     actor: actor.user.to_string(),
                     target: target.user.to_string(),
                     reason: reason.to_string(),
                     at: Timestamp::from_unix_seconds(now),
-                }]))
+                }];
+                self.announce(record, &events, now)?;
+                Ok(Change::Write(events))
             })
             .await?;
         Ok(self.done((), events).await)

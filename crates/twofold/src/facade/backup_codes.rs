@@ -111,21 +111,20 @@ impl TwoFactor {
                         record.backup_codes = Some(set.encode());
                         record.challenge = None;
                         record.throttle = ThrottleState::default();
-                        Ok(Change::Write((
-                            remaining,
-                            vec![
-                                Event::BackupCodeUsed {
-                                    user: account.user.to_string(),
-                                    remaining,
-                                    at: Timestamp::from_unix_seconds(now),
-                                },
-                                Event::SignInSucceeded {
-                                    user: account.user.to_string(),
-                                    factor: Factor::BackupCode,
-                                    at: Timestamp::from_unix_seconds(now),
-                                },
-                            ],
-                        )))
+                        let events = vec![
+                            Event::BackupCodeUsed {
+                                user: account.user.to_string(),
+                                remaining,
+                                at: Timestamp::from_unix_seconds(now),
+                            },
+                            Event::SignInSucceeded {
+                                user: account.user.to_string(),
+                                factor: Factor::BackupCode,
+                                at: Timestamp::from_unix_seconds(now),
+                            },
+                        ];
+                        self.announce(record, &events, now)?;
+                        Ok(Change::Write((remaining, events)))
                     }
                     BackupVerification::AlreadyUsed { .. } => {
                         Ok(Change::WriteThenFail(Self::count_failure(
@@ -177,10 +176,12 @@ impl TwoFactor {
                     )));
                 }
                 record.backup_codes = Some(stored.clone());
-                Ok(Change::Write(vec![Event::BackupCodesRegenerated {
+                let events = vec![Event::BackupCodesRegenerated {
                     user: account.user.to_string(),
                     at: Timestamp::from_unix_seconds(now),
-                }]))
+                }];
+                self.announce(record, &events, now)?;
+                Ok(Change::Write(events))
             })
             .await?;
         Ok(self.done(codes, events).await)

@@ -4,7 +4,9 @@
 
 mod admin;
 mod backup_codes;
+mod checkup;
 mod maintenance;
+mod notifications;
 #[cfg(feature = "passkey")]
 mod passkeys;
 mod record;
@@ -29,6 +31,7 @@ use crate::events::{Event, EventSink};
 use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{OrganizationRecord, Store, UserRecord, Version, Versioned};
 
+pub use notifications::FactorHistory;
 use record::*;
 pub use self_unlock::{SelfUnlockOffer, UnlockProgress};
 pub use types::*;

@@ -7,9 +7,10 @@ use twofold_policy::{Method, Permission, Timestamp};
 use crate::env::random_id;
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, Factor};
-use crate::store::{CeremonyRecord, PendingPasskey, ThrottleState};
+use crate::store::{CeremonyRecord, PendingPasskey, RemovedBy, ThrottleState};
 
 use super::TwoFactor;
+use super::notifications::{retire, retired_passkey};
 use super::record::*;
 use super::types::*;
 
@@ -310,6 +311,7 @@ impl TwoFactor {
                     now,
                     &mut events,
                 )?;
+                self.announce(record, &events, now)?;
                 Ok(Change::Write(((credential_id, codes_installed), events)))
             })
             .await?;
@@ -364,6 +366,7 @@ impl TwoFactor {
                 let mut events = vec![Event::FactorRemoved {
                     user: account.user.to_string(),
                     factor: Factor::Passkey,
+                    name: record.passkeys.get(index).map(|p| p.name().to_string()),
                     at: Timestamp::from_unix_seconds(now),
                 }];
                 if last_factor {
@@ -376,14 +379,16 @@ impl TwoFactor {
                     if decision.outcome == Permission::Denied {
                         return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                     }
-                    clear_factors(record);
+                    clear_factors(record, &RemovedBy::User, now);
                     events.push(Event::TwoFactorDisabled {
                         user: account.user.to_string(),
                         at: Timestamp::from_unix_seconds(now),
                     });
                 } else {
-                    record.passkeys.remove(index);
+                    let removed = record.passkeys.remove(index);
+                    retire(record, retired_passkey(&removed, RemovedBy::User, now));
                 }
+                self.announce(record, &events, now)?;
                 Ok(Change::Write(events))
             })
             .await?;

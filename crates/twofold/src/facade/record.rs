@@ -13,9 +13,14 @@ use crate::crypto::SealedSecret;
 use crate::error::{Corrupt, Failure, TwoFactorError};
 use crate::events::{Event, Factor};
 use crate::lock::Lock;
-use crate::store::{CredentialChanges, SignInChallenge, StoreError, UserRecord, Versioned};
+use crate::store::{
+    CredentialChanges, RemovedBy, SignInChallenge, StoreError, UserRecord, Versioned,
+};
 
 use super::TwoFactor;
+#[cfg(feature = "passkey")]
+use super::notifications::retired_passkey;
+use super::notifications::{retire, retired_totp};
 use super::types::*;
 
 /// How many times an operation re-reads and retries after losing a conditional write.
@@ -163,9 +168,16 @@ pub(super) fn another_users_handle() -> TwoFactorError {
     })
 }
 
-/// Turns 2FA off in a record: every factor, the backup codes, anything pending.
-pub(super) fn clear_factors(record: &mut UserRecord) {
-    record.totp = None;
+/// Turns 2FA off in a record: every factor, the backup codes, anything
+/// pending. The factors are kept as history, removed by `by` at `now`.
+pub(super) fn clear_factors(record: &mut UserRecord, by: &RemovedBy, now: u64) {
+    if let Some(totp) = record.totp.take() {
+        retire(record, retired_totp(&totp, by.clone(), now));
+    }
+    #[cfg(feature = "passkey")]
+    for passkey in std::mem::take(&mut record.passkeys) {
+        retire(record, retired_passkey(&passkey, by.clone(), now));
+    }
     record.pending_totp = None;
     record.backup_codes = None;
     // Also the passkeys a build without the feature keeps as stored.
@@ -223,7 +235,15 @@ impl TwoFactor {
             let outcome = match change(&mut record)? {
                 Change::Keep(value) => return Ok(Attempt::Settled(Ok(value))),
                 Change::Write(value) => Ok(value),
-                Change::WriteThenFail(failure) => Err(failure),
+                Change::WriteThenFail(failure) => {
+                    // What the failure tells the user (a lockout) is written with it.
+                    self.announce(
+                        &mut record,
+                        &failure.events,
+                        self.clock.now().as_unix_seconds(),
+                    )?;
+                    Err(failure)
+                }
             };
             self.tidy(&mut record, user, self.clock.now().as_unix_seconds());
             let after = record.credential_ids();

@@ -6,6 +6,7 @@ use twofold_totp::{Code, Totp, Verification};
 use crate::env::random_id;
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, Factor};
+use crate::notify::Notice;
 use crate::store::{SignInChallenge, ThrottleState, TotpFactor, TotpResync};
 
 use super::TwoFactor;
@@ -79,8 +80,32 @@ impl TwoFactor {
                     changed = true;
                 }
                 let decision: Decision<SignIn> = org.policy.sign_in(&facts, at);
+                let quiet = record
+                    .reminder_quiet_until
+                    .map(Timestamp::from_unix_seconds);
+                let remind = org
+                    .policy
+                    .reminder_due(&decision.outcome, &facts, quiet, at);
+                let remind_later_until = org.policy.remind_later_until(&decision.outcome, at);
+                if changed && let SignIn::MustEnroll { deadline, .. } = decision.outcome {
+                    // Enforcement now reaches this user: told in the write
+                    // that starts their grace period, once.
+                    self.post(record, Notice::EnrollmentRequired { deadline }, now)?;
+                }
                 let step = match decision.outcome {
-                    SignIn::Allow => SignInStep::Allow {
+                    SignIn::Allow => match remind_later_until.filter(|_| remind) {
+                        Some(remind_later_until) => SignInStep::Remind {
+                            methods: org.policy.methods_for(account.role).unwrap_or_default(),
+                            remind_later_until,
+                        },
+                        None => SignInStep::Allow {
+                            reason: decision.reason,
+                        },
+                    },
+                    // Within the grace period, quieted by "remind me later".
+                    SignIn::MustEnroll {
+                        can_defer: true, ..
+                    } if !remind => SignInStep::Allow {
                         reason: decision.reason,
                     },
                     SignIn::Blocked => SignInStep::Blocked {

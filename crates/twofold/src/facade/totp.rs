@@ -160,6 +160,7 @@ impl TwoFactor {
                 let factor = TotpFactor::new(pending.secret, params, now, Some(step));
                 let codes_installed =
                     Self::install_totp(record, factor, generated.as_ref(), account, &mut events)?;
+                self.announce(record, &events, now)?;
                 Ok(Change::Write((codes_installed, events)))
             })
             .await?;
@@ -224,6 +225,7 @@ impl TwoFactor {
                 let factor = TotpFactor::new(sealed.clone(), params, now, spent);
                 let codes_installed =
                     Self::install_totp(record, factor, generated.as_ref(), account, &mut events)?;
+                self.announce(record, &events, now)?;
                 Ok(Change::Write((codes_installed, events)))
             })
             .await?;

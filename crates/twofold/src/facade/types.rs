@@ -69,6 +69,16 @@ pub enum SignInStep {
         /// Why (UI text).
         reason: Reason,
     },
+    /// Signed in, with a reminder to set up a second factor first (setup is
+    /// optional, and the policy's `reminders.skip_days` turns reminders on):
+    /// offer "Set up now" and "Remind me later"
+    /// ([`TwoFactor::remind_me_later`](crate::TwoFactor::remind_me_later)).
+    Remind {
+        /// The methods the user may set up.
+        methods: Methods,
+        /// Until when "remind me later" would quiet the reminder.
+        remind_later_until: Timestamp,
+    },
     /// Too many wrong codes: wait, or ask an administrator.
     Locked {
         /// How long, or until whom.
@@ -79,6 +89,19 @@ pub enum SignInStep {
         /// Why (UI text).
         reason: Reason,
     },
+}
+
+/// The check-up after enrolment: ask the user to confirm that their backup
+/// codes are saved, showing how many remain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Checkup {
+    /// When the user's first factor (of those bound now) was added.
+    pub enrolled_at: Timestamp,
+    /// Unused backup codes, if the user has a set.
+    pub backup_codes_remaining: Option<usize>,
+    /// Whether they are running low.
+    pub backup_codes_low: bool,
 }
 
 /// A successful second step.
@@ -219,6 +242,10 @@ pub struct TwoFactorConfig {
     /// setups and challenges), in seconds; 0 turns the automatic sweep off (then
     /// schedule [`TwoFactor::purge_expired`](crate::TwoFactor::purge_expired) yourself).
     pub sweep_interval_seconds: u64,
+    /// How long a delivery worker holds a notification it claimed before
+    /// another worker may send it again, in seconds: longer than a send takes.
+    /// A worker that dies mid-send delays the notification this long.
+    pub notification_lease_seconds: u64,
 }
 
 impl TwoFactorConfig {
@@ -244,6 +271,7 @@ impl TwoFactorConfig {
             default_policy: PolicyDocument::default(),
             max_outstanding_ceremonies: 1_000,
             sweep_interval_seconds: 60,
+            notification_lease_seconds: 300,
         }
     }
 

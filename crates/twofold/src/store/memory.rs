@@ -150,6 +150,23 @@ impl Store for MemoryStore {
         ready(Ok(expired))
     }
 
+    fn users_to_notify<'a>(&'a self, now: Timestamp, limit: usize) -> StoreFuture<'a, Vec<String>> {
+        let mut due: Vec<(u64, String)> = self
+            .lock()
+            .users
+            .iter()
+            .filter_map(|(id, record)| {
+                record
+                    .value
+                    .notify_at()
+                    .filter(|at| *at <= now.as_unix_seconds())
+                    .map(|at| (at, id.clone()))
+            })
+            .collect();
+        due.sort();
+        ready(Ok(due.into_iter().take(limit).map(|(_, id)| id).collect()))
+    }
+
     fn list_users<'a>(
         &'a self,
         after: Option<&'a str>,

@@ -259,6 +259,7 @@ pub enum Call {
     DeleteUser,
     CredentialOwner,
     ExpiredUsers,
+    UsersToNotify,
     ListUsers,
     InsertCeremony,
     TakeCeremony,
@@ -351,6 +352,15 @@ impl<I: Interpose> Store for Wrapped<I> {
     ) -> twofold::StoreFuture<'a, Vec<String>> {
         self.hook.call(Call::ExpiredUsers, move || {
             self.inner.expired_users(now, limit)
+        })
+    }
+    fn users_to_notify<'a>(
+        &'a self,
+        now: Timestamp,
+        limit: usize,
+    ) -> twofold::StoreFuture<'a, Vec<String>> {
+        self.hook.call(Call::UsersToNotify, move || {
+            self.inner.users_to_notify(now, limit)
         })
     }
     fn list_users<'a>(

@@ -2,7 +2,7 @@
 //! codes (shown once, regenerated), disabling 2FA, and signing out other
 //! sessions. Passkeys are in `passkeys`.
 
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,7 +17,8 @@ use crate::error::{AppError, Context};
 use crate::password::{self, Client};
 use crate::session::{self, Enroller, SignedIn, complete_sign_in, take_flash};
 use crate::views::security::{
-    BackupCodesPage, Panel, PasskeyRow, ProfilePage, TotpImportPage, TotpSetup, TotpSetupPage,
+    ActivityRow, BackupCodesPage, CheckupBox, HistoryRow, Panel, PasskeyRow, ProfilePage,
+    TotpImportPage, TotpSetup, TotpSetupPage,
 };
 use crate::views::{self, Layout, Notice, Tone};
 use crate::{App, audit, csrf, slots, words};
@@ -62,13 +63,33 @@ pub(crate) async fn security_panel(
     })
 }
 
+/// `/profile/security`'s query: `?remind=1` after a sign-in that reminded
+/// the user to set up a second factor.
+#[derive(Deserialize, Default)]
+pub(crate) struct ProfileQuery {
+    #[serde(default)]
+    remind: Option<String>,
+}
+
 pub(crate) async fn profile_security(
     State(app): State<App>,
     SignedIn { user, session, .. }: SignedIn,
+    Query(query): Query<ProfileQuery>,
 ) -> Result<Response, AppError> {
     let token = csrf::token(&session).await;
     let notice = take_flash(&session).await;
     let panel = security_panel(&app, &user, "h2").await?;
+    let checkup = app
+        .two_factor()
+        .checkup(&account(&user))
+        .await
+        .context("check-up")?
+        .map(|checkup| CheckupBox {
+            since: words::when(checkup.enrolled_at.as_unix_seconds()),
+            remaining: checkup.backup_codes_remaining,
+            low: checkup.backup_codes_low,
+        });
+    let remind_later = query.remind.is_some() && !panel.enabled;
     // Staff see their own activity here; the clinic's log is for owners and admins.
     let mine = AuditQuery {
         user: Some(user.id.clone()),
@@ -82,13 +103,112 @@ pub(crate) async fn profile_security(
     let staff = db::users_of(app.pool(), &user.clinic)
         .await
         .context("audit log")?;
-    let rows = audit::rows(&entries, &audit::name_in(&staff));
+    let name_of = audit::name_in(&staff);
+    let rows = audit::rows(&entries, &name_of);
+    let activity = app
+        .two_factor()
+        .security_activity(&account(&user))
+        .await
+        .context("security activity")?
+        .iter()
+        .map(|entry| ActivityRow {
+            when: words::when(entry.at.as_unix_seconds()),
+            text: words::notice(&entry.notice, &name_of).1,
+            state: if entry.delivered_at.is_some() {
+                "emailed"
+            } else {
+                "sending"
+            },
+        })
+        .collect();
+    let history = history_rows(&app, &user, &name_of).await?;
     views::page(&ProfilePage {
         layout: Layout::signed_in("My Profile → Security", token, &user, "/profile/security")
             .notice(notice),
         panel,
         rows,
+        activity,
+        history,
+        checkup,
+        remind_later,
     })
+}
+
+/// The check-up's "Yes, they're saved".
+pub(crate) async fn confirm_checkup(
+    State(app): State<App>,
+    SignedIn { user, session, .. }: SignedIn,
+) -> Result<Response, AppError> {
+    let to = "/profile/security";
+    match app.two_factor().confirm_checkup(&account(&user)).await {
+        Ok(_) => Ok(back(
+            &session,
+            Tone::Ok,
+            "Thank you: your backup codes are saved.",
+            to,
+        )
+        .await),
+        Err(failure) => factor_failure(&app, &session, &user, failure, to).await,
+    }
+}
+
+/// "Remind me later" for a user who has not set up a second factor.
+pub(crate) async fn remind_later(
+    State(app): State<App>,
+    SignedIn { user, session, .. }: SignedIn,
+) -> Result<Response, AppError> {
+    let to = "/profile/security";
+    match app.two_factor().remind_me_later(&account(&user)).await {
+        Ok(done) => {
+            let text = format!(
+                "We will remind you again after {}.",
+                words::when(done.value.as_unix_seconds())
+            );
+            Ok(back(&session, Tone::Ok, &text, to).await)
+        }
+        Err(failure) => factor_failure(&app, &session, &user, failure, to).await,
+    }
+}
+
+/// Every factor `user` has or had, for their Security page and the staff view.
+pub(crate) async fn history_rows(
+    app: &App,
+    user: &User,
+    name_of: &(dyn Fn(&str) -> String + Sync),
+) -> Result<Vec<HistoryRow>, AppError> {
+    let history = app
+        .two_factor()
+        .authenticator_history(&account(user))
+        .await
+        .context("authenticator history")?;
+    Ok(history
+        .iter()
+        .map(|factor| HistoryRow {
+            kind: match (factor.factor, &factor.name) {
+                (twofold::Factor::Passkey, Some(name)) => format!("Passkey “{name}”"),
+                (twofold::Factor::Passkey, None) => "Passkey".to_string(),
+                (twofold::Factor::Totp, _) => "Authenticator app".to_string(),
+                (twofold::Factor::BackupCode, _) => "Backup codes".to_string(),
+            },
+            added: words::when(factor.added_at.as_unix_seconds()),
+            last_used: factor.last_used_at.map_or_else(
+                || "never".to_string(),
+                |at| words::when(at.as_unix_seconds()),
+            ),
+            removed: match (&factor.removed_at, &factor.removed_by) {
+                (None, _) => "in use".to_string(),
+                (Some(at), Some(twofold::RemovedBy::Administrator { actor })) => {
+                    format!(
+                        "{} by {}",
+                        words::when(at.as_unix_seconds()),
+                        name_of(actor)
+                    )
+                }
+                (Some(at), _) => format!("{} by you", words::when(at.as_unix_seconds())),
+            },
+            current: factor.removed_at.is_none(),
+        })
+        .collect())
 }
 
 /// The authenticator-app setup page: in the site's frame when signed in,

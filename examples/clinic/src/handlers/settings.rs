@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use twofold::{Mode, Timestamp};
 
-use super::security::security_panel;
+use super::security::{history_rows, security_panel};
 use super::{account, back, factor_failure};
 use crate::db::{self, AuditQuery, User};
 use crate::error::{AppError, Context};
@@ -116,11 +116,12 @@ pub(crate) async fn settings_staff(
         .policy(&user.clinic)
         .await
         .context("policy")?;
+    let name_of = audit::name_in(&members);
     let mut staff = Vec::with_capacity(members.len());
-    for member in members {
+    for member in &members {
         let status = app
             .two_factor()
-            .status(&account(&member))
+            .status(&account(member))
             .await
             .context("status")?;
         let mut factors = Vec::new();
@@ -161,10 +162,11 @@ pub(crate) async fn settings_staff(
             reset: other
                 && (status.enabled || status.locked.is_some())
                 && policy.may_reset(&user.role, &member.role),
-            id: member.id,
-            name: member.name,
-            email: member.email,
-            role: member.role,
+            history: history_rows(&app, member, &name_of).await?,
+            id: member.id.clone(),
+            name: member.name.clone(),
+            email: member.email.clone(),
+            role: member.role.clone(),
             state,
             factors: factors.join(", "),
         });

@@ -89,6 +89,18 @@ pub(crate) async fn sign_in(
             signed_in(&app, &session, &user).await;
             Ok(Redirect::to("/profile/security").into_response())
         }
+        SignInStep::Remind {
+            remind_later_until, ..
+        } => {
+            signed_in(&app, &session, &user).await;
+            let text = format!(
+                "Your clinic recommends two-factor authentication: set it up below, or choose \
+                 “Remind me later” (until {}).",
+                words::when(remind_later_until.as_unix_seconds())
+            );
+            flash(&session, Tone::Info, &text).await;
+            Ok(Redirect::to("/profile/security?remind=1").into_response())
+        }
         SignInStep::Challenge { .. } => Ok(Redirect::to("/signin/second-step").into_response()),
         SignInStep::MustEnroll { reason, .. } => {
             // The forced setup shows why in the clinic's words.

@@ -42,6 +42,43 @@ pub(crate) struct ProfilePage {
     pub panel: Panel,
     /// The user's own recent activity.
     pub rows: Vec<audit::Row>,
+    /// The security notifications sent (or being sent) to the user.
+    pub activity: Vec<ActivityRow>,
+    /// Every factor the user has or had.
+    pub history: Vec<HistoryRow>,
+    /// The check-up after enrolment, when it is due.
+    pub checkup: Option<CheckupBox>,
+    /// Whether to offer "Remind me later" (after a sign-in that reminded them).
+    pub remind_later: bool,
+}
+
+/// The check-up after enrolment: are the backup codes saved?
+pub(crate) struct CheckupBox {
+    /// When 2FA was set up.
+    pub since: String,
+    pub remaining: Option<usize>,
+    pub low: bool,
+}
+
+/// One security notification, as "Security activity" lists it.
+pub(crate) struct ActivityRow {
+    pub when: String,
+    pub text: String,
+    /// "emailed" or "sending".
+    pub state: &'static str,
+}
+
+/// One factor the user has or had, as "Sign-in methods, past and present" lists it.
+pub(crate) struct HistoryRow {
+    /// "Authenticator app", "Passkey “Phone”".
+    pub kind: String,
+    pub added: String,
+    /// When last used, or "never".
+    pub last_used: String,
+    /// "in use", or when and by whom it was removed.
+    pub removed: String,
+    /// Whether it is still bound.
+    pub current: bool,
 }
 
 /// The authenticator-app setup: the QR code with the manual-entry secret

@@ -40,6 +40,8 @@ pub(crate) struct StaffRow {
     pub unlock: bool,
     /// Whether the viewer may disable their 2FA.
     pub reset: bool,
+    /// Every factor they have or had.
+    pub history: Vec<super::security::HistoryRow>,
 }
 
 /// A member's 2FA state, as a badge.

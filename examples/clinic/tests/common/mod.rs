@@ -155,6 +155,7 @@ pub async fn start_custom(options: Options) -> Running {
         clock: options.clock,
         offload: options.offload,
         trust_forwarded_for: false,
+        mail: twofold_clinic::Mail::Files(dir.join("mail")),
     })
     .await
     .unwrap();
@@ -174,6 +175,17 @@ pub async fn start_custom(options: Options) -> Running {
         log,
         dir,
     }
+}
+
+/// The emails the app wrote to its mail directory (the demo's file
+/// transport), as text, in no particular order.
+pub fn mails(running: &Running) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(running.dir.join("mail")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .collect()
 }
 
 /// The seeded accounts' passwords in tests: those of `SEED`.

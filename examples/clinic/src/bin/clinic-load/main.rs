@@ -239,6 +239,7 @@ async fn run(options: Options) -> Result<(), Error> {
         clock: clock.clone(),
         offload: None,
         trust_forwarded_for: false,
+        mail: twofold_clinic::Mail::Off,
     })
     .await?;
     tokio::spawn(twofold_clinic::serve(

@@ -92,6 +92,7 @@ pub(crate) async fn serve(options: ServeOptions) -> Result<(), Error> {
         clock: clock.clone(),
         offload: None,
         trust_forwarded_for: false,
+        mail: twofold_clinic::Mail::Off,
     })
     .await?;
     tokio::spawn(twofold_clinic::serve(
