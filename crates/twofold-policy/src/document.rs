@@ -82,7 +82,7 @@ pub struct PolicyDocument {
     pub self_disable: SelfDisableDocument,
     /// Self-service unlock: a locked user unlocks their second step with
     /// consecutive codes from their authenticator app.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "SelfUnlockDocument::is_default")]
     pub self_unlock: SelfUnlockDocument,
     /// The check-up after enrolment: confirm the backup codes are saved.
     #[serde(default, skip_serializing_if = "CheckupDocument::is_default")]
@@ -372,6 +372,12 @@ pub struct SelfUnlockDocument {
     /// 30 per code (one time step each), at most 86400.
     #[serde(default = "default_unlock_deadline")]
     pub deadline_seconds: u64,
+}
+
+impl SelfUnlockDocument {
+    fn is_default(&self) -> bool {
+        *self == SelfUnlockDocument::default()
+    }
 }
 
 fn yes() -> bool {

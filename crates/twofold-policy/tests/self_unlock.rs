@@ -39,6 +39,18 @@ fn an_old_document_gets_the_defaults() {
         PolicyDocument::default().self_unlock,
         SelfUnlockDocument::default()
     );
+    // Written only when it differs from the defaults: old documents stay as they were.
+    assert!(
+        !policy.to_toml().contains("self_unlock"),
+        "{}",
+        policy.to_toml()
+    );
+    let changed = Policy::from_toml("version = 1\n[self_unlock]\ncodes = 4\n").unwrap();
+    assert!(
+        changed.to_toml().contains("[self_unlock]"),
+        "{}",
+        changed.to_toml()
+    );
 }
 
 #[test]
