@@ -192,6 +192,10 @@ pub enum Reason {
     /// A passkey-first sign-in does not replace the password for the user's
     /// role (`passkeys.sign_in_without_password`, `roles.<id>.passkey_sign_in`).
     PasswordAlsoRequired,
+    /// The user's role may not unlock their own account (`self_unlock`).
+    SelfUnlockNotAllowed,
+    /// Failures since the user unlocked themselves are under every limit.
+    SelfUnlocked,
 }
 
 impl fmt::Display for Reason {
@@ -222,6 +226,8 @@ impl fmt::Display for Reason {
             Reason::RoleMayNotUnlock => f.write_str("Your role may not unlock this user."),
             Reason::NotOffered => f.write_str("Your organization does not offer two-factor authentication."),
             Reason::PasswordAlsoRequired => f.write_str("Your organization asks for your password as well: enter it to continue."),
+            Reason::SelfUnlockNotAllowed => f.write_str("Your organization does not let you unlock your account yourself; ask an administrator."),
+            Reason::SelfUnlocked => f.write_str("You unlocked your account; you may try again."),
         }
     }
 }
@@ -607,6 +613,28 @@ impl Policy {
         last_failure: Option<Timestamp>,
         now: Timestamp,
     ) -> Decision<Throttle> {
+        self.throttle_since_unlock(
+            consecutive_failures,
+            consecutive_failures,
+            last_failure,
+            now,
+        )
+    }
+
+    /// [`throttle`](Policy::throttle) for an account whose user unlocked it
+    /// themselves ([`self_unlock`](Policy::self_unlock)) after some of its
+    /// `consecutive_failures`: the back-off and the lockout count only the
+    /// `since_unlock` failures after it, while the `ceiling` counts them all,
+    /// so that no number of self-service unlocks reopens an account at the
+    /// ceiling or lets more than `ceiling` failures through without a success.
+    /// `since_unlock` above `consecutive_failures` counts as equal to it.
+    pub fn throttle_since_unlock(
+        &self,
+        consecutive_failures: u32,
+        since_unlock: u32,
+        last_failure: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Decision<Throttle> {
         if consecutive_failures == 0 {
             return decision(Throttle::Allowed, Reason::UnderLimit, Rule::Throttle);
         }
@@ -619,7 +647,11 @@ impl Policy {
                 Rule::Throttle,
             );
         }
-        if consecutive_failures >= self.max_failures {
+        let counted = since_unlock.min(consecutive_failures);
+        if counted == 0 {
+            return decision(Throttle::Allowed, Reason::SelfUnlocked, Rule::Throttle);
+        }
+        if counted >= self.max_failures {
             return match self.lockout {
                 Lockout::UntilReset => decision(
                     Throttle::Locked { until: None },
@@ -640,7 +672,7 @@ impl Policy {
                 }
             };
         }
-        let index = usize::try_from(consecutive_failures - 1).unwrap_or(usize::MAX);
+        let index = usize::try_from(counted - 1).unwrap_or(usize::MAX);
         let wait = self
             .backoff_seconds
             .get(index)
@@ -659,6 +691,38 @@ impl Policy {
         } else {
             decision(Throttle::Allowed, Reason::UnderLimit, Rule::Throttle)
         }
+    }
+
+    /// Whether users of `role` may unlock their own second step with codes
+    /// from their authenticator app ([`self_unlock_rules`](Policy::self_unlock_rules)
+    /// says how): not for a role the policy refuses, not where the
+    /// organization or the role forbids it, and not where the authenticator
+    /// app does not count as a factor for the role. Which locks it may lift
+    /// (a timed lockout only) is the caller's to check, with
+    /// [`throttle`](Policy::throttle).
+    pub fn self_unlock(&self, role: &str) -> Decision<Permission> {
+        let Some(role) = self.role(role) else {
+            return decision(Permission::Denied, Reason::UnknownRole, Rule::Builtin);
+        };
+        if !role.self_unlock {
+            return decision(
+                Permission::Denied,
+                Reason::SelfUnlockNotAllowed,
+                role.self_unlock_rule,
+            );
+        }
+        if !role.methods.contains(Method::Totp) {
+            return decision(
+                Permission::Denied,
+                Reason::MethodNotAllowed,
+                role.methods_rule,
+            );
+        }
+        decision(
+            Permission::Allowed,
+            Reason::Permitted,
+            role.self_unlock_rule,
+        )
     }
 
     /// Applies this (proposed) policy to `users` and reports who would have to

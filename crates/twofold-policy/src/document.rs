@@ -49,6 +49,11 @@ pub const DOCUMENT_VERSION: u32 = 1;
 ///
 /// [passkeys]
 /// sign_in_without_password = true   # a passkey with user verification is both factors
+/// [self_unlock]              # a locked user unlocks with codes from their app
+/// allowed = true             # roles may forbid it: [roles.admin] self_unlock = false
+/// codes = 3                  # consecutive codes, each from a later time step: 2 to 10
+/// cooldown_seconds = 300     # after a wrong unlock code, before the next try
+/// deadline_seconds = 600     # for the whole sequence, from its first code
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +85,10 @@ pub struct PolicyDocument {
     /// Passkey-first (username-less) sign-in.
     #[serde(default)]
     pub passkeys: PasskeysDocument,
+    /// Self-service unlock: a locked user unlocks their second step with
+    /// consecutive codes from their authenticator app.
+    #[serde(default, skip_serializing_if = "SelfUnlockDocument::is_default")]
+    pub self_unlock: SelfUnlockDocument,
     /// The check-up after enrolment: confirm the backup codes are saved.
     #[serde(default, skip_serializing_if = "CheckupDocument::is_default")]
     pub checkup: CheckupDocument,
@@ -265,6 +274,11 @@ pub struct RoleDocument {
     /// organization's rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passkey_sign_in: Option<bool>,
+    /// `false`: this role's users may not unlock themselves (`self_unlock`),
+    /// whatever the organization allows. A role can only tighten: `true`
+    /// where the organization forbids it changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_unlock: Option<bool>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -370,6 +384,62 @@ impl Default for PasskeysDocument {
     }
 }
 
+/// Self-service unlock (Rodauth's `otp_unlock`, stricter): a user whose second
+/// step is under a timed lockout, and who has an authenticator app, unlocks it
+/// by entering `codes` consecutive valid codes, each from a later time step
+/// than the one before, within `deadline_seconds` of the first. A wrong code
+/// ends the sequence, counts as a failure, and starts a cooldown of
+/// `cooldown_seconds`. It never lifts a lock at the failure ceiling, nor one
+/// that lasts until an administrator acts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfUnlockDocument {
+    /// Whether users may unlock themselves (roles may forbid it for theirs).
+    #[serde(default = "yes")]
+    pub allowed: bool,
+    /// Consecutive valid codes needed: 2 to 10.
+    #[serde(default = "default_unlock_codes")]
+    pub codes: u32,
+    /// After a wrong unlock code, the seconds before the next code is taken:
+    /// 30 to 86400 (at least one time step between guesses).
+    #[serde(default = "default_unlock_cooldown")]
+    pub cooldown_seconds: u64,
+    /// The seconds the whole sequence may take, from its first code: at least
+    /// 30 per code (one time step each), at most 86400.
+    #[serde(default = "default_unlock_deadline")]
+    pub deadline_seconds: u64,
+}
+
+impl SelfUnlockDocument {
+    fn is_default(&self) -> bool {
+        *self == SelfUnlockDocument::default()
+    }
+}
+
+fn default_unlock_codes() -> u32 {
+    3
+}
+
+fn default_unlock_cooldown() -> u64 {
+    300
+}
+
+fn default_unlock_deadline() -> u64 {
+    600
+}
+
+impl Default for SelfUnlockDocument {
+    /// Allowed; 3 codes; a 5-minute cooldown; 10 minutes for the sequence.
+    fn default() -> SelfUnlockDocument {
+        SelfUnlockDocument {
+            allowed: yes(),
+            codes: default_unlock_codes(),
+            cooldown_seconds: default_unlock_cooldown(),
+            deadline_seconds: default_unlock_deadline(),
+        }
+    }
+}
+
 impl Default for PolicyDocument {
     /// The neutral policy: second factors optional for everyone (TOTP and
     /// passkeys), every role name accepted under the organization's rules, the
@@ -396,6 +466,7 @@ impl Default for PolicyDocument {
             exemptions: Vec::new(),
             throttle: ThrottleDocument::default(),
             self_disable: SelfDisableDocument::default(),
+            self_unlock: SelfUnlockDocument::default(),
             checkup: CheckupDocument::default(),
             reminders: RemindersDocument::default(),
             passkeys: PasskeysDocument::default(),
@@ -437,6 +508,7 @@ impl PolicyDocument {
             exemptions: Vec::new(),
             throttle: ThrottleDocument::default(),
             self_disable: SelfDisableDocument::default(),
+            self_unlock: SelfUnlockDocument::default(),
             checkup: CheckupDocument::default(),
             reminders: RemindersDocument::default(),
             passkeys: PasskeysDocument::default(),

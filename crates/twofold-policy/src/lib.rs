@@ -16,8 +16,8 @@ pub use decide::{
 pub use document::{
     CheckupDocument, DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode,
     ModeError, PasskeysDocument, PolicyDocument, RemindersDocument, RoleDocument,
-    SelfDisableDocument, ThrottleDocument, UnknownRoles,
+    SelfDisableDocument, SelfUnlockDocument, ThrottleDocument, UnknownRoles,
 };
 pub use methods::{Method, Methods};
-pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule};
+pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule, SelfUnlockRules};
 pub use time::{Timestamp, TimestampError};

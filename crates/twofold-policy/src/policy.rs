@@ -11,6 +11,11 @@ pub const MAX_FAILURES_LIMIT: u32 = 100;
 const LATEST: u64 = 253_402_300_799;
 const MAX_ROLE_ID_BYTES: usize = 64;
 const MAX_DURATION_SECONDS: u64 = 10 * 366 * 86_400;
+const MIN_UNLOCK_CODES: u32 = 2;
+const MAX_UNLOCK_CODES: u32 = 10;
+/// One TOTP time step: the shortest cooldown, and the least time per unlock code.
+const UNLOCK_STEP_SECONDS: u64 = 30;
+const MAX_UNLOCK_SECONDS: u64 = 86_400;
 
 /// Why a policy document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +82,8 @@ pub enum Rule {
     SelfDisable,
     /// `passkeys`: the organization's passkey-first sign-in rule.
     Passkeys,
+    /// `self_unlock`: the organization's self-service unlock settings.
+    SelfUnlock,
     /// A rule built into the engine, not configurable (nobody resets their own 2FA,
     /// a role the policy refuses (see `unknown_roles`), a reason is required).
     Builtin,
@@ -97,6 +104,20 @@ pub(crate) struct CompiledRole {
     /// Whether a passkey-first sign-in is both factors for this role.
     pub(crate) passkey_sign_in: bool,
     pub(crate) passkey_sign_in_rule: Rule,
+    pub(crate) self_unlock: bool,
+    pub(crate) self_unlock_rule: Rule,
+}
+
+/// The numbers of self-service unlock (`self_unlock` in the document), validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct SelfUnlockRules {
+    /// Consecutive valid codes needed (2 to 10).
+    pub codes: u32,
+    /// Seconds after a wrong unlock code before the next is taken.
+    pub cooldown_seconds: u64,
+    /// Seconds the whole sequence may take, from its first code.
+    pub deadline_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +159,7 @@ pub struct Policy {
     pub(crate) backoff_seconds: Vec<u64>,
     pub(crate) lockout: Lockout,
     pub(crate) reauthentication_max_age_seconds: u64,
+    pub(crate) self_unlock: SelfUnlockRules,
 }
 
 impl PartialEq for Policy {
@@ -255,6 +277,11 @@ impl Policy {
                     })
                     .collect::<Result<Vec<usize>, PolicyError>>()
             };
+            // A role can only forbid what the organization allows.
+            let (self_unlock, self_unlock_rule) = match role.self_unlock {
+                Some(false) if document.self_unlock.allowed => (false, Rule::Role(index)),
+                _ => (document.self_unlock.allowed, Rule::SelfUnlock),
+            };
             let may_reset = role_indexes("may_reset", &role.may_reset)?;
             let may_unlock = match &role.may_unlock {
                 Some(targets) => role_indexes("may_unlock", targets)?,
@@ -284,6 +311,8 @@ impl Policy {
                 may_change_enforcement: role.may_change_enforcement,
                 passkey_sign_in,
                 passkey_sign_in_rule,
+                self_unlock,
+                self_unlock_rule,
             });
         }
 
@@ -309,6 +338,8 @@ impl Policy {
                 may_change_enforcement: false,
                 passkey_sign_in: org_passkey_sign_in,
                 passkey_sign_in_rule: Rule::Passkeys,
+                self_unlock: document.self_unlock.allowed,
+                self_unlock_rule: Rule::SelfUnlock,
             }),
         };
 
@@ -387,6 +418,26 @@ impl Policy {
                 "must be between 1 and 86400 seconds",
             ));
         }
+        let unlock = &document.self_unlock;
+        if !(MIN_UNLOCK_CODES..=MAX_UNLOCK_CODES).contains(&unlock.codes) {
+            return Err(invalid("self_unlock.codes", "must be between 2 and 10"));
+        }
+        if !(UNLOCK_STEP_SECONDS..=MAX_UNLOCK_SECONDS).contains(&unlock.cooldown_seconds) {
+            return Err(invalid(
+                "self_unlock.cooldown_seconds",
+                "must be between 30 and 86400 seconds (at least one time step between guesses)",
+            ));
+        }
+        let shortest = UNLOCK_STEP_SECONDS * u64::from(unlock.codes);
+        if !(shortest..=MAX_UNLOCK_SECONDS).contains(&unlock.deadline_seconds) {
+            return Err(invalid(
+                "self_unlock.deadline_seconds",
+                format!(
+                    "must be between {shortest} and 86400 seconds (30 seconds, one time step, for each of the {} codes)",
+                    unlock.codes
+                ),
+            ));
+        }
 
         if document.checkup.after_days > 3650 {
             return Err(invalid(
@@ -409,6 +460,11 @@ impl Policy {
             backoff_seconds: throttle.backoff_seconds.clone(),
             lockout: throttle.lockout,
             reauthentication_max_age_seconds: max_age,
+            self_unlock: SelfUnlockRules {
+                codes: unlock.codes,
+                cooldown_seconds: unlock.cooldown_seconds,
+                deadline_seconds: unlock.deadline_seconds,
+            },
             document,
         })
     }
@@ -427,8 +483,16 @@ impl Policy {
             Rule::Throttle => "throttle".to_string(),
             Rule::SelfDisable => "self_disable".to_string(),
             Rule::Passkeys => "passkeys".to_string(),
+            Rule::SelfUnlock => "self_unlock".to_string(),
             Rule::Builtin => "built-in rule".to_string(),
         }
+    }
+
+    /// The numbers of self-service unlock: how many codes, the cooldown after
+    /// a wrong one, the deadline of a sequence. [`Policy::self_unlock`] says
+    /// whether a role may use it.
+    pub fn self_unlock_rules(&self) -> SelfUnlockRules {
+        self.self_unlock
     }
 
     /// The organization-wide mode.

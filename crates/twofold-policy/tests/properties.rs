@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use twofold_policy::{
     CheckupDocument, EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode,
     PasskeysDocument, Permission, Policy, PolicyDocument, Reason, RemindersDocument,
-    ResetPermission, RoleDocument, SelfDisableDocument, SignIn, Throttle, ThrottleDocument,
-    Timestamp, UnknownRoles, UserFacts,
+    ResetPermission, RoleDocument, SelfDisableDocument, SelfUnlockDocument, SignIn, Throttle,
+    ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
 };
 
 const ROLES: [&str; 4] = ["owner", "admin", "staff", "nurse"];
@@ -49,6 +49,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
             0..3,
         )),
         prop::option::of(any::<bool>()),
+        prop::option::of(any::<bool>()),
     )
         .prop_map(
             |(
@@ -59,6 +60,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                 may_change_enforcement,
                 may_unlock,
                 passkey_sign_in,
+                self_unlock,
             )| {
                 RoleDocument {
                     enforcement,
@@ -69,6 +71,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                     may_unlock: may_unlock
                         .map(|roles| roles.into_iter().map(str::to_string).collect()),
                     passkey_sign_in,
+                    self_unlock,
                 }
             },
         )
@@ -168,6 +171,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                     self_disable: SelfDisableDocument {
                         reauthentication_max_age_seconds: 300,
                     },
+                    self_unlock: SelfUnlockDocument::default(),
                     checkup: CheckupDocument::default(),
                     reminders: RemindersDocument::default(),
                     passkeys: PasskeysDocument {

@@ -83,6 +83,10 @@ pub enum TwoFactorError {
     /// app (an HOTP entry: its counter cannot be turned into a time step).
     #[error("that entry is not a time-based (TOTP) authenticator")]
     NotTotp,
+    /// Self-service unlock refused this code or this moment, without
+    /// counting a failure (see [`SelfUnlockError`]).
+    #[error(transparent)]
+    SelfUnlock(SelfUnlockError),
     /// There is no setup in progress to confirm.
     #[error("there is no setup in progress; start again")]
     NoPendingEnrollment,
@@ -139,6 +143,34 @@ pub enum TwoFactorError {
     /// Offloaded work did not complete (it panicked, or its thread was lost).
     #[error("a background computation did not complete")]
     OffloadLost,
+}
+
+/// Why [`TwoFactor::self_unlock`](crate::TwoFactor::self_unlock) took no code
+/// now ([`TwoFactorError::SelfUnlock`]). None of these counts as a failure: no
+/// code was compared, or the code was the one just accepted. A wrong or
+/// replayed code is [`TwoFactorError::WrongCode`] or
+/// [`TwoFactorError::CodeAlreadyUsed`], counted, and starts the cooldown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SelfUnlockError {
+    /// The second step is not under a timed lockout (not locked, or only
+    /// waiting out a short back-off): sign in as usual.
+    #[error("the account is not locked; sign in as usual")]
+    NotLocked,
+    /// A wrong unlock code started a cooldown: no code is taken before it ends.
+    #[error("unlocking is paused after a wrong code; try again in {retry_after} s")]
+    CoolingDown {
+        /// Seconds until the cooldown ends.
+        retry_after: u64,
+    },
+    /// The sequence took longer than the policy's deadline: it was dropped,
+    /// and the next code starts a new one.
+    #[error("the unlock sequence took too long; start again")]
+    DeadlinePassed,
+    /// The code is the one just accepted (the same time step): wait for the
+    /// app's next code.
+    #[error("that code was just used; wait for the next code")]
+    SameStep,
 }
 
 /// Why a typed code could not be read ([`TwoFactorError::InvalidCode`]). It
@@ -234,7 +266,10 @@ impl TwoFactorError {
             TwoFactorError::Passkey(twofold_passkey::PasskeyError::Expired) => ErrorKind::Expired,
             #[cfg(feature = "passkey")]
             TwoFactorError::Passkey(_) | TwoFactorError::UnknownCredential(_) => ErrorKind::Wrong,
-            TwoFactorError::Locked { .. } => ErrorKind::Locked,
+            TwoFactorError::Locked { .. }
+            | TwoFactorError::SelfUnlock(SelfUnlockError::CoolingDown { .. }) => ErrorKind::Locked,
+            TwoFactorError::SelfUnlock(SelfUnlockError::SameStep) => ErrorKind::Wrong,
+            TwoFactorError::SelfUnlock(_) => ErrorKind::Expired,
             TwoFactorError::NoChallenge
             | TwoFactorError::Expired
             | TwoFactorError::NoPendingEnrollment => ErrorKind::Expired,

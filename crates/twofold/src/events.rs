@@ -171,6 +171,36 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// A code of a self-service unlock was accepted; more are needed.
+    SelfUnlockProgress {
+        /// The user.
+        user: String,
+        /// Codes accepted in this sequence.
+        entered: u32,
+        /// Codes needed.
+        needed: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// A self-service unlock code was wrong or replayed: the sequence ended,
+    /// the cooldown began, and the failure counted (a `SignInFailed` follows
+    /// with the count).
+    SelfUnlockFailed {
+        /// The user.
+        user: String,
+        /// Why, in words (never the code).
+        reason: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// The user unlocked their own second step with consecutive codes from
+    /// their authenticator app (the failure count toward the ceiling stays).
+    SelfUnlocked {
+        /// The user.
+        user: String,
+        /// When.
+        at: Timestamp,
+    },
     /// The application deleted the user, and twofold forgot everything about
     /// them ([`TwoFactor::forget_user`](crate::TwoFactor::forget_user)).
     UserForgotten {
@@ -220,6 +250,9 @@ impl Event {
             Event::TwoFactorDisabled { .. } => "two_factor_disabled",
             Event::AdminReset { .. } => "admin_reset",
             Event::Unlocked { .. } => "unlocked",
+            Event::SelfUnlockProgress { .. } => "self_unlock_progress",
+            Event::SelfUnlockFailed { .. } => "self_unlock_failed",
+            Event::SelfUnlocked { .. } => "self_unlocked",
             Event::UserForgotten { .. } => "user_forgotten",
             Event::CheckupConfirmed { .. } => "checkup_confirmed",
             Event::EnforcementChanged { .. } => "enforcement_changed",
@@ -244,6 +277,9 @@ impl Event {
             | Event::TwoFactorDisabled { at, .. }
             | Event::AdminReset { at, .. }
             | Event::Unlocked { at, .. }
+            | Event::SelfUnlockProgress { at, .. }
+            | Event::SelfUnlockFailed { at, .. }
+            | Event::SelfUnlocked { at, .. }
             | Event::UserForgotten { at, .. }
             | Event::CheckupConfirmed { at, .. }
             | Event::EnforcementChanged { at, .. } => *at,
@@ -270,6 +306,9 @@ impl Event {
             | Event::SignInFailed { user, .. }
             | Event::LockedOut { user, .. }
             | Event::TwoFactorDisabled { user, .. }
+            | Event::SelfUnlockProgress { user, .. }
+            | Event::SelfUnlockFailed { user, .. }
+            | Event::SelfUnlocked { user, .. }
             | Event::UserForgotten { user, .. }
             | Event::CheckupConfirmed { user, .. } => user,
         }
@@ -396,6 +435,21 @@ mod tests {
             Event::UserForgotten {
                 user: user(),
                 at: Timestamp::from_unix_seconds(13),
+            },
+            Event::SelfUnlockProgress {
+                user: user(),
+                entered: 1,
+                needed: 3,
+                at: Timestamp::from_unix_seconds(15),
+            },
+            Event::SelfUnlockFailed {
+                user: user(),
+                reason: "wrong".into(),
+                at: Timestamp::from_unix_seconds(16),
+            },
+            Event::SelfUnlocked {
+                user: user(),
+                at: Timestamp::from_unix_seconds(17),
             },
             Event::EnforcementChanged {
                 actor: "olivia".into(),

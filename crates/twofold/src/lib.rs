@@ -19,13 +19,14 @@ pub use crypto::{Keyring, SealedSecret, SecretKey};
 pub use env::ManualClock;
 pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemClock};
 pub use error::{
-    ConfigError, Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, TwoFactorError,
+    ConfigError, Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, SelfUnlockError,
+    TwoFactorError,
 };
 pub use events::{Event, EventSink, Factor, SinkFuture};
 pub use facade::{
     Account, AppParameters, Checkup, Done, FactorConfirmed, FactorHistory, MAX_TOTP_DRIFT_STEPS,
-    MAX_TOTP_FALLBACKS, Purged, Resealed, SignInStep, SignedIn, Status, TotpDrift, TotpEnrollment,
-    TwoFactor, TwoFactorConfig,
+    MAX_TOTP_FALLBACKS, Purged, Resealed, SelfUnlockOffer, SignInStep, SignedIn, Status, TotpDrift,
+    TotpEnrollment, TwoFactor, TwoFactorConfig, UnlockProgress,
 };
 #[cfg(feature = "passkey")]
 #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]

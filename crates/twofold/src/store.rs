@@ -127,6 +127,10 @@ pub struct UserRecord {
     /// The user's first sign-in after enforcement began (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_sign_in_since_enforcement: Option<u64>,
+    /// A self-service unlock under way, or its cooldown after a wrong code
+    /// ([`TwoFactor::self_unlock`](crate::TwoFactor::self_unlock)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_unlock: Option<SelfUnlockState>,
     /// Until when "remind me later" quiets the reminder to set up a second
     /// factor (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +161,7 @@ impl UserRecord {
             #[cfg(feature = "passkey")]
             self.pending_passkey.as_ref().map(|p| p.expires_at),
             self.challenge.as_ref().map(|c| c.expires_at),
+            self.self_unlock.as_ref().map(SelfUnlockState::expires_at),
         ]
         .into_iter()
         .flatten()
@@ -431,6 +436,60 @@ pub struct ThrottleState {
     pub failures: u32,
     /// When the last one happened.
     pub last_failure: Option<u64>,
+    /// `failures` when the user last unlocked their second step themselves
+    /// (0: never since the last success or reset): the back-off and the
+    /// lockout count only the failures after it, the ceiling counts them all
+    /// (`Policy::throttle_since_unlock`). Only a success or an
+    /// administrator's unlock or reset sets both back to 0.
+    #[serde(default, skip_serializing_if = "is_zero_count")]
+    pub unlocked_at: u32,
+}
+
+fn is_zero_count(count: &u32) -> bool {
+    *count == 0
+}
+
+impl ThrottleState {
+    /// Failures since the user last unlocked themselves (all of them if never).
+    pub fn since_unlock(&self) -> u32 {
+        self.failures.saturating_sub(self.unlocked_at)
+    }
+}
+
+/// Self-service unlock's state in a user record: a sequence of codes under
+/// way, or the cooldown after a wrong one. One per user, and it lapses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SelfUnlockState {
+    /// Codes accepted so far; the last one's step is the factor's `last_step`.
+    Sequence {
+        /// How many codes were accepted.
+        entered: u32,
+        /// When the sequence lapses (its first code's time plus the deadline).
+        deadline: u64,
+        /// The throttle's failure count when it began, and its last
+        /// failure's time: a sequence belongs to one lockout, and any change
+        /// of them (a success, an administrator's unlock, another failure) ends it.
+        failures: u32,
+        /// See `failures`.
+        last_failure: Option<u64>,
+    },
+    /// After a wrong unlock code, no code is taken before `until`.
+    Cooldown {
+        /// When the cooldown ends.
+        until: u64,
+    },
+}
+
+impl SelfUnlockState {
+    /// When it lapses: the sequence's deadline, or the cooldown's end.
+    pub fn expires_at(&self) -> u64 {
+        match self {
+            SelfUnlockState::Sequence { deadline, .. } => *deadline,
+            SelfUnlockState::Cooldown { until } => *until,
+        }
+    }
 }
 
 /// A single-use ceremony that belongs to no user yet: a username-less passkey sign-in.

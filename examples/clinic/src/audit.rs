@@ -114,6 +114,9 @@ pub(crate) fn event_words(kind: &str) -> &str {
         "two_factor_disabled" => "Turned off 2FA",
         "admin_reset" => "2FA reset by an owner or admin",
         "unlocked" => "Unlocked by an owner or admin",
+        "self_unlock_progress" => "Entered a code to unlock",
+        "self_unlock_failed" => "Wrong code while unlocking",
+        "self_unlocked" => "Unlocked with codes from their app",
         "user_forgotten" => "Account deleted",
         "enforcement_changed" => "2FA enforcement changed",
         other => other,
@@ -121,7 +124,7 @@ pub(crate) fn event_words(kind: &str) -> &str {
 }
 
 /// The event names an owner can filter by.
-pub(crate) const KINDS: [&str; 17] = [
+pub(crate) const KINDS: [&str; 20] = [
     "sign_in_succeeded",
     "sign_in_failed",
     "locked_out",
@@ -137,12 +140,15 @@ pub(crate) const KINDS: [&str; 17] = [
     "two_factor_disabled",
     "admin_reset",
     "unlocked",
+    "self_unlock_progress",
+    "self_unlock_failed",
+    "self_unlocked",
     "user_forgotten",
     "enforcement_changed",
 ];
 
 /// The fields of an event's detail that the table shows, and their names there.
-const DETAILS: [(&str, &str); 8] = [
+const DETAILS: [(&str, &str); 10] = [
     ("reason", "reason"),
     ("factor", "method"),
     ("name", "name"),
@@ -151,6 +157,8 @@ const DETAILS: [(&str, &str); 8] = [
     ("remaining", "codes left"),
     ("failures", "failures in a row"),
     ("address", "address"),
+    ("entered", "codes entered"),
+    ("needed", "codes needed"),
 ];
 
 /// A detail's value in words: factors and enforcement modes by their names

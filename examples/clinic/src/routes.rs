@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::handlers::{passkey_sign_in, passkeys, security, settings, sign_in};
+use crate::handlers::{passkey_sign_in, passkeys, security, settings, sign_in, unlock};
 use crate::{App, assets, csrf, error};
 
 /// The application's routes.
@@ -31,6 +31,8 @@ pub fn router(app: App) -> Router {
             "/signin/second-step/backup",
             post(sign_in::second_step_backup),
         )
+        .route("/signin/unlock", get(unlock::unlock_page))
+        .route("/signin/unlock/code", post(unlock::unlock_code))
         .route("/signin/setup", get(sign_in::forced_setup_page))
         .route("/signin/setup/skip", post(sign_in::skip_setup))
         .route("/signout", post(sign_in::sign_out))

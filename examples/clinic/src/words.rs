@@ -2,7 +2,7 @@
 //! reasons and factor errors. Plain text: the templates escape it.
 
 use crate::views::security::ImportRow;
-use twofold::{Factor, Lock, Mode, Notice, Reason, Timestamp, TwoFactorError};
+use twofold::{Factor, Lock, Mode, Notice, Reason, SelfUnlockError, Timestamp, TwoFactorError};
 
 /// A wait in words ("30 seconds", "5 minutes").
 pub(crate) fn wait(seconds: u64) -> String {
@@ -81,6 +81,51 @@ pub(crate) fn lock_state(lock: Lock) -> String {
         }
         Lock::Until { at } => format!("Locked until {}", when(at.as_unix_seconds())),
         _ => "Locked until unlocked or reset".to_string(),
+    }
+}
+
+/// Self-service unlock: where the sequence stands.
+pub(crate) fn unlock_progress(entered: u32, needed: u32) -> String {
+    format!("{entered} of {needed} codes entered.")
+}
+
+/// Self-service unlock: the time left for the sequence under way.
+pub(crate) fn unlock_deadline(seconds: u64) -> String {
+    format!("Enter the rest within {}, or start again.", wait(seconds))
+}
+
+/// Self-service unlock: the cooldown after a wrong code.
+pub(crate) fn unlock_cooldown(seconds: u64) -> String {
+    format!(
+        "Unlocking is paused after a wrong code. Try again in {}.",
+        wait(seconds)
+    )
+}
+
+/// The locked page is gone: the lock ended, or someone else unlocked it.
+pub(crate) const UNLOCK_GONE: &str = "Your account is not locked any more. Sign in again.";
+
+/// Why an unlock code was not taken.
+pub(crate) fn unlock_refused(error: &TwoFactorError) -> String {
+    match error {
+        TwoFactorError::WrongCode => "That code is not correct, so unlocking is paused. Every \
+            wrong code also counts toward locking your account until an owner or admin \
+            unlocks it."
+            .to_string(),
+        TwoFactorError::CodeAlreadyUsed => "That code was already used, so unlocking is paused. \
+            Each code works once: use only new codes."
+            .to_string(),
+        TwoFactorError::SelfUnlock(SelfUnlockError::SameStep) => "That code was just entered. \
+            Wait for the next code in your app (a new one every 30 seconds) and enter it."
+            .to_string(),
+        TwoFactorError::SelfUnlock(SelfUnlockError::CoolingDown { retry_after }) => {
+            unlock_cooldown(*retry_after)
+        }
+        TwoFactorError::SelfUnlock(SelfUnlockError::DeadlinePassed) => "That took too long, so \
+            the codes entered so far no longer count. Start again with the code your app shows \
+            now."
+            .to_string(),
+        other => explain(other),
     }
 }
 

@@ -1098,3 +1098,117 @@ async fn wait_until(tab: &Tab, condition: &str, what: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Issue 18, self-service unlock: wrong codes lock Sam out; the locked page
+/// takes three codes from successive time steps, one at a time, and the next
+/// code signs him in. Its own browser and app, so that it runs beside the walk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_out_user_unlocks_with_codes_from_the_app_in_chromium() {
+    if !chromium_present() {
+        if common::in_ci() {
+            panic!("{CHROMIUM} is missing in CI: .ci/run must install Debian's chromium");
+        }
+        common::skip_notice("the browser test needs Debian's Chromium (apt-get install chromium)");
+        return;
+    }
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clinic-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = common::temp_dir("twofold-clinic-chromium-unlock");
+    let config = BrowserConfig::builder()
+        .chrome_executable(CHROMIUM)
+        .new_headless_mode()
+        .no_sandbox()
+        .user_data_dir(&profile)
+        .window_size(1100, 1000)
+        .args([
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .build()
+        .unwrap();
+    let (mut browser, mut handler) = Browser::launch(config).await.unwrap();
+    let events = tokio::spawn(async move { while let Some(_event) = handler.next().await {} });
+
+    let now = || common::seconds(&clock);
+    let sam = twofold_clinic::SEED[2];
+    let tab = new_tab(&browser, &running.base, &shots, false).await;
+    // Sam sets up the authenticator app.
+    tab.sign_in(sam.0, sam.3).await;
+    tab.expect_path("/profile/security").await;
+    tab.click("#setup-totp").await;
+    let (secret, _) = confirm_totp(&tab, now()).await;
+    tab.sign_out().await;
+
+    // Ten wrong codes lock him out for an hour (each after the last back-off).
+    for attempt in 1..=10 {
+        clock.advance(1000);
+        tab.sign_in(sam.0, sam.3).await;
+        tab.expect_path("/signin/second-step").await;
+        tab.fill("#totp-code", &wrong_code(&secret, now())).await;
+        tab.click("#totp-submit").await;
+        if attempt < 10 {
+            tab.expect_path("/signin/second-step").await;
+            tab.sign_out().await;
+        }
+    }
+    // The locked page: the lock, and the offer to unlock with the app.
+    tab.expect_path("/signin/unlock").await;
+    tab.expect_text("That code is not correct").await;
+    tab.expect_text("Your account is locked until").await;
+    tab.expect_text("Unlock it now with your authenticator app")
+        .await;
+    assert_eq!(tab.text_of("label[for=unlock-code]").await, "Code 1 of 3");
+    tab.shot("20-locked-offers-unlock").await;
+
+    // Three codes, each from a later step; the same code twice only waits.
+    clock.advance(30);
+    let first = code_at(&secret, now());
+    tab.fill("#unlock-code", &first).await;
+    tab.click("#unlock-submit").await;
+    tab.expect_path("/signin/unlock").await;
+    tab.expect_text("1 of 3 codes entered").await;
+    tab.expect_text("Wait for the next code").await;
+    tab.fill("#unlock-code", &first).await;
+    tab.click("#unlock-submit").await;
+    tab.expect_text("That code was just entered").await;
+    assert_eq!(tab.text_of("label[for=unlock-code]").await, "Code 2 of 3");
+    clock.advance(30);
+    tab.fill("#unlock-code", &code_at(&secret, now())).await;
+    tab.click("#unlock-submit").await;
+    tab.expect_text("2 of 3 codes entered").await;
+    tab.expect_text("Enter the rest within").await;
+    tab.shot("21-unlock-two-of-three").await;
+    clock.advance(30);
+    tab.fill("#unlock-code", &code_at(&secret, now())).await;
+    tab.click("#unlock-submit").await;
+
+    // Unlocked: the second step asks for the next code, which signs him in.
+    tab.expect_path("/signin/second-step").await;
+    tab.expect_text("Your account is unlocked").await;
+    tab.shot("22-unlocked").await;
+    clock.advance(30);
+    tab.fill("#totp-code", &code_at(&secret, now())).await;
+    tab.click("#totp-submit").await;
+    tab.expect_path("/profile/security").await;
+    assert!(
+        tab.exists("tr.audit-entry[data-event=\"self_unlocked\"]")
+            .await,
+        "his activity lists the unlock"
+    );
+    tab.sign_out().await;
+
+    let _ = browser.close().await;
+    let _ = browser.wait().await;
+    events.abort();
+    let _ = std::fs::remove_dir_all(&profile);
+    // The secret never reached the log.
+    let log = running.log.lines().join("\n");
+    assert!(!log.contains(&secret), "the secret was logged");
+    let _ = std::fs::remove_dir_all(&running.dir);
+}

@@ -27,8 +27,8 @@ use twofold_policy::{Mode, PolicyDocument, Timestamp};
 use crate::env::{OsRandomness, random_id};
 use crate::notify::Notice;
 use crate::store::{
-    CeremonyRecord, CredentialChanges, OrganizationRecord, SignInChallenge, Store, StoreError,
-    StoredNotification, ThrottleState, UserRecord,
+    CeremonyRecord, CredentialChanges, OrganizationRecord, SelfUnlockState, SignInChallenge, Store,
+    StoreError, StoredNotification, ThrottleState, UserRecord,
 };
 
 /// A failed conformance check: which one, and what was seen.
@@ -97,7 +97,15 @@ fn rich_record(passkey_count: usize) -> Result<UserRecord, ConformanceFailure> {
         throttle: ThrottleState {
             failures: u32::MAX,
             last_failure: Some(u64::MAX),
+            unlocked_at: u32::MAX,
         },
+        // Lapses in 2100: a future expiry, as a real one is.
+        self_unlock: Some(SelfUnlockState::Sequence {
+            entered: u32::MAX,
+            deadline: 4_102_444_800,
+            failures: u32::MAX,
+            last_failure: Some(u64::MAX),
+        }),
         first_sign_in_since_enforcement: Some(1_767_225_600),
         ..UserRecord::default()
     };

@@ -12,6 +12,7 @@ mod passkey_first;
 #[cfg(feature = "passkey")]
 mod passkeys;
 mod record;
+mod self_unlock;
 mod sign_in;
 mod totp;
 mod types;
@@ -39,6 +40,7 @@ pub use passkey_first::{
     UnknownCredential,
 };
 use record::*;
+pub use self_unlock::{SelfUnlockOffer, UnlockProgress};
 pub use types::*;
 
 /// The two-factor facade. Cheap to share (`Arc<TwoFactor>`); every method is

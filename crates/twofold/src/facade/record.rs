@@ -305,6 +305,13 @@ impl TwoFactor {
         {
             record.challenge = None;
         }
+        if record
+            .self_unlock
+            .as_ref()
+            .is_some_and(|state| now >= state.expires_at())
+        {
+            record.self_unlock = None;
+        }
         let reseal = |sealed: &mut SealedSecret| {
             if self.keyring.needs_reseal(sealed)
                 && let Ok(Some(fresh)) = self.keyring.reseal(sealed, user, &*self.random)
@@ -354,8 +361,9 @@ impl TwoFactor {
     }
 
     pub(super) fn throttled(policy: &Policy, record: &UserRecord, now: u64) -> Option<Lock> {
-        let decision = policy.throttle(
+        let decision = policy.throttle_since_unlock(
             record.throttle.failures,
+            record.throttle.since_unlock(),
             record
                 .throttle
                 .last_failure
@@ -393,8 +401,9 @@ impl TwoFactor {
             failures: record.throttle.failures,
             at: Timestamp::from_unix_seconds(now),
         }];
-        let after = policy.throttle(
+        let after = policy.throttle_since_unlock(
             record.throttle.failures,
+            record.throttle.since_unlock(),
             Some(Timestamp::from_unix_seconds(now)),
             Timestamp::from_unix_seconds(now),
         );

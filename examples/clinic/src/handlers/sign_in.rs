@@ -9,7 +9,7 @@ use tower_sessions::Session;
 use twofold::SignInStep;
 use twofold_axum::{SignInError, Stage};
 
-use super::{account, back, factor_failure};
+use super::{account, back, factor_failure, unlock};
 use crate::db;
 use crate::error::{AppError, Context};
 use crate::password::{self, Client, Refusal};
@@ -129,6 +129,11 @@ pub(crate) async fn sign_in(
         }
         SignInStep::Locked { lock } => {
             forget_stage(&session).await;
+            // The password was right: the locked page may offer to unlock.
+            if let Some(locked) = unlock::offer(&app, &session, &user, app.now(), Some(lock)).await
+            {
+                return Ok(locked);
+            }
             Ok(back(&session, Tone::Error, &words::lock(lock), "/signin").await)
         }
         SignInStep::Blocked { reason } => {
@@ -177,7 +182,13 @@ pub(crate) async fn second_step_code(
             complete_sign_in(&app, &session, &user).await?;
             Ok(Redirect::to("/profile/security").into_response())
         }
-        Err(failure) => factor_failure(&app, &session, &user, failure, "/signin/second-step").await,
+        Err(failure) => {
+            if let Some(locked) = unlock::offer_after_failure(&app, &session, &user, &failure).await
+            {
+                return Ok(locked);
+            }
+            factor_failure(&app, &session, &user, failure, "/signin/second-step").await
+        }
     }
 }
 
@@ -215,7 +226,13 @@ pub(crate) async fn second_step_backup(
             complete_sign_in(&app, &session, &user).await?;
             Ok(Redirect::to("/profile/security").into_response())
         }
-        Err(failure) => factor_failure(&app, &session, &user, failure, "/signin/second-step").await,
+        Err(failure) => {
+            if let Some(locked) = unlock::offer_after_failure(&app, &session, &user, &failure).await
+            {
+                return Ok(locked);
+            }
+            factor_failure(&app, &session, &user, failure, "/signin/second-step").await
+        }
     }
 }
 

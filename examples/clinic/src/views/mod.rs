@@ -10,6 +10,7 @@
 pub(crate) mod security;
 pub(crate) mod settings;
 pub(crate) mod sign_in;
+pub(crate) mod unlock;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
