@@ -189,6 +189,8 @@ pub enum Reason {
     RoleMayNotUnlock,
     /// Second factors are not offered to the user's role (enforcement is `off`).
     NotOffered,
+    /// The browser was trusted after an earlier second step, and still is.
+    TrustedBrowser,
 }
 
 impl fmt::Display for Reason {
@@ -218,6 +220,7 @@ impl fmt::Display for Reason {
             Reason::OtherOrganization => f.write_str("That user belongs to another organization."),
             Reason::RoleMayNotUnlock => f.write_str("Your role may not unlock this user."),
             Reason::NotOffered => f.write_str("Your organization does not offer two-factor authentication."),
+            Reason::TrustedBrowser => f.write_str("This browser is trusted, so no second factor was asked for."),
         }
     }
 }

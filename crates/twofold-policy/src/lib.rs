@@ -14,8 +14,9 @@ pub use decide::{
     Decision, DryRunReport, Permission, Reason, ResetPermission, SignIn, Throttle, UserFacts,
 };
 pub use document::{
-    DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode, ModeError,
-    PolicyDocument, RoleDocument, SelfDisableDocument, ThrottleDocument, UnknownRoles,
+    DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, MAX_TRUSTED_BROWSER_DAYS,
+    Mode, ModeError, PolicyDocument, RoleDocument, SelfDisableDocument, ThrottleDocument,
+    TrustedBrowsersDocument, UnknownRoles,
 };
 pub use methods::{Method, Methods};
 pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule};

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use twofold_policy::{
     EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode, Permission, Policy,
     PolicyDocument, Reason, ResetPermission, RoleDocument, SelfDisableDocument, SignIn, Throttle,
-    ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
+    ThrottleDocument, Timestamp, TrustedBrowsersDocument, UnknownRoles, UserFacts,
 };
 
 const ROLES: [&str; 4] = ["owner", "admin", "staff", "nurse"];
@@ -47,6 +47,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
             prop::sample::select(&ROLES[..]),
             0..3,
         )),
+        prop::option::of(0u32..=400),
     )
         .prop_map(
             |(
@@ -56,6 +57,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                 may_reset,
                 may_change_enforcement,
                 may_unlock,
+                trusted_browser_days,
             )| {
                 RoleDocument {
                     enforcement,
@@ -65,6 +67,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                     may_change_enforcement,
                     may_unlock: may_unlock
                         .map(|roles| roles.into_iter().map(str::to_string).collect()),
+                    trusted_browser_days,
                 }
             },
         )
@@ -101,6 +104,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                 Just(Lockout::UntilReset)
             ],
             0u32..=100,
+            0u32..=400,
         ),
     )
         .prop_map(
@@ -113,7 +117,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                 exemptions,
                 max_failures,
                 mut backoff,
-                (lockout, ceiling_above),
+                (lockout, ceiling_above, max_days),
             )| {
                 backoff.sort_unstable();
                 let roles: BTreeMap<String, RoleDocument> = ROLES
@@ -158,6 +162,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                     self_disable: SelfDisableDocument {
                         reauthentication_max_age_seconds: 300,
                     },
+                    trusted_browsers: TrustedBrowsersDocument { max_days },
                 }
             },
         )
@@ -501,6 +506,19 @@ proptest! {
                 previous = wait;
             }
         }
+    }
+
+    #[test]
+    fn a_role_can_only_shorten_or_forbid_trusted_browsers(policy in policy()) {
+        let doc = policy.document();
+        let org = doc.trusted_browsers.max_days;
+        for role in ROLES {
+            let days = policy.trusted_browser_days(role);
+            let own = doc.roles.get(role).and_then(|r| r.trusted_browser_days);
+            prop_assert!(days <= org, "{role}: {days} > {org}");
+            prop_assert_eq!(days, own.map_or(org, |own| own.min(org)));
+        }
+        prop_assert_eq!(policy.trusted_browser_days("dentist"), 0, "a refused role trusts nothing");
     }
 
     #[test]
