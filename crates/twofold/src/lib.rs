@@ -20,11 +20,15 @@ pub use env::{Clock, OsRandomness, Randomness, RandomnessUnavailable, SystemCloc
 pub use error::{
     ConfigError, Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, TwoFactorError,
 };
-pub use events::{Event, EventSink, Factor, SinkFuture};
+pub use events::{Event, EventSink, Factor, SinkFuture, TrustRevocation};
 pub use facade::{
     Account, AppParameters, Done, FactorConfirmed, MAX_TOTP_DRIFT_STEPS, MAX_TOTP_FALLBACKS,
     Purged, Resealed, SignInStep, SignedIn, Status, TotpDrift, TotpEnrollment, TwoFactor,
     TwoFactorConfig,
+};
+pub use facade::{
+    Answered, BrowserToken, MAX_BROWSER_LABEL_CHARS, MAX_TRUSTED_BROWSERS, NewTrustedBrowser,
+    REUSE_GRACE_SECONDS, TrustedBrowserSummary, TrustedSignIn,
 };
 #[cfg(feature = "passkey")]
 #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]

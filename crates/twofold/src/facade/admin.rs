@@ -7,11 +7,12 @@ use twofold_policy::{
 };
 
 use crate::error::{Failure, TwoFactorError};
-use crate::events::Event;
+use crate::events::{Event, TrustRevocation};
 use crate::store::{OrganizationRecord, ThrottleState};
 
 use super::TwoFactor;
 use super::record::*;
+use super::trusted::revoke_browsers;
 use super::types::*;
 
 impl TwoFactor {
@@ -36,11 +37,19 @@ impl TwoFactor {
                 if decision.outcome == Permission::Denied {
                     return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                 }
-                clear_factors(record);
-                Ok(Change::Write(vec![Event::TwoFactorDisabled {
+                let mut events = vec![Event::TwoFactorDisabled {
                     user: account.user.to_string(),
                     at: Timestamp::from_unix_seconds(now),
-                }]))
+                }];
+                revoke_browsers(
+                    record,
+                    account.user,
+                    TrustRevocation::TwoFactorDisabled,
+                    now,
+                    &mut events,
+                );
+                clear_factors(record);
+                Ok(Change::Write(events))
             })
             .await?;
         Ok(self.done((), events).await)
@@ -76,17 +85,22 @@ impl TwoFactor {
                 else {
                     return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                 };
+                let mut events = vec![Event::AdminReset {
+                    actor: actor.user.to_string(),
+                    target: target.user.to_string(),
+                    reason: reason.to_string(),
+                    at: Timestamp::from_unix_seconds(now),
+                }];
+                revoke_browsers(
+                    record,
+                    target.user,
+                    TrustRevocation::AdminReset,
+                    now,
+                    &mut events,
+                );
                 clear_factors(record);
                 record.throttle = ThrottleState::default();
-                Ok(Change::Write((
-                    must_enroll_at_next_sign_in,
-                    vec![Event::AdminReset {
-                        actor: actor.user.to_string(),
-                        target: target.user.to_string(),
-                        reason: reason.to_string(),
-                        at: Timestamp::from_unix_seconds(now),
-                    }],
-                )))
+                Ok(Change::Write((must_enroll_at_next_sign_in, events)))
             })
             .await?;
         Ok(self.done(must_enroll, events).await)

@@ -10,6 +10,7 @@ mod passkeys;
 mod record;
 mod sign_in;
 mod totp;
+mod trusted;
 mod types;
 
 use std::collections::HashMap;
@@ -29,6 +30,10 @@ use crate::offload::{Offload, OffloadError, OffloadPool};
 use crate::store::{OrganizationRecord, Store, UserRecord, Version, Versioned};
 
 use record::*;
+pub use trusted::{
+    Answered, BrowserToken, MAX_BROWSER_LABEL_CHARS, MAX_TRUSTED_BROWSERS, NewTrustedBrowser,
+    REUSE_GRACE_SECONDS, TrustedBrowserSummary, TrustedSignIn,
+};
 pub use types::*;
 
 /// The two-factor facade. Cheap to share (`Arc<TwoFactor>`); every method is

@@ -175,6 +175,8 @@ pub(super) fn clear_factors(record: &mut UserRecord) {
         record.pending_passkey = None;
     }
     record.challenge = None;
+    // The callers revoke them with their reason first; none may outlive 2FA.
+    record.trusted_browsers.clear();
 }
 
 impl TwoFactor {
@@ -285,6 +287,7 @@ impl TwoFactor {
         {
             record.challenge = None;
         }
+        record.trusted_browsers.retain(|b| now < b.expires_at);
         let reseal = |sealed: &mut SealedSecret| {
             if self.keyring.needs_reseal(sealed)
                 && let Ok(Some(fresh)) = self.keyring.reseal(sealed, user, &*self.random)
