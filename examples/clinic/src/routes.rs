@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::handlers::{passkeys, security, settings, sign_in};
+use crate::handlers::{passkeys, security, settings, sign_in, trusted_browsers};
 use crate::{App, assets, csrf, error};
 
 /// The application's routes.
@@ -44,10 +44,22 @@ pub fn router(app: App) -> Router {
         .nest("/passkeys", twofold_axum::passkey_router())
         .route("/security/passkeys/remove", post(passkeys::passkey_remove))
         .route("/security/disable", post(security::disable))
+        .route(
+            "/security/trusted-browsers/forget",
+            post(trusted_browsers::forget),
+        )
+        .route(
+            "/security/trusted-browsers/forget-all",
+            post(trusted_browsers::forget_all),
+        )
         .route("/settings/security", get(settings::settings_security))
         .route(
             "/settings/security/enforcement",
             post(settings::set_enforcement),
+        )
+        .route(
+            "/settings/security/trusted-browsers",
+            post(settings::set_trusted_browser_days),
         )
         .route("/settings/staff", get(settings::settings_staff))
         .route("/settings/staff/disable", post(settings::staff_disable))

@@ -6,6 +6,7 @@ pub(crate) mod passkeys;
 pub(crate) mod security;
 pub(crate) mod settings;
 pub(crate) mod sign_in;
+pub(crate) mod trusted_browsers;
 
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
