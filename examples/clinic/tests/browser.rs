@@ -885,6 +885,34 @@ async fn a_trusted_browser_skips_the_code_until_a_factor_changes() {
     assert!(tab.exists("#totp-code").await);
     tab.shot("22-code-asked-again").await;
 
+    // With a passkey: add one (without trusting), then trust with it.
+    tab.fill("#totp-code", &code_at(&secret, now())).await;
+    tab.click("#totp-submit").await;
+    tab.expect_path("/profile/security").await;
+    tab.fill("#passkey-name", "Olivia's laptop").await;
+    tab.click("#setup-passkey").await;
+    tab.expect_path("/profile/security").await;
+    tab.sign_out().await;
+    clock.advance(30);
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/signin/second-step").await;
+    let ticked: bool = tab
+        .eval("(() => { const e = document.getElementById('trust-passkey'); e.click(); return e.checked; })()")
+        .await;
+    assert!(ticked);
+    tab.click("#use-passkey").await;
+    tab.expect_path("/profile/security").await;
+    assert_eq!(
+        tab.count("#trusted-browser-list tr.trusted-browser").await,
+        1
+    );
+    tab.sign_out().await;
+    clock.advance(30);
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/profile/security").await;
+    tab.expect_text("This browser is trusted: no code was needed")
+        .await;
+
     let _ = browser.close().await;
     let _ = browser.wait().await;
     events.abort();
