@@ -16,7 +16,8 @@ pub use fresh::{FreshPassword, FreshPasswordLayer};
 #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
 pub use passkey::{PasskeyHooks, passkey_router};
 pub use stage::{
-    STAGE_KEY, SessionAccount, SessionError, SignInError, Stage, begin_sign_in, complete_sign_in,
-    defer_enrollment, enter, forget, password_confirmed, sign_out, stage,
+    STAGE_KEY, SessionAccount, SessionError, SignInError, Stage, begin_sign_in,
+    begin_sign_in_trusted, complete_sign_in, defer_enrollment, enter, forget, password_confirmed,
+    sign_out, stage,
 };
 pub use state::{DEFAULT_FRESH_PASSWORD_SECONDS, Paths, TwoFactorState};

@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | `POST /register/begin` | [`Enroller`], fresh password | `{"password": "…"}` (optional) | the options for `parseCreationOptionsFromJSON` |
 //! | `POST /register/finish` | [`Enroller`] | `{"credential": credential.toJSON(), "name": "…"}` | [`PasskeyHooks::registered`] |
-//! | `POST /sign-in` | [`SecondStep`] | `{"credential": credential.toJSON()}` | [`PasskeyHooks::signed_in`] |
+//! | `POST /sign-in` | [`SecondStep`] | `{"credential": credential.toJSON(), "trust_browser": false}` | [`PasskeyHooks::signed_in`] (and [`PasskeyHooks::remember_browser`] when the browser was trusted) |
 //!
 //! **CSRF.** Every endpoint reads its body with axum's `Json`, which refuses
 //! any content type but `application/json` (415): an HTML form on another
@@ -34,7 +34,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
-use twofold::{ErrorKind, FactorConfirmed, Failure, Timestamp};
+use twofold::{ErrorKind, FactorConfirmed, Failure, NewTrustedBrowser, Timestamp};
 
 use crate::extract::{Enroller, SecondStep, StageRejection};
 use crate::stage::{SessionAccount, complete_sign_in, password_confirmed};
@@ -98,6 +98,25 @@ pub trait PasskeyHooks: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Response> + Send {
         let _ = (session, account);
         async move { Json(json!({ "redirect": home })).into_response() }
+    }
+
+    /// The label of the browser (from its User-Agent, say: "Chrome on
+    /// Windows") when the body of `/sign-in` asks to trust it
+    /// (`"trust_browser": true`, "Don't ask again on this browser"). The
+    /// default, `None`, offers no trusted browsers: the wish is ignored and no
+    /// token is issued. An application that returns a label also implements
+    /// [`remember_browser`](Self::remember_browser).
+    fn browser_label(&self, parts: &Parts) -> Option<String> {
+        let _ = parts;
+        None
+    }
+
+    /// Sets the trusted browser's token (issued with a passkey answer) in
+    /// the application's cookie on `response`, until `browser.expires_at`.
+    /// The default does nothing (the default [`browser_label`](Self::browser_label)
+    /// never asks for one).
+    fn remember_browser(&self, response: &mut Response, browser: &NewTrustedBrowser) {
+        let _ = (response, browser);
     }
 
     /// The answer to a failed ceremony. The default is `{"error": text}` with
@@ -285,6 +304,9 @@ where
 #[derive(Deserialize)]
 struct SignInBody {
     credential: Value,
+    /// "Don't ask again on this browser".
+    #[serde(default)]
+    trust_browser: bool,
 }
 
 async fn sign_in<S>(State(app): State<S>, request: Request) -> Response
@@ -293,30 +315,40 @@ where
     TwoFactorState: FromRef<S>,
 {
     let twofold = TwoFactorState::from_ref(&app);
-    let (pending, _, Json(body)) =
+    let (pending, parts, Json(body)) =
         match stage_and_body::<S, SecondStep, SignInBody>(request, &app).await {
             Ok(read) => read,
             Err(response) => return response,
         };
     let account = &pending.account;
+    let label = body
+        .trust_browser
+        .then(|| app.browser_label(&parts))
+        .flatten();
     match twofold
         .two_factor()
-        .verify_passkey(
+        .verify_passkey_trusting(
             &account.account(),
             &pending.challenge,
             &body.credential.to_string(),
+            label.as_deref(),
         )
         .await
     {
-        Ok(_) => {
+        Ok(done) => {
             if complete_sign_in(&pending.session, account, pending.password_at)
                 .await
                 .is_err()
             {
                 return json_error(StatusCode::INTERNAL_SERVER_ERROR, "session unavailable");
             }
-            app.signed_in(&pending.session, account, twofold.paths().home)
-                .await
+            let mut response = app
+                .signed_in(&pending.session, account, twofold.paths().home)
+                .await;
+            if let Some(browser) = &done.value.trusted_browser {
+                app.remember_browser(&mut response, browser);
+            }
+            response
         }
         Err(failure) => app.failed(&pending.session, failure).await,
     }

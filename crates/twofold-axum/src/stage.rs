@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::Session;
-use twofold::{Account, Failure, Method, SignInStep, Timestamp};
+use twofold::{Account, Failure, Method, SignInStep, Timestamp, TrustedSignIn};
 
 use crate::state::TwoFactorState;
 
@@ -254,23 +254,40 @@ pub async fn begin_sign_in(
     session: &Session,
     account: &Account<'_>,
 ) -> Result<SignInStep, SignInError> {
+    Ok(begin_sign_in_trusted(state, session, account, None)
+        .await?
+        .step)
+}
+
+/// [`begin_sign_in`], for a browser that presents a trusted browser's token
+/// (`presented`: the application's cookie, if any; see
+/// [`TwoFactor::begin_sign_in_trusted`](twofold::TwoFactor::begin_sign_in_trusted)).
+/// A token that skips the challenge signs the session in; set
+/// [`TrustedSignIn::renewed`] in the cookie, since the presented token no
+/// longer works.
+pub async fn begin_sign_in_trusted(
+    state: &TwoFactorState,
+    session: &Session,
+    account: &Account<'_>,
+    presented: Option<&str>,
+) -> Result<TrustedSignIn, SignInError> {
     session.clear().await;
     // A new id whatever comes next: the password was right.
     session.cycle_id().await.map_err(SessionError::Store)?;
     let password_at = state.now();
-    let step = state
+    let signed = state
         .two_factor()
-        .begin_sign_in(account)
+        .begin_sign_in_trusted(account, presented)
         .await
         .map_err(|failure| SignInError::TwoFactor(Box::new(failure)))?
         .value;
-    if let Some(next) = Stage::after_password(account, &step, password_at) {
+    if let Some(next) = Stage::after_password(account, &signed.step, password_at) {
         session
             .insert(STAGE_KEY, &next)
             .await
             .map_err(SessionError::Store)?;
     }
-    Ok(step)
+    Ok(signed)
 }
 
 /// Completes sign-in after a second step (or a setup): the session becomes

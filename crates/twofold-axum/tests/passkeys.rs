@@ -306,3 +306,41 @@ async fn registration_follows_the_apps_window_when_shorter_than_the_policys() {
     let answer = browser.json("/passkeys/register/begin", json!({})).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_passkey_answer_trusts_the_browser_only_when_asked() {
+    let h = harness();
+    let (mut browser, mut authenticator, _) = registered(&h, "bob").await;
+    browser.form("/signout", &[]).await;
+    browser.password("bob").await;
+    let options: Value =
+        serde_json::from_str(&browser.get("/second-step/passkey").await.body).unwrap();
+    let assertion = assert_with(&mut authenticator, options);
+    let answer = browser
+        .json("/passkeys/sign-in", json!({ "credential": assertion }))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(
+        h.facade
+            .trusted_browsers(&account("bob"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    browser.form("/signout", &[]).await;
+    browser.password("bob").await;
+    let options: Value =
+        serde_json::from_str(&browser.get("/second-step/passkey").await.body).unwrap();
+    let assertion = assert_with(&mut authenticator, options);
+    let answer = browser
+        .json(
+            "/passkeys/sign-in",
+            json!({ "credential": assertion, "trust_browser": true }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let trusted = h.facade.trusted_browsers(&account("bob")).await.unwrap();
+    assert_eq!(trusted.len(), 1);
+    assert_eq!(trusted[0].label, "Test browser");
+}

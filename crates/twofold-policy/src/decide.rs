@@ -196,6 +196,8 @@ pub enum Reason {
     SelfUnlockNotAllowed,
     /// Failures since the user unlocked themselves are under every limit.
     SelfUnlocked,
+    /// The browser was trusted after an earlier second step, and still is.
+    TrustedBrowser,
 }
 
 impl fmt::Display for Reason {
@@ -228,6 +230,7 @@ impl fmt::Display for Reason {
             Reason::PasswordAlsoRequired => f.write_str("Your organization asks for your password as well: enter it to continue."),
             Reason::SelfUnlockNotAllowed => f.write_str("Your organization does not let you unlock your account yourself; ask an administrator."),
             Reason::SelfUnlocked => f.write_str("You unlocked your account; you may try again."),
+            Reason::TrustedBrowser => f.write_str("This browser is trusted, so no second factor was asked for."),
         }
     }
 }

@@ -54,7 +54,12 @@ pub const DOCUMENT_VERSION: u32 = 1;
 /// codes = 3                  # consecutive codes, each from a later time step: 2 to 10
 /// cooldown_seconds = 300     # after a wrong unlock code, before the next try
 /// deadline_seconds = 600     # for the whole sequence, from its first code
+/// [trusted_browsers]
+/// max_days = 30              # "don't ask again on this browser"; 0 forbids it
 /// ```
+///
+/// A role may shorten or forbid trusted browsers (`trusted_browser_days = 0`
+/// under `[roles.admin]`), never lengthen them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDocument {
@@ -82,6 +87,9 @@ pub struct PolicyDocument {
     /// Rules for users turning off their own 2FA.
     #[serde(default)]
     pub self_disable: SelfDisableDocument,
+    /// "Don't ask again on this browser": allowed, and for how long.
+    #[serde(default)]
+    pub trusted_browsers: TrustedBrowsersDocument,
     /// Passkey-first (username-less) sign-in.
     #[serde(default)]
     pub passkeys: PasskeysDocument,
@@ -279,6 +287,11 @@ pub struct RoleDocument {
     /// where the organization forbids it changes nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_unlock: Option<bool>,
+    /// The longest this role's users may trust a browser, in days: a cap
+    /// below the organization's `trusted_browsers.max_days` (a larger value
+    /// does not lengthen it); 0 forbids trusted browsers for the role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_browser_days: Option<u32>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -440,6 +453,34 @@ impl Default for SelfUnlockDocument {
     }
 }
 
+/// The largest `trusted_browsers.max_days` and `trusted_browser_days`: about
+/// thirteen months (the longest a browser keeps a cookie, in Chromium).
+pub const MAX_TRUSTED_BROWSER_DAYS: u32 = 400;
+
+/// "Don't ask again on this browser": after a second step, a browser may be
+/// trusted to skip it for a while (never while the user is locked, and never
+/// in place of setting up a factor that enforcement requires).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedBrowsersDocument {
+    /// How long a browser stays trusted, in days, from when it was trusted:
+    /// 0 to [`MAX_TRUSTED_BROWSER_DAYS`]; 0 forbids trusted browsers. Default 30.
+    #[serde(default = "default_trusted_days")]
+    pub max_days: u32,
+}
+
+fn default_trusted_days() -> u32 {
+    30
+}
+
+impl Default for TrustedBrowsersDocument {
+    fn default() -> TrustedBrowsersDocument {
+        TrustedBrowsersDocument {
+            max_days: default_trusted_days(),
+        }
+    }
+}
+
 impl Default for PolicyDocument {
     /// The neutral policy: second factors optional for everyone (TOTP and
     /// passkeys), every role name accepted under the organization's rules, the
@@ -470,6 +511,7 @@ impl Default for PolicyDocument {
             checkup: CheckupDocument::default(),
             reminders: RemindersDocument::default(),
             passkeys: PasskeysDocument::default(),
+            trusted_browsers: TrustedBrowsersDocument::default(),
         }
     }
 }
@@ -512,6 +554,7 @@ impl PolicyDocument {
             checkup: CheckupDocument::default(),
             reminders: RemindersDocument::default(),
             passkeys: PasskeysDocument::default(),
+            trusted_browsers: TrustedBrowsersDocument::default(),
         }
     }
 }

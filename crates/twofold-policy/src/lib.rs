@@ -14,9 +14,10 @@ pub use decide::{
     Decision, DryRunReport, Permission, Reason, ResetPermission, SignIn, Throttle, UserFacts,
 };
 pub use document::{
-    CheckupDocument, DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout, Mode,
-    ModeError, PasskeysDocument, PolicyDocument, RemindersDocument, RoleDocument,
-    SelfDisableDocument, SelfUnlockDocument, ThrottleDocument, UnknownRoles,
+    CheckupDocument, DOCUMENT_VERSION, EnforcementDocument, ExemptionDocument, Lockout,
+    MAX_TRUSTED_BROWSER_DAYS, Mode, ModeError, PasskeysDocument, PolicyDocument, RemindersDocument,
+    RoleDocument, SelfDisableDocument, SelfUnlockDocument, ThrottleDocument,
+    TrustedBrowsersDocument, UnknownRoles,
 };
 pub use methods::{Method, Methods};
 pub use policy::{MAX_FAILURES_LIMIT, Policy, PolicyError, Rule, SelfUnlockRules};

@@ -1,6 +1,8 @@
 //! The validated, compiled policy.
 
-use crate::document::{DOCUMENT_VERSION, Lockout, Mode, PolicyDocument, UnknownRoles};
+use crate::document::{
+    DOCUMENT_VERSION, Lockout, MAX_TRUSTED_BROWSER_DAYS, Mode, PolicyDocument, UnknownRoles,
+};
 use crate::methods::Methods;
 use crate::time::{Timestamp, TimestampError};
 
@@ -101,6 +103,8 @@ pub(crate) struct CompiledRole {
     pub(crate) may_reset: Vec<usize>,
     pub(crate) may_unlock: Vec<usize>,
     pub(crate) may_change_enforcement: bool,
+    /// How long its users may trust a browser, in days (0: never).
+    pub(crate) trusted_browser_days: u32,
     /// Whether a passkey-first sign-in is both factors for this role.
     pub(crate) passkey_sign_in: bool,
     pub(crate) passkey_sign_in_rule: Rule,
@@ -210,6 +214,8 @@ impl Policy {
         }
         check_instant("enforcement.from", enforcement.from)?;
         check_duration("enforcement.grace_seconds", enforcement.grace_seconds)?;
+        let org_trusted_days = document.trusted_browsers.max_days;
+        check_trusted_days("trusted_browsers.max_days", org_trusted_days)?;
 
         let org_passkey_sign_in = document.passkeys.sign_in_without_password;
         let role_ids: Vec<&String> = document.roles.keys().collect();
@@ -282,6 +288,13 @@ impl Policy {
                 Some(false) if document.self_unlock.allowed => (false, Rule::Role(index)),
                 _ => (document.self_unlock.allowed, Rule::SelfUnlock),
             };
+            if let Some(days) = role.trusted_browser_days {
+                check_trusted_days(&field("trusted_browser_days"), days)?;
+            }
+            // Like the grace period: a role can shorten it, never lengthen it.
+            let trusted_browser_days = role
+                .trusted_browser_days
+                .map_or(org_trusted_days, |days| days.min(org_trusted_days));
             let may_reset = role_indexes("may_reset", &role.may_reset)?;
             let may_unlock = match &role.may_unlock {
                 Some(targets) => role_indexes("may_unlock", targets)?,
@@ -313,6 +326,7 @@ impl Policy {
                 passkey_sign_in_rule,
                 self_unlock,
                 self_unlock_rule,
+                trusted_browser_days,
             });
         }
 
@@ -340,6 +354,7 @@ impl Policy {
                 passkey_sign_in_rule: Rule::Passkeys,
                 self_unlock: document.self_unlock.allowed,
                 self_unlock_rule: Rule::SelfUnlock,
+                trusted_browser_days: org_trusted_days,
             }),
         };
 
@@ -512,6 +527,14 @@ impl Policy {
         self.role(role).is_some_and(|r| r.mode != Mode::Off)
     }
 
+    /// How long users of `role` may trust a browser to skip the second step,
+    /// in days: the organization's `trusted_browsers.max_days`, or the role's
+    /// `trusted_browser_days` if shorter. 0: never (forbidden for the role, or
+    /// a role the policy refuses).
+    pub fn trusted_browser_days(&self, role: &str) -> u32 {
+        self.role(role).map_or(0, |r| r.trusted_browser_days)
+    }
+
     /// Whether users of `role` may change the organization's enforcement
     /// (false for a role the policy does not know).
     pub fn may_change_enforcement(&self, role: &str) -> bool {
@@ -585,6 +608,13 @@ fn check_instant(field: &str, instant: Option<Timestamp>) -> Result<(), PolicyEr
         }
         _ => Ok(()),
     }
+}
+
+fn check_trusted_days(field: &str, days: u32) -> Result<(), PolicyError> {
+    if days > MAX_TRUSTED_BROWSER_DAYS {
+        return Err(invalid(field, "must be at most 400 days (0 forbids it)"));
+    }
+    Ok(())
 }
 
 fn check_duration(field: &str, seconds: u64) -> Result<(), PolicyError> {

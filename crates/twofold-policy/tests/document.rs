@@ -447,3 +447,43 @@ fn passkey_first_sign_in_is_on_by_default_and_roles_can_only_tighten_it() {
     let again = Policy::from_toml(&off.to_toml()).unwrap();
     assert_eq!(again, off);
 }
+
+#[test]
+fn trusted_browsers_default_to_thirty_days_and_a_role_can_forbid_them() {
+    let old = Policy::from_toml("version = 1\n[roles.owner]\n[roles.admin]\n").unwrap();
+    assert_eq!(old.document().trusted_browsers.max_days, 30);
+    assert_eq!(old.trusted_browser_days("admin"), 30);
+    assert_eq!(old.trusted_browser_days("dentist"), 0);
+    let policy = Policy::from_toml(
+        "version = 1\n[trusted_browsers]\nmax_days = 14\n\
+         [roles.owner]\ntrusted_browser_days = 90\n\
+         [roles.admin]\ntrusted_browser_days = 0\n\
+         [roles.staff]\ntrusted_browser_days = 7\n",
+    )
+    .unwrap();
+    assert_eq!(policy.trusted_browser_days("owner"), 14, "never lengthened");
+    assert_eq!(policy.trusted_browser_days("admin"), 0, "forbidden");
+    assert_eq!(policy.trusted_browser_days("staff"), 7);
+    let round = Policy::from_toml(&policy.to_toml()).unwrap();
+    assert_eq!(round, policy);
+    let open = Policy::from_toml("version = 1\n[trusted_browsers]\nmax_days = 400\n").unwrap();
+    assert_eq!(
+        open.trusted_browser_days("anyone"),
+        400,
+        "an unnamed role gets the organization's"
+    );
+}
+
+#[test]
+fn trusted_browser_days_are_bounded() {
+    assert!(invalid("trusted_browsers.max_days")(&error(
+        "version = 1\n[trusted_browsers]\nmax_days = 401\n"
+    )));
+    assert!(invalid("roles.admin.trusted_browser_days")(&error(
+        "version = 1\n[roles.admin]\ntrusted_browser_days = 401\n"
+    )));
+    assert!(matches!(
+        error("version = 1\n[trusted_browsers]\nmax_days = 30\nextra = 1\n"),
+        PolicyError::Syntax { .. }
+    ));
+}

@@ -8,7 +8,7 @@ use twofold_policy::{
     CheckupDocument, EnforcementDocument, ExemptionDocument, Lockout, Method, Methods, Mode,
     PasskeysDocument, Permission, Policy, PolicyDocument, Reason, RemindersDocument,
     ResetPermission, RoleDocument, SelfDisableDocument, SelfUnlockDocument, SignIn, Throttle,
-    ThrottleDocument, Timestamp, UnknownRoles, UserFacts,
+    ThrottleDocument, Timestamp, TrustedBrowsersDocument, UnknownRoles, UserFacts,
 };
 
 const ROLES: [&str; 4] = ["owner", "admin", "staff", "nurse"];
@@ -50,6 +50,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
         )),
         prop::option::of(any::<bool>()),
         prop::option::of(any::<bool>()),
+        prop::option::of(0u32..=400),
     )
         .prop_map(
             |(
@@ -61,6 +62,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                 may_unlock,
                 passkey_sign_in,
                 self_unlock,
+                trusted_browser_days,
             )| {
                 RoleDocument {
                     enforcement,
@@ -72,6 +74,7 @@ fn role() -> impl Strategy<Value = RoleDocument> {
                         .map(|roles| roles.into_iter().map(str::to_string).collect()),
                     passkey_sign_in,
                     self_unlock,
+                    trusted_browser_days,
                 }
             },
         )
@@ -108,6 +111,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                 Just(Lockout::UntilReset)
             ],
             0u32..=100,
+            0u32..=400,
         ),
         any::<bool>(),
     )
@@ -121,7 +125,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                 exemptions,
                 max_failures,
                 mut backoff,
-                (lockout, ceiling_above),
+                (lockout, ceiling_above, max_days),
                 sign_in_without_password,
             )| {
                 backoff.sort_unstable();
@@ -177,6 +181,7 @@ fn document() -> impl Strategy<Value = PolicyDocument> {
                     passkeys: PasskeysDocument {
                         sign_in_without_password,
                     },
+                    trusted_browsers: TrustedBrowsersDocument { max_days },
                 }
             },
         )
@@ -548,6 +553,19 @@ proptest! {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_role_can_only_shorten_or_forbid_trusted_browsers(policy in policy()) {
+        let doc = policy.document();
+        let org = doc.trusted_browsers.max_days;
+        for role in ROLES {
+            let days = policy.trusted_browser_days(role);
+            let own = doc.roles.get(role).and_then(|r| r.trusted_browser_days);
+            prop_assert!(days <= org, "{role}: {days} > {org}");
+            prop_assert_eq!(days, own.map_or(org, |own| own.min(org)));
+        }
+        prop_assert_eq!(policy.trusted_browser_days("dentist"), 0, "a refused role trusts nothing");
     }
 
     #[test]

@@ -18,6 +18,29 @@ pub enum Factor {
     BackupCode,
 }
 
+/// Why a trusted browser stopped being trusted ([`Event::TrustedBrowserRevoked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TrustRevocation {
+    /// The user added or removed a factor, or replaced their backup codes.
+    FactorChanged,
+    /// The user turned 2FA off.
+    TwoFactorDisabled,
+    /// An administrator reset the user's 2FA.
+    AdminReset,
+    /// The user forgot this browser.
+    Removed,
+    /// The user forgot every browser.
+    ForgetAll,
+    /// Its previous token was presented again after it had been replaced: a
+    /// copy of the browser's cookie is in use elsewhere.
+    ReuseDetected,
+    /// The user trusted more browsers than are kept; this one was the least
+    /// recently used.
+    Evicted,
+}
+
 /// Something that happened to a user's second factors or the organization's
 /// enforcement. Serializes to JSON for an audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -216,6 +239,39 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// After a second step, the user trusted a browser to skip it until `expires_at`.
+    BrowserTrusted {
+        /// The user.
+        user: String,
+        /// The trusted browser's id.
+        browser: String,
+        /// Its label.
+        label: String,
+        /// Until when.
+        expires_at: Timestamp,
+        /// When.
+        at: Timestamp,
+    },
+    /// A trusted browser skipped the second step (its token was replaced).
+    TrustedBrowserUsed {
+        /// The user.
+        user: String,
+        /// The trusted browser's id.
+        browser: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// A browser is no longer trusted.
+    TrustedBrowserRevoked {
+        /// The user.
+        user: String,
+        /// The trusted browser's id.
+        browser: String,
+        /// Why.
+        reason: TrustRevocation,
+        /// When.
+        at: Timestamp,
+    },
     /// The organization's enforcement changed.
     EnforcementChanged {
         /// Who changed it.
@@ -256,6 +312,9 @@ impl Event {
             Event::UserForgotten { .. } => "user_forgotten",
             Event::CheckupConfirmed { .. } => "checkup_confirmed",
             Event::EnforcementChanged { .. } => "enforcement_changed",
+            Event::BrowserTrusted { .. } => "browser_trusted",
+            Event::TrustedBrowserUsed { .. } => "trusted_browser_used",
+            Event::TrustedBrowserRevoked { .. } => "trusted_browser_revoked",
         }
     }
 
@@ -282,7 +341,10 @@ impl Event {
             | Event::SelfUnlocked { at, .. }
             | Event::UserForgotten { at, .. }
             | Event::CheckupConfirmed { at, .. }
-            | Event::EnforcementChanged { at, .. } => *at,
+            | Event::EnforcementChanged { at, .. }
+            | Event::BrowserTrusted { at, .. }
+            | Event::TrustedBrowserUsed { at, .. }
+            | Event::TrustedBrowserRevoked { at, .. } => *at,
         }
     }
 
@@ -310,7 +372,10 @@ impl Event {
             | Event::SelfUnlockFailed { user, .. }
             | Event::SelfUnlocked { user, .. }
             | Event::UserForgotten { user, .. }
-            | Event::CheckupConfirmed { user, .. } => user,
+            | Event::CheckupConfirmed { user, .. }
+            | Event::BrowserTrusted { user, .. }
+            | Event::TrustedBrowserUsed { user, .. }
+            | Event::TrustedBrowserRevoked { user, .. } => user,
         }
     }
 
@@ -457,6 +522,24 @@ mod tests {
                 from: Mode::Optional,
                 to: Mode::Required,
                 at: Timestamp::from_unix_seconds(14),
+            },
+            Event::BrowserTrusted {
+                user: user(),
+                browser: "b1".into(),
+                label: "Chrome on Linux".into(),
+                expires_at: Timestamp::from_unix_seconds(99),
+                at: Timestamp::from_unix_seconds(15),
+            },
+            Event::TrustedBrowserUsed {
+                user: user(),
+                browser: "b1".into(),
+                at: Timestamp::from_unix_seconds(16),
+            },
+            Event::TrustedBrowserRevoked {
+                user: user(),
+                browser: "b1".into(),
+                reason: TrustRevocation::ReuseDetected,
+                at: Timestamp::from_unix_seconds(17),
             },
         ]
     }

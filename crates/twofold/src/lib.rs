@@ -22,7 +22,7 @@ pub use error::{
     ConfigError, Corrupt, EnrollmentError, ErrorKind, Failure, InvalidCode, SelfUnlockError,
     TwoFactorError,
 };
-pub use events::{Event, EventSink, Factor, SinkFuture};
+pub use events::{Event, EventSink, Factor, SinkFuture, TrustRevocation};
 pub use facade::{
     Account, AppParameters, Checkup, Done, FactorConfirmed, FactorHistory, MAX_TOTP_DRIFT_STEPS,
     MAX_TOTP_FALLBACKS, Purged, Resealed, SelfUnlockOffer, SignInStep, SignedIn, Status, TotpDrift,
@@ -33,6 +33,10 @@ pub use facade::{
 pub use facade::{
     AllAcceptedCredentials, CurrentUserDetails, PasskeyClaim, PasskeySignIn, PasskeySignInStart,
     PasskeySignals, PasskeySummary, UnknownCredential,
+};
+pub use facade::{
+    Answered, BrowserToken, MAX_BROWSER_LABEL_CHARS, MAX_TRUSTED_BROWSERS, NewTrustedBrowser,
+    REUSE_GRACE_SECONDS, TrustedBrowserSummary, TrustedSignIn,
 };
 pub use lock::Lock;
 pub use notify::{

@@ -59,6 +59,11 @@ pub enum Notice {
         /// Who did it.
         actor: String,
     },
+    /// A browser was trusted to skip the second step.
+    BrowserTrusted {
+        /// Its label ("Chrome on Linux").
+        label: String,
+    },
     /// The organization's enforcement now requires a second factor of this
     /// user: written when their grace period starts (their first sign-in after
     /// the change), in that sign-in's write.
@@ -81,6 +86,7 @@ impl Notice {
             Notice::AdminReset { .. } => "admin_reset",
             Notice::AdminUnlocked { .. } => "admin_unlocked",
             Notice::EnrollmentRequired { .. } => "enrollment_required",
+            Notice::BrowserTrusted { .. } => "browser_trusted",
         }
     }
 }

@@ -149,11 +149,39 @@ pub struct UserRecord {
     /// ones still bound.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired_factors: Vec<RetiredFactor>,
+    /// Browsers the user trusted to skip the second step ("don't ask again
+    /// on this browser"): at most [`MAX_TRUSTED_BROWSERS`](crate::MAX_TRUSTED_BROWSERS),
+    /// only their tokens' hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_browsers: Vec<TrustedBrowser>,
+}
+
+/// A browser trusted to skip the second step until `expires_at`. The browser
+/// holds a random token (256 bits); the record holds only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedBrowser {
+    /// Its id (random, unrelated to the token), for listing and forgetting it.
+    pub id: String,
+    /// What the user sees it as ("Chrome on Windows"), sanitized and bounded.
+    pub label: String,
+    /// The SHA-256 of its current token, base64url without padding.
+    pub token_hash: String,
+    /// The SHA-256 of the token its last use replaced: presented again, that
+    /// token was copied (a theft's sign), and the browser is revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_hash: Option<String>,
+    /// When it was trusted (Unix seconds).
+    pub created_at: u64,
+    /// When it last skipped a second step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<u64>,
+    /// When the trust ends, whatever the use: set when it was trusted.
+    pub expires_at: u64,
 }
 
 impl UserRecord {
     /// The earliest time at which something in the record lapses (a pending
-    /// setup, an open challenge), if anything does: stores index it so that
+    /// setup, an open challenge, a trusted browser), if anything does: stores index it so that
     /// [`Store::expired_users`] finds records to clean.
     pub fn expires_at(&self) -> Option<u64> {
         [
@@ -165,6 +193,7 @@ impl UserRecord {
         ]
         .into_iter()
         .flatten()
+        .chain(self.trusted_browsers.iter().map(|b| b.expires_at))
         .min()
     }
 

@@ -26,7 +26,8 @@ async function passkeySignIn(){
     const options=JSON.parse(document.getElementById('passkey-options').dataset.options);
     const publicKey=PublicKeyCredential.parseRequestOptionsFromJSON(options);
     const credential=await navigator.credentials.get({publicKey});
-    const done=await postJson('/passkeys/sign-in',{credential:credential.toJSON()});
+    const trust=document.getElementById('trust-passkey');
+    const done=await postJson('/passkeys/sign-in',{credential:credential.toJSON(),trust_browser:!!(trust&&trust.checked)});
     location.href=done.redirect;
   }catch(e){showError(e);}
 }

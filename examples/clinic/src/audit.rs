@@ -119,12 +119,16 @@ pub(crate) fn event_words(kind: &str) -> &str {
         "self_unlocked" => "Unlocked with codes from their app",
         "user_forgotten" => "Account deleted",
         "enforcement_changed" => "2FA enforcement changed",
+        "browser_trusted" => "Trusted a browser",
+        "trusted_browser_used" => "Signed in on a trusted browser",
+        "trusted_browser_revoked" => "A browser is no longer trusted",
+        "trusted_browsers_changed" => "Trusted-browser days changed",
         other => other,
     }
 }
 
 /// The event names an owner can filter by.
-pub(crate) const KINDS: [&str; 20] = [
+pub(crate) const KINDS: [&str; 24] = [
     "sign_in_succeeded",
     "sign_in_failed",
     "locked_out",
@@ -145,11 +149,18 @@ pub(crate) const KINDS: [&str; 20] = [
     "self_unlocked",
     "user_forgotten",
     "enforcement_changed",
+    "browser_trusted",
+    "trusted_browser_used",
+    "trusted_browser_revoked",
+    "trusted_browsers_changed",
 ];
 
 /// The fields of an event's detail that the table shows, and their names there.
-const DETAILS: [(&str, &str); 10] = [
+const DETAILS: [(&str, &str); 13] = [
     ("reason", "reason"),
+    ("label", "browser"),
+    ("role", "role"),
+    ("days", "days"),
     ("factor", "method"),
     ("name", "name"),
     ("from", "from"),
@@ -171,6 +182,13 @@ fn value_words<'a>(key: &str, value: &'a str) -> &'a str {
         ("from" | "to", "off") => "Off",
         ("from" | "to", "optional") => "Optional",
         ("from" | "to", "required") => "Required",
+        ("reason", "factor_changed") => "sign-in methods changed",
+        ("reason", "two_factor_disabled") => "2FA turned off",
+        ("reason", "admin_reset") => "2FA reset",
+        ("reason", "removed") => "forgotten",
+        ("reason", "forget_all") => "all browsers forgotten",
+        ("reason", "reuse_detected") => "an old copy of its cookie was used",
+        ("reason", "evicted") => "more than 10 trusted browsers",
         (_, value) => value,
     }
 }

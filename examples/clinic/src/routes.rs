@@ -6,7 +6,9 @@ use axum::routing::{get, post};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::handlers::{passkey_sign_in, passkeys, security, settings, sign_in, unlock};
+use crate::handlers::{
+    passkey_sign_in, passkeys, security, settings, sign_in, trusted_browsers, unlock,
+};
 use crate::{App, assets, csrf, error};
 
 /// The application's routes.
@@ -51,10 +53,22 @@ pub fn router(app: App) -> Router {
         .route("/security/disable", post(security::disable))
         .route("/security/checkup", post(security::confirm_checkup))
         .route("/security/remind-later", post(security::remind_later))
+        .route(
+            "/security/trusted-browsers/forget",
+            post(trusted_browsers::forget),
+        )
+        .route(
+            "/security/trusted-browsers/forget-all",
+            post(trusted_browsers::forget_all),
+        )
         .route("/settings/security", get(settings::settings_security))
         .route(
             "/settings/security/enforcement",
             post(settings::set_enforcement),
+        )
+        .route(
+            "/settings/security/trusted-browsers",
+            post(settings::set_trusted_browser_days),
         )
         .route("/settings/staff", get(settings::settings_staff))
         .route("/settings/staff/disable", post(settings::staff_disable))

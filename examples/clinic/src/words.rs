@@ -288,6 +288,12 @@ pub(crate) fn notice(notice: &Notice, name_of: &dyn Fn(&str) -> String) -> (Stri
                 when(deadline.as_unix_seconds())
             ),
         ),
+        Notice::BrowserTrusted { label } => (
+            "A browser will no longer ask for your code".to_string(),
+            format!(
+                "A browser ({label}) was trusted: it will not ask for your second factor for a while."
+            ),
+        ),
         _ => (
             "Security notice".to_string(),
             "Something changed in your account's security.".to_string(),

@@ -1212,3 +1212,127 @@ async fn a_locked_out_user_unlocks_with_codes_from_the_app_in_chromium() {
     assert!(!log.contains(&secret), "the secret was logged");
     let _ = std::fs::remove_dir_all(&running.dir);
 }
+
+/// "Don't ask again on this browser": trusted after a code, signed in again
+/// without one; then a factor change (new backup codes), and the code is
+/// asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_browser_skips_the_code_until_a_factor_changes() {
+    if !chromium_present() {
+        if common::in_ci() {
+            panic!("{CHROMIUM} is missing in CI: .ci/run must install Debian's chromium");
+        }
+        common::skip_notice("the browser test needs Debian's Chromium (apt-get install chromium)");
+        return;
+    }
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let now = || common::seconds(&clock);
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clinic-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (mut browser, events, profile) = launch_chromium("twofold-clinic-trusted").await;
+    let tab = new_tab(&browser, &running.base, &shots, true).await;
+    let owner = twofold_clinic::SEED[0];
+
+    // Olivia sets up her authenticator app.
+    tab.sign_in(owner.0, owner.3).await;
+    tab.goto("/profile/security").await;
+    tab.fill("#totp-password", owner.3).await;
+    tab.click("#setup-totp").await;
+    let (secret, _) = confirm_totp(&tab, now()).await;
+    tab.goto("/profile/security").await;
+    tab.sign_out().await;
+    clock.advance(30);
+
+    // Trust this browser at the second step.
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/signin/second-step").await;
+    tab.expect_text("Don't ask again on this browser for 30 days")
+        .await;
+    tab.fill("#totp-code", &code_at(&secret, now())).await;
+    let ticked: bool = tab
+        .eval("(() => { const e = document.getElementById('trust-totp'); e.click(); return e.checked; })()")
+        .await;
+    assert!(ticked);
+    tab.shot("20-trust-this-browser").await;
+    tab.click("#totp-submit").await;
+    tab.expect_path("/profile/security").await;
+    tab.expect_text("This browser will not ask for a code until")
+        .await;
+    assert_eq!(
+        tab.count("#trusted-browser-list tr.trusted-browser").await,
+        1
+    );
+    assert_eq!(
+        tab.text_of(".trusted-browser-label").await,
+        "Chrome on Linux"
+    );
+    let script_sees: String = tab.eval("document.cookie").await;
+    assert!(
+        !script_sees.contains("clinic_trusted"),
+        "the cookie is HttpOnly: {script_sees:?}"
+    );
+    tab.shot("21-trusted-browsers").await;
+    tab.sign_out().await;
+    clock.advance(30);
+
+    // Signed in again with no code.
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/profile/security").await;
+    tab.expect_text("This browser is trusted: no code was needed")
+        .await;
+    assert!(
+        !tab.text_of(".trusted-browser td:nth-child(3)")
+            .await
+            .contains("never"),
+        "its last use is shown"
+    );
+
+    // A factor change: new backup codes. Every trusted browser is forgotten.
+    tab.fill("#regenerate-password", owner.3).await;
+    tab.click("#regenerate-codes").await;
+    tab.expect_path("/security/backup-codes").await;
+    tab.goto("/profile/security").await;
+    assert!(tab.exists("#no-trusted-browsers").await);
+    tab.sign_out().await;
+    clock.advance(30);
+
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/signin/second-step").await;
+    assert!(tab.exists("#totp-code").await);
+    tab.shot("22-code-asked-again").await;
+
+    // With a passkey: add one (without trusting), then trust with it.
+    tab.fill("#totp-code", &code_at(&secret, now())).await;
+    tab.click("#totp-submit").await;
+    tab.expect_path("/profile/security").await;
+    tab.fill("#passkey-name", "Olivia's laptop").await;
+    tab.click("#setup-passkey").await;
+    tab.expect_path("/profile/security").await;
+    tab.sign_out().await;
+    clock.advance(30);
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/signin/second-step").await;
+    let ticked: bool = tab
+        .eval("(() => { const e = document.getElementById('trust-passkey'); e.click(); return e.checked; })()")
+        .await;
+    assert!(ticked);
+    tab.click("#use-passkey").await;
+    tab.expect_path("/profile/security").await;
+    assert_eq!(
+        tab.count("#trusted-browser-list tr.trusted-browser").await,
+        1
+    );
+    tab.sign_out().await;
+    clock.advance(30);
+    tab.sign_in(owner.0, owner.3).await;
+    tab.expect_path("/profile/security").await;
+    tab.expect_text("This browser is trusted: no code was needed")
+        .await;
+
+    let _ = browser.close().await;
+    let _ = browser.wait().await;
+    events.abort();
+    let _ = std::fs::remove_dir_all(&profile);
+    let _ = std::fs::remove_dir_all(&running.dir);
+}

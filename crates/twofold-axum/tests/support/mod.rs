@@ -66,7 +66,11 @@ impl FromRef<TestApp> for TwoFactorState {
     }
 }
 
-impl PasskeyHooks for TestApp {}
+impl PasskeyHooks for TestApp {
+    fn browser_label(&self, _parts: &axum::http::request::Parts) -> Option<String> {
+        Some("Test browser".to_string())
+    }
+}
 
 pub struct Harness {
     pub facade: Arc<TwoFactor>,

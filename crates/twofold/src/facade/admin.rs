@@ -7,11 +7,12 @@ use twofold_policy::{
 };
 
 use crate::error::{Failure, TwoFactorError};
-use crate::events::Event;
+use crate::events::{Event, TrustRevocation};
 use crate::store::{OrganizationRecord, RemovedBy, ThrottleState};
 
 use super::TwoFactor;
 use super::record::*;
+use super::trusted::revoke_browsers;
 use super::types::*;
 
 impl TwoFactor {
@@ -36,11 +37,18 @@ impl TwoFactor {
                 if decision.outcome == Permission::Denied {
                     return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                 }
-                clear_factors(record, &RemovedBy::User, now);
-                let events = vec![Event::TwoFactorDisabled {
+                let mut events = vec![Event::TwoFactorDisabled {
                     user: account.user.to_string(),
                     at: Timestamp::from_unix_seconds(now),
                 }];
+                revoke_browsers(
+                    record,
+                    account.user,
+                    TrustRevocation::TwoFactorDisabled,
+                    now,
+                    &mut events,
+                );
+                clear_factors(record, &RemovedBy::User, now);
                 self.announce(record, &events, now)?;
                 Ok(Change::Write(events))
             })
@@ -78,6 +86,19 @@ impl TwoFactor {
                 else {
                     return Err(Failure::from(TwoFactorError::Denied(decision.reason)));
                 };
+                let mut events = vec![Event::AdminReset {
+                    actor: actor.user.to_string(),
+                    target: target.user.to_string(),
+                    reason: reason.to_string(),
+                    at: Timestamp::from_unix_seconds(now),
+                }];
+                revoke_browsers(
+                    record,
+                    target.user,
+                    TrustRevocation::AdminReset,
+                    now,
+                    &mut events,
+                );
                 clear_factors(
                     record,
                     &RemovedBy::Administrator {
@@ -86,12 +107,6 @@ impl TwoFactor {
                     now,
                 );
                 record.throttle = ThrottleState::default();
-                let events = vec![Event::AdminReset {
-                    actor: actor.user.to_string(),
-                    target: target.user.to_string(),
-                    reason: reason.to_string(),
-                    at: Timestamp::from_unix_seconds(now),
-                }];
                 self.announce(record, &events, now)?;
                 Ok(Change::Write((must_enroll_at_next_sign_in, events)))
             })

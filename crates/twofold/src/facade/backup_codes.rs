@@ -11,11 +11,12 @@ use twofold_policy::Timestamp;
 
 use crate::env::RngAdapter;
 use crate::error::{Corrupt, Failure, TwoFactorError};
-use crate::events::{Event, Factor};
+use crate::events::{Event, Factor, TrustRevocation};
 use crate::store::{ThrottleState, UserRecord};
 
 use super::TwoFactor;
 use super::record::*;
+use super::trusted::{Answered, revoke_browsers};
 use super::types::*;
 
 std::thread_local! {
@@ -53,6 +54,24 @@ impl TwoFactor {
         challenge_id: &str,
         input: &str,
     ) -> Result<Done<SignedIn>, Failure> {
+        let done = self
+            .verify_backup_code_trusting(account, challenge_id, input, None)
+            .await?;
+        Ok(Done {
+            value: done.value.signed_in,
+            events: done.events,
+        })
+    }
+
+    /// [`verify_backup_code`](Self::verify_backup_code), trusting the browser
+    /// on success as [`verify_totp_trusting`](Self::verify_totp_trusting) does.
+    pub async fn verify_backup_code_trusting(
+        &self,
+        account: &Account<'_>,
+        challenge_id: &str,
+        input: &str,
+        trust_browser: Option<&str>,
+    ) -> Result<Done<Answered>, Failure> {
         let org = self.organization(account.organization).await?;
         let now = self.clock.now().as_unix_seconds();
         let record = self
@@ -83,7 +102,7 @@ impl TwoFactor {
                 twofold_backup::Error::Input(error) => TwoFactorError::InvalidCode(error.into()),
                 other => TwoFactorError::Corrupt(Corrupt::BackupCodes(other)),
             })?;
-        let (remaining, events) = self
+        let (remaining, events, trusted_browser) = self
             .update_user(account.user, |record| {
                 if let Err(error) = Self::answerable(&org.policy, record, challenge_id, None, now) {
                     return Err(Failure::from(error));
@@ -111,7 +130,7 @@ impl TwoFactor {
                         record.backup_codes = Some(set.encode());
                         record.challenge = None;
                         record.throttle = ThrottleState::default();
-                        let events = vec![
+                        let mut events = vec![
                             Event::BackupCodeUsed {
                                 user: account.user.to_string(),
                                 remaining,
@@ -123,8 +142,19 @@ impl TwoFactor {
                                 at: Timestamp::from_unix_seconds(now),
                             },
                         ];
+                        let browser = match trust_browser {
+                            Some(label) => self.trust_browser(
+                                record,
+                                account,
+                                &org.policy,
+                                label,
+                                now,
+                                &mut events,
+                            )?,
+                            None => None,
+                        };
                         self.announce(record, &events, now)?;
-                        Ok(Change::Write((remaining, events)))
+                        Ok(Change::Write((remaining, events, browser)))
                     }
                     BackupVerification::AlreadyUsed { .. } => {
                         Ok(Change::WriteThenFail(Self::count_failure(
@@ -147,15 +177,14 @@ impl TwoFactor {
                 }
             })
             .await?;
-        Ok(self
-            .done(
-                SignedIn {
-                    factor: Factor::BackupCode,
-                    backup_codes_remaining: Some(remaining),
-                },
-                events,
-            )
-            .await)
+        let answered = Answered {
+            signed_in: SignedIn {
+                factor: Factor::BackupCode,
+                backup_codes_remaining: Some(remaining),
+            },
+            trusted_browser,
+        };
+        Ok(self.done(answered, events).await)
     }
 
     /// Replaces the backup codes (after a fresh password re-entry); the old set is then worthless.
@@ -176,10 +205,17 @@ impl TwoFactor {
                     )));
                 }
                 record.backup_codes = Some(stored.clone());
-                let events = vec![Event::BackupCodesRegenerated {
+                let mut events = vec![Event::BackupCodesRegenerated {
                     user: account.user.to_string(),
                     at: Timestamp::from_unix_seconds(now),
                 }];
+                revoke_browsers(
+                    record,
+                    account.user,
+                    TrustRevocation::FactorChanged,
+                    now,
+                    &mut events,
+                );
                 self.announce(record, &events, now)?;
                 Ok(Change::Write(events))
             })

@@ -15,6 +15,7 @@ mod record;
 mod self_unlock;
 mod sign_in;
 mod totp;
+mod trusted;
 mod types;
 
 use std::collections::HashMap;
@@ -41,6 +42,10 @@ pub use passkey_first::{
 };
 use record::*;
 pub use self_unlock::{SelfUnlockOffer, UnlockProgress};
+pub use trusted::{
+    Answered, BrowserToken, MAX_BROWSER_LABEL_CHARS, MAX_TRUSTED_BROWSERS, NewTrustedBrowser,
+    REUSE_GRACE_SECONDS, TrustedBrowserSummary, TrustedSignIn,
+};
 pub use types::*;
 
 /// The two-factor facade. Cheap to share (`Arc<TwoFactor>`); every method is

@@ -6,13 +6,14 @@ use twofold_policy::{Method, Permission, Timestamp};
 
 use crate::env::random_id;
 use crate::error::{Failure, TwoFactorError};
-use crate::events::{Event, Factor};
+use crate::events::{Event, Factor, TrustRevocation};
 use crate::store::{CeremonyRecord, PendingPasskey, RemovedBy, ThrottleState};
 
 use super::TwoFactor;
 use super::notifications::{retire, retired_passkey};
 use super::passkey_first::{AllAcceptedCredentials, all_accepted};
 use super::record::*;
+use super::trusted::{Answered, revoke_browsers};
 use super::types::*;
 
 impl TwoFactor {
@@ -32,6 +33,24 @@ impl TwoFactor {
         challenge_id: &str,
         response_json: &str,
     ) -> Result<Done<SignedIn>, Failure> {
+        let done = self
+            .verify_passkey_trusting(account, challenge_id, response_json, None)
+            .await?;
+        Ok(Done {
+            value: done.value.signed_in,
+            events: done.events,
+        })
+    }
+
+    /// [`verify_passkey`](Self::verify_passkey), trusting the browser on
+    /// success as [`verify_totp_trusting`](Self::verify_totp_trusting) does.
+    pub async fn verify_passkey_trusting(
+        &self,
+        account: &Account<'_>,
+        challenge_id: &str,
+        response_json: &str,
+        trust_browser: Option<&str>,
+    ) -> Result<Done<Answered>, Failure> {
         let org = self.organization(account.organization).await?;
         let now = self.clock.now().as_unix_seconds();
         let response = AuthenticationResponse::from_json(response_json)
@@ -42,7 +61,7 @@ impl TwoFactor {
         {
             return Err(Failure::from(another_users_handle()));
         }
-        let events = self
+        let (events, trusted_browser) = self
             .update_user(account.user, |record| {
                 let passkey_state = match Self::answerable(
                     &org.policy,
@@ -66,11 +85,24 @@ impl TwoFactor {
                     Ok(_) => {
                         record.challenge = None;
                         record.throttle = ThrottleState::default();
-                        Ok(Change::Write(vec![Event::SignInSucceeded {
+                        let mut events = vec![Event::SignInSucceeded {
                             user: account.user.to_string(),
                             factor: Factor::Passkey,
                             at: Timestamp::from_unix_seconds(now),
-                        }]))
+                        }];
+                        let browser = match trust_browser {
+                            Some(label) => self.trust_browser(
+                                record,
+                                account,
+                                &org.policy,
+                                label,
+                                now,
+                                &mut events,
+                            )?,
+                            None => None,
+                        };
+                        self.announce(record, &events, now)?;
+                        Ok(Change::Write((events, browser)))
                     }
                     Err(
                         error @ (PasskeyError::MalformedResponse(_)
@@ -88,15 +120,14 @@ impl TwoFactor {
                 }
             })
             .await?;
-        Ok(self
-            .done(
-                SignedIn {
-                    factor: Factor::Passkey,
-                    backup_codes_remaining: None,
-                },
-                events,
-            )
-            .await)
+        let answered = Answered {
+            signed_in: SignedIn {
+                factor: Factor::Passkey,
+                backup_codes_remaining: None,
+            },
+            trusted_browser,
+        };
+        Ok(self.done(answered, events).await)
     }
 
     /// Starts a username-less passkey sign-in for `organization`'s sign-in page.
@@ -244,6 +275,13 @@ impl TwoFactor {
                     now,
                     &mut events,
                 )?;
+                revoke_browsers(
+                    record,
+                    account.user,
+                    TrustRevocation::FactorChanged,
+                    now,
+                    &mut events,
+                );
                 self.announce(record, &events, now)?;
                 Ok(Change::Write(((credential_id, codes_installed), events)))
             })
@@ -309,6 +347,13 @@ impl TwoFactor {
                     name: record.passkeys.get(index).map(|p| p.name().to_string()),
                     at: Timestamp::from_unix_seconds(now),
                 }];
+                revoke_browsers(
+                    record,
+                    account.user,
+                    TrustRevocation::FactorChanged,
+                    now,
+                    &mut events,
+                );
                 if last_factor {
                     let (facts, _, _) = Self::facts(account, record, &org, 0);
                     let decision = org.policy.self_disable(

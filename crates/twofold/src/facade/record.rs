@@ -187,6 +187,8 @@ pub(super) fn clear_factors(record: &mut UserRecord, by: &RemovedBy, now: u64) {
         record.pending_passkey = None;
     }
     record.challenge = None;
+    // The callers revoke them with their reason first; none may outlive 2FA.
+    record.trusted_browsers.clear();
 }
 
 impl TwoFactor {
@@ -312,6 +314,7 @@ impl TwoFactor {
         {
             record.self_unlock = None;
         }
+        record.trusted_browsers.retain(|b| now < b.expires_at);
         let reseal = |sealed: &mut SealedSecret| {
             if self.keyring.needs_reseal(sealed)
                 && let Ok(Some(fresh)) = self.keyring.reseal(sealed, user, &*self.random)

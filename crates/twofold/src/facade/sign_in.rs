@@ -1,6 +1,6 @@
 //! The second step of sign-in (and the status of a user's factors).
 
-use twofold_policy::{Decision, Method, SignIn, Timestamp};
+use twofold_policy::{Decision, Method, Reason, SignIn, Timestamp};
 use twofold_totp::{Code, Totp, Verification};
 
 use crate::env::random_id;
@@ -11,6 +11,7 @@ use crate::store::{SignInChallenge, ThrottleState, TotpFactor, TotpResync};
 
 use super::TwoFactor;
 use super::record::*;
+use super::trusted::{Answered, TrustedSignIn};
 use super::types::*;
 
 impl TwoFactor {
@@ -59,13 +60,31 @@ impl TwoFactor {
     /// challenge (single-use, expiring, bound to the methods it offers), setup
     /// first, or locked.
     pub async fn begin_sign_in(&self, account: &Account<'_>) -> Result<Done<SignInStep>, Failure> {
+        let done = self.sign_in_step(account, None).await?;
+        Ok(Done {
+            value: done.value.step,
+            events: done.events,
+        })
+    }
+
+    /// [`begin_sign_in`](Self::begin_sign_in), with the token a browser
+    /// presented, if any ([`begin_sign_in_trusted`](Self::begin_sign_in_trusted)).
+    pub(super) async fn sign_in_step(
+        &self,
+        account: &Account<'_>,
+        presented: Option<&str>,
+    ) -> Result<Done<TrustedSignIn>, Failure> {
         let (org, loaded) = self.organization_and_user(account).await?;
         let now = self.clock.now().as_unix_seconds();
         self.sweep_if_due(now).await;
-        let step = self
+        let (step, events, renewed) = self
             .update_loaded_user(account.user, loaded, |record| {
                 if let Some(lock) = Self::throttled(&org.policy, record, now) {
-                    return Ok(Change::Keep(SignInStep::Locked { lock }));
+                    return Ok(Change::Keep((
+                        SignInStep::Locked { lock },
+                        Vec::new(),
+                        None,
+                    )));
                 }
                 let low = self.config.backup_codes_low_threshold;
                 let (mut facts, _, _) = Self::facts(account, record, &org, low);
@@ -122,6 +141,22 @@ impl TwoFactor {
                         reason: decision.reason,
                     },
                     SignIn::Challenge { methods, recovery } => {
+                        let mut events = Vec::new();
+                        if let Some(presented) = presented
+                            && let Some(renewed) = self.use_trusted_browser(
+                                record,
+                                account,
+                                &org.policy,
+                                presented,
+                                now,
+                                &mut events,
+                            )?
+                        {
+                            let step = SignInStep::Allow {
+                                reason: Reason::TrustedBrowser,
+                            };
+                            return Ok(Change::Write((step, events, Some(renewed))));
+                        }
                         let challenge_id = random_id(&*self.random)?;
                         #[cfg(feature = "passkey")]
                         let (passkey_options, passkey_state) = match &self.passkeys {
@@ -149,23 +184,24 @@ impl TwoFactor {
                             methods: methods.iter().collect(),
                             recovery,
                         });
-                        return Ok(Change::Write(SignInStep::Challenge {
+                        let step = SignInStep::Challenge {
                             challenge_id,
                             methods,
                             recovery,
                             passkey_options,
                             expires_at: Timestamp::from_unix_seconds(expires_at),
-                        }));
+                        };
+                        return Ok(Change::Write((step, events, None)));
                     }
                 };
                 if changed {
-                    Ok(Change::Write(step))
+                    Ok(Change::Write((step, Vec::new(), None)))
                 } else {
-                    Ok(Change::Keep(step))
+                    Ok(Change::Keep((step, Vec::new(), None)))
                 }
             })
             .await?;
-        Ok(self.done(step, Vec::new()).await)
+        Ok(self.done(TrustedSignIn { step, renewed }, events).await)
     }
 
     /// Answers challenge `challenge_id` with a 6-digit code from the authenticator
@@ -176,9 +212,31 @@ impl TwoFactor {
         challenge_id: &str,
         input: &str,
     ) -> Result<Done<SignedIn>, Failure> {
+        let done = self
+            .verify_totp_trusting(account, challenge_id, input, None)
+            .await?;
+        Ok(Done {
+            value: done.value.signed_in,
+            events: done.events,
+        })
+    }
+
+    /// [`verify_totp`](Self::verify_totp), and "Don't ask again on this
+    /// browser" when `trust_browser` names the browser (its label, such as
+    /// "Chrome on Windows"): on success, and if the policy allows it for the
+    /// user's role, the browser is trusted in the same conditional write that
+    /// records the success, and [`Answered::trusted_browser`] holds its token.
+    /// A wrong code trusts nothing.
+    pub async fn verify_totp_trusting(
+        &self,
+        account: &Account<'_>,
+        challenge_id: &str,
+        input: &str,
+        trust_browser: Option<&str>,
+    ) -> Result<Done<Answered>, Failure> {
         let (org, loaded) = self.organization_and_user(account).await?;
         let now = self.clock.now().as_unix_seconds();
-        let events = self
+        let (events, trusted_browser) = self
             .update_loaded_user(account.user, loaded, |record| {
                 if let Err(error) =
                     Self::answerable(&org.policy, record, challenge_id, Some(Method::Totp), now)
@@ -264,7 +322,19 @@ impl TwoFactor {
                             factor: Factor::Totp,
                             at,
                         });
-                        Ok(Change::Write(events))
+                        let browser = match trust_browser {
+                            Some(label) => self.trust_browser(
+                                record,
+                                account,
+                                &org.policy,
+                                label,
+                                now,
+                                &mut events,
+                            )?,
+                            None => None,
+                        };
+                        self.announce(record, &events, now)?;
+                        Ok(Change::Write((events, browser)))
                     }
                     Answer::ResyncStarted(resync, drift_steps) => {
                         // Its code is now known to be the app's at that step:
@@ -298,15 +368,14 @@ impl TwoFactor {
                 }
             })
             .await?;
-        Ok(self
-            .done(
-                SignedIn {
-                    factor: Factor::Totp,
-                    backup_codes_remaining: None,
-                },
-                events,
-            )
-            .await)
+        let answered = Answered {
+            signed_in: SignedIn {
+                factor: Factor::Totp,
+                backup_codes_remaining: None,
+            },
+            trusted_browser,
+        };
+        Ok(self.done(answered, events).await)
     }
 
     /// A code outside the window (RFC 6238 §6): the second code of a resync

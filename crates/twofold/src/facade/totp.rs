@@ -6,11 +6,12 @@ use twofold_totp::{Code, OtpAuthUri, OtpKind, Secret, Totp, TotpParams, Verifica
 
 use crate::env::RngAdapter;
 use crate::error::{Failure, TwoFactorError};
-use crate::events::{Event, Factor};
+use crate::events::{Event, Factor, TrustRevocation};
 use crate::store::{PendingTotp, TotpFactor, UserRecord};
 
 use super::TwoFactor;
 use super::record::*;
+use super::trusted::revoke_browsers;
 use super::types::*;
 
 impl TwoFactor {
@@ -262,6 +263,13 @@ impl TwoFactor {
         )?;
         record.totp = Some(factor);
         record.pending_totp = None;
+        revoke_browsers(
+            record,
+            account.user,
+            TrustRevocation::FactorChanged,
+            now,
+            events,
+        );
         Ok(codes_installed)
     }
 

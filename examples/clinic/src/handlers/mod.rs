@@ -7,6 +7,7 @@ pub(crate) mod passkeys;
 pub(crate) mod security;
 pub(crate) mod settings;
 pub(crate) mod sign_in;
+pub(crate) mod trusted_browsers;
 pub(crate) mod unlock;
 
 use axum::response::{IntoResponse, Redirect, Response};

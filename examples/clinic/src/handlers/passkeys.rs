@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
-use twofold::{CredentialId, FactorConfirmed, Failure, Timestamp};
+use twofold::{CredentialId, FactorConfirmed, Failure, NewTrustedBrowser, Timestamp};
 use twofold_axum::{PasskeyHooks, SessionAccount, StageRejection};
 
 use super::security::{sign_out_elsewhere, stash_codes};
-use super::{account, back, factor_failure, passkey_sign_in};
+use super::{account, back, factor_failure, passkey_sign_in, trusted_browsers};
 use crate::error::AppError;
 use crate::password::Client;
 use crate::session::{SignedIn, flash, load_user, rejected, signed_in};
@@ -91,6 +91,17 @@ impl PasskeyHooks for App {
             }
             Err(error) => error.for_fetch().into_response(),
         }
+    }
+
+    /// "Don't ask again on this browser" with a passkey: the browser's name
+    /// as the Security page lists it.
+    fn browser_label(&self, parts: &Parts) -> Option<String> {
+        Some(trusted_browsers::label(&parts.headers))
+    }
+
+    /// The trusted-browser cookie, as after a code.
+    fn remember_browser(&self, response: &mut Response, browser: &NewTrustedBrowser) {
+        trusted_browsers::remember(self, response, browser);
     }
 
     async fn failed(&self, _session: &Session, failure: Failure) -> Response {

@@ -18,7 +18,7 @@ use crate::password::{self, Client};
 use crate::session::{self, Enroller, SignedIn, complete_sign_in, take_flash};
 use crate::views::security::{
     ActivityRow, BackupCodesPage, CheckupBox, HistoryRow, Panel, PasskeyRow, ProfilePage,
-    TotpImportPage, TotpSetup, TotpSetupPage,
+    TotpImportPage, TotpSetup, TotpSetupPage, TrustedBrowserRow,
 };
 use crate::views::{self, Layout, Notice, Tone};
 use crate::{App, audit, csrf, slots, words};
@@ -52,7 +52,25 @@ pub(crate) async fn security_panel(
             ),
         })
         .collect();
+    let trusted_browsers = app
+        .two_factor()
+        .trusted_browsers(&account(user))
+        .await
+        .context("trusted browsers")?
+        .into_iter()
+        .map(|browser| TrustedBrowserRow {
+            id: browser.id,
+            label: browser.label,
+            trusted: words::when(browser.created_at.as_unix_seconds()),
+            last_used: browser.last_used_at.map_or_else(
+                || "never".to_string(),
+                |at| words::when(at.as_unix_seconds()),
+            ),
+            until: words::when(browser.expires_at.as_unix_seconds()),
+        })
+        .collect();
     Ok(Panel {
+        trusted_browsers,
         enabled: status.enabled,
         enforced: status.enforced,
         totp: status.totp,

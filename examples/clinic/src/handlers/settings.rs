@@ -14,7 +14,7 @@ use crate::error::{AppError, Context};
 use crate::password::Client;
 use crate::session::{SignedIn, take_flash};
 use crate::views::settings::{
-    AuditPage, Choice, SettingsSecurityPage, StaffPage, StaffRow, StaffState,
+    AuditPage, Choice, RoleDays, SettingsSecurityPage, StaffPage, StaffRow, StaffState,
 };
 use crate::views::{self, Layout, Tone, is_manager};
 use crate::{App, audit, csrf, words};
@@ -42,13 +42,103 @@ pub(crate) async fn settings_security(
             .collect()
     });
     let notice = take_flash(&session).await;
+    let trusted_roles = policy
+        .document()
+        .roles
+        .keys()
+        .map(|role| RoleDays {
+            role: role.clone(),
+            days: policy.trusted_browser_days(role),
+        })
+        .collect();
     views::page(&SettingsSecurityPage {
         layout: Layout::signed_in("Settings → Security", token, &user, "/settings/security")
             .notice(notice),
         mode,
         modes,
+        trusted_days: policy.document().trusted_browsers.max_days,
+        trusted_roles,
+        trusted_editable: policy.may_change_enforcement(&user.role),
         panel: security_panel(&app, &user, "h3").await?,
     })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TrustedDaysForm {
+    role: String,
+    days: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The owner caps or forbids trusted browsers for a role ("Settings →
+/// Security → Trusted browsers"), after re-entering their password: the
+/// clinic's policy, stored through twofold. A role can only shorten the
+/// clinic's days; 0 forbids them, and that role's browsers ask again at once.
+pub(crate) async fn set_trusted_browser_days(
+    State(app): State<App>,
+    client: Client,
+    signed_in: SignedIn,
+    Form(form): Form<TrustedDaysForm>,
+) -> Result<Response, AppError> {
+    let to = "/settings/security";
+    let session = &signed_in.session;
+    let user = &signed_in.user;
+    let policy = app
+        .two_factor()
+        .policy(&user.clinic)
+        .await
+        .context("policy")?;
+    if !policy.may_change_enforcement(&user.role) {
+        let text = "Only the clinic's owner can change this.";
+        return Ok(back(session, Tone::Error, text, to).await);
+    }
+    if let Err(refusal) = signed_in
+        .recent_password(&app, &form.password, &client)
+        .await
+    {
+        let text = refusal.text("Re-enter your password to change this.");
+        return Ok(back(session, Tone::Error, &text, to).await);
+    }
+    let max = policy.document().trusted_browsers.max_days;
+    let days = match form.days.trim().parse::<u32>() {
+        Ok(days) if days <= max => days,
+        _ => {
+            let text = format!("Choose a number of days from 0 to {max}.");
+            return Ok(back(session, Tone::Error, &text, to).await);
+        }
+    };
+    let mut document = policy.document().clone();
+    let Some(role) = document.roles.get_mut(&form.role) else {
+        return Ok(back(
+            session,
+            Tone::Error,
+            "Choose one of the clinic's roles.",
+            to,
+        )
+        .await);
+    };
+    role.trusted_browser_days = Some(days);
+    if let Err(failure) = app.two_factor().set_policy(&user.clinic, document).await {
+        return factor_failure(&app, session, user, failure, to).await;
+    }
+    let detail = serde_json::json!({ "role": form.role, "days": days });
+    app.audit()
+        .append(
+            &user.clinic,
+            app.now(),
+            "trusted_browsers_changed",
+            &user.id,
+            &user.id,
+            &detail,
+        )
+        .await;
+    let text = if days == 0 {
+        format!("Trusted browsers are now off for {}.", form.role)
+    } else {
+        format!("A {} may now trust a browser for {days} days.", form.role)
+    };
+    Ok(back(session, Tone::Ok, &text, to).await)
 }
 
 #[derive(Deserialize)]

@@ -2,14 +2,14 @@
 //! the forced setup, and signing out.
 
 use axum::extract::{Form, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
-use twofold::SignInStep;
+use twofold::{NewTrustedBrowser, SignInStep};
 use twofold_axum::{SignInError, Stage};
 
-use super::{account, back, factor_failure, unlock};
+use super::{account, back, factor_failure, trusted_browsers, unlock};
 use crate::db;
 use crate::error::{AppError, Context};
 use crate::password::{self, Client, Refusal};
@@ -51,6 +51,7 @@ pub(crate) async fn sign_in(
     State(app): State<App>,
     session: Session,
     client: Client,
+    headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
     let user = db::user_by_email(app.pool(), &form.email)
@@ -79,8 +80,18 @@ pub(crate) async fn sign_in(
     // Whoever this browser's session belonged to before, nothing of it is
     // carried over: no data, and a new session id (no fixation); the stage
     // that follows the password, from twofold-axum.
-    let step = match twofold_axum::begin_sign_in(app.twofold(), &session, &account(&user)).await {
-        Ok(step) => step,
+    // A trusted browser's token, if this browser has one: twofold checks it
+    // against this user's record only.
+    let presented = trusted_browsers::presented(&app, &headers);
+    let signed = match twofold_axum::begin_sign_in_trusted(
+        app.twofold(),
+        &session,
+        &account(&user),
+        presented.as_deref(),
+    )
+    .await
+    {
+        Ok(signed) => signed,
         Err(SignInError::TwoFactor(failure)) => {
             csrf::renew(&session).await;
             return factor_failure(&app, &session, &user, *failure, "/signin").await;
@@ -88,10 +99,24 @@ pub(crate) async fn sign_in(
         Err(error) => return Err(AppError::internal("session", error)),
     };
     csrf::renew(&session).await;
-    match step {
+    match signed.step {
         SignInStep::Allow { .. } => {
             signed_in(&app, &session, &user).await;
-            Ok(Redirect::to("/profile/security").into_response())
+            let mut response = match &signed.renewed {
+                Some(browser) => {
+                    let text = format!(
+                        "This browser is trusted: no code was needed. It asks again after {}.",
+                        words::when(browser.expires_at.as_unix_seconds())
+                    );
+                    back(&session, Tone::Info, &text, "/profile/security").await
+                }
+                None => Redirect::to("/profile/security").into_response(),
+            };
+            // The presented token no longer works: its replacement.
+            if let Some(browser) = &signed.renewed {
+                trusted_browsers::remember(&app, &mut response, browser);
+            }
+            Ok(response)
         }
         SignInStep::Remind {
             remind_later_until, ..
@@ -144,27 +169,84 @@ pub(crate) async fn sign_in(
     }
 }
 
-pub(crate) async fn second_step_page(pending: SecondStep) -> Result<Response, AppError> {
+pub(crate) async fn second_step_page(
+    State(app): State<App>,
+    pending: SecondStep,
+) -> Result<Response, AppError> {
     let session = &pending.session;
     let token = csrf::token(session).await;
     let notice = take_flash(session).await;
+    let trust_days = app
+        .two_factor()
+        .policy(&pending.user.clinic)
+        .await
+        .context("policy")?
+        .trusted_browser_days(&pending.user.role);
     views::page(&SecondStepPage {
         layout: Layout::signing_in("Two-factor authentication", token).notice(notice),
         email: pending.user.email,
         totp: pending.totp,
         passkey_options: pending.passkey.map(|options| options.to_string()),
         recovery: pending.recovery,
+        trust_days,
     })
 }
 
 #[derive(Deserialize)]
 pub(crate) struct CodeForm {
     pub(crate) code: String,
+    /// "Don't ask again on this browser" (a checkbox: present when ticked).
+    #[serde(default)]
+    pub(crate) trust: Option<String>,
+}
+
+/// The browser's label, if "Don't ask again on this browser" was ticked.
+fn trust_wish(form: &CodeForm, headers: &HeaderMap) -> Option<String> {
+    form.trust
+        .as_ref()
+        .map(|_| trusted_browsers::label(headers))
+}
+
+/// Signs in after a second step, trusting the browser if it was asked and
+/// allowed: the cookie on the answer, and a word on the next page.
+async fn after_second_step(
+    app: &App,
+    session: &Session,
+    user: &db::User,
+    asked: bool,
+    trusted: Option<NewTrustedBrowser>,
+) -> Result<Response, AppError> {
+    if asked {
+        let (tone, text) = match &trusted {
+            Some(browser) => (
+                Tone::Ok,
+                format!(
+                    "This browser will not ask for a code until {}.",
+                    words::when(browser.expires_at.as_unix_seconds())
+                ),
+            ),
+            None => (
+                Tone::Info,
+                "Your clinic does not allow trusted browsers for your role: \
+                 this browser will ask for a code next time."
+                    .to_string(),
+            ),
+        };
+        flash(session, tone, &text).await;
+    }
+    // complete_sign_in cycles the session id; the flash survives it.
+    complete_sign_in(app, session, user).await?;
+    let mut response = Redirect::to("/profile/security").into_response();
+    if let Some(browser) = &trusted {
+        trusted_browsers::remember(app, &mut response, browser);
+    }
+    Ok(response)
 }
 
 pub(crate) async fn second_step_code(
     State(app): State<App>,
     pending: SecondStep,
+    headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let SecondStep {
@@ -173,14 +255,15 @@ pub(crate) async fn second_step_code(
         session,
         ..
     } = pending;
+    let wish = trust_wish(&form, &headers);
     match app
         .two_factor()
-        .verify_totp(&account(&user), &challenge, &form.code)
+        .verify_totp_trusting(&account(&user), &challenge, &form.code, wish.as_deref())
         .await
     {
-        Ok(_) => {
-            complete_sign_in(&app, &session, &user).await?;
-            Ok(Redirect::to("/profile/security").into_response())
+        Ok(done) => {
+            let trusted = done.value.trusted_browser;
+            after_second_step(&app, &session, &user, wish.is_some(), trusted).await
         }
         Err(failure) => {
             if let Some(locked) = unlock::offer_after_failure(&app, &session, &user, &failure).await
@@ -196,6 +279,7 @@ pub(crate) async fn second_step_backup(
     State(app): State<App>,
     client: Client,
     pending: SecondStep,
+    headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let SecondStep {
@@ -206,13 +290,14 @@ pub(crate) async fn second_step_backup(
     } = pending;
     // A backup code costs one Argon2: in the address's lane, like a password.
     let _turn = app.hash_turn(&client.0).await;
+    let wish = trust_wish(&form, &headers);
     match app
         .two_factor()
-        .verify_backup_code(&account(&user), &challenge, &form.code)
+        .verify_backup_code_trusting(&account(&user), &challenge, &form.code, wish.as_deref())
         .await
     {
         Ok(done) => {
-            let remaining = done.value.backup_codes_remaining.unwrap_or(0);
+            let remaining = done.value.signed_in.backup_codes_remaining.unwrap_or(0);
             let (tone, advice) = if remaining <= 3 {
                 (Tone::Error, " Generate new ones below.")
             } else {
@@ -222,9 +307,8 @@ pub(crate) async fn second_step_backup(
                 "You signed in with a backup code; {remaining} backup codes remain.{advice}"
             );
             flash(&session, tone, &text).await;
-            // complete_sign_in cycles the session id; the flash survives it.
-            complete_sign_in(&app, &session, &user).await?;
-            Ok(Redirect::to("/profile/security").into_response())
+            let trusted = done.value.trusted_browser;
+            after_second_step(&app, &session, &user, wish.is_some(), trusted).await
         }
         Err(failure) => {
             if let Some(locked) = unlock::offer_after_failure(&app, &session, &user, &failure).await

@@ -20,6 +20,19 @@ pub(crate) struct Panel {
     pub backup_codes_low: bool,
     /// The panel's heading level: `h2` on its own page, `h3` inside Settings.
     pub heading: &'static str,
+    /// The browsers that skip the second step.
+    pub trusted_browsers: Vec<TrustedBrowserRow>,
+}
+
+/// One trusted browser in the panel's table (never its token).
+pub(crate) struct TrustedBrowserRow {
+    /// twofold's id for it (the forget form's value).
+    pub id: String,
+    pub label: String,
+    pub trusted: String,
+    /// When last used, or "never".
+    pub last_used: String,
+    pub until: String,
 }
 
 /// One passkey in the panel's table.

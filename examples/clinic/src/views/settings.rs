@@ -16,7 +16,19 @@ pub(crate) struct SettingsSecurityPage {
     pub mode: &'static str,
     /// The modes to choose from, if this user may change it (the owner).
     pub modes: Option<Vec<Choice>>,
+    /// The clinic's cap on trusted browsers, in days (0: forbidden).
+    pub trusted_days: u32,
+    /// Each role's days, as the policy gives them.
+    pub trusted_roles: Vec<RoleDays>,
+    /// Whether this user may change them (the owner).
+    pub trusted_editable: bool,
     pub panel: Panel,
+}
+
+/// How long one role's users may trust a browser.
+pub(crate) struct RoleDays {
+    pub role: String,
+    pub days: u32,
 }
 
 /// `/settings/staff`.

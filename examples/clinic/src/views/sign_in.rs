@@ -27,6 +27,8 @@ pub(crate) struct SecondStepPage {
     pub passkey_options: Option<String>,
     /// Whether backup codes may be used.
     pub recovery: bool,
+    /// For how many days "Don't ask again on this browser" trusts it (0: not offered).
+    pub trust_days: u32,
 }
 
 /// `/signin/setup`: the clinic requires 2FA and the user has none.
