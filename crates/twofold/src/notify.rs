@@ -59,6 +59,8 @@ pub enum Notice {
         /// Who did it.
         actor: String,
     },
+    /// The user unlocked their own second step with codes from their app.
+    SelfUnlocked,
     /// A browser was trusted to skip the second step.
     BrowserTrusted {
         /// Its label ("Chrome on Linux").
@@ -87,6 +89,7 @@ impl Notice {
             Notice::AdminUnlocked { .. } => "admin_unlocked",
             Notice::EnrollmentRequired { .. } => "enrollment_required",
             Notice::BrowserTrusted { .. } => "browser_trusted",
+            Notice::SelfUnlocked => "self_unlocked",
         }
     }
 }

@@ -576,3 +576,59 @@ async fn every_factor_ever_bound_is_kept_with_who_removed_it() {
     // Its confirming code was its last use.
     assert!(history[0].last_used_at.is_some());
 }
+
+#[tokio::test]
+async fn a_trusted_browser_and_a_self_unlock_are_told() {
+    let h = harness();
+    let mut policy = PolicyDocument::example_clinic();
+    policy.throttle.max_failures = 3;
+    policy.throttle.backoff_seconds = Vec::new();
+    h.twofold.set_policy(ORG, policy).await.unwrap();
+    let ana = account("ana", "staff");
+    let (secret, _) = enroll_totp(&h, &ana).await;
+    // Trusted at a second step: told, with the browser's label.
+    let id = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    h.twofold
+        .verify_totp_trusting(
+            &ana,
+            &id,
+            &code(&secret, h.clock.now()),
+            Some("Firefox on Linux"),
+        )
+        .await
+        .unwrap();
+    // Locked by three wrong codes, then unlocked with three codes from the app.
+    h.clock.advance(30);
+    let id = challenge_id(h.twofold.begin_sign_in(&ana).await.unwrap().value);
+    for _ in 0..3 {
+        let _ = h
+            .twofold
+            .verify_totp(&ana, &id, &wrong_code(&secret, h.clock.now()))
+            .await;
+    }
+    for _ in 0..3 {
+        h.clock.advance(30);
+        h.twofold
+            .self_unlock(&ana, &code(&secret, h.clock.now()))
+            .await
+            .unwrap();
+    }
+    let notices: Vec<Notice> = h
+        .twofold
+        .security_activity(&ana)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|a| a.notice)
+        .collect();
+    assert_eq!(notices.len(), 4, "{notices:?}");
+    assert_eq!(
+        notices[1],
+        Notice::BrowserTrusted {
+            label: "Firefox on Linux".into()
+        }
+    );
+    assert!(matches!(notices[2], Notice::LockedOut { .. }));
+    assert_eq!(notices[3], Notice::SelfUnlocked);
+}

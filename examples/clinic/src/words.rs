@@ -288,6 +288,10 @@ pub(crate) fn notice(notice: &Notice, name_of: &dyn Fn(&str) -> String) -> (Stri
                 when(deadline.as_unix_seconds())
             ),
         ),
+        Notice::SelfUnlocked => (
+            "Your sign-in was unlocked with your authenticator app".to_string(),
+            "Your sign-in was unlocked with codes from your authenticator app.".to_string(),
+        ),
         Notice::BrowserTrusted { label } => (
             "A browser will no longer ask for your code".to_string(),
             format!(

@@ -50,6 +50,7 @@ fn notice_of(event: &Event, low_threshold: usize) -> Option<Notice> {
         Event::Unlocked { actor, .. } => Some(Notice::AdminUnlocked {
             actor: actor.clone(),
         }),
+        Event::SelfUnlocked { .. } => Some(Notice::SelfUnlocked),
         Event::BrowserTrusted { label, .. } => Some(Notice::BrowserTrusted {
             label: label.clone(),
         }),

@@ -228,6 +228,7 @@ impl TwoFactor {
                                 user: account.user.to_string(),
                                 at,
                             }];
+                            self.announce(record, &events, now)?;
                             return Ok(Change::Write((UnlockProgress::Unlocked, events)));
                         }
                         record.self_unlock = Some(SelfUnlockState::Sequence {
