@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{client, code_at, csrf_of, location, token};
+use common::{client, code_at, csrf_of, enroll, enroll_with_codes, location, token};
 
 use reqwest::{Client, Response, StatusCode};
 
@@ -117,42 +117,6 @@ async fn every_post_needs_the_session_csrf_token() {
     assert_eq!(response.status(), StatusCode::OK);
     let options: serde_json::Value = response.json().await.unwrap();
     assert_eq!(options["rp"]["id"], "localhost");
-}
-
-/// Sets up an authenticator app for `email` through the facade (as another
-/// session would); returns the secret.
-async fn enroll(running: &common::Running, email: &str) -> String {
-    enroll_with_codes(running, email).await.0
-}
-
-/// The same; returns the secret and the backup codes.
-async fn enroll_with_codes(running: &common::Running, email: &str) -> (String, Vec<String>) {
-    let user = running.app.user_by_email(email).await.unwrap().unwrap();
-    let account = twofold::Account {
-        user: &user.id,
-        organization: &user.clinic,
-        role: &user.role,
-        name: &user.email,
-    };
-    let tf = running.app.two_factor();
-    let setup = tf
-        .begin_totp_enrollment(
-            &account,
-            Some(twofold::Timestamp::from_unix_seconds(running.app.now())),
-        )
-        .await
-        .unwrap()
-        .value;
-    let code = code_at(&setup.manual_entry_secret, running.app.now());
-    let confirmed = tf.confirm_totp_enrollment(&account, &code).await.unwrap();
-    let codes = confirmed
-        .value
-        .backup_codes
-        .unwrap()
-        .iter()
-        .map(str::to_string)
-        .collect();
-    (setup.manual_entry_secret, codes)
 }
 
 /// The longest password back-off.

@@ -66,28 +66,6 @@ fn value_of(cookie: &str) -> &str {
         .unwrap()
 }
 
-async fn enroll(running: &common::Running, email: &str) -> String {
-    let user = running.app.user_by_email(email).await.unwrap().unwrap();
-    let account = twofold::Account {
-        user: &user.id,
-        organization: &user.clinic,
-        role: &user.role,
-        name: &user.email,
-    };
-    let tf = running.app.two_factor();
-    let setup = tf
-        .begin_totp_enrollment(
-            &account,
-            Some(twofold::Timestamp::from_unix_seconds(running.app.now())),
-        )
-        .await
-        .unwrap()
-        .value;
-    let code = code_at(&setup.manual_entry_secret, running.app.now());
-    tf.confirm_totp_enrollment(&account, &code).await.unwrap();
-    setup.manual_entry_secret
-}
-
 async fn page(client: &Client, base: &str, path: &str) -> String {
     client
         .get(format!("{base}{path}"))
@@ -115,7 +93,7 @@ async fn a_trusted_browser_signs_in_without_a_code_and_gets_a_new_token() {
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
-    let secret = enroll(&running, owner.0).await;
+    let secret = common::enroll(&running, owner.0).await;
     clock.advance(30);
     let browser = client();
 
@@ -187,8 +165,8 @@ async fn the_next_user_of_a_shared_browser_is_asked_and_sees_nothing_of_the_firs
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
     let staff = twofold_clinic::SEED[2];
-    let owner_secret = enroll(&running, owner.0).await;
-    enroll(&running, staff.0).await;
+    let owner_secret = common::enroll(&running, owner.0).await;
+    common::enroll(&running, staff.0).await;
     clock.advance(30);
     let shared = client();
     sign_in(&shared, base, owner).await;
@@ -230,7 +208,7 @@ async fn forgetting_browsers_and_changing_a_factor_bring_the_code_back() {
     let running = common::start(clock.clone()).await;
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
-    let secret = enroll(&running, owner.0).await;
+    let secret = common::enroll(&running, owner.0).await;
     clock.advance(30);
     let browser = client();
 
@@ -305,8 +283,8 @@ async fn the_owner_forbids_trusted_browsers_for_admins() {
     let base = &running.base;
     let owner = twofold_clinic::SEED[0];
     let admin = twofold_clinic::SEED[1];
-    let owner_secret = enroll(&running, owner.0).await;
-    let admin_secret = enroll(&running, admin.0).await;
+    let owner_secret = common::enroll(&running, owner.0).await;
+    let admin_secret = common::enroll(&running, admin.0).await;
     clock.advance(30);
 
     // An admin may not change it.

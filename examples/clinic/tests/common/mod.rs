@@ -188,6 +188,42 @@ pub fn mails(running: &Running) -> Vec<String> {
         .collect()
 }
 
+/// Sets up an authenticator app for `email` through the facade (as another
+/// session would); returns the secret.
+pub async fn enroll(running: &Running, email: &str) -> String {
+    enroll_with_codes(running, email).await.0
+}
+
+/// The same; returns the secret and the backup codes.
+pub async fn enroll_with_codes(running: &Running, email: &str) -> (String, Vec<String>) {
+    let user = running.app.user_by_email(email).await.unwrap().unwrap();
+    let account = twofold::Account {
+        user: &user.id,
+        organization: &user.clinic,
+        role: &user.role,
+        name: &user.email,
+    };
+    let tf = running.app.two_factor();
+    let setup = tf
+        .begin_totp_enrollment(
+            &account,
+            Some(twofold::Timestamp::from_unix_seconds(running.app.now())),
+        )
+        .await
+        .unwrap()
+        .value;
+    let code = code_at(&setup.manual_entry_secret, running.app.now());
+    let confirmed = tf.confirm_totp_enrollment(&account, &code).await.unwrap();
+    let codes = confirmed
+        .value
+        .backup_codes
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    (setup.manual_entry_secret, codes)
+}
+
 /// The seeded accounts' passwords in tests: those of `SEED`.
 pub fn test_passwords() -> [&'static str; 4] {
     twofold_clinic::SEED.map(|(_, _, _, password)| password)
