@@ -221,3 +221,43 @@ async fn without_skip_days_a_grace_period_reminds_at_every_sign_in() {
         h.clock.advance(DAY);
     }
 }
+
+#[tokio::test]
+async fn a_reminder_put_off_before_enforcement_does_not_hide_the_grace_period() {
+    let h = harness();
+    let (olga, sam) = (account("olga", "owner"), account("sam", "staff"));
+    enroll_totp(&h, &olga).await;
+    h.twofold
+        .set_policy(ORG, with_reminders(365, Mode::Optional, 7))
+        .await
+        .unwrap();
+    h.twofold.remind_me_later(&sam).await.unwrap();
+    h.twofold
+        .change_enforcement(&olga, Mode::Required, Some(h.clock.now()))
+        .await
+        .unwrap();
+    let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
+    assert!(
+        matches!(
+            step,
+            SignInStep::MustEnroll {
+                can_defer: true,
+                ..
+            }
+        ),
+        "{step:?}"
+    );
+    // And again at the next sign-in: the old quiet is gone.
+    h.clock.advance(DAY);
+    let step = h.twofold.begin_sign_in(&sam).await.unwrap().value;
+    assert!(
+        matches!(
+            step,
+            SignInStep::MustEnroll {
+                can_defer: true,
+                ..
+            }
+        ),
+        "{step:?}"
+    );
+}

@@ -216,7 +216,14 @@ pub(crate) fn import_row(entry: &twofold_totp::ImportEntry, offered: bool) -> Im
 
 /// A factor as the pages name it.
 pub(crate) fn factor(factor: Factor, name: Option<&str>) -> String {
-    match (factor, name) {
+    // A name is the user's own text: in an email body, a line break in it
+    // could pass for a line of ours.
+    let name = name.map(|name| {
+        name.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+    });
+    match (factor, name.as_deref()) {
         (Factor::Passkey, Some(name)) => format!("the passkey “{name}”"),
         (Factor::Passkey, None) => "a passkey".to_string(),
         (Factor::Totp, _) => "an authenticator app".to_string(),

@@ -21,6 +21,8 @@ pub(super) const MAX_DELIVERED: usize = 20;
 pub(super) const MAX_RETIRED: usize = 100;
 /// The most user records one delivery round visits.
 pub(super) const DELIVERY_BATCH: usize = 64;
+/// The most notifications of one record a delivery round claims.
+pub(super) const CLAIM_BATCH: usize = 4;
 /// The first retry's back-off, in seconds; it doubles with each failed attempt.
 const FIRST_BACKOFF: u64 = 30;
 /// The longest back-off, in seconds.
@@ -251,10 +253,13 @@ impl TwoFactor {
         let claimed = self
             .update_user(user, |record| {
                 let mut claimed = Vec::new();
+                // A few at a time: sent one after another, they must all
+                // go well within the lease.
                 for stored in record
                     .notifications
                     .iter_mut()
                     .filter(|n| n.next_attempt_at.is_some_and(|at| at <= now))
+                    .take(CLAIM_BATCH)
                 {
                     stored.attempts = stored.attempts.saturating_add(1);
                     stored.next_attempt_at = Some(now.saturating_add(lease));

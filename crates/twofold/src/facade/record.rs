@@ -180,6 +180,7 @@ pub(super) fn clear_factors(record: &mut UserRecord, by: &RemovedBy, now: u64) {
     }
     record.pending_totp = None;
     record.backup_codes = None;
+    record.reminder_quiet_until = None;
     // Also the passkeys a build without the feature keeps as stored.
     record.passkeys.clear();
     #[cfg(feature = "passkey")]
@@ -395,6 +396,10 @@ impl TwoFactor {
         error: TwoFactorError,
         now: u64,
     ) -> Failure {
+        // Told once per lockout: a failure counted while already locked (a
+        // wrong self-unlock code) is told only if it makes the lock one that
+        // only an administrator lifts.
+        let before = Self::throttled(policy, record, now);
         record.throttle.failures = record.throttle.failures.saturating_add(1);
         record.throttle.last_failure = Some(now);
         let mut events = vec![Event::SignInFailed {
@@ -410,7 +415,14 @@ impl TwoFactor {
             Some(Timestamp::from_unix_seconds(now)),
             Timestamp::from_unix_seconds(now),
         );
-        if let Throttle::Locked { until } = after.outcome {
+        let told_already = match (before, after.outcome) {
+            (Some(Lock::UntilReset), _) => true,
+            (Some(Lock::Until { .. }), Throttle::Locked { until }) => until.is_some(),
+            _ => false,
+        };
+        if let Throttle::Locked { until } = after.outcome
+            && !told_already
+        {
             events.push(Event::LockedOut {
                 user: account.user.to_string(),
                 until,

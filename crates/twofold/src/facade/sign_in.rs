@@ -93,8 +93,10 @@ impl TwoFactor {
                 if org.policy.enforcement_applies(&facts, at)
                     && facts.first_sign_in_since_enforcement.is_none()
                 {
-                    // This sign-in starts the user's grace period.
+                    // This sign-in starts the user's grace period; a
+                    // "remind me later" from before it does not carry over.
                     record.first_sign_in_since_enforcement = Some(now);
+                    record.reminder_quiet_until = None;
                     facts.first_sign_in_since_enforcement = Some(at);
                     changed = true;
                 }

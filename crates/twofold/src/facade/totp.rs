@@ -7,9 +7,10 @@ use twofold_totp::{Code, OtpAuthUri, OtpKind, Secret, Totp, TotpParams, Verifica
 use crate::env::RngAdapter;
 use crate::error::{Failure, TwoFactorError};
 use crate::events::{Event, Factor, TrustRevocation};
-use crate::store::{PendingTotp, TotpFactor, UserRecord};
+use crate::store::{PendingTotp, RemovedBy, TotpFactor, UserRecord};
 
 use super::TwoFactor;
+use super::notifications::{retire, retired_totp};
 use super::record::*;
 use super::trusted::revoke_browsers;
 use super::types::*;
@@ -248,6 +249,16 @@ impl TwoFactor {
         events: &mut Vec<Event>,
     ) -> Result<bool, TwoFactorError> {
         let now = factor.enrolled_at;
+        if let Some(replaced) = record.totp.take() {
+            // A new phone: the old app is removed, kept as history, and told.
+            retire(record, retired_totp(&replaced, RemovedBy::User, now));
+            events.push(Event::FactorRemoved {
+                user: account.user.to_string(),
+                factor: Factor::Totp,
+                name: None,
+                at: Timestamp::from_unix_seconds(now),
+            });
+        }
         events.push(Event::FactorAdded {
             user: account.user.to_string(),
             factor: Factor::Totp,
