@@ -415,11 +415,15 @@ impl TwoFactor {
             Some(Timestamp::from_unix_seconds(now)),
             Timestamp::from_unix_seconds(now),
         );
-        let told_already = match (before, after.outcome) {
-            (Some(Lock::UntilReset), _) => true,
-            (Some(Lock::Until { .. }), Throttle::Locked { until }) => until.is_some(),
-            _ => false,
-        };
+        // (A failure is never counted under a lock only an administrator
+        // lifts: every path refuses before.)
+        let told_already = matches!(
+            (before, after.outcome),
+            (
+                Some(Lock::Until { .. }),
+                Throttle::Locked { until: Some(_) }
+            )
+        );
         if let Throttle::Locked { until } = after.outcome
             && !told_already
         {
