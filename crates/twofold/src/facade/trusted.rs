@@ -87,7 +87,7 @@ pub struct Answered {
 #[derive(Debug)]
 pub struct TrustedSignIn {
     /// The step. A trusted browser turns a challenge into
-    /// [`SignInStep::Allow`] with [`Reason::TrustedBrowser`], and nothing else.
+    /// [`SignInStep::Allow`] with [`Reason::TrustedBrowser`](crate::Reason::TrustedBrowser), and nothing else.
     pub step: SignInStep,
     /// The token that replaces the presented one, when it was accepted: set
     /// it in the cookie (the presented one no longer works).
