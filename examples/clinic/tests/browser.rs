@@ -367,28 +367,7 @@ async fn the_guide_end_to_end_in_chromium() {
     let running = common::start(clock.clone()).await;
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clinic-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let profile = common::temp_dir("twofold-clinic-chromium");
-    let config = BrowserConfig::builder()
-        .chrome_executable(CHROMIUM)
-        .new_headless_mode()
-        .no_sandbox()
-        .user_data_dir(&profile)
-        .window_size(1100, 1000)
-        .args([
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .build()
-        .unwrap();
-    let (mut browser, mut handler) = Browser::launch(config).await.unwrap();
-    let events = tokio::spawn(async move {
-        // Unknown events from a newer Chromium are reported as errors; keep going.
-        while let Some(_event) = handler.next().await {}
-    });
+    let (mut browser, events, profile) = launch_chromium("twofold-clinic-chromium").await;
 
     let walk = walk(&running, &clock, &browser, &shots).await;
 
