@@ -200,6 +200,44 @@ pub enum Reason {
     TrustedBrowser,
 }
 
+impl Reason {
+    /// A stable machine name for the reason, in snake case (`enrollment_due`,
+    /// `unknown_role`): for programs, logs and other languages, where
+    /// `Display`'s UI text may be reworded. A reason's code never changes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::NotRequired => "not_required",
+            Reason::FactorEnrolled => "factor_enrolled",
+            Reason::Exempt => "exempt",
+            Reason::RequiredFrom(_) => "required_from",
+            Reason::EnrollmentDue(_) => "enrollment_due",
+            Reason::EnrollmentRequiredNow => "enrollment_required_now",
+            Reason::UnknownRole => "unknown_role",
+            Reason::EnforcedForUser => "enforced_for_user",
+            Reason::ReauthenticationRequired => "reauthentication_required",
+            Reason::CannotResetSelf => "cannot_reset_self",
+            Reason::ReasonRequired => "reason_required",
+            Reason::RoleMayNotReset => "role_may_not_reset",
+            Reason::RoleMayNotChangeEnforcement => "role_may_not_change_enforcement",
+            Reason::ActorHasNoSecondFactor => "actor_has_no_second_factor",
+            Reason::Permitted => "permitted",
+            Reason::UnderLimit => "under_limit",
+            Reason::BackingOff => "backing_off",
+            Reason::LockedOut => "locked_out",
+            Reason::LockoutEnded => "lockout_ended",
+            Reason::FailureCeiling => "failure_ceiling",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::OtherOrganization => "other_organization",
+            Reason::RoleMayNotUnlock => "role_may_not_unlock",
+            Reason::NotOffered => "not_offered",
+            Reason::PasswordAlsoRequired => "password_also_required",
+            Reason::SelfUnlockNotAllowed => "self_unlock_not_allowed",
+            Reason::SelfUnlocked => "self_unlocked",
+            Reason::TrustedBrowser => "trusted_browser",
+        }
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
