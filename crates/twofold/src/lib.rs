@@ -53,7 +53,10 @@ pub use twofold_passkey::CredentialId;
 #[cfg(feature = "passkey")]
 #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]
 pub use twofold_passkey::{PasskeyConfig, RelyingParty};
-pub use twofold_policy::{Method, Methods, Mode, Policy, PolicyDocument, Reason, Timestamp};
+pub use twofold_policy::{
+    Decision, DryRunReport, Method, Methods, Mode, Policy, PolicyDocument, Reason, SignIn,
+    Timestamp,
+};
 pub use twofold_totp::TotpParams;
 
 /// The factor crates, whole, for what the facade does not wrap (a load tool

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use twofold_policy::{
-    Mode, Permission, Policy, PolicyDocument, ResetPermission, Timestamp, UserFacts,
+    DryRunReport, Mode, Permission, Policy, PolicyDocument, Reason, ResetPermission, Timestamp,
+    UserFacts,
 };
 
 use crate::error::{Failure, TwoFactorError};
@@ -240,6 +241,68 @@ impl TwoFactor {
             at: Timestamp::from_unix_seconds(now),
         }];
         Ok(self.done((), events).await)
+    }
+
+    /// What setting the organization's enforcement to `mode` would do to
+    /// `members` at their next sign-in, shown to `actor` before they confirm
+    /// [`change_enforcement`](Self::change_enforcement): the policy's
+    /// [`dry_run`](Policy::dry_run) over the facts of each member's record, as
+    /// the change would leave them (a change to `required` starts every grace
+    /// period afresh, so deadlines count from the next sign-in). Who must set
+    /// up a factor, who would be blocked and who is unaffected; exemptions
+    /// show in each decision's reason.
+    ///
+    /// Reads one record per member and writes nothing. Only a role that may
+    /// change enforcement may look ([`Reason::RoleMayNotChangeEnforcement`]),
+    /// and only at its own organization's members
+    /// ([`Reason::OtherOrganization`]); an unknown role of the actor is
+    /// [`Reason::UnknownRole`].
+    pub async fn preview_enforcement(
+        &self,
+        actor: &Account<'_>,
+        mode: Mode,
+        members: &[Account<'_>],
+    ) -> Result<DryRunReport, Failure> {
+        if members
+            .iter()
+            .any(|member| member.organization != actor.organization)
+        {
+            return Err(TwoFactorError::Denied(Reason::OtherOrganization).into());
+        }
+        let now = self.clock.now();
+        let current = self.organization(actor.organization).await?;
+        if current.policy.methods_for(actor.role).is_none() {
+            return Err(TwoFactorError::Denied(Reason::UnknownRole).into());
+        }
+        if !current.policy.may_change_enforcement(actor.role) {
+            return Err(TwoFactorError::Denied(Reason::RoleMayNotChangeEnforcement).into());
+        }
+        let policy = current
+            .policy
+            .with_mode(mode)
+            .map_err(TwoFactorError::Policy)?;
+        // As change_enforcement leaves it: a change to required starts now.
+        let enforcement_since = if mode == Mode::Required && current.policy.mode() != Mode::Required
+        {
+            Some(now.as_unix_seconds())
+        } else {
+            current.enforcement_since
+        };
+        let org = OrgPolicy {
+            policy: Arc::new(policy),
+            enforcement_since,
+        };
+        let mut records = Vec::with_capacity(members.len());
+        for member in members {
+            let record = self.store.load_user(member.user).await?;
+            records.push(record.map(|v| v.value).unwrap_or_default());
+        }
+        let facts: Vec<UserFacts<'_>> = members
+            .iter()
+            .zip(&records)
+            .map(|(member, record)| Self::facts(member, record, &org, 0).0)
+            .collect();
+        Ok(org.policy.dry_run(&facts, now))
     }
 
     /// Stores a whole policy document for an organization (validated first).
