@@ -30,6 +30,23 @@ pub(crate) fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
+/// The dry run of an enforcement change in one sentence, as Settings →
+/// Security shows it before the owner confirms: "3 staff will have to set up
+/// 2FA at their next sign-in; nobody will be blocked".
+pub(crate) fn dry_run_summary(must_enroll: usize, blocked: usize) -> String {
+    let who = |n: usize| match n {
+        0 => "nobody".to_string(),
+        1 => "1 staff member".to_string(),
+        n => format!("{n} staff"),
+    };
+    let enroll = match must_enroll {
+        0 => "Nobody will have to set up 2FA at their next sign-in".to_string(),
+        1 => "1 staff member will have to set up 2FA at their next sign-in".to_string(),
+        n => format!("{n} staff will have to set up 2FA at their next sign-in"),
+    };
+    format!("{enroll}; {} will be blocked", who(blocked))
+}
+
 /// A policy reason in the clinic's words: "clinic" where the library says
 /// "organization", and always one sentence with one full stop.
 pub(crate) fn reason(reason: &Reason) -> String {

@@ -604,9 +604,16 @@ async fn walk(
     tab.goto("/profile/security").await;
     tab.expect_text("10 unused backup codes").await;
 
-    // 8. Owner: Settings → Security → 2FA enforcement: Required.
+    // 8. Owner: Settings → Security → 2FA enforcement: Required. Before
+    // confirming, the owner sees whom it affects (the dry run).
     tab.goto("/settings/security").await;
     tab.fill("#enforcement-mode", "Required").await;
+    tab.click("#review-enforcement").await;
+    tab.expect_text(
+        "3 staff will have to set up 2FA at their next sign-in; nobody will be blocked.",
+    )
+    .await;
+    tab.shot("08-enforcement-dry-run").await;
     tab.click("#save-enforcement").await;
     tab.expect_text("2FA enforcement is now Required").await;
     tab.shot("08-enforcement-required").await;
@@ -771,6 +778,11 @@ async fn walk(
     tab.click("#totp-submit").await;
     tab.goto("/settings/security").await;
     tab.fill("#enforcement-mode", "Optional").await;
+    tab.click("#review-enforcement").await;
+    tab.expect_text(
+        "Nobody will have to set up 2FA at their next sign-in; nobody will be blocked.",
+    )
+    .await;
     tab.click("#save-enforcement").await;
     tab.goto("/profile/security").await;
     tab.click(".remove-passkey").await;

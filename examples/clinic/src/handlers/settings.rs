@@ -5,7 +5,7 @@
 use axum::extract::{Form, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use twofold::{Mode, Timestamp};
+use twofold::{Mode, Reason, SignIn, Timestamp};
 
 use super::security::{history_rows, security_panel};
 use super::{account, back, factor_failure};
@@ -14,14 +14,24 @@ use crate::error::{AppError, Context};
 use crate::password::Client;
 use crate::session::{SignedIn, take_flash};
 use crate::views::settings::{
-    AuditPage, Choice, RoleDays, SettingsSecurityPage, StaffPage, StaffRow, StaffState,
+    AuditPage, Choice, EnforcementPreview, PreviewRow, RoleDays, SettingsSecurityPage, StaffPage,
+    StaffRow, StaffState,
 };
 use crate::views::{self, Layout, Tone, is_manager};
 use crate::{App, audit, csrf, words};
 
+/// `/settings/security?mode=required`: the owner chose a mode and asks what
+/// it would do before confirming it.
+#[derive(Deserialize)]
+pub(crate) struct SecurityQuery {
+    #[serde(default)]
+    mode: Option<String>,
+}
+
 pub(crate) async fn settings_security(
     State(app): State<App>,
     SignedIn { user, session, .. }: SignedIn,
+    Query(query): Query<SecurityQuery>,
 ) -> Result<Response, AppError> {
     let token = csrf::token(&session).await;
     let policy = app
@@ -30,7 +40,7 @@ pub(crate) async fn settings_security(
         .await
         .context("policy")?;
     let mode = words::mode_name(policy.mode());
-    let modes = policy.may_change_enforcement(&user.role).then(|| {
+    let mut modes = policy.may_change_enforcement(&user.role).then(|| {
         [Mode::Optional, Mode::Required, Mode::Off]
             .map(words::mode_name)
             .into_iter()
@@ -39,8 +49,24 @@ pub(crate) async fn settings_security(
                 label: name.to_string(),
                 chosen: name == mode,
             })
-            .collect()
+            .collect::<Vec<_>>()
     });
+    // The dry run of the chosen mode, for whoever may change it; a mode that
+    // does not parse, or the current one, shows none.
+    let chosen = query
+        .mode
+        .as_deref()
+        .and_then(|mode| mode.parse::<Mode>().ok())
+        .filter(|chosen| *chosen != policy.mode() && modes.is_some());
+    if let (Some(chosen), Some(modes)) = (chosen, modes.as_mut()) {
+        for choice in modes {
+            choice.chosen = choice.value == words::mode_name(chosen);
+        }
+    }
+    let preview = match chosen {
+        Some(chosen) => Some(enforcement_preview(&app, &user, policy.mode(), chosen).await?),
+        None => None,
+    };
     let notice = take_flash(&session).await;
     let trusted_roles = policy
         .document()
@@ -59,7 +85,68 @@ pub(crate) async fn settings_security(
         trusted_days: policy.document().trusted_browsers.max_days,
         trusted_roles,
         trusted_editable: policy.may_change_enforcement(&user.role),
+        preview,
         panel: security_panel(&app, &user, "h3").await?,
+    })
+}
+
+/// What changing enforcement from `from` to `to` would do to the clinic's
+/// staff at their next sign-in: twofold's dry run over their records.
+async fn enforcement_preview(
+    app: &App,
+    owner: &User,
+    from: Mode,
+    to: Mode,
+) -> Result<EnforcementPreview, AppError> {
+    let members = db::users_of(app.pool(), &owner.clinic)
+        .await
+        .context("staff")?;
+    let accounts: Vec<_> = members.iter().map(account).collect();
+    let report = app
+        .two_factor()
+        .preview_enforcement(&account(owner), to, &accounts)
+        .await
+        .context("enforcement preview")?;
+    let member = |id: &str| members.iter().find(|member| member.id == id);
+    let mut rows = Vec::new();
+    for (id, decision) in &report.must_enroll {
+        let what = match decision.outcome {
+            SignIn::MustEnroll {
+                deadline,
+                can_defer: true,
+                ..
+            } => format!(
+                "Must set up 2FA by {}",
+                words::when(deadline.as_unix_seconds())
+            ),
+            _ => "Must set up 2FA before continuing".to_string(),
+        };
+        rows.extend(member(id).map(|m| (m, "enroll", what)));
+    }
+    for (id, decision) in &report.blocked {
+        let what = format!("Blocked: {}", words::reason(&decision.reason));
+        rows.extend(member(id).map(|m| (m, "blocked", what)));
+    }
+    for (id, decision) in &report.unaffected {
+        if decision.reason == Reason::Exempt {
+            let what = "Exempt: no change".to_string();
+            rows.extend(member(id).map(|m| (m, "exempt", what)));
+        }
+    }
+    Ok(EnforcementPreview {
+        from: words::mode_name(from),
+        to: words::mode_name(to),
+        summary: words::dry_run_summary(report.must_enroll.len(), report.blocked.len()),
+        blocks: !report.blocked.is_empty(),
+        rows: rows
+            .into_iter()
+            .map(|(member, kind, what)| PreviewRow {
+                name: member.name.clone(),
+                role: member.role.clone(),
+                kind,
+                what,
+            })
+            .collect(),
     })
 }
 

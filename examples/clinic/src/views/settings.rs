@@ -22,7 +22,34 @@ pub(crate) struct SettingsSecurityPage {
     pub trusted_roles: Vec<RoleDays>,
     /// Whether this user may change them (the owner).
     pub trusted_editable: bool,
+    /// The dry run of the enforcement change the owner chose, before they
+    /// confirm it.
+    pub preview: Option<EnforcementPreview>,
     pub panel: Panel,
+}
+
+/// A pending enforcement change and whom it affects.
+pub(crate) struct EnforcementPreview {
+    /// The mode now ("Optional").
+    pub from: &'static str,
+    /// The mode chosen ("Required"): the form's value and its name.
+    pub to: &'static str,
+    /// "3 staff will have to set up 2FA at their next sign-in; nobody will be blocked".
+    pub summary: String,
+    /// Whether anyone would be blocked (the summary is then a warning).
+    pub blocks: bool,
+    /// Each member the change affects, or who is exempt from it.
+    pub rows: Vec<PreviewRow>,
+}
+
+/// A member in the preview.
+pub(crate) struct PreviewRow {
+    pub name: String,
+    pub role: String,
+    /// `enroll`, `blocked` or `exempt`.
+    pub kind: &'static str,
+    /// What happens at their next sign-in.
+    pub what: String,
 }
 
 /// How long one role's users may trust a browser.
