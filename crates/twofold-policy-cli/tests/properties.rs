@@ -1,0 +1,81 @@
+//! Properties of the CSV reader and the dry run, on generated input.
+#![cfg(test)]
+
+use proptest::prelude::*;
+use twofold_policy::Policy;
+use twofold_policy_cli::{Timestamp, UsersReader, dry_run, read_users};
+
+const CLINIC: &str = include_str!("data/clinic.toml");
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Arbitrary bytes: rows or a typed error, never a panic.
+    #[test]
+    fn csv_reader_never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        for row in UsersReader::new("users.csv", bytes.as_slice()) {
+            if row.is_err() {
+                break;
+            }
+        }
+    }
+
+    /// A valid header, then lines of CSV-ish text.
+    #[test]
+    fn csv_reader_never_panics_after_a_header(body in "([a-z0-9;,\" \\r\\n:T+-]|\u{7}|é){0,600}") {
+        let text = format!("user,role,methods,first_sign_in,exempt\n{body}");
+        let result = read_users("users.csv", text.as_bytes());
+        if let Err(error) = result {
+            // Every error names the file and a line within it.
+            prop_assert!(error.to_string().starts_with("users.csv:"));
+            prop_assert!(error.line >= 1 && error.line <= text.lines().count() as u64 + 1);
+        }
+    }
+
+    /// Generated valid rows are all read, in order, and the dry run's counts
+    /// add up to the number of rows.
+    #[test]
+    fn dry_run_counts_add_up(
+        rows in proptest::collection::vec(
+            (
+                "[a-z]{1,8}",
+                prop_oneof!["owner", "admin", "staff", "member", "[a-z]{1,6}"],
+                prop_oneof!["", "totp", "passkey", "totp;passkey", "passkey totp"],
+                prop_oneof![Just(String::new()), (1_795_000_000u64..1_798_000_000).prop_map(|s| s.to_string())],
+                any::<bool>(),
+                any::<bool>(),
+            ),
+            0..200,
+        ),
+        now in 1_795_000_000u64..1_800_000_000,
+    ) {
+        let mut csv = String::from("user,role,methods,first_sign_in,backup_codes,exempt\n");
+        for (user, role, methods, first, backup, exempt) in &rows {
+            csv.push_str(&format!("{user},{role},{methods},{first},{backup},{exempt}\n"));
+        }
+        let users = read_users("users.csv", csv.as_bytes()).unwrap();
+        prop_assert_eq!(users.len(), rows.len());
+        for (i, (row, generated)) in users.iter().zip(&rows).enumerate() {
+            prop_assert_eq!(&row.user, &generated.0);
+            prop_assert_eq!(row.line, i as u64 + 2);
+        }
+        let policy = Policy::from_toml(CLINIC).unwrap();
+        let at = Timestamp::from_unix_seconds(now);
+        let report = dry_run(&policy, &users, at);
+        let summary = report.summary();
+        prop_assert_eq!(summary.must_enroll + summary.blocked + summary.unaffected, rows.len());
+        prop_assert!(summary.exempt <= summary.unaffected);
+        // The same counts as the engine's own dry run.
+        let facts: Vec<_> = users.iter().map(|u| u.facts()).collect();
+        let engine = policy.dry_run(&facts, at);
+        prop_assert_eq!(summary.must_enroll, engine.must_enroll.len());
+        prop_assert_eq!(summary.blocked, engine.blocked.len());
+        prop_assert_eq!(summary.unaffected, engine.unaffected.len());
+        // The JSON says the same.
+        let mut out = Vec::new();
+        report.write_json(&mut out).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        prop_assert_eq!(json["users"].as_array().unwrap().len(), rows.len());
+        prop_assert_eq!(json["summary"]["blocked"].as_u64().unwrap() as usize, summary.blocked);
+    }
+}
