@@ -83,12 +83,16 @@ impl PolicyFileError {
 }
 
 /// The path of the field an engine error is about (`throttle.max_failures`,
-/// `exemptions[0].until`, `version`), or `None` for a syntax error, whose
-/// message gives the line and column instead.
+/// `exemptions[0].until`, `version`, or where the reader failed: a value of
+/// the wrong type or an unknown field), or `None` for a syntax error outside
+/// any field, whose message gives the line and column instead.
 pub fn error_path(error: &PolicyError) -> Option<&str> {
     match error {
         PolicyError::Invalid { field, .. } | PolicyError::Instant { field, .. } => Some(field),
         PolicyError::UnsupportedVersion { .. } => Some("version"),
+        PolicyError::Syntax {
+            field: Some(field), ..
+        } => Some(field),
         _ => None,
     }
 }
@@ -104,12 +108,22 @@ impl fmt::Display for PolicyErrorText<'_> {
             PolicyError::Instant { field, source } => {
                 write!(f, "{field}: this date cannot be used: {source}")
             }
-            // TOML's messages begin "TOML parse error at line 4, column 17".
+            // TOML's messages begin "TOML parse error at line 4, column 17";
+            // where the reader failed inside a field, its path comes first.
             PolicyError::Syntax {
-                format: "JSON",
+                format,
+                field,
                 message,
-            } => write!(f, "JSON error: {}", message.trim_end()),
-            PolicyError::Syntax { message, .. } => f.write_str(message.trim_end()),
+                ..
+            } => {
+                if let Some(field) = field {
+                    write!(f, "{field}: ")?;
+                }
+                if *format == "JSON" {
+                    f.write_str("JSON error: ")?;
+                }
+                f.write_str(message.trim_end())
+            }
             error @ PolicyError::UnsupportedVersion { .. } => write!(f, "version: {error}"),
             error => write!(f, "{error}"),
         }

@@ -149,7 +149,7 @@ fn check_invalid_policies_name_the_field() {
         ),
         (
             "invalid-unknown-field.toml",
-            "invalid-unknown-field.toml: TOML parse error at line 4, column 1",
+            "invalid-unknown-field.toml: throttle.max_failure: TOML parse error at line 4, column 1",
         ),
         (
             "invalid-syntax.json",

@@ -24,10 +24,15 @@ const MAX_UNLOCK_SECONDS: u64 = 86_400;
 #[non_exhaustive]
 pub enum PolicyError {
     /// The TOML or JSON could not be read; the message gives the position.
-    #[error("the policy {format} could not be read: {message}")]
+    #[error("the policy {format} could not be read{}: {message}", at_field(.field.as_deref()))]
     Syntax {
         /// `"TOML"` or `"JSON"`.
         format: &'static str,
+        /// The field the reader failed at, as a path (`throttle.max_failures`
+        /// for a value of the wrong type, `trusted_browsers.extra` for a field
+        /// the document does not have); `None` where the text itself could
+        /// not be read (a missing quote) or the document as a whole failed.
+        field: Option<String>,
         /// The parser's message, with line and column.
         message: String,
     },
@@ -57,6 +62,13 @@ pub enum PolicyError {
         /// What is wrong with it.
         problem: String,
     },
+}
+
+/// " at `field`" for [`PolicyError::Syntax`]'s message, where there is one.
+fn at_field(field: Option<&str>) -> String {
+    field
+        .map(|field| format!(" at {field}"))
+        .unwrap_or_default()
 }
 
 fn invalid(field: impl Into<String>, problem: impl Into<String>) -> PolicyError {

@@ -10,12 +10,13 @@ impl Policy {
     /// Reads and validates a TOML policy document. Dates may be strings or
     /// TOML's own dates and offset datetimes (see [`Timestamp`]).
     pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
-        let syntax = |message: String| PolicyError::Syntax {
+        let syntax = |field: Option<String>, message: String| PolicyError::Syntax {
             format: "TOML",
+            field,
             message,
         };
         let deserializer =
-            toml::de::Deserializer::parse(text).map_err(|error| syntax(error.to_string()))?;
+            toml::de::Deserializer::parse(text).map_err(|error| syntax(None, error.to_string()))?;
         let document: PolicyDocument =
             serde_path_to_error::deserialize(deserializer).map_err(|error| {
                 let value = || {
@@ -38,8 +39,10 @@ impl Policy {
                         _ => None,
                     }
                 };
-                instant_error(error.path(), value)
-                    .unwrap_or_else(|| syntax(error.into_inner().to_string()))
+                instant_error(error.path(), value).unwrap_or_else(|| {
+                    let field = field_of(error.path());
+                    syntax(field, error.into_inner().to_string())
+                })
             })?;
         Policy::from_document(document)
     }
@@ -62,11 +65,21 @@ impl Policy {
                 };
                 instant_error(error.path(), value).unwrap_or_else(|| PolicyError::Syntax {
                     format: "JSON",
+                    field: field_of(error.path()),
                     message: error.into_inner().to_string(),
                 })
             })?;
         Policy::from_document(document)
     }
+}
+
+/// The path of the field a reader failed at, unless it failed at the
+/// document itself (an empty path, or one serde could not follow).
+fn field_of(path: &Path) -> Option<String> {
+    let known = path
+        .iter()
+        .all(|segment| matches!(segment, Segment::Map { .. } | Segment::Seq { .. }));
+    (known && path.iter().next().is_some()).then(|| path.to_string())
 }
 
 /// [`PolicyError::Instant`] if the failing field holds a date (`enforcement.from`,

@@ -179,7 +179,7 @@ fn unusable_dates_are_typed_errors_that_name_their_field() {
     for (value, needle) in [("2027-02-30", "line 3"), ("5", "expected a date")] {
         let error = from(value).unwrap_err();
         assert!(
-            matches!(&error, PolicyError::Syntax { format: "TOML", message } if message.contains(needle)),
+            matches!(&error, PolicyError::Syntax { format: "TOML", message, .. } if message.contains(needle)),
             "{value}: {error:?}"
         );
     }

@@ -306,6 +306,47 @@ fn validation_errors_name_the_field_and_say_what_is_wrong() {
         );
         assert!(e.to_string().contains(needle), "{text}\n=> {e}");
     }
+    // Where the reader failed inside a field, the error names it.
+    let field = |e: &PolicyError| match e {
+        PolicyError::Syntax { field, .. } => field.clone(),
+        other => panic!("{other:?}"),
+    };
+    for (text, path) in [
+        (
+            "version = 1\n[enforcement]\nmode = \"sometimes\"",
+            Some("enforcement.mode"),
+        ),
+        (
+            "version = 1\n[throttle]\nmax_failures = \"ten\"",
+            Some("throttle.max_failures"),
+        ),
+        (
+            "version = 1\n[trusted_browsers]\nmax_days = 30\nextra = 1\n",
+            Some("trusted_browsers.extra"),
+        ),
+        (
+            "version = 1\n[roles.staff]\nmethods = [\"totp\", 7]",
+            Some("roles.staff.methods[1]"),
+        ),
+        (
+            "version = 1\n[enforcment]\nmode = \"required\"",
+            Some("enforcment"),
+        ),
+        ("version = ", None),
+    ] {
+        let e = error(text);
+        assert_eq!(field(&e).as_deref(), path, "{text}\n=> {e:?}");
+        if let Some(path) = path {
+            assert!(e.to_string().contains(&format!(" at {path}: ")), "{e}");
+        }
+    }
+    let json = Policy::from_json(r#"{"version": 1, "roles": {"staff": {"grace_seconds": -1}}}"#)
+        .unwrap_err();
+    assert_eq!(
+        field(&json).as_deref(),
+        Some("roles.staff.grace_seconds"),
+        "{json:?}"
+    );
     let json = Policy::from_json(r#"{"version": 1, "enforcement": {"mode": 3}}"#).unwrap_err();
     assert!(
         matches!(json, PolicyError::Syntax { format: "JSON", .. })
