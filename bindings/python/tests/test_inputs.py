@@ -1,0 +1,155 @@
+"""Bad input from Python is a clean exception that says what was wrong, never a crash."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from twofold_policy import Policy, SignInDecision, UserFacts
+
+NOW = 1_800_000_000
+LATEST = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy.example_clinic().with_mode("required")
+
+
+@pytest.mark.parametrize(
+    "now,error,words",
+    [
+        (-1, ValueError, "out of range"),
+        (LATEST + 1, ValueError, "out of range"),
+        (2**64, ValueError, "out of range"),
+        (-(2**100), ValueError, "out of range"),
+        (datetime(2027, 1, 1), ValueError, "naive datetime"),
+        (datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5))), ValueError, "out of range"),
+        (datetime(1969, 12, 31, tzinfo=timezone.utc), ValueError, "out of range"),
+        (1.8e9, TypeError, r"int\("),
+        (True, TypeError, "bool"),
+        (date(2027, 1, 1), TypeError, "a date is not an instant"),
+        ("2027-01-01", TypeError, "got str"),
+        (None, TypeError, "got NoneType"),
+    ],
+)
+def test_a_time_that_is_not_an_instant_is_refused(policy: Policy, now: Any, error: type[Exception], words: str) -> None:
+    facts = UserFacts("u", "staff")
+    with pytest.raises(error, match=words) as raised:
+        policy.sign_in(facts, now)
+    assert "now" in str(raised.value)
+    with pytest.raises(error, match=words):
+        policy.enforcement_applies(facts, now)
+    if now is None:  # "no time" where a time is optional
+        return
+    with pytest.raises(error, match=words) as raised:
+        policy.throttle(1, now, NOW)
+    assert "last_failure" in str(raised.value)
+    with pytest.raises(error, match=words) as raised:
+        UserFacts("u", "staff", first_sign_in=now)
+    assert "first_sign_in" in str(raised.value)
+
+
+def test_times_are_aware_datetimes_or_unix_seconds_and_come_back_in_utc(policy: Policy) -> None:
+    facts = UserFacts("u", "staff", first_sign_in=datetime(2027, 1, 1, 1, 0, 0, 999_999, tzinfo=timezone(timedelta(hours=1))))
+    assert facts.first_sign_in == datetime(2027, 1, 1, tzinfo=timezone.utc)
+    assert facts == UserFacts("u", "staff", first_sign_in=1_798_761_600)
+    grace = Policy.from_toml('version = 1\n[enforcement]\nmode = "required"\ngrace_seconds = 3600')
+    deadline = grace.sign_in(facts, 1_798_761_600).deadline
+    assert deadline == datetime(2027, 1, 1, 1, 0, tzinfo=timezone.utc)
+    assert deadline is not None and deadline.tzinfo == timezone.utc
+    assert policy.sign_in(UserFacts("u", "staff"), 0).outcome == "must_enroll"
+    assert policy.sign_in(UserFacts("u", "staff"), LATEST).outcome == "must_enroll"
+
+
+def test_a_deadline_beyond_year_9999_is_a_clean_error() -> None:
+    grace = Policy.from_toml('version = 1\n[enforcement]\nmode = "required"\ngrace_seconds = 86400')
+    decision = grace.sign_in(UserFacts("u", "staff"), LATEST)
+    assert decision.outcome == "must_enroll"
+    with pytest.raises(ValueError, match="9999"):
+        decision.deadline
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,words",
+    [
+        ({"methods": ["sms"]}, ValueError, "unknown method 'sms'|unknown method \"sms\""),
+        ({"methods": ["backup_codes"]}, ValueError, "recovery"),
+        ({"methods": "totp"}, TypeError, "single string"),
+        ({"methods": [1]}, TypeError, r"methods\[0\]"),
+        ({"methods": 3}, TypeError, "list of method names"),
+        ({"backup_codes": 1}, TypeError, "backup_codes"),
+        ({"exempt": "yes"}, TypeError, "exempt"),
+    ],
+)
+def test_user_facts_refuse_what_they_cannot_hold(kwargs: dict[str, Any], error: type[Exception], words: str) -> None:
+    with pytest.raises(error, match=words):
+        UserFacts("u", "staff", **kwargs)
+    with pytest.raises(TypeError):
+        UserFacts(7, "staff")  # type: ignore[arg-type]
+
+
+def test_other_arguments_are_checked(policy: Policy) -> None:
+    owner = UserFacts("o", "owner", methods=("totp",))
+    with pytest.raises(ValueError, match="mode"):
+        policy.change_enforcement(owner, "sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="mode"):
+        policy.with_mode("strict")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown method"):
+        policy.enrollment("staff", "sms")  # type: ignore[arg-type]
+    for failures, error in [(-1, ValueError), (2**32, ValueError), (2**200, ValueError), (1.0, TypeError), (True, TypeError)]:
+        with pytest.raises(error, match="failures"):
+            policy.throttle(failures, None, NOW)  # type: ignore[arg-type]
+    assert policy.throttle(2**32 - 1, None, NOW).reason_code == "failure_ceiling"
+    with pytest.raises(TypeError):
+        policy.sign_in("ana", NOW)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"users\[1\]"):
+        policy.dry_run([UserFacts("a", "staff"), "b"], NOW)  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="iterable"):
+        policy.dry_run(3, NOW)  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        policy.nonexistent_decision  # type: ignore[attr-defined]
+
+
+def test_results_are_frozen_values(policy: Policy) -> None:
+    facts = UserFacts("ana", "staff", methods=["passkey", "totp"], backup_codes=True)
+    assert facts.methods == ("totp", "passkey")
+    with pytest.raises(AttributeError):
+        facts.role = "owner"  # type: ignore[misc]
+    decision = policy.sign_in(facts, NOW)
+    assert decision == policy.sign_in(facts, NOW)
+    assert hash(decision) == hash(policy.sign_in(facts, NOW))
+    assert decision != policy.sign_in(UserFacts("ana", "staff"), NOW)
+    assert isinstance(decision, SignInDecision)
+    assert repr(decision) == (
+        "SignInDecision(outcome='challenge', methods=('totp', 'passkey'), recovery=True, "
+        "reason_code='factor_enrolled', rule='enforcement')"
+    )
+    assert repr(facts) == (
+        "UserFacts(user='ana', role='staff', methods=('totp', 'passkey'), backup_codes=True, "
+        "first_sign_in=None, exempt=False)"
+    )
+
+
+def test_every_decision_is_available(policy: Policy) -> None:
+    owner = UserFacts("olga", "owner", methods=["totp"])
+    staff = UserFacts("sam", "staff")
+    assert policy.enforcement_applies(staff, NOW) is True
+    assert policy.enforcement_applies(UserFacts("sam", "staff", exempt=True), NOW) is False
+    assert policy.passkey_sign_in(staff).outcome == "allowed"
+    assert policy.self_unlock("staff").allowed
+    assert policy.self_unlock("dentist").reason_code == "unknown_role"
+    assert policy.enrollment("staff", "passkey").outcome == "allowed"
+    assert policy.trusted_browser_days("staff") == 30
+    assert policy.trusted_browser_days("dentist") == 0
+    unlock = policy.admin_unlock(owner, staff, "phishing")
+    assert (unlock.outcome, unlock.rule) == ("allowed", "roles.owner")
+    report = policy.dry_run([owner, staff, UserFacts("x", "dentist"), UserFacts("k", "staff", exempt=True)], NOW)
+    assert report.summary == {"must_enroll": 1, "blocked": 1, "exempt": 1, "unaffected": 2}
+    assert [user for user, _ in report.unaffected] == ["olga", "k"]
+    assert [user for user, _ in report.exempt] == ["k"]
+    assert report.exempt[0][1].rule == "application exemption"
+    assert report.must_enroll[0][1] == policy.sign_in(staff, NOW)
+    assert report.blocked[0][1].reason_code == "unknown_role"
