@@ -1,5 +1,5 @@
 //! The exception hierarchy: `PolicyError(ValueError)` with `.field` (the path
-//! of the field, or `None` for a syntax error) and `.problem`, and a subclass
+//! of the field, or `None` where the text could not be read) and `.problem`, and a subclass
 //! for each kind of `twofold_policy::PolicyError`.
 
 use std::ffi::CStr;
@@ -27,7 +27,8 @@ class PolicyError(ValueError):
 
 class PolicySyntaxError(PolicyError):
     """The TOML or JSON text could not be read (the message gives the line
-    and column); `field` is None."""
+    and column); `field` is None. (A value of the wrong type or an unknown
+    field is an InvalidFieldError, from text as from a dict.)"""
 
 
 class UnsupportedVersionError(PolicyError):
@@ -36,8 +37,8 @@ class UnsupportedVersionError(PolicyError):
 
 
 class InvalidFieldError(PolicyError):
-    """A field has a value the policy cannot use, or (in a dict) a value of the
-    wrong type."""
+    """A field has a value the policy cannot use, a value of the wrong type,
+    or is not a field of the document."""
 
 
 class InvalidDateError(PolicyError):
@@ -131,6 +132,13 @@ pub(crate) fn from_rust(py: Python<'_>, error: twofold_policy::PolicyError) -> P
     use twofold_policy::PolicyError as E;
     let message = error.to_string();
     match error {
+        // The reader failed inside a field (a value of the wrong type, an
+        // unknown field): the same error as a dict's, with the position.
+        E::Syntax {
+            message: inner,
+            field: Some(field),
+            ..
+        } => policy_error(py, Kind::Field, message, Some(field), inner),
         E::Syntax { message: inner, .. } => policy_error(py, Kind::Syntax, message, None, inner),
         E::UnsupportedVersion { .. } => policy_error(
             py,

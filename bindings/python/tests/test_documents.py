@@ -97,7 +97,6 @@ def test_a_refused_document_names_its_field_in_toml_json_and_dict(
     [
         ("version = 1\n[enforcement\n", Policy.from_toml),
         ('{"version": 1,', Policy.from_json),
-        ('version = 1\n[throttle]\nmax_failures = "x"', Policy.from_toml),
     ],
 )
 def test_text_that_cannot_be_read_is_a_syntax_error_without_a_field(text: str, load: Any) -> None:
@@ -105,6 +104,26 @@ def test_text_that_cannot_be_read_is_a_syntax_error_without_a_field(text: str, l
         load(text)
     assert raised.value.field is None
     assert "line" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "text,load,field",
+    [
+        ('version = 1\n[throttle]\nmax_failures = "x"', Policy.from_toml, "throttle.max_failures"),
+        ('{"version": 1, "throttle": {"max_failures": "x"}}', Policy.from_json, "throttle.max_failures"),
+        ("version = 1\n[throttle]\nmax_failure = 5", Policy.from_toml, "throttle.max_failure"),
+        ('{"version": 1, "roles": {"staff": {"methodz": []}}}', Policy.from_json, "roles.staff.methodz"),
+        ('version = 1\n[roles.staff]\nmethods = ["totp", 7]', Policy.from_toml, "roles.staff.methods[1]"),
+    ],
+)
+def test_text_of_the_wrong_type_or_an_unknown_field_names_the_field(text: str, load: Any, field: str) -> None:
+    # The same error as the dict's, with the reader's position besides.
+    with pytest.raises(InvalidFieldError) as raised:
+        load(text)
+    assert raised.value.field == field
+    assert not isinstance(raised.value, PolicySyntaxError)
+    assert "line" in str(raised.value)
+    assert str(raised.value).count(field) >= 1
 
 
 # Dicts: type errors and values no document can hold, each with its path.
