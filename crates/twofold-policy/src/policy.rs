@@ -25,6 +25,7 @@ const MAX_UNLOCK_SECONDS: u64 = 86_400;
 pub enum PolicyError {
     /// The TOML or JSON could not be read; the message gives the position.
     #[error("the policy {format} could not be read{}: {message}", at_field(.field.as_deref()))]
+    #[non_exhaustive]
     Syntax {
         /// `"TOML"` or `"JSON"`.
         format: &'static str,

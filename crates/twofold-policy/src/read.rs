@@ -40,8 +40,8 @@ impl Policy {
                     }
                 };
                 instant_error(error.path(), value).unwrap_or_else(|| {
-                    let field = field_of(error.path());
-                    syntax(field, error.into_inner().to_string())
+                    let message = error.inner().to_string();
+                    syntax(field_of(error.path(), &message), message)
                 })
             })?;
         Policy::from_document(document)
@@ -63,23 +63,51 @@ impl Policy {
                     }
                     value.as_str()?.parse::<Timestamp>().err()
                 };
-                instant_error(error.path(), value).unwrap_or_else(|| PolicyError::Syntax {
+                let message = error.inner().to_string();
+                // Text that is not JSON fails wherever the reader was; only
+                // a value the document cannot hold has a field to name.
+                let field = match error.inner().classify() {
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof => None,
+                    _ => field_of(error.path(), &message),
+                };
+                instant_error(error.path(), value).unwrap_or(PolicyError::Syntax {
                     format: "JSON",
-                    field: field_of(error.path()),
-                    message: error.into_inner().to_string(),
+                    field,
+                    message,
                 })
             })?;
+        // One document: anything after it but white space is refused.
+        deserializer.end().map_err(|error| PolicyError::Syntax {
+            format: "JSON",
+            field: None,
+            message: error.to_string(),
+        })?;
         Policy::from_document(document)
     }
 }
 
-/// The path of the field a reader failed at, unless it failed at the
-/// document itself (an empty path, or one serde could not follow).
-fn field_of(path: &Path) -> Option<String> {
+/// The path of the field a reader failed at: where it was (`throttle` for a
+/// table missing a field), and the missing field serde's `message` names, if
+/// any (`throttle.lockout`, `version`); `None` where it failed at the
+/// document itself or on a path serde could not follow.
+fn field_of(path: &Path, message: &str) -> Option<String> {
     let known = path
         .iter()
         .all(|segment| matches!(segment, Segment::Map { .. } | Segment::Seq { .. }));
-    (known && path.iter().next().is_some()).then(|| path.to_string())
+    if !known {
+        return None;
+    }
+    let at = path.iter().next().is_some().then(|| path.to_string());
+    // serde's own wording for a missing field: "missing field `lockout`".
+    let missing = message
+        .split_once("missing field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match (at, missing) {
+        (Some(at), Some(name)) => Some(format!("{at}.{name}")),
+        (None, Some(name)) => Some(name.to_string()),
+        (at, None) => at,
+    }
 }
 
 /// [`PolicyError::Instant`] if the failing field holds a date (`enforcement.from`,

@@ -347,6 +347,45 @@ fn validation_errors_name_the_field_and_say_what_is_wrong() {
         Some("roles.staff.grace_seconds"),
         "{json:?}"
     );
+    // A missing field is named, where it is missing, in TOML as in JSON.
+    for (toml, json, path) in [
+        (
+            "[enforcement]\nmode = \"off\"",
+            r#"{"enforcement": {"mode": "off"}}"#,
+            "version",
+        ),
+        (
+            "version = 1\n[throttle]\nmax_failures = 3",
+            r#"{"version": 1, "throttle": {"max_failures": 3}}"#,
+            "throttle.lockout",
+        ),
+    ] {
+        for e in [error(toml), Policy::from_json(json).unwrap_err()] {
+            assert_eq!(field(&e).as_deref(), Some(path), "{e:?}");
+        }
+    }
+    // Text that is not JSON names no field, wherever the reader stopped.
+    for text in [
+        r#"{"version": 1, "enforcement": {"mode": "requi"#,
+        r#"{"version": 1, "roles": {"staff": {"methods": ["totp",]}}}"#,
+        r#"{"version": 1} {"version": 2}"#,
+        r#"{"version": 1} x"#,
+    ] {
+        let e = Policy::from_json(text).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                PolicyError::Syntax {
+                    format: "JSON",
+                    field: None,
+                    ..
+                }
+            ),
+            "{text}: {e:?}"
+        );
+    }
+    // One document, and white space after it.
+    assert!(Policy::from_json("{\"version\": 1}\n  \n").is_ok());
     let json = Policy::from_json(r#"{"version": 1, "enforcement": {"mode": 3}}"#).unwrap_err();
     assert!(
         matches!(json, PolicyError::Syntax { format: "JSON", .. })

@@ -24,9 +24,9 @@ pub use error::{
 };
 pub use events::{Event, EventSink, Factor, SinkFuture, TrustRevocation};
 pub use facade::{
-    Account, AppParameters, Checkup, Done, FactorConfirmed, FactorHistory, MAX_TOTP_DRIFT_STEPS,
-    MAX_TOTP_FALLBACKS, Purged, Resealed, SelfUnlockOffer, SignInStep, SignedIn, Status, TotpDrift,
-    TotpEnrollment, TwoFactor, TwoFactorConfig, UnlockProgress,
+    Account, AppParameters, Checkup, Done, EnforcementPreview, FactorConfirmed, FactorHistory,
+    MAX_TOTP_DRIFT_STEPS, MAX_TOTP_FALLBACKS, Purged, Resealed, SelfUnlockOffer, SignInStep,
+    SignedIn, Status, TotpDrift, TotpEnrollment, TwoFactor, TwoFactorConfig, UnlockProgress,
 };
 #[cfg(feature = "passkey")]
 #[cfg_attr(docsrs, doc(cfg(feature = "passkey")))]

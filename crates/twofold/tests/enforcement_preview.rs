@@ -71,11 +71,12 @@ async fn the_preview_says_what_requiring_2fa_then_does_at_each_sign_in() {
         (users, orgs)
     };
     let before = versions();
-    let report = h
+    let preview = h
         .twofold
         .preview_enforcement(&olga, Mode::Required, &members)
         .await
         .unwrap();
+    let report = &preview.proposed;
     assert_eq!(versions(), before, "a preview writes nothing");
     let names = |list: &[(String, twofold::Decision<SignIn>)]| {
         list.iter()
@@ -85,6 +86,17 @@ async fn the_preview_says_what_requiring_2fa_then_does_at_each_sign_in() {
     assert_eq!(names(&report.must_enroll), ["sam", "kim"]);
     assert_eq!(names(&report.blocked), ["ivy"]);
     assert_eq!(names(&report.unaffected), ["olga", "ana"]);
+    // Ivy cannot sign in now either: the change sends Sam and Kim into
+    // setup, and blocks nobody new.
+    assert_eq!(names(&preview.current.blocked), ["ivy"]);
+    assert!(preview.current.must_enroll.is_empty());
+    let users = |list: Vec<&(String, twofold::Decision<SignIn>)>| {
+        list.into_iter()
+            .map(|(user, _)| user.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(users(preview.newly_must_enroll()), ["sam", "kim"]);
+    assert!(preview.newly_blocked().is_empty());
     let week = h.clock.now().plus_seconds(7 * DAY);
     for (_, decision) in &report.must_enroll {
         assert!(matches!(
@@ -135,7 +147,8 @@ async fn relaxing_enforcement_shows_nobody_who_must_set_up_2fa() {
         .twofold
         .preview_enforcement(&olga, Mode::Required, &members)
         .await
-        .unwrap();
+        .unwrap()
+        .proposed;
     // The clinic's policy has no grace period: setup comes first, now.
     assert!(matches!(
         required.must_enroll.as_slice(),
@@ -146,11 +159,15 @@ async fn relaxing_enforcement_shows_nobody_who_must_set_up_2fa() {
                 can_defer: false,
             }
     ));
-    let optional = h
+    let relaxed = h
         .twofold
         .preview_enforcement(&olga, Mode::Optional, &members)
         .await
         .unwrap();
+    // Sam must set up 2FA now; not after the change.
+    assert_eq!(relaxed.current.must_enroll.len(), 1);
+    assert!(relaxed.newly_must_enroll().is_empty());
+    let optional = relaxed.proposed;
     assert!(optional.must_enroll.is_empty() && optional.blocked.is_empty());
     assert_eq!(optional.unaffected.len(), 2);
 }
@@ -201,4 +218,38 @@ async fn only_who_may_change_enforcement_sees_the_preview_and_only_of_their_own_
         "{error:?}"
     );
     assert!(ORG != "another-clinic");
+}
+
+#[tokio::test]
+async fn an_owner_without_2fa_is_refused_the_preview_of_required_as_the_change_itself() {
+    let h = harness();
+    let olga = account("olga", "owner");
+    let sam = account("sam", "staff");
+    let error = h
+        .twofold
+        .preview_enforcement(&olga, Mode::Required, &[olga, sam])
+        .await
+        .unwrap_err()
+        .error;
+    assert!(
+        matches!(
+            error,
+            TwoFactorError::Denied(Reason::ActorHasNoSecondFactor)
+        ),
+        "{error:?}"
+    );
+    // Off is no lock-out: shown.
+    let off = h
+        .twofold
+        .preview_enforcement(&olga, Mode::Off, &[olga, sam])
+        .await
+        .unwrap();
+    assert_eq!(off.proposed.unaffected.len(), 2);
+    enroll_totp(&h, &olga).await;
+    let required = h
+        .twofold
+        .preview_enforcement(&olga, Mode::Required, &[olga, sam])
+        .await
+        .unwrap();
+    assert_eq!(required.newly_must_enroll().len(), 1);
 }

@@ -343,6 +343,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_dry_run_summary_counts_in_words() {
+        assert_eq!(
+            dry_run_summary(3, 0),
+            "3 staff will have to set up 2FA at their next sign-in; nobody will be blocked"
+        );
+        assert_eq!(
+            dry_run_summary(1, 1),
+            "1 staff member will have to set up 2FA at their next sign-in; 1 staff member will be blocked"
+        );
+        assert_eq!(
+            dry_run_summary(0, 2),
+            "Nobody will have to set up 2FA at their next sign-in; 2 staff will be blocked"
+        );
+    }
+
+    #[test]
     fn reasons_say_clinic_and_end_in_one_full_stop() {
         for reason in [
             Reason::EnrollmentRequiredNow,

@@ -89,7 +89,8 @@ async fn the_owner_sees_who_must_set_up_2fa_before_confirming_and_the_change_doe
         assert!(!page.contains("enforcement-preview"), "{mode}");
     }
 
-    // A staff member the policy does not cover would be blocked: said first.
+    // A staff member whose role the policy does not cover cannot sign in
+    // under any mode: listed, but not counted as blocked by the change.
     running
         .app
         .create_user(
@@ -104,13 +105,20 @@ async fn the_owner_sees_who_must_set_up_2fa_before_confirming_and_the_change_doe
     let preview = page(&browser, base, "/settings/security?mode=Required").await;
     assert_eq!(
         text_of(&preview, "enforcement-dry-run"),
-        Some(
-            "3 staff will have to set up 2FA at their next sign-in; 1 staff member will be blocked."
-        ),
+        Some("3 staff will have to set up 2FA at their next sign-in; nobody will be blocked."),
         "{preview}"
     );
     assert!(preview.contains("Ivy Intern"));
-    assert!(preview.contains("notice error"));
+    assert!(
+        preview.contains(
+            "Cannot sign in now either: the role \u{201c}intern\u{201d} is not in the clinic"
+        ),
+        "{preview}"
+    );
+    assert!(
+        preview.contains(r#"id="enforcement-dry-run" class="notice info""#),
+        "not a warning: the change blocks nobody"
+    );
 
     // Confirmed: each of the three is sent into setup at their next sign-in.
     let csrf = common::csrf_of(&preview);
@@ -129,6 +137,26 @@ async fn the_owner_sees_who_must_set_up_2fa_before_confirming_and_the_change_doe
             who.0
         );
     }
+}
+
+#[tokio::test]
+async fn an_owner_without_2fa_is_told_first_and_offered_nothing_to_confirm() {
+    let clock = common::clock_at(common::aligned_now());
+    let running = common::start(clock.clone()).await;
+    let base = &running.base;
+    let owner = twofold_clinic::SEED[0];
+    let browser = client();
+    assert_eq!(sign_in(&browser, base, owner).await, "/profile/security");
+    let preview = page(&browser, base, "/settings/security?mode=Required").await;
+    assert_eq!(
+        text_of(&preview, "enforcement-refused"),
+        Some(
+            "Set up two-factor authentication on your own account before requiring it for everyone."
+        ),
+        "{preview}"
+    );
+    assert!(!preview.contains("save-enforcement"), "{preview}");
+    assert!(!preview.contains("will have to set up 2FA"));
 }
 
 #[tokio::test]

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use twofold_policy::{
-    DryRunReport, Mode, Permission, Policy, PolicyDocument, Reason, ResetPermission, Timestamp,
-    UserFacts,
+    Mode, Permission, Policy, PolicyDocument, Reason, ResetPermission, Timestamp, UserFacts,
 };
 
 use crate::error::{Failure, TwoFactorError};
@@ -246,23 +245,25 @@ impl TwoFactor {
     /// What setting the organization's enforcement to `mode` would do to
     /// `members` at their next sign-in, shown to `actor` before they confirm
     /// [`change_enforcement`](Self::change_enforcement): the policy's
-    /// [`dry_run`](Policy::dry_run) over the facts of each member's record, as
-    /// the change would leave them (a change to `required` starts every grace
-    /// period afresh, so deadlines count from the next sign-in). Who must set
-    /// up a factor, who would be blocked and who is unaffected; exemptions
-    /// show in each decision's reason.
+    /// [`dry_run`](Policy::dry_run) over the facts of each member's record,
+    /// now and as the change would leave them (a change to `required` starts
+    /// every grace period afresh, so deadlines count from the next sign-in).
+    /// [`EnforcementPreview::newly_must_enroll`] and
+    /// [`newly_blocked`](EnforcementPreview::newly_blocked) are whom the
+    /// change itself affects; exemptions show in each decision's reason.
     ///
-    /// Reads one record per member and writes nothing. Only a role that may
-    /// change enforcement may look ([`Reason::RoleMayNotChangeEnforcement`]),
-    /// and only at its own organization's members
-    /// ([`Reason::OtherOrganization`]); an unknown role of the actor is
-    /// [`Reason::UnknownRole`].
+    /// Reads one record per member and writes nothing. Refused as the change
+    /// itself would be ([`Policy::change_enforcement`]): a role that may not
+    /// change enforcement ([`Reason::RoleMayNotChangeEnforcement`], or
+    /// [`Reason::UnknownRole`]), or an actor without a second factor asking
+    /// about `required` ([`Reason::ActorHasNoSecondFactor`]); and members of
+    /// another organization ([`Reason::OtherOrganization`]).
     pub async fn preview_enforcement(
         &self,
         actor: &Account<'_>,
         mode: Mode,
         members: &[Account<'_>],
-    ) -> Result<DryRunReport, Failure> {
+    ) -> Result<EnforcementPreview, Failure> {
         if members
             .iter()
             .any(|member| member.organization != actor.organization)
@@ -271,16 +272,17 @@ impl TwoFactor {
         }
         let now = self.clock.now();
         let current = self.organization(actor.organization).await?;
-        if current.policy.methods_for(actor.role).is_none() {
-            return Err(TwoFactorError::Denied(Reason::UnknownRole).into());
+        let actor_record = self
+            .store
+            .load_user(actor.user)
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        let (facts, _, _) = Self::facts(actor, &actor_record, &current, 0);
+        let decision = current.policy.change_enforcement(&facts, mode);
+        if decision.outcome == Permission::Denied {
+            return Err(TwoFactorError::Denied(decision.reason).into());
         }
-        if !current.policy.may_change_enforcement(actor.role) {
-            return Err(TwoFactorError::Denied(Reason::RoleMayNotChangeEnforcement).into());
-        }
-        let policy = current
-            .policy
-            .with_mode(mode)
-            .map_err(TwoFactorError::Policy)?;
         // As change_enforcement leaves it: a change to required starts now.
         let enforcement_since = if mode == Mode::Required && current.policy.mode() != Mode::Required
         {
@@ -288,8 +290,13 @@ impl TwoFactor {
         } else {
             current.enforcement_since
         };
-        let org = OrgPolicy {
-            policy: Arc::new(policy),
+        let proposed = OrgPolicy {
+            policy: Arc::new(
+                current
+                    .policy
+                    .with_mode(mode)
+                    .map_err(TwoFactorError::Policy)?,
+            ),
             enforcement_since,
         };
         let mut records = Vec::with_capacity(members.len());
@@ -297,12 +304,18 @@ impl TwoFactor {
             let record = self.store.load_user(member.user).await?;
             records.push(record.map(|v| v.value).unwrap_or_default());
         }
-        let facts: Vec<UserFacts<'_>> = members
-            .iter()
-            .zip(&records)
-            .map(|(member, record)| Self::facts(member, record, &org, 0).0)
-            .collect();
-        Ok(org.policy.dry_run(&facts, now))
+        let report = |org: &OrgPolicy| {
+            let facts: Vec<UserFacts<'_>> = members
+                .iter()
+                .zip(&records)
+                .map(|(member, record)| Self::facts(member, record, org, 0).0)
+                .collect();
+            org.policy.dry_run(&facts, now)
+        };
+        Ok(EnforcementPreview {
+            current: report(&current),
+            proposed: report(&proposed),
+        })
     }
 
     /// Stores a whole policy document for an organization (validated first).

@@ -7,7 +7,7 @@ use twofold_backup::{BackupConfig, NewBackupCodes};
 use twofold_passkey::CredentialId;
 #[cfg(feature = "passkey")]
 use twofold_passkey::PasskeyConfig;
-use twofold_policy::{Methods, PolicyDocument, Reason, Timestamp};
+use twofold_policy::{Decision, DryRunReport, Methods, PolicyDocument, Reason, SignIn, Timestamp};
 use twofold_totp::TotpParams;
 
 use crate::events::{Event, Factor};
@@ -381,4 +381,41 @@ pub struct Resealed {
     /// Users whose secret could not be opened with any key of the keyring, with
     /// the key id it is sealed under: the key that must not be retired yet.
     pub unreadable: Vec<(String, String)>,
+}
+
+/// What an enforcement change would do to an organization's members at their
+/// next sign-in: from [`TwoFactor::preview_enforcement`](super::TwoFactor::preview_enforcement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnforcementPreview {
+    /// Each member's next sign-in under the policy as it is.
+    pub current: DryRunReport,
+    /// The same under the proposed mode.
+    pub proposed: DryRunReport,
+}
+
+impl EnforcementPreview {
+    /// Members who would have to set up a second factor under the proposed
+    /// mode and need not now: whom the change sends into setup.
+    pub fn newly_must_enroll(&self) -> Vec<&(String, Decision<SignIn>)> {
+        newly(&self.proposed.must_enroll, &self.current.must_enroll)
+    }
+
+    /// Members who could not sign in under the proposed mode and can now.
+    pub fn newly_blocked(&self) -> Vec<&(String, Decision<SignIn>)> {
+        newly(&self.proposed.blocked, &self.current.blocked)
+    }
+}
+
+/// The entries of `after` whose user `before` does not list.
+fn newly<'a>(
+    after: &'a [(String, Decision<SignIn>)],
+    before: &[(String, Decision<SignIn>)],
+) -> Vec<&'a (String, Decision<SignIn>)> {
+    let before: std::collections::HashSet<&str> =
+        before.iter().map(|(user, _)| user.as_str()).collect();
+    after
+        .iter()
+        .filter(|(user, _)| !before.contains(user.as_str()))
+        .collect()
 }

@@ -5,7 +5,7 @@
 use axum::extract::{Form, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use twofold::{Mode, Reason, SignIn, Timestamp};
+use twofold::{Mode, Reason, SignIn, Timestamp, TwoFactorError};
 
 use super::security::{history_rows, security_panel};
 use super::{account, back, factor_failure};
@@ -91,7 +91,9 @@ pub(crate) async fn settings_security(
 }
 
 /// What changing enforcement from `from` to `to` would do to the clinic's
-/// staff at their next sign-in: twofold's dry run over their records.
+/// staff at their next sign-in: twofold's dry run over their records, now
+/// and after the change. The summary counts whom the change itself affects;
+/// the table also lists who is blocked already, and who is exempt.
 async fn enforcement_preview(
     app: &App,
     owner: &User,
@@ -102,14 +104,35 @@ async fn enforcement_preview(
         .await
         .context("staff")?;
     let accounts: Vec<_> = members.iter().map(account).collect();
-    let report = app
+    let mut view = EnforcementPreview {
+        from: words::mode_name(from),
+        to: words::mode_name(to),
+        summary: String::new(),
+        refused: None,
+        blocks: false,
+        rows: Vec::new(),
+    };
+    let preview = match app
         .two_factor()
         .preview_enforcement(&account(owner), to, &accounts)
         .await
-        .context("enforcement preview")?;
+    {
+        Ok(preview) => preview,
+        // Refused as the change would be (the owner has no second factor
+        // of their own): said here, with no button to confirm.
+        Err(failure) => match failure.error {
+            TwoFactorError::Denied(reason) => {
+                view.refused = Some(words::reason(&reason));
+                return Ok(view);
+            }
+            _ => return Err(failure).context("enforcement preview"),
+        },
+    };
     let member = |id: &str| members.iter().find(|member| member.id == id);
+    let newly_enroll = preview.newly_must_enroll();
+    let newly_blocked = preview.newly_blocked();
     let mut rows = Vec::new();
-    for (id, decision) in &report.must_enroll {
+    for (id, decision) in &newly_enroll {
         let what = match decision.outcome {
             SignIn::MustEnroll {
                 deadline,
@@ -123,31 +146,49 @@ async fn enforcement_preview(
         };
         rows.extend(member(id).map(|m| (m, "enroll", what)));
     }
-    for (id, decision) in &report.blocked {
-        let what = format!("Blocked: {}", words::reason(&decision.reason));
-        rows.extend(member(id).map(|m| (m, "blocked", what)));
+    for (id, decision) in &preview.proposed.blocked {
+        let Some(m) = member(id) else { continue };
+        let why = match decision.reason {
+            Reason::UnknownRole => format!(
+                "the role \u{201c}{}\u{201d} is not in the clinic's security policy",
+                m.role
+            ),
+            other => words::reason(&other).trim_end_matches('.').to_string(),
+        };
+        let already = !newly_blocked.iter().any(|(user, _)| user == id);
+        let what = if already {
+            format!("Cannot sign in now either: {why}")
+        } else {
+            format!("Cannot sign in: {why}")
+        };
+        rows.push((
+            m,
+            if already {
+                "blocked already"
+            } else {
+                "blocked"
+            },
+            what,
+        ));
     }
-    for (id, decision) in &report.unaffected {
+    for (id, decision) in &preview.proposed.unaffected {
         if decision.reason == Reason::Exempt {
             let what = "Exempt: no change".to_string();
             rows.extend(member(id).map(|m| (m, "exempt", what)));
         }
     }
-    Ok(EnforcementPreview {
-        from: words::mode_name(from),
-        to: words::mode_name(to),
-        summary: words::dry_run_summary(report.must_enroll.len(), report.blocked.len()),
-        blocks: !report.blocked.is_empty(),
-        rows: rows
-            .into_iter()
-            .map(|(member, kind, what)| PreviewRow {
-                name: member.name.clone(),
-                role: member.role.clone(),
-                kind,
-                what,
-            })
-            .collect(),
-    })
+    view.summary = words::dry_run_summary(newly_enroll.len(), newly_blocked.len());
+    view.blocks = !newly_blocked.is_empty();
+    view.rows = rows
+        .into_iter()
+        .map(|(member, kind, what)| PreviewRow {
+            name: member.name.clone(),
+            role: member.role.clone(),
+            kind,
+            what,
+        })
+        .collect();
+    Ok(view)
 }
 
 #[derive(Deserialize)]

@@ -36,7 +36,10 @@ pub(crate) struct EnforcementPreview {
     pub to: &'static str,
     /// "3 staff will have to set up 2FA at their next sign-in; nobody will be blocked".
     pub summary: String,
-    /// Whether anyone would be blocked (the summary is then a warning).
+    /// Why the owner may not make this change (no second factor of their
+    /// own), instead of a summary and a button to confirm.
+    pub refused: Option<String>,
+    /// Whether the change would block anyone (the summary is then a warning).
     pub blocks: bool,
     /// Each member the change affects, or who is exempt from it.
     pub rows: Vec<PreviewRow>,
@@ -46,7 +49,7 @@ pub(crate) struct EnforcementPreview {
 pub(crate) struct PreviewRow {
     pub name: String,
     pub role: String,
-    /// `enroll`, `blocked` or `exempt`.
+    /// `enroll`, `blocked`, `blocked already` or `exempt` (its row's classes).
     pub kind: &'static str,
     /// What happens at their next sign-in.
     pub what: String,
