@@ -143,22 +143,30 @@ async fn relaxing_enforcement_shows_nobody_who_must_set_up_2fa() {
         .unwrap();
     let sam = account("sam", "staff");
     let members = [olga, sam];
+    // Sam met the requirement a minute ago: required staying required
+    // restarts nothing, so the deadline is still that first sign-in's (the
+    // clinic's policy has no grace period).
+    let first = h.clock.now();
+    h.twofold.begin_sign_in(&sam).await.unwrap();
+    h.clock.advance(60);
     let required = h
         .twofold
         .preview_enforcement(&olga, Mode::Required, &members)
         .await
         .unwrap()
         .proposed;
-    // The clinic's policy has no grace period: setup comes first, now.
-    assert!(matches!(
-        required.must_enroll.as_slice(),
-        [(user, decision)] if user == "sam"
-            && decision.outcome == twofold::SignIn::MustEnroll {
-                deadline: h.clock.now(),
-                methods: twofold::Methods::ALL,
-                can_defer: false,
-            }
-    ));
+    assert!(
+        matches!(
+            required.must_enroll.as_slice(),
+            [(user, decision)] if user == "sam"
+                && decision.outcome == twofold::SignIn::MustEnroll {
+                    deadline: first,
+                    methods: twofold::Methods::ALL,
+                    can_defer: false,
+                }
+        ),
+        "{required:?}"
+    );
     let relaxed = h
         .twofold
         .preview_enforcement(&olga, Mode::Optional, &members)

@@ -419,3 +419,44 @@ fn newly<'a>(
         .filter(|(user, _)| !before.contains(user.as_str()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twofold_policy::Rule;
+
+    fn entry(user: &str, outcome: SignIn) -> (String, Decision<SignIn>) {
+        let decision = Decision {
+            outcome,
+            reason: Reason::UnknownRole,
+            rule: Rule::Builtin,
+        };
+        (user.to_string(), decision)
+    }
+
+    #[test]
+    fn newly_lists_only_who_the_change_itself_affects() {
+        let due = SignIn::MustEnroll {
+            deadline: Timestamp::from_unix_seconds(100),
+            methods: Methods::ALL,
+            can_defer: false,
+        };
+        let preview = EnforcementPreview {
+            current: DryRunReport {
+                must_enroll: vec![entry("kim", due)],
+                blocked: vec![entry("ivy", SignIn::Blocked)],
+                unaffected: vec![entry("sam", SignIn::Allow), entry("zed", SignIn::Allow)],
+            },
+            proposed: DryRunReport {
+                must_enroll: vec![entry("kim", due), entry("sam", due)],
+                blocked: vec![entry("ivy", SignIn::Blocked), entry("zed", SignIn::Blocked)],
+                unaffected: Vec::new(),
+            },
+        };
+        fn users(list: Vec<&(String, Decision<SignIn>)>) -> Vec<&str> {
+            list.into_iter().map(|(user, _)| user.as_str()).collect()
+        }
+        assert_eq!(users(preview.newly_must_enroll()), ["sam"]);
+        assert_eq!(users(preview.newly_blocked()), ["zed"]);
+    }
+}
