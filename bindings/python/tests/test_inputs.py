@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from twofold_policy import Policy, SignInDecision, UserFacts
+from twofold_policy._native import _rust_decisions_per_second  # type: ignore[import-not-found]
 
 NOW = 1_800_000_000
 LATEST = 253_402_300_799  # 9999-12-31T23:59:59Z
@@ -153,3 +156,60 @@ def test_every_decision_is_available(policy: Policy) -> None:
     assert report.exempt[0][1].rule == "application exemption"
     assert report.must_enroll[0][1] == policy.sign_in(staff, NOW)
     assert report.blocked[0][1].reason_code == "unknown_role"
+
+
+# Python code the binding calls while it walks a dict (isinstance reading a
+# __class__ property, isoformat() of a date subclass) may change the dict or
+# list being walked: the walk reads a snapshot, and never panics.
+
+
+def test_a_dict_changed_while_it_is_read_is_read_as_it_was() -> None:
+    enforcement: dict[str, Any] = {}
+
+    class Changing(datetime):
+        def isoformat(self, *args: Any, **kwargs: Any) -> str:
+            enforcement["grace_seconds"] = 0
+            enforcement.pop("mode", None)
+            return super().isoformat(*args, **kwargs)
+
+    enforcement.update({"from": Changing(2027, 1, 1, tzinfo=timezone.utc), "mode": "required", "grace_seconds": 60})
+    policy = Policy.from_dict({"version": 1, "enforcement": enforcement})
+    read = json.loads(policy.to_json())["enforcement"]
+    assert (read["mode"], read["grace_seconds"], read["from"]) == ("required", 60, "2027-01-01T00:00:00Z")
+
+
+def test_a_class_property_that_changes_the_dict_does_not_crash() -> None:
+    document: dict[str, Any] = {"version": 1}
+
+    class Pretender:
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            document["exemptions"] = []
+            document.clear()
+            return date
+
+        def isoformat(self) -> str:
+            return "2027-01-01"
+
+    document["enforcement"] = {"mode": "required", "from": Pretender()}
+    enforcement = document["enforcement"]
+    policy = Policy.from_dict(document)
+    assert json.loads(policy.to_json())["enforcement"]["from"] == "2027-01-01T00:00:00Z"
+    # The same with the changed dict inside: the snapshot of each level is read.
+    enforcement["from"] = Pretender()
+    document.update({"version": 1, "enforcement": enforcement})
+    assert Policy.from_dict(document).mode == "required"
+
+
+def test_a_list_that_grows_while_it_is_read_is_read_as_it_was() -> None:
+    exemptions: list[Any] = []
+
+    class Growing(date):
+        def isoformat(self) -> str:
+            if len(exemptions) < 5:  # (without a limit, the old walk never ended)
+                exemptions.append({"user": "late", "reason": "r", "until": Growing(2027, 1, 1)})
+            return super().isoformat()
+
+    exemptions.append({"user": "a", "reason": "r", "until": Growing(2027, 1, 1)})
+    policy = Policy.from_dict({"version": 1, "exemptions": exemptions})
+    assert [e["user"] for e in json.loads(policy.to_json())["exemptions"]] == ["a"]
