@@ -1,7 +1,7 @@
 //! `Policy`: a validated policy and every decision of the engine.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -323,32 +323,47 @@ pub(crate) fn rust_decisions_per_second(
     now: &Bound<'_, PyAny>,
     seconds: f64,
 ) -> PyResult<(f64, f64)> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(PyValueError::new_err(format!(
+            "seconds: expected a positive number of seconds, got {seconds}"
+        )));
+    }
     let now = instant(now, "now")?;
     let policy = &policy.get().inner;
     let facts: Vec<twofold_policy::UserFacts<'_>> =
         users.iter().map(|facts| facts.get().as_rust()).collect();
-    let budget = std::time::Duration::from_secs_f64(seconds.clamp(0.01, 60.0) / 2.0);
+    // Finite and positive, then clamped: the conversion cannot fail.
+    let budget = Duration::from_secs_f64(seconds.clamp(0.01, 60.0) / 2.0);
     let rates = py.detach(|| {
-        let rate = |decide: &dyn Fn() -> usize| {
+        // Each batch makes about 1,000 decisions (at least one call), and the
+        // clock is read after each: a long list of users does not overrun it.
+        let rate = |decide: &dyn Fn() -> usize, per_call: usize| {
+            let calls = (1000 / per_call.max(1)).max(1);
             let start = Instant::now();
-            let mut decisions = 0usize;
+            let mut decisions = 0u64;
             while start.elapsed() < budget {
-                for _ in 0..1000 {
-                    decisions += decide();
+                for _ in 0..calls {
+                    decisions = decisions.saturating_add(decide() as u64);
                 }
             }
             decisions as f64 / start.elapsed().as_secs_f64()
         };
-        let sign_in = rate(&|| {
-            for facts in &facts {
-                black_box(policy.sign_in(black_box(facts), black_box(now)));
-            }
-            facts.len()
-        });
-        let throttle = rate(&|| {
-            black_box(policy.throttle(black_box(5), black_box(Some(now)), black_box(now)));
-            1
-        });
+        let sign_in = rate(
+            &|| {
+                for facts in &facts {
+                    black_box(policy.sign_in(black_box(facts), black_box(now)));
+                }
+                facts.len()
+            },
+            facts.len(),
+        );
+        let throttle = rate(
+            &|| {
+                black_box(policy.throttle(black_box(5), black_box(Some(now)), black_box(now)));
+                1
+            },
+            1,
+        );
         (sign_in, throttle)
     });
     Ok(rates)

@@ -213,3 +213,24 @@ def test_a_list_that_grows_while_it_is_read_is_read_as_it_was() -> None:
     exemptions.append({"user": "a", "reason": "r", "until": Growing(2027, 1, 1)})
     policy = Policy.from_dict({"version": 1, "exemptions": exemptions})
     assert [e["user"] for e in json.loads(policy.to_json())["exemptions"]] == ["a"]
+
+
+# The benchmark's Rust loop (private, used by bench/decisions.py).
+
+
+@pytest.mark.parametrize("seconds", [math.nan, math.inf, -math.inf, 0.0, -1.0])
+def test_the_rust_benchmark_loop_refuses_a_time_budget_that_is_not_a_positive_number(seconds: float) -> None:
+    with pytest.raises(ValueError, match="seconds"):
+        _rust_decisions_per_second(Policy.example_clinic(), [UserFacts("u", "staff")], NOW, seconds)
+
+
+def test_the_rust_benchmark_loop_checks_its_budget_between_small_batches() -> None:
+    # 20,000 users: a batch of 1,000 sign-in passes over them (20 million
+    # decisions) before the first look at the clock would take many seconds;
+    # a batch is now about 1,000 decisions. No timing is asserted: only that it
+    # returns rates (with the old loop this test crawls).
+    users = [UserFacts(f"u{i}", "staff", methods=["totp"]) for i in range(20_000)]
+    sign_in, throttle = _rust_decisions_per_second(Policy.example_clinic(), users, NOW, 0.02)
+    assert sign_in > 0 and throttle > 0 and math.isfinite(sign_in) and math.isfinite(throttle)
+    empty = _rust_decisions_per_second(Policy.example_clinic(), [], NOW, 0.02)
+    assert empty[0] == 0 and empty[1] > 0
