@@ -21,12 +21,19 @@ pub(crate) struct Policy {
     inner: twofold_policy::Policy,
 }
 
+/// A mode by its exact name (`off`, `optional`, `required`), as in policy
+/// documents, the stubs' `Literal` and the command-line tool: not
+/// `Mode::from_str`, which also takes other cases and surrounding spaces.
 fn mode(text: &str) -> PyResult<Mode> {
-    text.parse().map_err(|_| {
-        PyValueError::new_err(format!(
-            "mode: expected \"off\", \"optional\" or \"required\", got {text:?}"
-        ))
-    })
+    Mode::ALL
+        .into_iter()
+        .find(|mode| mode.as_str() == text)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "mode: expected \"off\", \"optional\" or \"required\", got {}",
+                py_str(text)
+            ))
+        })
 }
 
 fn permission(

@@ -234,3 +234,17 @@ def test_the_rust_benchmark_loop_checks_its_budget_between_small_batches() -> No
     assert sign_in > 0 and throttle > 0 and math.isfinite(sign_in) and math.isfinite(throttle)
     empty = _rust_decisions_per_second(Policy.example_clinic(), [], NOW, 0.02)
     assert empty[0] == 0 and empty[1] > 0
+
+
+# Modes are exactly the names the stubs, documents and the command-line tool use.
+
+
+@pytest.mark.parametrize("mode", ["Required", "REQUIRED", " required", "required ", " REQUIRED ", "Off", "", "sometimes"])
+def test_a_mode_must_be_spelled_exactly(policy: Policy, mode: str) -> None:
+    owner = UserFacts("o", "owner", methods=("totp",))
+    with pytest.raises(ValueError, match='"off", "optional" or "required"'):
+        policy.with_mode(mode)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match='"off", "optional" or "required"'):
+        policy.change_enforcement(owner, mode)  # type: ignore[arg-type]
+    for exact in ["off", "optional", "required"]:
+        assert policy.with_mode(exact).mode == exact  # type: ignore[arg-type]
