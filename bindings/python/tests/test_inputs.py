@@ -248,3 +248,28 @@ def test_a_mode_must_be_spelled_exactly(policy: Policy, mode: str) -> None:
         policy.change_enforcement(owner, mode)  # type: ignore[arg-type]
     for exact in ["off", "optional", "required"]:
         assert policy.with_mode(exact).mode == exact  # type: ignore[arg-type]
+
+
+# Times past 9999-12-31, which a datetime cannot hold, are also Unix seconds.
+
+
+def test_deadlines_and_lockouts_past_year_9999_are_kept_as_unix_seconds() -> None:
+    grace = Policy.from_toml('version = 1\n[enforcement]\nmode = "required"\ngrace_seconds = 86400')
+    late = grace.sign_in(UserFacts("u", "staff"), LATEST)
+    assert late.deadline_unix == LATEST + 86_400
+    with pytest.raises(ValueError, match="9999"):
+        late.deadline
+    early = grace.sign_in(UserFacts("u", "staff"), NOW)
+    assert early.deadline_unix == NOW + 86_400
+    assert early.deadline == datetime.fromtimestamp(NOW + 86_400, timezone.utc)
+    assert grace.sign_in(UserFacts("u", "staff", methods=["totp"]), NOW).deadline_unix is None
+    lockout = Policy.from_toml("version = 1\n[throttle]\nmax_failures = 3\nlockout = { for_seconds = 3600 }")
+    locked = lockout.throttle(3, LATEST, LATEST)
+    assert (locked.outcome, locked.until_unix) == ("locked", LATEST + 3600)
+    with pytest.raises(ValueError, match="9999"):
+        locked.until
+    assert lockout.throttle(3, NOW, NOW).until_unix == NOW + 3600
+    assert lockout.throttle(3, NOW, NOW).until == datetime.fromtimestamp(NOW + 3600, timezone.utc)
+    assert lockout.throttle(0, None, NOW).until_unix is None
+    forever = Policy.from_toml('version = 1\n[throttle]\nmax_failures = 3\nlockout = "until_reset"')
+    assert forever.throttle(3, NOW, NOW).until_unix is None
