@@ -273,3 +273,46 @@ def test_deadlines_and_lockouts_past_year_9999_are_kept_as_unix_seconds() -> Non
     assert lockout.throttle(0, None, NOW).until_unix is None
     forever = Policy.from_toml('version = 1\n[throttle]\nmax_failures = 3\nlockout = "until_reset"')
     assert forever.throttle(3, NOW, NOW).until_unix is None
+
+
+# Aware datetimes at any time of day, in any zone, are the same instants as
+# their Unix seconds (the seconds within the day count, not only the day).
+
+OFFSETS = [timedelta(0), timedelta(hours=5, minutes=30), timedelta(hours=-8), timedelta(hours=14), timedelta(hours=-23, minutes=-59)]
+INSTANTS = [NOW + 1, NOW + 3_599, NOW + 45_296, NOW + 86_399, 1, 86_399, LATEST - 86_400 * 2 + 1]
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+@pytest.mark.parametrize("seconds", INSTANTS)
+def test_an_aware_datetime_is_the_same_instant_as_its_unix_seconds(offset: timedelta, seconds: int) -> None:
+    zone = timezone(offset)
+    as_datetime = datetime.fromtimestamp(seconds, zone)
+    with_micros = as_datetime.replace(microsecond=999_999)
+    assert as_datetime.utcoffset() == offset and as_datetime.timestamp() == seconds
+    for time in (as_datetime, with_micros):
+        facts = UserFacts("u", "staff", first_sign_in=time)
+        assert facts == UserFacts("u", "staff", first_sign_in=seconds)
+        assert facts.first_sign_in == datetime.fromtimestamp(seconds, timezone.utc)
+    grace = Policy.from_toml('version = 1\n[enforcement]\nmode = "required"\ngrace_seconds = 7200')
+    by_datetime = grace.sign_in(UserFacts("u", "staff", first_sign_in=with_micros), as_datetime)
+    by_seconds = grace.sign_in(UserFacts("u", "staff", first_sign_in=seconds), seconds)
+    assert by_datetime == by_seconds and by_seconds.deadline_unix == seconds + 7200
+    # A throttle's wait is the backoff less the seconds since the last failure.
+    throttle = Policy.from_toml(
+        "version = 1\n[throttle]\nmax_failures = 9\nbackoff_seconds = [900, 900, 900]\nlockout = { for_seconds = 60 }"
+    )
+    for elapsed in (0, 1, 61, 899):
+        if seconds + elapsed > LATEST:
+            continue
+        later = datetime.fromtimestamp(seconds + elapsed, zone)
+        answer = throttle.throttle(2, with_micros, later)
+        assert answer == throttle.throttle(2, seconds, seconds + elapsed)
+        assert answer.seconds == 900 - elapsed
+    # Enforcement from an instant: one second before it, and at it.
+    starts = Policy.from_dict({"version": 1, "enforcement": {"mode": "required", "from": as_datetime}})
+    before = datetime.fromtimestamp(seconds - 1, zone)
+    assert starts.enforcement_applies(UserFacts("u", "staff"), before) is False
+    assert starts.enforcement_applies(UserFacts("u", "staff"), as_datetime) is True
+    reauth = Policy.example_clinic()
+    disable = reauth.self_disable(UserFacts("u", "staff", methods=["totp"]), with_micros, as_datetime)
+    assert disable == reauth.self_disable(UserFacts("u", "staff", methods=["totp"]), seconds, seconds)
