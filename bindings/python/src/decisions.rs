@@ -40,8 +40,8 @@ fn time_or_none<'py>(
 }
 
 /// The second step of sign-in: `outcome` is `allow`, `challenge` (with
-/// `methods` and `recovery`), `must_enroll` (with `deadline`, `methods` and
-/// `can_defer`) or `blocked`. Fields that do not belong to the outcome are None.
+/// `methods` and `recovery`), `must_enroll` (with `deadline`, `deadline_unix`,
+/// `methods` and `can_defer`) or `blocked`. Fields that do not belong to the outcome are None.
 #[pyclass(frozen, eq, hash, module = "twofold_policy")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct SignInDecision {
@@ -311,8 +311,8 @@ impl ResetDecision {
 }
 
 /// The throttle before verifying a second factor: `outcome` is `allowed`,
-/// `retry_after` (with `seconds`) or `locked` (with `until`: a UTC datetime,
-/// or None until an administrator resets it).
+/// `retry_after` (with `seconds`) or `locked` (with `until`, a UTC datetime,
+/// and `until_unix`; None until an administrator resets it).
 #[pyclass(frozen, eq, hash, module = "twofold_policy")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ThrottleDecision {

@@ -111,7 +111,8 @@ impl Policy {
         self.inner.mode().as_str()
     }
 
-    /// A copy with the organization's mode changed (re-validated).
+    /// A copy with the organization's mode changed (re-validated). `mode` is
+    /// exactly `off`, `optional` or `required`.
     fn with_mode(&self, py: Python<'_>, mode: &str) -> PyResult<Policy> {
         built(py, self.inner.with_mode(self::mode(mode)?))
     }
@@ -182,7 +183,8 @@ impl Policy {
         permission(&self.inner, decision)
     }
 
-    /// Whether `actor` may set the organization's mode to `mode`.
+    /// Whether `actor` may set the organization's mode to `mode` (exactly
+    /// `off`, `optional` or `required`).
     fn change_enforcement(
         &self,
         actor: &Bound<'_, UserFacts>,

@@ -1,7 +1,11 @@
 """Python and Rust agree: random policies, facts and times, decided through the
 binding and by the command-line tool (`twofold-policy decide POLICY`, JSON
-lines), which reaches the engine by another path (TOML and JSON parsing and a
-binary, not PyO3).
+lines, and `twofold-policy dry-run POLICY --users CSV --json`), which reaches
+the engine by another path (TOML and JSON parsing, CSV and a binary, not
+PyO3). The binding gets its times as Unix seconds or as aware datetimes in
+random zones, the tool always as Unix seconds; the binding loads the policy
+from the dict, from JSON or from TOML. passkey_sign_in, self_unlock and
+enrollment are not compared: `decide` has no request for them.
 
 The tool is $TWOFOLD_POLICY_BIN, or else built here with
 `cargo build -q -p twofold-policy-cli`. Under CI=true this test never skips."""

@@ -23,9 +23,11 @@ __all__ = [
     "__version__",
 ]
 
-# An instant: a timezone-aware datetime, or Unix seconds.
+# An instant: a timezone-aware datetime (any zone; fractions of a second are
+# dropped), or Unix seconds; from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _Time: TypeAlias = Union[datetime, int]
 _Method: TypeAlias = Literal["totp", "passkey"]
+# Exactly these names: another case or surrounding spaces is a ValueError.
 _Mode: TypeAlias = Literal["off", "optional", "required"]
 
 class PolicyError(ValueError):
