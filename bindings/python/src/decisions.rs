@@ -40,8 +40,8 @@ fn time_or_none<'py>(
 }
 
 /// The second step of sign-in: `outcome` is `allow`, `challenge` (with
-/// `methods` and `recovery`), `must_enroll` (with `deadline`, `methods` and
-/// `can_defer`) or `blocked`. Fields that do not belong to the outcome are None.
+/// `methods` and `recovery`), `must_enroll` (with `deadline`, `deadline_unix`,
+/// `methods` and `can_defer`) or `blocked`. Fields that do not belong to the outcome are None.
 #[pyclass(frozen, eq, hash, module = "twofold_policy")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct SignInDecision {
@@ -52,6 +52,13 @@ pub(crate) struct SignInDecision {
 impl SignInDecision {
     pub(crate) fn reason_code_is(&self, code: &str) -> bool {
         self.why.reason.code() == code
+    }
+
+    fn deadline_time(&self) -> Option<twofold_policy::Timestamp> {
+        match self.outcome {
+            SignIn::MustEnroll { deadline, .. } => Some(deadline),
+            _ => None,
+        }
     }
 
     pub(crate) fn outcome_name(&self) -> &'static str {
@@ -111,12 +118,17 @@ impl SignInDecision {
     }
 
     /// `must_enroll`: the end of the user's grace period (a UTC datetime).
+    /// A deadline past 9999-12-31, which a datetime cannot hold, raises
+    /// ValueError: `deadline_unix` holds every deadline.
     #[getter]
     fn deadline<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.outcome {
-            SignIn::MustEnroll { deadline, .. } => time_or_none(py, Some(deadline)),
-            _ => Ok(None),
-        }
+        time_or_none(py, self.deadline_time())
+    }
+
+    /// `must_enroll`: the end of the user's grace period, in Unix seconds.
+    #[getter]
+    fn deadline_unix(&self) -> Option<u64> {
+        self.deadline_time().map(|t| t.as_unix_seconds())
     }
 
     /// `must_enroll`: whether the user may still continue this time.
@@ -299,8 +311,8 @@ impl ResetDecision {
 }
 
 /// The throttle before verifying a second factor: `outcome` is `allowed`,
-/// `retry_after` (with `seconds`) or `locked` (with `until`: a UTC datetime,
-/// or None until an administrator resets it).
+/// `retry_after` (with `seconds`) or `locked` (with `until`, a UTC datetime,
+/// and `until_unix`; None until an administrator resets it).
 #[pyclass(frozen, eq, hash, module = "twofold_policy")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ThrottleDecision {
@@ -309,6 +321,13 @@ pub(crate) struct ThrottleDecision {
 }
 
 impl ThrottleDecision {
+    fn until_time(&self) -> Option<twofold_policy::Timestamp> {
+        match self.outcome {
+            Throttle::Locked { until } => until,
+            _ => None,
+        }
+    }
+
     fn outcome_name(&self) -> &'static str {
         match self.outcome {
             Throttle::Allowed => "allowed",
@@ -336,12 +355,18 @@ impl ThrottleDecision {
     }
 
     /// `locked`: when the lockout ends (None: at an administrator's reset).
+    /// An end past 9999-12-31, which a datetime cannot hold, raises
+    /// ValueError: `until_unix` holds every end.
     #[getter]
     fn until<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.outcome {
-            Throttle::Locked { until } => time_or_none(py, until),
-            _ => Ok(None),
-        }
+        time_or_none(py, self.until_time())
+    }
+
+    /// `locked`: when the lockout ends, in Unix seconds (None: at an
+    /// administrator's reset).
+    #[getter]
+    fn until_unix(&self) -> Option<u64> {
+        self.until_time().map(|t| t.as_unix_seconds())
     }
 
     /// Why, as UI text.

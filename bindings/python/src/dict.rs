@@ -80,9 +80,16 @@ fn value(object: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Value>
         let text: String = object.call_method0("isoformat")?.extract()?;
         return Ok(Value::String(text));
     }
+    // Dicts and lists are read from a snapshot (`PyDict_Items`, `PyList_AsTuple`,
+    // neither of which runs Python code): the Python code this walk calls
+    // (`isinstance` may read a `__class__` property, `isoformat` may be a
+    // subclass's) could change the dict or list meanwhile, and PyO3's dict
+    // iterator panics when its dict changes size.
     if let Ok(dict) = object.cast::<PyDict>() {
         let mut map = Map::new();
-        for (key, item) in dict.iter() {
+        for entry in dict.items().iter() {
+            let entry = entry.cast_into::<PyTuple>()?;
+            let (key, item) = (entry.get_item(0)?, entry.get_item(1)?);
             let Ok(key) = key.cast::<PyString>() else {
                 return Err(refuse(
                     py,
@@ -102,10 +109,15 @@ fn value(object: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Value>
         }
         return Ok(Value::Object(map));
     }
-    if object.is_instance_of::<PyList>() || object.is_instance_of::<PyTuple>() {
-        let mut items = Vec::new();
-        for (index, item) in object.try_iter()?.enumerate() {
-            items.push(value(&item?, &format!("{path}[{index}]"), depth + 1)?);
+    let snapshot = if let Ok(list) = object.cast::<PyList>() {
+        Some(list.to_tuple())
+    } else {
+        object.cast::<PyTuple>().ok().cloned()
+    };
+    if let Some(tuple) = snapshot {
+        let mut items = Vec::with_capacity(tuple.len());
+        for (index, item) in tuple.iter().enumerate() {
+            items.push(value(&item, &format!("{path}[{index}]"), depth + 1)?);
         }
         return Ok(Value::Array(items));
     }

@@ -26,9 +26,9 @@ class PolicyError(ValueError):
 
 
 class PolicySyntaxError(PolicyError):
-    """The TOML or JSON text could not be read (the message gives the line
-    and column); `field` is None. (A value of the wrong type or an unknown
-    field is an InvalidFieldError, from text as from a dict.)"""
+    """The text is not TOML or JSON at all (the message gives the line and
+    column): `field` is None. (A value of the wrong type, an unknown or a
+    missing field is an InvalidFieldError, from text as from a dict.)"""
 
 
 class UnsupportedVersionError(PolicyError):
@@ -37,8 +37,8 @@ class UnsupportedVersionError(PolicyError):
 
 
 class InvalidFieldError(PolicyError):
-    """A field has a value the policy cannot use, a value of the wrong type,
-    or is not a field of the document."""
+    """A field has a value the policy cannot use or a value of the wrong
+    type, is not a field of the document, or is missing."""
 
 
 class InvalidDateError(PolicyError):

@@ -1,7 +1,7 @@
 //! `Policy`: a validated policy and every decision of the engine.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -21,12 +21,19 @@ pub(crate) struct Policy {
     inner: twofold_policy::Policy,
 }
 
+/// A mode by its exact name (`off`, `optional`, `required`), as in policy
+/// documents, the stubs' `Literal` and the command-line tool: not
+/// `Mode::from_str`, which also takes other cases and surrounding spaces.
 fn mode(text: &str) -> PyResult<Mode> {
-    text.parse().map_err(|_| {
-        PyValueError::new_err(format!(
-            "mode: expected \"off\", \"optional\" or \"required\", got {text:?}"
-        ))
-    })
+    Mode::ALL
+        .into_iter()
+        .find(|mode| mode.as_str() == text)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "mode: expected \"off\", \"optional\" or \"required\", got {}",
+                py_str(text)
+            ))
+        })
 }
 
 fn permission(
@@ -104,7 +111,8 @@ impl Policy {
         self.inner.mode().as_str()
     }
 
-    /// A copy with the organization's mode changed (re-validated).
+    /// A copy with the organization's mode changed (re-validated). `mode` is
+    /// exactly `off`, `optional` or `required`.
     fn with_mode(&self, py: Python<'_>, mode: &str) -> PyResult<Policy> {
         built(py, self.inner.with_mode(self::mode(mode)?))
     }
@@ -175,7 +183,8 @@ impl Policy {
         permission(&self.inner, decision)
     }
 
-    /// Whether `actor` may set the organization's mode to `mode`.
+    /// Whether `actor` may set the organization's mode to `mode` (exactly
+    /// `off`, `optional` or `required`).
     fn change_enforcement(
         &self,
         actor: &Bound<'_, UserFacts>,
@@ -323,32 +332,47 @@ pub(crate) fn rust_decisions_per_second(
     now: &Bound<'_, PyAny>,
     seconds: f64,
 ) -> PyResult<(f64, f64)> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(PyValueError::new_err(format!(
+            "seconds: expected a positive number of seconds, got {seconds}"
+        )));
+    }
     let now = instant(now, "now")?;
     let policy = &policy.get().inner;
     let facts: Vec<twofold_policy::UserFacts<'_>> =
         users.iter().map(|facts| facts.get().as_rust()).collect();
-    let budget = std::time::Duration::from_secs_f64(seconds.clamp(0.01, 60.0) / 2.0);
+    // Finite and positive, then clamped: the conversion cannot fail.
+    let budget = Duration::from_secs_f64(seconds.clamp(0.01, 60.0) / 2.0);
     let rates = py.detach(|| {
-        let rate = |decide: &dyn Fn() -> usize| {
+        // Each batch makes about 1,000 decisions (at least one call), and the
+        // clock is read after each: a long list of users does not overrun it.
+        let rate = |decide: &dyn Fn() -> usize, per_call: usize| {
+            let calls = (1000 / per_call.max(1)).max(1);
             let start = Instant::now();
-            let mut decisions = 0usize;
+            let mut decisions = 0u64;
             while start.elapsed() < budget {
-                for _ in 0..1000 {
-                    decisions += decide();
+                for _ in 0..calls {
+                    decisions = decisions.saturating_add(decide() as u64);
                 }
             }
             decisions as f64 / start.elapsed().as_secs_f64()
         };
-        let sign_in = rate(&|| {
-            for facts in &facts {
-                black_box(policy.sign_in(black_box(facts), black_box(now)));
-            }
-            facts.len()
-        });
-        let throttle = rate(&|| {
-            black_box(policy.throttle(black_box(5), black_box(Some(now)), black_box(now)));
-            1
-        });
+        let sign_in = rate(
+            &|| {
+                for facts in &facts {
+                    black_box(policy.sign_in(black_box(facts), black_box(now)));
+                }
+                facts.len()
+            },
+            facts.len(),
+        );
+        let throttle = rate(
+            &|| {
+                black_box(policy.throttle(black_box(5), black_box(Some(now)), black_box(now)));
+                1
+            },
+            1,
+        );
         (sign_in, throttle)
     });
     Ok(rates)

@@ -71,6 +71,38 @@ REFUSED: list[tuple[str, dict[str, Any], type[PolicyError], str]] = [
         InvalidFieldError,
         "roles.admin.trusted_browser_days",
     ),
+    # Missing fields: the engine names them in text, the dict walker itself.
+    (
+        '[enforcement]\nmode = "required"',
+        {"enforcement": {"mode": "required"}},
+        InvalidFieldError,
+        "version",
+    ),
+    (
+        "version = 1\n[throttle]\nmax_failures = 3",
+        {"version": 1, "throttle": {"max_failures": 3}},
+        InvalidFieldError,
+        "throttle.lockout",
+    ),
+    (
+        'version = 1\n[[exemptions]]\nuser = "a"\nreason = "r"\n[[exemptions]]\nuser = "b"',
+        {"version": 1, "exemptions": [{"user": "a", "reason": "r"}, {"user": "b"}]},
+        InvalidFieldError,
+        "exemptions[1].reason",
+    ),
+    # Wrong types and unknown fields.
+    (
+        'version = 1\n[throttle]\nmax_failures = "x"\nlockout = "until_reset"',
+        {"version": 1, "throttle": {"max_failures": "x", "lockout": "until_reset"}},
+        InvalidFieldError,
+        "throttle.max_failures",
+    ),
+    (
+        "version = 1\n[roles.staff]\nmethodz = []",
+        {"version": 1, "roles": {"staff": {"methodz": []}}},
+        InvalidFieldError,
+        "roles.staff.methodz",
+    ),
 ]
 
 
@@ -89,7 +121,9 @@ def test_a_refused_document_names_its_field_in_toml_json_and_dict(
         assert raised.value.field == field
         assert isinstance(raised.value, ValueError)
         assert raised.value.problem and raised.value.problem in str(raised.value)
-        assert str(raised.value).startswith(field) or error is UnsupportedVersionError
+        assert field in str(raised.value) or error is UnsupportedVersionError
+        if load is Policy.from_dict and error is not UnsupportedVersionError:
+            assert str(raised.value).startswith(field)
 
 
 @pytest.mark.parametrize(
@@ -97,12 +131,18 @@ def test_a_refused_document_names_its_field_in_toml_json_and_dict(
     [
         ("version = 1\n[enforcement\n", Policy.from_toml),
         ('{"version": 1,', Policy.from_json),
+        # Text after the document, and JSON that breaks inside a field.
+        ('{"version": 1} {"version": 2}', Policy.from_json),
+        ('{"version": 1}\n[]', Policy.from_json),
+        ('{"version": 1, "throttle": {"max_failures": 3,, }}', Policy.from_json),
+        ('{"version": 1, "enforcement": {"mode": "required}}', Policy.from_json),
     ],
 )
 def test_text_that_cannot_be_read_is_a_syntax_error_without_a_field(text: str, load: Any) -> None:
     with pytest.raises(PolicySyntaxError) as raised:
         load(text)
     assert raised.value.field is None
+    assert type(raised.value) is PolicySyntaxError
     assert "line" in str(raised.value)
 
 

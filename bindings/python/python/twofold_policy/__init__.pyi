@@ -23,9 +23,11 @@ __all__ = [
     "__version__",
 ]
 
-# An instant: a timezone-aware datetime, or Unix seconds.
+# An instant: a timezone-aware datetime (any zone; fractions of a second are
+# dropped), or Unix seconds; from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _Time: TypeAlias = Union[datetime, int]
 _Method: TypeAlias = Literal["totp", "passkey"]
+# Exactly these names: another case or surrounding spaces is a ValueError.
 _Mode: TypeAlias = Literal["off", "optional", "required"]
 
 class PolicyError(ValueError):
@@ -80,7 +82,13 @@ class SignInDecision:
     @property
     def recovery(self) -> Optional[bool]: ...
     @property
-    def deadline(self) -> Optional[datetime]: ...
+    def deadline(self) -> Optional[datetime]:
+        """`must_enroll`: the end of the grace period, a UTC datetime. Raises
+        ValueError for a deadline past 9999-12-31 (beyond a datetime):
+        `deadline_unix` holds every deadline."""
+    @property
+    def deadline_unix(self) -> Optional[int]:
+        """`must_enroll`: the end of the grace period, in Unix seconds."""
     @property
     def can_defer(self) -> Optional[bool]: ...
     @property
@@ -127,7 +135,14 @@ class ThrottleDecision:
     @property
     def seconds(self) -> Optional[int]: ...
     @property
-    def until(self) -> Optional[datetime]: ...
+    def until(self) -> Optional[datetime]:
+        """`locked`: when the lockout ends, a UTC datetime (None: at an
+        administrator's reset). Raises ValueError for an end past 9999-12-31
+        (beyond a datetime): `until_unix` holds every end."""
+    @property
+    def until_unix(self) -> Optional[int]:
+        """`locked`: when the lockout ends, in Unix seconds (None: at an
+        administrator's reset)."""
     @property
     def reason(self) -> str: ...
     @property
