@@ -549,6 +549,44 @@ fn diff_exits_0_when_nobody_is_newly_blocked() {
     );
 }
 
+/// Between two must_enroll outcomes: a deadline that has passed under both
+/// policies no longer matters (late), but the methods still do (ada), and so
+/// does a deadline that passes under one (sam) or moves (kim, tom).
+#[test]
+fn diff_between_must_enroll_outcomes() {
+    let result = case(
+        "diff-short-grace",
+        &[
+            "diff",
+            "clinic.toml",
+            "clinic-short-grace.toml",
+            "--users",
+            "users-grace.csv",
+            "--at",
+            "2026-12-20T09:00:00Z",
+        ],
+        None,
+    );
+    assert_eq!(result.status, 0);
+    let changed: Vec<&str> = result
+        .stdout
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "ada (admin): must_enroll now (passkey only) -> must_enroll now",
+            "sam (staff): must_enroll by 2026-12-22T09:00:00Z -> must_enroll now",
+            "kim (staff): must_enroll by 2026-12-26T00:00:00Z -> must_enroll by 2026-12-22T00:00:00Z",
+            "tom (staff): must_enroll by 2026-12-27T09:00:00Z -> must_enroll by 2026-12-23T09:00:00Z",
+        ]
+    );
+    // late's deadline is 2026-12-08 under one and 2026-12-04 under the
+    // other: both passed, so nothing changes for late.
+    assert!(!result.stdout.contains("late"), "{}", result.stdout);
+}
+
 #[test]
 fn diff_json() {
     let result = case(
