@@ -61,7 +61,7 @@ proptest! {
         }
         let policy = Policy::from_toml(CLINIC).unwrap();
         let at = Timestamp::from_unix_seconds(now);
-        let report = dry_run(&policy, &users, at);
+        let report = dry_run(&policy, users.iter().cloned(), at);
         let summary = report.summary();
         prop_assert_eq!(summary.must_enroll + summary.blocked + summary.unaffected, rows.len());
         prop_assert!(summary.exempt <= summary.unaffected);
