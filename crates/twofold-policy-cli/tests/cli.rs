@@ -386,6 +386,33 @@ fn dry_run_refuses_a_huge_row_without_reading_it_all() {
     assert_eq!(result.stderr, "-:3: the row is longer than 4096 bytes\n");
 }
 
+/// 20,000 blank lines between rows are skipped (they are not a long row),
+/// and a bad row after them is reported on its own line.
+#[test]
+fn dry_run_skips_runs_of_blank_lines() {
+    let mut csv = b"user,role,methods,first_sign_in\nsam,staff,,\n".to_vec();
+    csv.extend(std::iter::repeat_n(b'\n', 20_000));
+    csv.extend(b"olga,owner,totp,\n");
+    let result = run(
+        &["dry-run", "clinic.toml", "--users", "-", "--at", AT],
+        Some(&csv),
+    );
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    assert!(result.stdout.contains("2 users at "), "{}", result.stdout);
+    csv.extend(std::iter::repeat_n(b'\n', 20_000));
+    csv.extend(b"mia,staff,sms,\n");
+    let result = run(
+        &["dry-run", "clinic.toml", "--users", "-", "--at", AT],
+        Some(&csv),
+    );
+    assert_eq!(result.status, 2);
+    assert!(
+        result.stderr.starts_with("-:40004: methods: \"sms\""),
+        "{}",
+        result.stderr
+    );
+}
+
 #[test]
 fn dry_run_with_an_invalid_policy_is_bad_input() {
     let result = case(
