@@ -155,6 +155,15 @@ fn check_invalid_policies_name_the_field() {
             "invalid-syntax.json",
             "invalid-syntax.json: JSON error: trailing comma at line 3 column 40",
         ),
+        // A missing field is named by its path, the parser's message after it.
+        (
+            "invalid-missing-version.toml",
+            "invalid-missing-version.toml: version: TOML parse error at line 1, column 1",
+        ),
+        (
+            "invalid-missing-lockout.json",
+            "invalid-missing-lockout.json: throttle.lockout: JSON error: missing field `lockout`",
+        ),
     ];
     for (policy, start) in cases {
         let name = format!("check-{}", policy.replace('.', "-"));
