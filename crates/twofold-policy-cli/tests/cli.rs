@@ -312,7 +312,7 @@ fn dry_run_reads_quoted_and_spaced_csv() {
 }
 
 /// Each bad users.csv: exit 2, nothing on stdout, and the message names the
-/// file, the line and the column.
+/// file, the row's line and the column's name (or the header's problem).
 #[test]
 fn dry_run_refuses_bad_csv_with_the_row() {
     let cases = [
