@@ -550,7 +550,8 @@ fn diff_exits_0_when_nobody_is_newly_blocked() {
             .contains("mia (member): allow -> must_enroll by 2026-12-14T09:00:00Z\n")
     );
     // Going back from the clinic to optional unblocks mia: still exit 0.
-    let back = run(
+    let back = case(
+        "diff-clinic-to-optional",
         &[
             "diff",
             "clinic.toml",
@@ -564,6 +565,9 @@ fn diff_exits_0_when_nobody_is_newly_blocked() {
     );
     assert_eq!(back.status, 0);
     assert!(back.stdout.contains("mia (member): blocked -> allow\n"));
+    assert!(back.stdout.ends_with(
+        "blocked: 1 under clinic.toml, 0 under clinic-optional.toml (0 newly blocked)\n"
+    ));
     // A policy against itself: nothing changes.
     let same = run(
         &[
