@@ -309,7 +309,7 @@ impl<'a> DryRun<'a> {
 }
 
 /// A group's title and table: columns padded to their widest cell, the
-/// last one (the reason) unpadded.
+/// last one (the reason) with nothing after it.
 fn write_group<const N: usize>(
     out: &mut impl Write,
     title: &str,
@@ -329,14 +329,13 @@ fn write_group<const N: usize>(
     }
     let write_row = |out: &mut dyn Write, row: &[&str]| -> io::Result<()> {
         let mut line = String::from(" ");
-        for (k, (cell, width)) in row.iter().zip(widths).enumerate() {
+        for (cell, width) in row.iter().zip(widths) {
             line.push(' ');
             line.push_str(cell);
-            if k + 1 < N {
-                let pad = width.saturating_sub(cell.chars().count()) + 1;
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
+            let pad = width.saturating_sub(cell.chars().count()) + 1;
+            line.extend(std::iter::repeat_n(' ', pad));
         }
+        // The last column (the reason) ends the line: no padding after it.
         writeln!(out, "{}", line.trim_end())
     };
     write_row(out, &headers)?;

@@ -2,9 +2,11 @@
 //! hold, and what a bad one is told.
 #![cfg(test)]
 
+use std::io::BufReader;
+
 use serde_json::{Value, json};
 use twofold_policy::Policy;
-use twofold_policy_cli::answer;
+use twofold_policy_cli::{MAX_LINE_BYTES, answer, decide};
 
 const CLINIC: &str = include_str!("data/clinic.toml");
 /// 9999-12-31T23:59:59Z, the latest instant the CSV reader, `--at` and the
@@ -144,6 +146,10 @@ fn failures_out_of_range_are_refused_naming_the_field() {
     ] {
         let error = error_of(&json!({"decision": "throttle", "failures": value, "now": 1}));
         assert!(error.starts_with("failures: "), "{value}: {error}");
+        assert!(
+            error.contains("expected a count of failures from 0 to 4294967295"),
+            "{value}: {error}"
+        );
     }
     let most = ask(&json!({"decision": "throttle", "failures": u32::MAX, "now": 1}));
     assert_eq!(most["outcome"], "locked", "{most}");
@@ -201,4 +207,37 @@ fn other_bad_requests_name_the_field() {
             .is_some_and(|e| e.contains("duplicate field `now`")),
         "{twice}"
     );
+}
+
+/// A line of exactly [`MAX_LINE_BYTES`] is a request, one byte more is not,
+/// however the input arrives in pieces.
+#[test]
+fn the_line_limit_is_exact() {
+    let policy = Policy::from_toml(CLINIC).unwrap();
+    let request = |bytes: usize| {
+        let start = r#"{"decision":"throttle","failures":1,"now":1}"#;
+        format!("{start}{}\n", " ".repeat(bytes - start.len()))
+    };
+    for capacity in [16, 1000, 1 << 20] {
+        let input = format!("{}{}", request(MAX_LINE_BYTES), request(MAX_LINE_BYTES + 1));
+        let mut out = Vec::new();
+        decide(
+            &policy,
+            BufReader::with_capacity(capacity, input.as_bytes()),
+            &mut out,
+        )
+        .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{capacity}");
+        assert!(
+            lines[0].starts_with(r#"{"outcome":"allowed""#),
+            "{capacity}: {}",
+            lines[0]
+        );
+        assert_eq!(
+            lines[1], r#"{"error":"the line is longer than 65536 bytes"}"#,
+            "{capacity}"
+        );
+    }
 }
