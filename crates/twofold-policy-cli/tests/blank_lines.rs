@@ -15,7 +15,7 @@ fn blank(n: usize, newline: &str) -> String {
 fn a_run_of_blank_lines_is_skipped_and_lines_stay_right() {
     for newline in ["\n", "\r\n", "\r"] {
         let csv = format!(
-            "{HEADER}ana,staff,,{newline}{}sam,staff,totp,{newline}{}lee,admin,,{newline}",
+            "{HEADER}ana,staff,,{newline}{}\"sam\",staff,\"totp\",{newline}{}lee,admin,,{newline}",
             blank(20_000, newline),
             blank(5, newline)
         );
@@ -87,8 +87,9 @@ fn newlines_inside_quotes_count_towards_the_row() {
     let error = read_users("users.csv", csv.as_bytes()).unwrap_err();
     assert!(matches!(error.problem, RowProblem::RowTooLong), "{error}");
     assert_eq!(error.line, 3);
-    // After a closing quote, and after a quote in an unquoted field, too.
-    for row in ["\"x\"\"y\",\"", "o\"brien,\""] {
+    // After a closing quote, after a quote in an unquoted field, and in a
+    // row that starts with an empty field, too.
+    for row in ["\"x\"\"y\",\"", "o\"brien,\"", ",\""] {
         let csv = format!("{HEADER}{row}{}\",,\n", blank(20 << 20, "\n"));
         let error = read_users("users.csv", csv.as_bytes()).unwrap_err();
         assert!(
@@ -99,9 +100,31 @@ fn newlines_inside_quotes_count_towards_the_row() {
     }
 }
 
-/// A row of exactly the limit is read; one byte more is refused.
+/// A row of exactly the limit is read; one byte more is refused, wherever
+/// the long field is.
 #[test]
 fn the_row_limit_is_exact() {
+    for (prefix, column) in [
+        ("u,staff,,", "first_sign_in"),
+        ("u,staff,,\"", "first_sign_in"),
+    ] {
+        let quote = if prefix.ends_with('"') { "\"" } else { "" };
+        let text = 4096 - prefix.len() - quote.len();
+        let csv = format!("{HEADER}{prefix}{}{quote}\n", "x".repeat(text));
+        let error = read_users("users.csv", csv.as_bytes()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("{column}: longer than 256 bytes")),
+            "{prefix}: {error}"
+        );
+        let csv = format!("{HEADER}{prefix}{}{quote}\n", "x".repeat(text + 1));
+        let error = read_users("users.csv", csv.as_bytes()).unwrap_err();
+        assert!(
+            matches!(error.problem, RowProblem::RowTooLong),
+            "{prefix}: {error}"
+        );
+    }
     let prefix = ",staff,,";
     let user = "u".repeat(4096 - prefix.len());
     // The user id is too long for a field, but the row is not too long.
