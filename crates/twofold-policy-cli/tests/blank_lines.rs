@@ -138,3 +138,34 @@ fn the_row_limit_is_exact() {
     let error = read_users("users.csv", csv.as_bytes()).unwrap_err();
     assert!(matches!(error.problem, RowProblem::RowTooLong), "{error}");
 }
+
+/// A reader that gives one byte per read, as a slow pipe might.
+struct ByteByByte<'a>(&'a [u8]);
+
+impl std::io::Read for ByteByByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), buf.first_mut()) {
+            (Some((&byte, rest)), Some(slot)) => {
+                *slot = byte;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+/// Read a byte at a time, the rows and their lines are the same, and an
+/// overlong row is refused, not cut short where the limit fell and read as
+/// if the file ended there.
+#[test]
+fn a_byte_at_a_time() {
+    let csv = format!("{HEADER}\n\nana,staff,,\n\n\"sam\",staff,totp,\n");
+    let rows = read_users("users.csv", ByteByByte(csv.as_bytes())).unwrap();
+    let lines: Vec<(&str, u64)> = rows.iter().map(|r| (r.user.as_str(), r.line)).collect();
+    assert_eq!(lines, [("ana", 4), ("sam", 6)]);
+    let csv = format!("{HEADER}ana,staff,,\n{},staff,,\n", "a".repeat(5000));
+    let error = read_users("users.csv", ByteByByte(csv.as_bytes())).unwrap_err();
+    assert!(matches!(error.problem, RowProblem::RowTooLong), "{error}");
+    assert_eq!(error.line, 3);
+}
