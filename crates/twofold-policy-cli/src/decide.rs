@@ -1,15 +1,83 @@
 //! `decide`: one JSON request per line in, one JSON answer per line out.
 
+use std::fmt;
 use std::io::{self, BufRead, Write};
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeOwned, IgnoredAny, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use twofold_policy::{Method, Methods, Mode, Policy, Timestamp, UserFacts};
 
+use crate::instant::LATEST;
 use crate::json::DecisionJson;
 
 /// The longest request line read, in bytes; a longer one is answered with an
 /// error (and skipped) rather than held in memory.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Unix seconds in a request: 0 to 9999-12-31T23:59:59Z, as for `--at`,
+/// users.csv and the Python binding. A larger number is refused rather than
+/// decided on (a deadline of u64::MAX, a date no one can write).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seconds(Timestamp);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Seconds, D::Error> {
+        struct Visit;
+        impl Visitor<'_> for Visit {
+            type Value = Seconds;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "Unix seconds from 0 to {LATEST} (9999-12-31T23:59:59Z)")
+            }
+            fn visit_u64<E: de::Error>(self, seconds: u64) -> Result<Seconds, E> {
+                if seconds <= LATEST {
+                    Ok(Seconds(Timestamp::from_unix_seconds(seconds)))
+                } else {
+                    Err(E::invalid_value(Unexpected::Unsigned(seconds), &self))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, seconds: i64) -> Result<Seconds, E> {
+                match u64::try_from(seconds) {
+                    Ok(seconds) => self.visit_u64(seconds),
+                    Err(_) => Err(E::invalid_value(Unexpected::Signed(seconds), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_u64(Visit)
+    }
+}
+
+fn at(seconds: Option<Seconds>) -> Option<Timestamp> {
+    seconds.map(|Seconds(at)| at)
+}
+
+/// A count of failures in a request: 0 to 2^32 - 1, as in the Python binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Count(u32);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Count, D::Error> {
+        struct Visit;
+        impl Visitor<'_> for Visit {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a count of failures from 0 to {}", u32::MAX)
+            }
+            fn visit_u64<E: de::Error>(self, count: u64) -> Result<Count, E> {
+                u32::try_from(count)
+                    .map(Count)
+                    .map_err(|_| E::invalid_value(Unexpected::Unsigned(count), &self))
+            }
+            fn visit_i64<E: de::Error>(self, count: i64) -> Result<Count, E> {
+                match u64::try_from(count) {
+                    Ok(count) => self.visit_u64(count),
+                    Err(_) => Err(E::invalid_value(Unexpected::Signed(count), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_u64(Visit)
+    }
+}
 
 /// A user's facts in a request.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -22,7 +90,7 @@ struct FactsJson {
     #[serde(default)]
     backup_codes: bool,
     #[serde(default)]
-    first_sign_in: Option<u64>,
+    first_sign_in: Option<Seconds>,
     #[serde(default)]
     exempt: bool,
 }
@@ -34,50 +102,89 @@ impl FactsJson {
             role: &self.role,
             enrolled: self.methods.iter().copied().collect::<Methods>(),
             has_backup_codes: self.backup_codes,
-            first_sign_in_since_enforcement: self.first_sign_in.map(Timestamp::from_unix_seconds),
+            first_sign_in_since_enforcement: at(self.first_sign_in),
             exempt: self.exempt,
         }
     }
 }
 
+/// The `decision` of a request, read first to know which fields it has.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    SignIn,
+    EnforcementApplies,
+    SelfDisable,
+    AdminReset,
+    AdminUnlock,
+    ChangeEnforcement,
+    Throttle,
+}
+
+// One struct per decision, read from the line with serde_path_to_error so
+// that an error names the field's path (`facts.first_sign_in`). (An
+// internally tagged enum would buffer the object first and lose the path.)
+// `decision` is checked by then; each struct only lets it through.
+
 #[derive(Debug, Deserialize)]
-#[serde(tag = "decision", rename_all = "snake_case", deny_unknown_fields)]
-enum Request {
-    SignIn {
-        facts: FactsJson,
-        now: u64,
-    },
-    EnforcementApplies {
-        facts: FactsJson,
-        now: u64,
-    },
-    SelfDisable {
-        facts: FactsJson,
-        #[serde(default)]
-        reauthenticated_at: Option<u64>,
-        now: u64,
-    },
-    AdminReset {
-        actor: FactsJson,
-        target: FactsJson,
-        reason: String,
-        now: u64,
-    },
-    AdminUnlock {
-        actor: FactsJson,
-        target: FactsJson,
-        reason: String,
-    },
-    ChangeEnforcement {
-        actor: FactsJson,
-        mode: Mode,
-    },
-    Throttle {
-        failures: u32,
-        #[serde(default)]
-        last_failure: Option<u64>,
-        now: u64,
-    },
+#[serde(deny_unknown_fields)]
+struct FactsAt {
+    #[serde(rename = "decision")]
+    _decision: IgnoredAny,
+    facts: FactsJson,
+    now: Seconds,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfDisable {
+    #[serde(rename = "decision")]
+    _decision: IgnoredAny,
+    facts: FactsJson,
+    #[serde(default)]
+    reauthenticated_at: Option<Seconds>,
+    now: Seconds,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminReset {
+    #[serde(rename = "decision")]
+    _decision: IgnoredAny,
+    actor: FactsJson,
+    target: FactsJson,
+    reason: String,
+    now: Seconds,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminUnlock {
+    #[serde(rename = "decision")]
+    _decision: IgnoredAny,
+    actor: FactsJson,
+    target: FactsJson,
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeEnforcement {
+    #[serde(rename = "decision")]
+    _decision: IgnoredAny,
+    actor: FactsJson,
+    mode: Mode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottleRequest {
+    #[serde(rename = "decision")]
+    _decision: IgnoredAny,
+    failures: Count,
+    #[serde(default)]
+    last_failure: Option<Seconds>,
+    now: Seconds,
 }
 
 /// The answer to one request line.
@@ -107,63 +214,94 @@ impl Response {
     }
 }
 
-fn at(seconds: u64) -> Timestamp {
-    Timestamp::from_unix_seconds(seconds)
+/// Reads the line as a `T`; an error names the field's path where it has one
+/// (`facts.first_sign_in: invalid value: ...`). [`kind`] has read the line
+/// as one JSON object already (text after it included).
+fn read<T: DeserializeOwned>(line: &str) -> Result<T, String> {
+    let mut json = serde_json::Deserializer::from_str(line);
+    serde_path_to_error::deserialize(&mut json).map_err(|error| {
+        let path = error.path().to_string();
+        if path == "." {
+            error.into_inner().to_string()
+        } else {
+            format!("{path}: {}", error.into_inner())
+        }
+    })
+}
+
+/// The request's `decision`.
+fn kind(line: &str) -> Result<Kind, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let Value::Object(object) = value else {
+        return Err(String::from(
+            "a request is a JSON object: {\"decision\": ..., ...}",
+        ));
+    };
+    let Some(decision) = object.get("decision") else {
+        return Err(String::from("missing field `decision`"));
+    };
+    let Some(name) = decision.as_str() else {
+        return Err(String::from(
+            "decision: expected the decision's name, such as \"sign_in\"",
+        ));
+    };
+    Kind::deserialize(de::value::StrDeserializer::<de::value::Error>::new(name))
+        .map_err(|e| format!("decision: {e}"))
 }
 
 /// The answer to one request line.
 pub fn answer(policy: &Policy, line: &str) -> Response {
-    let request = match serde_json::from_str::<Request>(line) {
-        Ok(request) => request,
-        Err(error) => return Response::error(error.to_string()),
+    decision(policy, line).unwrap_or_else(Response::error)
+}
+
+fn decision(policy: &Policy, line: &str) -> Result<Response, String> {
+    let now = |Seconds(now)| now;
+    let decision = match kind(line)? {
+        Kind::SignIn => {
+            let r: FactsAt = read(line)?;
+            DecisionJson::sign_in(policy, &policy.sign_in(&r.facts.facts(), now(r.now)))
+        }
+        Kind::EnforcementApplies => {
+            let r: FactsAt = read(line)?;
+            return Ok(Response::Applies {
+                applies: policy.enforcement_applies(&r.facts.facts(), now(r.now)),
+            });
+        }
+        Kind::SelfDisable => {
+            let r: SelfDisable = read(line)?;
+            DecisionJson::permission(
+                policy,
+                &policy.self_disable(&r.facts.facts(), at(r.reauthenticated_at), now(r.now)),
+            )
+        }
+        Kind::AdminReset => {
+            let r: AdminReset = read(line)?;
+            DecisionJson::reset(
+                policy,
+                &policy.admin_reset(&r.actor.facts(), &r.target.facts(), &r.reason, now(r.now)),
+            )
+        }
+        Kind::AdminUnlock => {
+            let r: AdminUnlock = read(line)?;
+            DecisionJson::permission(
+                policy,
+                &policy.admin_unlock(&r.actor.facts(), &r.target.facts(), &r.reason),
+            )
+        }
+        Kind::ChangeEnforcement => {
+            let r: ChangeEnforcement = read(line)?;
+            DecisionJson::permission(policy, &policy.change_enforcement(&r.actor.facts(), r.mode))
+        }
+        Kind::Throttle => {
+            let r: ThrottleRequest = read(line)?;
+            let Count(failures) = r.failures;
+            DecisionJson::throttle(
+                policy,
+                &policy.throttle(failures, at(r.last_failure), now(r.now)),
+            )
+        }
     };
-    let decision = match request {
-        Request::SignIn { facts, now } => {
-            DecisionJson::sign_in(policy, &policy.sign_in(&facts.facts(), at(now)))
-        }
-        Request::EnforcementApplies { facts, now } => {
-            return Response::Applies {
-                applies: policy.enforcement_applies(&facts.facts(), at(now)),
-            };
-        }
-        Request::SelfDisable {
-            facts,
-            reauthenticated_at,
-            now,
-        } => DecisionJson::permission(
-            policy,
-            &policy.self_disable(&facts.facts(), reauthenticated_at.map(at), at(now)),
-        ),
-        Request::AdminReset {
-            actor,
-            target,
-            reason,
-            now,
-        } => DecisionJson::reset(
-            policy,
-            &policy.admin_reset(&actor.facts(), &target.facts(), &reason, at(now)),
-        ),
-        Request::AdminUnlock {
-            actor,
-            target,
-            reason,
-        } => DecisionJson::permission(
-            policy,
-            &policy.admin_unlock(&actor.facts(), &target.facts(), &reason),
-        ),
-        Request::ChangeEnforcement { actor, mode } => {
-            DecisionJson::permission(policy, &policy.change_enforcement(&actor.facts(), mode))
-        }
-        Request::Throttle {
-            failures,
-            last_failure,
-            now,
-        } => DecisionJson::throttle(
-            policy,
-            &policy.throttle(failures, last_failure.map(at), at(now)),
-        ),
-    };
-    Response::Decision(decision)
+    Ok(Response::Decision(decision))
 }
 
 /// One line of input, at most [`MAX_LINE_BYTES`]: `Ok(None)` at the end,

@@ -3,7 +3,7 @@
 use twofold_policy::{Timestamp, TimestampError};
 
 /// The latest instant accepted as Unix seconds (9999-12-31T23:59:59Z), as for dates.
-const LATEST: u64 = 253_402_300_799;
+pub(crate) const LATEST: u64 = 253_402_300_799;
 
 /// Why a date could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

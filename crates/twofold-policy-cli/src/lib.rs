@@ -100,11 +100,14 @@ pub fn dry_run_command(
         Ok(policy) => policy,
         Err(error) => return bad_input(err, error),
     };
-    let rows = match read_users(&users.name, users.reader) {
-        Ok(rows) => rows,
-        Err(error) => return bad_input(err, error),
-    };
-    let report = dry_run(&policy, &rows, at);
+    // Row by row: the report keeps of each user only what it shows.
+    let mut report = DryRun::new(&policy, at);
+    for row in UsersReader::new(&users.name, users.reader) {
+        match row {
+            Ok(row) => report.add(row),
+            Err(error) => return bad_input(err, error),
+        }
+    }
     let written = if json {
         report.write_json(out)
     } else {
@@ -135,11 +138,14 @@ pub fn diff_command(
         Ok(policy) => policy,
         Err(error) => return bad_input(err, error),
     };
-    let rows = match read_users(&users.name, users.reader) {
-        Ok(rows) => rows,
-        Err(error) => return bad_input(err, error),
-    };
-    let report = diff(&old_policy, &new_policy, &rows, at);
+    // Row by row: the report keeps only the users whose outcome changes.
+    let mut report = Diff::new(&old_policy, &new_policy, at);
+    for row in UsersReader::new(&users.name, users.reader) {
+        match row {
+            Ok(row) => report.add(row),
+            Err(error) => return bad_input(err, error),
+        }
+    }
     let written = if json {
         report.write_json(out)
     } else {

@@ -1,6 +1,6 @@
 //! `dry-run` and `diff`: decisions over users.csv, as a table or JSON.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -50,42 +50,72 @@ pub struct Summary {
     pub unaffected: usize,
 }
 
-/// A policy applied to every user at one instant.
+/// Role ids, each held once however many users have it.
+#[derive(Debug, Clone, Default)]
+struct Roles {
+    names: Vec<Box<str>>,
+    index: HashMap<Box<str>, usize>,
+}
+
+impl Roles {
+    fn intern(&mut self, role: &str) -> usize {
+        if let Some(&i) = self.index.get(role) {
+            return i;
+        }
+        let i = self.names.len();
+        self.names.push(role.into());
+        self.index.insert(role.into(), i);
+        i
+    }
+
+    fn name(&self, i: usize) -> &str {
+        self.names.get(i).map_or("", |name| name)
+    }
+}
+
+/// What a report keeps of a user: the id, the role (an index into
+/// [`Roles`]) and the decision; the rest of the row is dropped once decided.
+#[derive(Debug, Clone)]
+struct Entry {
+    user: Box<str>,
+    role: usize,
+    decision: Decision<SignIn>,
+}
+
+/// A policy applied to every user at one instant. Built a row at a time
+/// ([`DryRun::add`]), keeping of each user only their id, role and decision.
 #[derive(Debug, Clone)]
 pub struct DryRun<'a> {
     policy: &'a Policy,
     at: Timestamp,
-    users: &'a [UserRow],
-    decisions: Vec<Decision<SignIn>>,
+    roles: Roles,
+    entries: Vec<Entry>,
     summary: Summary,
 }
 
 /// Decides sign-in for every user at `at`.
-pub fn dry_run<'a>(policy: &'a Policy, users: &'a [UserRow], at: Timestamp) -> DryRun<'a> {
-    let mut summary = Summary::default();
-    let decisions: Vec<Decision<SignIn>> = users
-        .iter()
-        .map(|row| {
-            let decision = policy.sign_in(&row.facts(), at);
-            match Group::of(&decision) {
-                Group::MustEnroll => summary.must_enroll += 1,
-                Group::Blocked => summary.blocked += 1,
-                Group::Exempt => {
-                    summary.exempt += 1;
-                    summary.unaffected += 1;
-                }
-                Group::Unaffected => summary.unaffected += 1,
-            }
-            decision
-        })
-        .collect();
-    DryRun {
-        policy,
-        at,
-        users,
-        decisions,
-        summary,
+///
+/// ```
+/// use twofold_policy::Policy;
+/// use twofold_policy_cli::{Timestamp, UsersReader, dry_run};
+///
+/// let policy = Policy::from_toml("version = 1\n[enforcement]\nmode = \"required\"\ngrace_seconds = 0\n")?;
+/// let csv = "user,role,methods,first_sign_in\nana,staff,totp,\nsam,staff,,\n";
+/// let rows = UsersReader::new("users.csv", csv.as_bytes()).collect::<Result<Vec<_>, _>>()?;
+/// let report = dry_run(&policy, rows, Timestamp::from_unix_seconds(1_796_634_000));
+/// assert_eq!(report.summary().must_enroll, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn dry_run(
+    policy: &Policy,
+    users: impl IntoIterator<Item = UserRow>,
+    at: Timestamp,
+) -> DryRun<'_> {
+    let mut report = DryRun::new(policy, at);
+    for row in users {
+        report.add(row);
     }
+    report
 }
 
 #[derive(Serialize)]
@@ -100,7 +130,43 @@ fn to_io(error: serde_json::Error) -> io::Error {
     io::Error::other(error)
 }
 
-impl DryRun<'_> {
+impl<'a> DryRun<'a> {
+    /// An empty dry run of `policy` at `at`: add the users with [`DryRun::add`].
+    pub fn new(policy: &'a Policy, at: Timestamp) -> DryRun<'a> {
+        DryRun {
+            policy,
+            at,
+            roles: Roles::default(),
+            entries: Vec::new(),
+            summary: Summary::default(),
+        }
+    }
+
+    /// Decides sign-in for one more user and keeps what the report shows.
+    pub fn add(&mut self, row: UserRow) {
+        let decision = self.policy.sign_in(&row.facts(), self.at);
+        match Group::of(&decision) {
+            Group::MustEnroll => self.summary.must_enroll += 1,
+            Group::Blocked => self.summary.blocked += 1,
+            Group::Exempt => {
+                self.summary.exempt += 1;
+                self.summary.unaffected += 1;
+            }
+            Group::Unaffected => self.summary.unaffected += 1,
+        }
+        let role = self.roles.intern(&row.role);
+        self.entries.push(Entry {
+            user: row.user.into_boxed_str(),
+            role,
+            decision,
+        });
+    }
+
+    /// The number of users.
+    pub fn users(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The counts.
     pub fn summary(&self) -> Summary {
         self.summary
@@ -111,9 +177,11 @@ impl DryRun<'_> {
         self.summary.blocked > 0
     }
 
-    /// Each user with their decision, in input order.
-    pub fn decisions(&self) -> impl Iterator<Item = (&UserRow, &Decision<SignIn>)> {
-        self.users.iter().zip(&self.decisions)
+    /// Each user's id, role and decision, in input order.
+    pub fn decisions(&self) -> impl Iterator<Item = (&str, &str, &Decision<SignIn>)> {
+        self.entries
+            .iter()
+            .map(|e| (&*e.user, self.roles.name(e.role), &e.decision))
     }
 
     /// The summary line: `6 users at T: 2 must enroll, 1 blocked, 3 unaffected (1 of them exempt)`.
@@ -121,8 +189,8 @@ impl DryRun<'_> {
         let s = self.summary;
         format!(
             "{} user{} at {}: {} must enroll, {} blocked, {} unaffected ({} of them exempt)",
-            self.users.len(),
-            if self.users.len() == 1 { "" } else { "s" },
+            self.users(),
+            if self.users() == 1 { "" } else { "s" },
             self.at,
             s.must_enroll,
             s.blocked,
@@ -135,14 +203,17 @@ impl DryRun<'_> {
     /// blocked, exempt, the other unaffected), then the summary line.
     pub fn write_table(&self, out: &mut impl Write) -> io::Result<()> {
         let members = |group: Group| -> Vec<usize> {
-            self.decisions
+            self.entries
                 .iter()
                 .enumerate()
-                .filter(|(_, d)| Group::of(d) == group)
+                .filter(|(_, e)| Group::of(&e.decision) == group)
                 .map(|(i, _)| i)
                 .collect()
         };
-        let row = |i: usize| self.users.get(i).zip(self.decisions.get(i));
+        let row = |i: usize| {
+            let entry = self.entries.get(i)?;
+            Some((&*entry.user, self.roles.name(entry.role), &entry.decision))
+        };
         let rule = |d: &Decision<SignIn>| self.policy.rule_path(d.rule);
 
         write_group(
@@ -159,7 +230,7 @@ impl DryRun<'_> {
             ],
             &members(Group::MustEnroll),
             |i| {
-                let (u, d) = row(i)?;
+                let (u, role, d) = row(i)?;
                 let SignIn::MustEnroll {
                     deadline,
                     methods,
@@ -169,8 +240,8 @@ impl DryRun<'_> {
                     return None;
                 };
                 Some([
-                    u.user.clone(),
-                    u.role.clone(),
+                    u.to_string(),
+                    role.to_string(),
                     deadline.to_string(),
                     if can_defer { "yes" } else { "no" }.to_string(),
                     methods.to_string(),
@@ -185,20 +256,20 @@ impl DryRun<'_> {
             ["USER", "ROLE", "RULE", "REASON"],
             &members(Group::Blocked),
             |i| {
-                let (u, d) = row(i)?;
+                let (u, role, d) = row(i)?;
                 Some([
-                    u.user.clone(),
-                    u.role.clone(),
+                    u.to_string(),
+                    role.to_string(),
                     rule(d),
                     d.reason.to_string(),
                 ])
             },
         )?;
         let unaffected = |i| {
-            let (u, d) = row(i)?;
+            let (u, role, d) = row(i)?;
             Some([
-                u.user.clone(),
-                u.role.clone(),
+                u.to_string(),
+                role.to_string(),
                 outcome_text(&d.outcome),
                 rule(d),
                 d.reason.to_string(),
@@ -222,13 +293,13 @@ impl DryRun<'_> {
         write!(out, "{{\"at\":{},\"summary\":", self.at.as_unix_seconds())?;
         serde_json::to_writer(&mut *out, &self.summary).map_err(to_io)?;
         out.write_all(b",\"users\":[")?;
-        for (i, (user, decision)) in self.decisions().enumerate() {
+        for (i, (user, role, decision)) in self.decisions().enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
             }
             let entry = UserDecisionJson {
-                user: &user.user,
-                role: &user.role,
+                user,
+                role,
                 decision: DecisionJson::sign_in(self.policy, decision),
             };
             serde_json::to_writer(&mut *out, &entry).map_err(to_io)?;
@@ -238,7 +309,7 @@ impl DryRun<'_> {
 }
 
 /// A group's title and table: columns padded to their widest cell, the
-/// last one (the reason) unpadded.
+/// last one (the reason) with nothing after it.
 fn write_group<const N: usize>(
     out: &mut impl Write,
     title: &str,
@@ -258,14 +329,13 @@ fn write_group<const N: usize>(
     }
     let write_row = |out: &mut dyn Write, row: &[&str]| -> io::Result<()> {
         let mut line = String::from(" ");
-        for (k, (cell, width)) in row.iter().zip(widths).enumerate() {
+        for (cell, width) in row.iter().zip(widths) {
             line.push(' ');
             line.push_str(cell);
-            if k + 1 < N {
-                let pad = width.saturating_sub(cell.chars().count()) + 1;
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
+            let pad = width.saturating_sub(cell.chars().count()) + 1;
+            line.extend(std::iter::repeat_n(' ', pad));
         }
+        // The last column (the reason) ends the line: no padding after it.
         writeln!(out, "{}", line.trim_end())
     };
     write_row(out, &headers)?;
@@ -324,33 +394,42 @@ fn same_outcome(old: &SignIn, new: &SignIn) -> bool {
     }
 }
 
-/// Two policies applied to the same users at one instant: whose outcome changes.
+/// A user whose outcome changes.
+#[derive(Debug, Clone)]
+struct Change {
+    user: Box<str>,
+    role: usize,
+    old: Decision<SignIn>,
+    new: Decision<SignIn>,
+}
+
+/// Two policies applied to the same users at one instant: whose outcome
+/// changes. Built a row at a time ([`Diff::add`]), keeping only the users
+/// whose outcome changes and the counts.
 #[derive(Debug, Clone)]
 pub struct Diff<'a> {
-    old: DryRun<'a>,
-    new: DryRun<'a>,
-    changed: Vec<usize>,
+    old: &'a Policy,
+    new: &'a Policy,
+    at: Timestamp,
+    users: usize,
+    roles: Roles,
+    changes: Vec<Change>,
+    blocked: BlockedJson,
     newly_blocked: usize,
 }
 
 /// Compares OLD and NEW over `users` at `at`.
-pub fn diff<'a>(old: &'a Policy, new: &'a Policy, users: &'a [UserRow], at: Timestamp) -> Diff<'a> {
-    let old = dry_run(old, users, at);
-    let new = dry_run(new, users, at);
-    let pairs = || old.decisions.iter().zip(&new.decisions).enumerate();
-    let changed = pairs()
-        .filter(|(_, (a, b))| !same_outcome(&a.outcome, &b.outcome))
-        .map(|(i, _)| i)
-        .collect();
-    let newly_blocked = pairs()
-        .filter(|(_, (a, b))| a.outcome != SignIn::Blocked && b.outcome == SignIn::Blocked)
-        .count();
-    Diff {
-        old,
-        new,
-        changed,
-        newly_blocked,
+pub fn diff<'a>(
+    old: &'a Policy,
+    new: &'a Policy,
+    users: impl IntoIterator<Item = UserRow>,
+    at: Timestamp,
+) -> Diff<'a> {
+    let mut report = Diff::new(old, new, at);
+    for row in users {
+        report.add(row);
     }
+    report
 }
 
 #[derive(Serialize)]
@@ -361,13 +440,57 @@ struct ChangeJson<'a> {
     new: DecisionJson,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 struct BlockedJson {
     old: usize,
     new: usize,
 }
 
-impl Diff<'_> {
+impl<'a> Diff<'a> {
+    /// An empty comparison of OLD and NEW at `at`: add the users with [`Diff::add`].
+    pub fn new(old: &'a Policy, new: &'a Policy, at: Timestamp) -> Diff<'a> {
+        Diff {
+            old,
+            new,
+            at,
+            users: 0,
+            roles: Roles::default(),
+            changes: Vec::new(),
+            blocked: BlockedJson::default(),
+            newly_blocked: 0,
+        }
+    }
+
+    /// Decides sign-in for one more user under both policies; keeps the user
+    /// only if the outcome changes.
+    pub fn add(&mut self, row: UserRow) {
+        let facts = row.facts();
+        let old = self.old.sign_in(&facts, self.at);
+        let new = self.new.sign_in(&facts, self.at);
+        self.users += 1;
+        let (was, is) = (
+            old.outcome == SignIn::Blocked,
+            new.outcome == SignIn::Blocked,
+        );
+        self.blocked.old += usize::from(was);
+        self.blocked.new += usize::from(is);
+        self.newly_blocked += usize::from(!was && is);
+        if !same_outcome(&old.outcome, &new.outcome) {
+            let role = self.roles.intern(&row.role);
+            self.changes.push(Change {
+                user: row.user.into_boxed_str(),
+                role,
+                old,
+                new,
+            });
+        }
+    }
+
+    /// The number of users compared.
+    pub fn users(&self) -> usize {
+        self.users
+    }
+
     /// Whether NEW blocks anyone OLD did not.
     pub fn blocks_anyone_new(&self) -> bool {
         self.newly_blocked > 0
@@ -380,29 +503,29 @@ impl Diff<'_> {
 
     /// How many users' outcomes change.
     pub fn changed(&self) -> usize {
-        self.changed.len()
+        self.changes.len()
     }
 
-    fn change(&self, i: usize) -> Option<(&UserRow, &Decision<SignIn>, &Decision<SignIn>)> {
-        Some((
-            self.old.users.get(i)?,
-            self.old.decisions.get(i)?,
-            self.new.decisions.get(i)?,
-        ))
+    /// Each user whose outcome changes: id, role, decision under OLD and
+    /// under NEW, in input order.
+    pub fn changes(
+        &self,
+    ) -> impl Iterator<Item = (&str, &str, &Decision<SignIn>, &Decision<SignIn>)> {
+        self.changes
+            .iter()
+            .map(|c| (&*c.user, self.roles.name(c.role), &c.old, &c.new))
     }
 
     /// Changes counted by outcome, `allow -> must_enroll`.
     fn transitions(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
-        for &i in &self.changed {
-            if let Some((_, old, new)) = self.change(i) {
-                let key = format!(
-                    "{} -> {}",
-                    sign_in_name(&old.outcome),
-                    sign_in_name(&new.outcome)
-                );
-                *counts.entry(key).or_insert(0) += 1;
-            }
+        for change in &self.changes {
+            let key = format!(
+                "{} -> {}",
+                sign_in_name(&change.old.outcome),
+                sign_in_name(&change.new.outcome)
+            );
+            *counts.entry(key).or_insert(0) += 1;
         }
         counts
     }
@@ -415,19 +538,15 @@ impl Diff<'_> {
         new_name: &str,
         out: &mut impl Write,
     ) -> io::Result<()> {
-        for &i in &self.changed {
-            if let Some((user, old, new)) = self.change(i) {
-                writeln!(
-                    out,
-                    "{} ({}): {} -> {}",
-                    user.user,
-                    user.role,
-                    outcome_text(&old.outcome),
-                    outcome_text(&new.outcome)
-                )?;
-            }
+        for (user, role, old, new) in self.changes() {
+            writeln!(
+                out,
+                "{user} ({role}): {} -> {}",
+                outcome_text(&old.outcome),
+                outcome_text(&new.outcome)
+            )?;
         }
-        if !self.changed.is_empty() {
+        if !self.changes.is_empty() {
             writeln!(out)?;
         }
         let transitions: Vec<String> = self
@@ -435,14 +554,14 @@ impl Diff<'_> {
             .into_iter()
             .map(|(k, n)| format!("{k}: {n}"))
             .collect();
-        let users = self.old.users.len();
+        let users = self.users;
         write!(
             out,
             "{} of {} user{} change at {}",
-            self.changed.len(),
+            self.changes.len(),
             users,
             if users == 1 { "" } else { "s" },
-            self.old.at
+            self.at
         )?;
         if transitions.is_empty() {
             writeln!(out)?;
@@ -452,7 +571,7 @@ impl Diff<'_> {
         writeln!(
             out,
             "blocked: {} under {old_name}, {} under {new_name} ({} newly blocked)",
-            self.old.summary.blocked, self.new.summary.blocked, self.newly_blocked
+            self.blocked.old, self.blocked.new, self.newly_blocked
         )
     }
 
@@ -462,31 +581,24 @@ impl Diff<'_> {
         write!(
             out,
             "{{\"at\":{},\"users\":{},\"changed\":{},\"newly_blocked\":{},\"blocked\":",
-            self.old.at.as_unix_seconds(),
-            self.old.users.len(),
-            self.changed.len(),
+            self.at.as_unix_seconds(),
+            self.users,
+            self.changes.len(),
             self.newly_blocked
         )?;
-        let blocked = BlockedJson {
-            old: self.old.summary.blocked,
-            new: self.new.summary.blocked,
-        };
-        serde_json::to_writer(&mut *out, &blocked).map_err(to_io)?;
+        serde_json::to_writer(&mut *out, &self.blocked).map_err(to_io)?;
         out.write_all(b",\"transitions\":")?;
         serde_json::to_writer(&mut *out, &self.transitions()).map_err(to_io)?;
         out.write_all(b",\"changes\":[")?;
-        for (k, &i) in self.changed.iter().enumerate() {
-            let Some((user, old, new)) = self.change(i) else {
-                continue;
-            };
+        for (k, (user, role, old, new)) in self.changes().enumerate() {
             if k > 0 {
                 out.write_all(b",")?;
             }
             let change = ChangeJson {
-                user: &user.user,
-                role: &user.role,
-                old: DecisionJson::sign_in(self.old.policy, old),
-                new: DecisionJson::sign_in(self.new.policy, new),
+                user,
+                role,
+                old: DecisionJson::sign_in(self.old, old),
+                new: DecisionJson::sign_in(self.new, new),
             };
             serde_json::to_writer(&mut *out, &change).map_err(to_io)?;
         }

@@ -1,5 +1,6 @@
 //! users.csv: one user per row, read into owned rows with bounded memory.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read};
 
@@ -11,7 +12,12 @@ use crate::instant::{InstantError, parse_instant};
 pub const MAX_ROW_BYTES: u64 = 4096;
 /// The longest field accepted, in bytes (user ids, roles).
 pub const MAX_FIELD_BYTES: usize = 256;
-/// The most users read from one file (2 million rows hold a few hundred MB).
+/// The most users read from one file. A dry run keeps each user's id, role
+/// and decision (about 120 bytes a user besides the id): at 2 million users
+/// its peak resident memory was 250 MiB with 25-byte ids and 680 MiB with
+/// 256-byte ids. `diff` keeps only the users whose outcome changes: 3 MiB if
+/// nobody's does, 750 MiB if all 2 million users' with 256-byte ids do
+/// (`bash benches/policy-memory.sh`).
 pub const MAX_USERS: usize = 2_000_000;
 /// The CSV reader's buffer: with [`MAX_ROW_BYTES`], the most it ever holds.
 const BUFFER_BYTES: usize = 8 * 1024;
@@ -188,27 +194,136 @@ impl Column {
     }
 }
 
-/// The input, refusing to supply more than a row's worth past the end of the
-/// last record read, so that no row, however long, makes the CSV reader
-/// allocate without bound.
+/// Where [`Bounded`] is in the CSV, as the csv crate's parser would be (its
+/// default dialect: `,`, `"` doubled to escape, CR, LF or CRLF ending a row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// Between rows: line breaks here are blank lines, which CSV skips.
+    BetweenRows,
+    /// At the start of a field, where a quote opens a quoted field.
+    FieldStart,
+    /// In an unquoted field (a quote here is text).
+    Unquoted,
+    /// In a quoted field (line breaks here are the field's text).
+    Quoted,
+    /// A quote in a quoted field: a doubled quote, or the closing one.
+    QuoteInQuoted,
+}
+
+/// The input, refusing to supply more than [`MAX_ROW_BYTES`] of one row, so
+/// that no row, however long, makes the CSV reader allocate without bound.
+/// It follows the rows as the parser does, so that blank lines between rows
+/// (skipped by CSV, and any number of them) do not count, while line breaks
+/// inside a quoted field do; and it counts lines as the parser does (each LF),
+/// noting the line each row starts on. (The csv crate's record position is
+/// where its search for the row began, before any blank lines.)
 struct Bounded<R> {
     inner: R,
-    supplied: u64,
-    allowed: u64,
-    exceeded: bool,
+    scan: Scan,
+    /// Bytes of the current row so far (its line break not included).
+    row_bytes: u64,
+    /// The current line (1 + the LFs read).
+    line: u64,
+    /// The line the current row starts on.
+    row_line: u64,
+    /// The lines the rows read ahead of the CSV reader start on, in order: at
+    /// most one per two bytes of its buffer.
+    starts: VecDeque<u64>,
+    /// The line of a row found longer than [`MAX_ROW_BYTES`]: nothing more is supplied.
+    exceeded: Option<u64>,
+}
+
+impl<R> Bounded<R> {
+    fn new(inner: R) -> Bounded<R> {
+        Bounded {
+            inner,
+            scan: Scan::BetweenRows,
+            row_bytes: 0,
+            line: 1,
+            row_line: 1,
+            starts: VecDeque::new(),
+            exceeded: None,
+        }
+    }
+
+    /// Follows `bytes`; returns how many of them may be supplied (all, or those
+    /// before the byte that makes a row too long).
+    fn follow(&mut self, bytes: &[u8]) -> usize {
+        let mut i = 0;
+        while let Some(&byte) = bytes.get(i) {
+            // A run of the field's text, in one step: it leaves the state as
+            // it is and only makes the row longer.
+            let rest = bytes.get(i..).unwrap_or_default();
+            let run = match self.scan {
+                Scan::Unquoted => rest
+                    .iter()
+                    .position(|&b| matches!(b, b',' | b'\n' | b'\r'))
+                    .unwrap_or(rest.len()),
+                Scan::Quoted => rest.iter().position(|&b| b == b'"').unwrap_or(rest.len()),
+                _ => 0,
+            };
+            if run > 0 {
+                let room = MAX_ROW_BYTES.saturating_sub(self.row_bytes);
+                if run as u64 > room {
+                    self.exceeded = Some(self.row_line);
+                    return i + usize::try_from(room).unwrap_or(0);
+                }
+                let text = rest.get(..run).unwrap_or_default();
+                self.row_bytes += run as u64;
+                self.line += text.iter().filter(|&&b| b == b'\n').count() as u64;
+                i += run;
+                continue;
+            }
+            let line_break = byte == b'\n' || byte == b'\r';
+            self.scan = match (self.scan, byte) {
+                (Scan::BetweenRows, _) if line_break => Scan::BetweenRows,
+                (Scan::BetweenRows, _) => {
+                    self.row_line = self.line;
+                    self.row_bytes = 0;
+                    self.starts.push_back(self.line);
+                    match byte {
+                        b'"' => Scan::Quoted,
+                        b',' => Scan::FieldStart,
+                        _ => Scan::Unquoted,
+                    }
+                }
+                (Scan::FieldStart | Scan::Unquoted | Scan::QuoteInQuoted, _) if line_break => {
+                    Scan::BetweenRows
+                }
+                (Scan::FieldStart, b'"') => Scan::Quoted,
+                (Scan::FieldStart | Scan::Unquoted | Scan::QuoteInQuoted, b',') => Scan::FieldStart,
+                (Scan::FieldStart | Scan::Unquoted, _) => Scan::Unquoted,
+                (Scan::Quoted, b'"') => Scan::QuoteInQuoted,
+                (Scan::Quoted, _) => Scan::Quoted,
+                (Scan::QuoteInQuoted, b'"') => Scan::Quoted,
+                (Scan::QuoteInQuoted, _) => Scan::Unquoted,
+            };
+            if self.scan != Scan::BetweenRows {
+                self.row_bytes += 1;
+                if self.row_bytes > MAX_ROW_BYTES {
+                    self.exceeded = Some(self.row_line);
+                    return i;
+                }
+            }
+            self.line += u64::from(byte == b'\n');
+            i += 1;
+        }
+        bytes.len()
+    }
 }
 
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let room = self.allowed.saturating_sub(self.supplied);
-        if room == 0 {
-            self.exceeded = true;
+        if self.exceeded.is_some() {
             return Err(io::Error::other("row too long"));
         }
-        let take = usize::try_from(room).unwrap_or(usize::MAX).min(buf.len());
-        let read = self.inner.read(buf.get_mut(..take).unwrap_or_default())?;
-        self.supplied += read as u64;
-        Ok(read)
+        let read = self.inner.read(buf)?;
+        let bytes = buf.get(..read).unwrap_or_default();
+        let supplied = self.follow(bytes);
+        if supplied == 0 && read > 0 {
+            return Err(io::Error::other("row too long"));
+        }
+        Ok(supplied)
     }
 }
 
@@ -248,12 +363,7 @@ impl<R: Read> fmt::Debug for UsersReader<R> {
 impl<R: Read> UsersReader<R> {
     /// A reader of the CSV in `reader`, named `name` in errors.
     pub fn new(name: &str, reader: R) -> UsersReader<R> {
-        let bounded = Bounded {
-            inner: reader,
-            supplied: 0,
-            allowed: MAX_ROW_BYTES + BUFFER_BYTES as u64,
-            exceeded: false,
-        };
+        let bounded = Bounded::new(reader);
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -281,17 +391,22 @@ impl<R: Read> UsersReader<R> {
 
     /// Reads the next record into `self.record`; `Ok(None)` at the end.
     fn next_record(&mut self) -> Result<Option<u64>, UsersError> {
-        let before = self.csv.position().byte();
         match self.csv.read_byte_record(&mut self.record) {
-            Ok(true) => {}
-            Ok(false) => return Ok(None),
+            Ok(true) => {
+                let start = self.csv.get_mut().starts.pop_front();
+                Ok(Some(start.unwrap_or_else(|| {
+                    self.record.position().map_or(0, |p| p.line())
+                })))
+            }
+            Ok(false) => Ok(None),
             Err(error) => {
+                if let Some(line) = self.csv.get_ref().exceeded {
+                    return Err(self.error(line, RowProblem::RowTooLong));
+                }
                 let line = error
                     .position()
                     .map_or_else(|| self.csv.position().line(), |p| p.line());
-                let problem = if self.csv.get_ref().exceeded {
-                    RowProblem::RowTooLong
-                } else if error.is_io_error() {
+                let problem = if error.is_io_error() {
                     match error.into_kind() {
                         csv::ErrorKind::Io(error) => RowProblem::Io(error),
                         other => RowProblem::Csv(format!("{other:?}")),
@@ -299,16 +414,9 @@ impl<R: Read> UsersReader<R> {
                 } else {
                     RowProblem::Csv(error.to_string())
                 };
-                return Err(self.error(line, problem));
+                Err(self.error(line, problem))
             }
         }
-        let line = self.record.position().map_or(0, |p| p.line());
-        let end = self.csv.position().byte();
-        if end.saturating_sub(before) > MAX_ROW_BYTES {
-            return Err(self.error(line, RowProblem::RowTooLong));
-        }
-        self.csv.get_mut().allowed = end + MAX_ROW_BYTES + BUFFER_BYTES as u64;
-        Ok(Some(line))
     }
 
     fn read_header(&mut self) -> Result<[Option<usize>; 6], UsersError> {

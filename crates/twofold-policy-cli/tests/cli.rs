@@ -155,6 +155,15 @@ fn check_invalid_policies_name_the_field() {
             "invalid-syntax.json",
             "invalid-syntax.json: JSON error: trailing comma at line 3 column 40",
         ),
+        // A missing field is named by its path, the parser's message after it.
+        (
+            "invalid-missing-version.toml",
+            "invalid-missing-version.toml: version: TOML parse error at line 1, column 1",
+        ),
+        (
+            "invalid-missing-lockout.json",
+            "invalid-missing-lockout.json: throttle.lockout: JSON error: missing field `lockout`",
+        ),
     ];
     for (policy, start) in cases {
         let name = format!("check-{}", policy.replace('.', "-"));
@@ -303,7 +312,7 @@ fn dry_run_reads_quoted_and_spaced_csv() {
 }
 
 /// Each bad users.csv: exit 2, nothing on stdout, and the message names the
-/// file, the line and the column.
+/// file, the row's line and the column's name (or the header's problem).
 #[test]
 fn dry_run_refuses_bad_csv_with_the_row() {
     let cases = [
@@ -384,6 +393,33 @@ fn dry_run_refuses_a_huge_row_without_reading_it_all() {
     );
     assert_eq!(result.status, 2);
     assert_eq!(result.stderr, "-:3: the row is longer than 4096 bytes\n");
+}
+
+/// 20,000 blank lines between rows are skipped (they are not a long row),
+/// and a bad row after them is reported on its own line.
+#[test]
+fn dry_run_skips_runs_of_blank_lines() {
+    let mut csv = b"user,role,methods,first_sign_in\nsam,staff,,\n".to_vec();
+    csv.extend(std::iter::repeat_n(b'\n', 20_000));
+    csv.extend(b"olga,owner,totp,\n");
+    let result = run(
+        &["dry-run", "clinic.toml", "--users", "-", "--at", AT],
+        Some(&csv),
+    );
+    assert_eq!(result.status, 0, "{}", result.stderr);
+    assert!(result.stdout.contains("2 users at "), "{}", result.stdout);
+    csv.extend(std::iter::repeat_n(b'\n', 20_000));
+    csv.extend(b"mia,staff,sms,\n");
+    let result = run(
+        &["dry-run", "clinic.toml", "--users", "-", "--at", AT],
+        Some(&csv),
+    );
+    assert_eq!(result.status, 2);
+    assert!(
+        result.stderr.starts_with("-:40004: methods: \"sms\""),
+        "{}",
+        result.stderr
+    );
 }
 
 #[test]
@@ -514,7 +550,8 @@ fn diff_exits_0_when_nobody_is_newly_blocked() {
             .contains("mia (member): allow -> must_enroll by 2026-12-14T09:00:00Z\n")
     );
     // Going back from the clinic to optional unblocks mia: still exit 0.
-    let back = run(
+    let back = case(
+        "diff-clinic-to-optional",
         &[
             "diff",
             "clinic.toml",
@@ -528,6 +565,9 @@ fn diff_exits_0_when_nobody_is_newly_blocked() {
     );
     assert_eq!(back.status, 0);
     assert!(back.stdout.contains("mia (member): blocked -> allow\n"));
+    assert!(back.stdout.ends_with(
+        "blocked: 1 under clinic.toml, 0 under clinic-optional.toml (0 newly blocked)\n"
+    ));
     // A policy against itself: nothing changes.
     let same = run(
         &[
@@ -547,6 +587,44 @@ fn diff_exits_0_when_nobody_is_newly_blocked() {
         "{}",
         same.stdout
     );
+}
+
+/// Between two must_enroll outcomes: a deadline that has passed under both
+/// policies no longer matters (late), but the methods still do (ada), and so
+/// does a deadline that passes under one (sam) or moves (kim, tom).
+#[test]
+fn diff_between_must_enroll_outcomes() {
+    let result = case(
+        "diff-short-grace",
+        &[
+            "diff",
+            "clinic.toml",
+            "clinic-short-grace.toml",
+            "--users",
+            "users-grace.csv",
+            "--at",
+            "2026-12-20T09:00:00Z",
+        ],
+        None,
+    );
+    assert_eq!(result.status, 0);
+    let changed: Vec<&str> = result
+        .stdout
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "ada (admin): must_enroll now (passkey only) -> must_enroll now",
+            "sam (staff): must_enroll by 2026-12-22T09:00:00Z -> must_enroll now",
+            "kim (staff): must_enroll by 2026-12-26T00:00:00Z -> must_enroll by 2026-12-22T00:00:00Z",
+            "tom (staff): must_enroll by 2026-12-27T09:00:00Z -> must_enroll by 2026-12-23T09:00:00Z",
+        ]
+    );
+    // late's deadline is 2026-12-08 under one and 2026-12-04 under the
+    // other: both passed, so nothing changes for late.
+    assert!(!result.stdout.contains("late"), "{}", result.stdout);
 }
 
 #[test]

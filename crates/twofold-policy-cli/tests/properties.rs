@@ -32,6 +32,32 @@ proptest! {
         }
     }
 
+    /// Blank lines anywhere between rows (LF or CRLF, any number) are
+    /// skipped, and each row's line is the one it is on.
+    #[test]
+    fn blank_lines_keep_lines_right(
+        rows in proptest::collection::vec(("[a-z]{1,8}", 0usize..40), 0..60),
+        before in 0usize..40,
+        crlf in any::<bool>(),
+    ) {
+        let newline = if crlf { "\r\n" } else { "\n" };
+        let mut csv = newline.repeat(before);
+        csv.push_str("user,role,methods,first_sign_in");
+        csv.push_str(newline);
+        let mut line = before as u64 + 2;
+        let mut expected = Vec::new();
+        for (user, blanks) in &rows {
+            csv.push_str(&newline.repeat(*blanks));
+            line += *blanks as u64;
+            csv.push_str(&format!("{user},staff,,{newline}"));
+            expected.push(line);
+            line += 1;
+        }
+        let users = read_users("users.csv", csv.as_bytes()).unwrap();
+        let lines: Vec<u64> = users.iter().map(|u| u.line).collect();
+        prop_assert_eq!(lines, expected);
+    }
+
     /// Generated valid rows are all read, in order, and the dry run's counts
     /// add up to the number of rows.
     #[test]
@@ -61,7 +87,7 @@ proptest! {
         }
         let policy = Policy::from_toml(CLINIC).unwrap();
         let at = Timestamp::from_unix_seconds(now);
-        let report = dry_run(&policy, &users, at);
+        let report = dry_run(&policy, users.iter().cloned(), at);
         let summary = report.summary();
         prop_assert_eq!(summary.must_enroll + summary.blocked + summary.unaffected, rows.len());
         prop_assert!(summary.exempt <= summary.unaffected);
