@@ -103,6 +103,20 @@ REFUSED: list[tuple[str, dict[str, Any], type[PolicyError], str]] = [
         InvalidFieldError,
         "roles.staff.methodz",
     ),
+    # Inside an enum's variant.
+    (
+        'version = 1\n[throttle]\nmax_failures = 3\nlockout = { for_seconds = "x" }',
+        {"version": 1, "throttle": {"max_failures": 3, "lockout": {"for_seconds": "x"}}},
+        InvalidFieldError,
+        "throttle.lockout.for_seconds",
+    ),
+    # Text quoted from the document is never taken for a missing field.
+    (
+        'version = "missing field `x`"',
+        {"version": "missing field `x`"},
+        InvalidFieldError,
+        "version",
+    ),
 ]
 
 

@@ -31,8 +31,10 @@ pub enum PolicyError {
         format: &'static str,
         /// The field the reader failed at, as a path (`throttle.max_failures`
         /// for a value of the wrong type, `trusted_browsers.extra` for a field
-        /// the document does not have); `None` where the text itself could
-        /// not be read (a missing quote) or the document as a whole failed.
+        /// the document does not have, `throttle.lockout` or `version` for one
+        /// it lacks); `None` where the text itself is not TOML or JSON (a
+        /// missing quote, text after a JSON document) or the document as a
+        /// whole has the wrong type (a JSON array).
         field: Option<String>,
         /// The parser's message, with line and column.
         message: String,

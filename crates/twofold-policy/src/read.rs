@@ -40,8 +40,9 @@ impl Policy {
                     }
                 };
                 instant_error(error.path(), value).unwrap_or_else(|| {
-                    let message = error.inner().to_string();
-                    syntax(field_of(error.path(), &message), message)
+                    let missing = missing_field(error.inner().message().trim_end());
+                    let field = field_of(error.path(), missing);
+                    syntax(field, error.inner().to_string())
                 })
             })?;
         Policy::from_document(document)
@@ -68,7 +69,7 @@ impl Policy {
                 // a value the document cannot hold has a field to name.
                 let field = match error.inner().classify() {
                     serde_json::error::Category::Syntax | serde_json::error::Category::Eof => None,
-                    _ => field_of(error.path(), &message),
+                    _ => field_of(error.path(), missing_field(without_position(&message))),
                 };
                 instant_error(error.path(), value).unwrap_or(PolicyError::Syntax {
                     format: "JSON",
@@ -87,26 +88,50 @@ impl Policy {
 }
 
 /// The path of the field a reader failed at: where it was (`throttle` for a
-/// table missing a field), and the missing field serde's `message` names, if
-/// any (`throttle.lockout`, `version`); `None` where it failed at the
-/// document itself or on a path serde could not follow.
-fn field_of(path: &Path, message: &str) -> Option<String> {
-    let known = path
-        .iter()
-        .all(|segment| matches!(segment, Segment::Map { .. } | Segment::Seq { .. }));
+/// table missing a field), and the `missing` field there, if serde's message
+/// was that one (`throttle.lockout`, `version`); `None` where it failed at
+/// the document itself or on a path serde could not follow.
+fn field_of(path: &Path, missing: Option<&str>) -> Option<String> {
+    let known = path.iter().all(|segment| {
+        matches!(
+            segment,
+            Segment::Map { .. } | Segment::Seq { .. } | Segment::Enum { .. }
+        )
+    });
     if !known {
         return None;
     }
     let at = path.iter().next().is_some().then(|| path.to_string());
-    // serde's own wording for a missing field: "missing field `lockout`".
-    let missing = message
-        .split_once("missing field `")
-        .and_then(|(_, rest)| rest.split_once('`'))
-        .map(|(name, _)| name);
     match (at, missing) {
         (Some(at), Some(name)) => Some(format!("{at}.{name}")),
         (None, Some(name)) => Some(name.to_string()),
         (at, None) => at,
+    }
+}
+
+/// The field serde's message says is missing, if that is all it says:
+/// exactly "missing field `lockout`", a name of the document's own (lower
+/// case and underscores), so that text quoted from the document (a comment,
+/// a string value) is never taken for one.
+fn missing_field(message: &str) -> Option<&str> {
+    let name = message.strip_prefix("missing field `")?.strip_suffix('`')?;
+    let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    plain.then_some(name)
+}
+
+/// serde_json's message without the position it appends (" at line 1 column 9").
+fn without_position(message: &str) -> &str {
+    match message.rsplit_once(" at line ") {
+        Some((head, tail))
+            if tail.split_once(" column ").is_some_and(|(line, column)| {
+                [line, column]
+                    .iter()
+                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            }) =>
+        {
+            head
+        }
+        _ => message,
     }
 }
 

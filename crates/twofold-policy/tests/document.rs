@@ -364,6 +364,33 @@ fn validation_errors_name_the_field_and_say_what_is_wrong() {
             assert_eq!(field(&e).as_deref(), Some(path), "{e:?}");
         }
     }
+    // Text quoted from the document (a comment, a string) is never taken for
+    // a missing field's name.
+    for (e, path) in [
+        (
+            error("# missing field `roles.owner`\n[enforcement]\nmode = \"off\""),
+            "version",
+        ),
+        (error("version = \"1\" # missing field `x`"), "version"),
+        (
+            Policy::from_json(r#"{"version": "missing field `x`"}"#).unwrap_err(),
+            "version",
+        ),
+        (
+            Policy::from_json(r#"{"version": 1, "enforcement": {"mode": "missing field `x`"}}"#)
+                .unwrap_err(),
+            "enforcement.mode",
+        ),
+    ] {
+        assert_eq!(field(&e).as_deref(), Some(path), "{e:?}");
+    }
+    // A value inside an enum's variant is named too.
+    let e = error("version = 1\n[throttle]\nmax_failures = 3\nlockout = { for_seconds = \"x\" }");
+    assert_eq!(
+        field(&e).as_deref(),
+        Some("throttle.lockout.for_seconds"),
+        "{e:?}"
+    );
     // Text that is not JSON names no field, wherever the reader stopped.
     for text in [
         r#"{"version": 1, "enforcement": {"mode": "requi"#,

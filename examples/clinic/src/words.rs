@@ -32,19 +32,28 @@ pub(crate) fn mode_name(mode: Mode) -> &'static str {
 
 /// The dry run of an enforcement change in one sentence, as Settings →
 /// Security shows it before the owner confirms: "3 staff will have to set up
-/// 2FA at their next sign-in; nobody will be blocked".
-pub(crate) fn dry_run_summary(must_enroll: usize, blocked: usize) -> String {
+/// 2FA at their next sign-in; nobody will be blocked". `blocked` counts whom
+/// the change blocks; `already` those who cannot sign in under any mode (a
+/// role the policy does not cover), said apart so the sentence stays true.
+pub(crate) fn dry_run_summary(must_enroll: usize, blocked: usize, already: usize) -> String {
     let who = |n: usize| match n {
-        0 => "nobody".to_string(),
         1 => "1 staff member".to_string(),
         n => format!("{n} staff"),
     };
     let enroll = match must_enroll {
         0 => "Nobody will have to set up 2FA at their next sign-in".to_string(),
-        1 => "1 staff member will have to set up 2FA at their next sign-in".to_string(),
-        n => format!("{n} staff will have to set up 2FA at their next sign-in"),
+        n => format!("{} will have to set up 2FA at their next sign-in", who(n)),
     };
-    format!("{enroll}; {} will be blocked", who(blocked))
+    let blocked = match (blocked, already) {
+        (0, 0) => "nobody will be blocked".to_string(),
+        (0, already) => format!("nobody new will be blocked ({already} already cannot sign in)"),
+        (n, 0) => format!("{} will be blocked", who(n)),
+        (n, already) => format!(
+            "{} will be blocked ({already} more already cannot sign in)",
+            who(n)
+        ),
+    };
+    format!("{enroll}; {blocked}")
 }
 
 /// A policy reason in the clinic's words: "clinic" where the library says
@@ -345,16 +354,24 @@ mod tests {
     #[test]
     fn the_dry_run_summary_counts_in_words() {
         assert_eq!(
-            dry_run_summary(3, 0),
+            dry_run_summary(3, 0, 0),
             "3 staff will have to set up 2FA at their next sign-in; nobody will be blocked"
         );
         assert_eq!(
-            dry_run_summary(1, 1),
+            dry_run_summary(1, 1, 0),
             "1 staff member will have to set up 2FA at their next sign-in; 1 staff member will be blocked"
         );
         assert_eq!(
-            dry_run_summary(0, 2),
+            dry_run_summary(0, 2, 0),
             "Nobody will have to set up 2FA at their next sign-in; 2 staff will be blocked"
+        );
+        assert_eq!(
+            dry_run_summary(3, 0, 1),
+            "3 staff will have to set up 2FA at their next sign-in; nobody new will be blocked (1 already cannot sign in)"
+        );
+        assert_eq!(
+            dry_run_summary(0, 2, 1),
+            "Nobody will have to set up 2FA at their next sign-in; 2 staff will be blocked (1 more already cannot sign in)"
         );
     }
 

@@ -105,7 +105,9 @@ async fn the_owner_sees_who_must_set_up_2fa_before_confirming_and_the_change_doe
     let preview = page(&browser, base, "/settings/security?mode=Required").await;
     assert_eq!(
         text_of(&preview, "enforcement-dry-run"),
-        Some("3 staff will have to set up 2FA at their next sign-in; nobody will be blocked."),
+        Some(
+            "3 staff will have to set up 2FA at their next sign-in; nobody new will be blocked (1 already cannot sign in)."
+        ),
         "{preview}"
     );
     assert!(preview.contains("Ivy Intern"));

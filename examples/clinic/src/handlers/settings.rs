@@ -177,7 +177,12 @@ async fn enforcement_preview(
             rows.extend(member(id).map(|m| (m, "exempt", what)));
         }
     }
-    view.summary = words::dry_run_summary(newly_enroll.len(), newly_blocked.len());
+    let already = preview
+        .proposed
+        .blocked
+        .len()
+        .saturating_sub(newly_blocked.len());
+    view.summary = words::dry_run_summary(newly_enroll.len(), newly_blocked.len(), already);
     view.blocks = !newly_blocked.is_empty();
     view.rows = rows
         .into_iter()
