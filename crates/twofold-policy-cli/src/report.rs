@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use serde::Serialize;
 use twofold_policy::{Decision, Methods, Policy, Reason, SignIn, Timestamp};
@@ -53,8 +54,8 @@ pub struct Summary {
 /// Role ids, each held once however many users have it.
 #[derive(Debug, Clone, Default)]
 struct Roles {
-    names: Vec<Box<str>>,
-    index: HashMap<Box<str>, usize>,
+    names: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, usize>,
 }
 
 impl Roles {
@@ -63,8 +64,10 @@ impl Roles {
             return i;
         }
         let i = self.names.len();
-        self.names.push(role.into());
-        self.index.insert(role.into(), i);
+        // One allocation, shared by the list and the index.
+        let name: Arc<str> = role.into();
+        self.names.push(Arc::clone(&name));
+        self.index.insert(name, i);
         i
     }
 

@@ -17,7 +17,9 @@ pub const MAX_FIELD_BYTES: usize = 256;
 /// its peak resident memory was 250 MiB with 25-byte ids and 680 MiB with
 /// 256-byte ids. `diff` keeps only the users whose outcome changes: 3 MiB if
 /// nobody's does, 750 MiB if all 2 million users' with 256-byte ids do
-/// (`bash benches/policy-memory.sh`).
+/// (`bash benches/policy-memory.sh`). Each distinct role is held once: a
+/// file whose every row has a role of its own adds about its length again
+/// per user (up to some 600 MiB more with 256-byte roles).
 pub const MAX_USERS: usize = 2_000_000;
 /// The CSV reader's buffer: with [`MAX_ROW_BYTES`], the most it ever holds.
 const BUFFER_BYTES: usize = 8 * 1024;
